@@ -1,0 +1,20 @@
+"""dualad: forward-mode automatic differentiation for plain numpy code.
+
+>>> import numpy as np, dualad
+>>> dualad.jacobian(lambda x: np.sin(x) * x[0], np.array([1.0, 2.0])).shape
+(2, 2)
+"""
+from . import rules  # noqa: F401  (the rule table: read by both modes)
+from .buffers import zeros_like
+from .dual import Dual
+from .errors import (ConversionError, DualadError, InputError, OutputError, TangentShapeError,
+                     UnsupportedFunctionError)
+from .forward import auto_chunk_size, derivative, gradient, hessian, jacobian, jvp
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Dual", "jvp", "derivative", "jacobian", "gradient", "hessian", "auto_chunk_size", "zeros_like",
+    "DualadError", "UnsupportedFunctionError", "ConversionError", "InputError", "OutputError",
+    "TangentShapeError",
+]

@@ -1,0 +1,501 @@
+"""numpy functions defined through other numpy functions.
+
+Each implementation here calls numpy on its (possibly differentiable)
+arguments, so it runs through the same dispatch as user code and needs no
+derivative formula of its own: ``mean`` is ``sum / n``, ``flip`` is an index,
+``tensordot`` is reshapes and a ``matmul``. Gather-like functions (``take``,
+``repeat``, ``tile``, ``roll``...) all become one ``__getitem__`` with an
+index array, so reverse mode needs only that one transpose.
+"""
+from __future__ import annotations
+
+import math
+import operator
+
+import numpy as np
+
+from .errors import UnsupportedFunctionError
+from .rules import TABLE, Composite, Linear, _axes
+
+__all__ = ["composite"]
+
+
+def composite(*funcs):
+    """Register an implementation for the numpy functions ``funcs``."""
+    def register(impl):
+        for f in funcs:
+            TABLE[f] = Composite(impl)
+        return impl
+    return register
+
+
+def _shape(a) -> tuple:
+    return tuple(a.shape) if hasattr(a, "shape") else np.shape(a)
+
+
+def _ndim(a) -> int:
+    return len(_shape(a))
+
+
+def _size(a) -> int:
+    return math.prod(_shape(a))
+
+
+def _reject(name, **given):
+    for key, value in given.items():
+        if value is not None and value is not False:
+            raise UnsupportedFunctionError(
+                f"np.{name} with {key}= is not supported on differentiable values; remedy: leave {key}= out")
+
+
+# ------------------------------------------------------------------ reductions and statistics
+@composite(np.mean)
+def _mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
+    _reject("mean", out=out, where=where)
+    count = _size(a) // max(1, _size(np.sum(np.zeros(_shape(a)), axis=axis, keepdims=keepdims)))
+    return np.sum(a, axis=axis, keepdims=keepdims) / count
+
+
+@composite(np.average)
+def _average(a, axis=None, weights=None, returned=False, *, keepdims=False):
+    _reject("average", returned=returned)
+    if weights is None:
+        return np.mean(a, axis=axis, keepdims=keepdims)
+    if _shape(weights) != _shape(a):
+        if axis is None or _ndim(weights) != 1:
+            raise UnsupportedFunctionError("np.average with weights of another shape needs axis=; "
+                                           "remedy: broadcast the weights to a's shape")
+        ax = _axes(axis, _ndim(a))[0]
+        weights = np.reshape(weights, (-1,) + (1,) * (_ndim(a) - ax - 1))
+    return np.sum(a * weights, axis=axis, keepdims=keepdims) / np.sum(
+        np.broadcast_to(weights, _shape(a)), axis=axis, keepdims=keepdims)
+
+
+@composite(np.var)
+def _var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, mean=None, correction=None):
+    _reject("var", out=out, where=where, mean=mean)
+    ddof = correction if correction is not None else ddof
+    centred = a - np.mean(a, axis=axis, keepdims=True)
+    n = _size(a) // max(1, _size(np.sum(np.zeros(_shape(a)), axis=axis, keepdims=keepdims)))
+    return np.sum(centred * centred, axis=axis, keepdims=keepdims) / (n - ddof)
+
+
+@composite(np.std)
+def _std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, mean=None, correction=None):
+    _reject("std", out=out, where=where, mean=mean)
+    return np.sqrt(np.var(a, axis=axis, ddof=ddof if correction is None else correction, keepdims=keepdims))
+
+
+@composite(np.ptp)
+def _ptp(a, axis=None, out=None, keepdims=False):
+    _reject("ptp", out=out)
+    return np.max(a, axis=axis, keepdims=keepdims) - np.min(a, axis=axis, keepdims=keepdims)
+
+
+# ------------------------------------------------------------------ shape
+@composite(np.ravel)
+def _ravel(a, order="C"):
+    return np.reshape(a, (-1,), order=order)
+
+
+@composite(np.squeeze)
+def _squeeze(a, axis=None):
+    shape = _shape(a)
+    drop = [i for i, n in enumerate(shape) if n == 1] if axis is None else list(_axes(axis, len(shape)))
+    for i in drop:
+        if shape[i] != 1:
+            raise ValueError("cannot select an axis to squeeze out which has size not equal to one")
+    return np.reshape(a, tuple(n for i, n in enumerate(shape) if i not in drop))
+
+
+@composite(np.expand_dims)
+def _expand_dims(a, axis):
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    ndim = _ndim(a) + len(axes)
+    axes = sorted(operator.index(x) % ndim for x in axes)
+    shape = list(_shape(a))
+    for ax in axes:
+        shape.insert(ax, 1)
+    return np.reshape(a, tuple(shape))
+
+
+@composite(np.swapaxes)
+def _swapaxes(a, axis1, axis2):
+    perm = list(range(_ndim(a)))
+    perm[axis1], perm[axis2] = perm[axis2], perm[axis1]
+    return np.transpose(a, perm)
+
+
+@composite(np.moveaxis)
+def _moveaxis(a, source, destination):
+    n = _ndim(a)
+    src = [operator.index(s) % n for s in (source if isinstance(source, (tuple, list)) else (source,))]
+    dst = [operator.index(d) % n for d in (destination if isinstance(destination, (tuple, list)) else (destination,))]
+    order = [i for i in range(n) if i not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return np.transpose(a, order)
+
+
+def _make_atleast(n):
+    def atleast(*arys):
+        out = []
+        for a in arys:
+            shape = _shape(a)
+            if len(shape) < n:
+                if n == 3 and len(shape) == 2:
+                    shape = shape + (1,)
+                elif n == 3 and len(shape) == 1:
+                    shape = (1,) + shape + (1,)
+                else:
+                    shape = (1,) * (n - len(shape)) + shape
+                a = np.reshape(a, shape)
+            out.append(a)
+        return out[0] if len(out) == 1 else out
+    return atleast
+
+
+for _n, _f in ((1, np.atleast_1d), (2, np.atleast_2d), (3, np.atleast_3d)):
+    TABLE[_f] = Composite(_make_atleast(_n))
+
+
+# ------------------------------------------------------------------ joining
+@composite(np.stack)
+def _stack(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
+    _reject("stack", out=out)
+    arrays = list(arrays)
+    if not arrays:
+        raise ValueError("need at least one array to stack")
+    shape = _shape(arrays[0])
+    ax = operator.index(axis) % (len(shape) + 1)
+    return np.concatenate([np.expand_dims(a, ax) for a in arrays], axis=ax)
+
+
+@composite(np.hstack)
+def _hstack(tup, *, dtype=None, casting="same_kind"):
+    arrs = [np.atleast_1d(a) for a in tup]
+    return np.concatenate(arrs, axis=0 if _ndim(arrs[0]) == 1 else 1)
+
+
+@composite(np.vstack)
+def _vstack(tup, *, dtype=None, casting="same_kind"):
+    return np.concatenate([np.atleast_2d(a) for a in tup], axis=0)
+
+
+@composite(np.column_stack)
+def _column_stack(tup):
+    cols = [np.reshape(a, (-1, 1)) if _ndim(a) < 2 else a for a in tup]
+    return np.concatenate(cols, axis=1)
+
+
+@composite(np.dstack)
+def _dstack(tup):
+    return np.concatenate([np.atleast_3d(a) for a in tup], axis=2)
+
+
+@composite(np.append)
+def _append(arr, values, axis=None):
+    if axis is None:
+        return np.concatenate([np.ravel(arr), np.ravel(values)])
+    return np.concatenate([arr, values], axis=axis)
+
+
+# ------------------------------------------------------------------ gathers: all become one index
+def _gather(a, index, axis):
+    """``a`` indexed along ``axis`` by the integer array ``index``."""
+    if axis is None:
+        return np.ravel(a)[index]
+    ax = _axes(axis, _ndim(a))[0]
+    return a[(slice(None),) * ax + (index,)]
+
+
+@composite(np.take)
+def _take(a, indices, axis=None, out=None, mode="raise"):
+    _reject("take", out=out)
+    if mode != "raise":
+        n = _size(a) if axis is None else _shape(a)[_axes(axis, _ndim(a))[0]]
+        indices = np.clip(indices, 0, n - 1) if mode == "clip" else np.mod(indices, n)
+    return _gather(a, np.asarray(indices), axis)
+
+
+@composite(np.take_along_axis)
+def _take_along_axis(arr, indices, axis=-1):
+    if axis is None:
+        return np.ravel(arr)[indices]
+    shape = _shape(arr)
+    ax = operator.index(axis) % len(shape)
+    grids = list(np.ix_(*[np.arange(n) for n in indices.shape]))
+    grids[ax] = indices
+    return arr[tuple(np.broadcast_arrays(*grids))]
+
+
+@composite(np.repeat)
+def _repeat(a, repeats, axis=None):
+    n = _size(a) if axis is None else _shape(a)[_axes(axis, _ndim(a))[0]]
+    return _gather(a, np.repeat(np.arange(n), repeats), axis)
+
+
+@composite(np.flip)
+def _flip(m, axis=None):
+    axes = _axes(axis, _ndim(m))
+    return m[tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(_ndim(m)))]
+
+
+@composite(np.fliplr)
+def _fliplr(m):
+    return np.flip(m, 1)
+
+
+@composite(np.flipud)
+def _flipud(m):
+    return np.flip(m, 0)
+
+
+@composite(np.tile)
+def _tile(A, reps):
+    reps = tuple(reps) if isinstance(reps, (tuple, list)) else (reps,)
+    shape = _shape(A)
+    nd = max(len(shape), len(reps))
+    shape = (1,) * (nd - len(shape)) + shape
+    reps = (1,) * (nd - len(reps)) + reps
+    index = np.arange(math.prod(shape)).reshape(shape)
+    return np.reshape(A, shape)[np.unravel_index(np.tile(index, reps), shape)]
+
+
+@composite(np.diagonal)
+def _diagonal(a, offset=0, axis1=0, axis2=1):
+    a = np.moveaxis(a, (axis1, axis2), (-2, -1))
+    rows, cols = _shape(a)[-2:]
+    start_r, start_c = max(0, -offset), max(0, offset)
+    n = max(0, min(rows - start_r, cols - start_c))
+    i = np.arange(n)
+    return a[..., start_r + i, start_c + i]
+
+
+@composite(np.trace)
+def _trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    _reject("trace", out=out)
+    return np.sum(np.diagonal(a, offset, axis1, axis2), axis=-1)
+
+
+@composite(np.diag)
+def _diag(v, k=0):
+    if _ndim(v) == 2:
+        return np.diagonal(v, k)
+    if _ndim(v) != 1:
+        raise ValueError("Input must be 1- or 2-d.")
+    n = _shape(v)[0] + abs(k)
+    out = np.zeros_like(np.broadcast_to(v[:1], (n * n,)))  # a zero buffer of v's kind
+    i = np.arange(_shape(v)[0])
+    flat = (i + max(0, -k)) * n + (i + max(0, k))
+    out[flat] = v
+    return np.reshape(out, (n, n))
+
+
+@composite(np.diff)
+def _diff(a, n=1, axis=-1, prepend=None, append=None):
+    if prepend is not None or append is not None:
+        raise UnsupportedFunctionError("np.diff with prepend=/append= on differentiable values; "
+                                       "remedy: np.concatenate first, then np.diff")
+    ax = _axes(axis, _ndim(a))[0]
+    for _ in range(n):
+        hi = tuple(slice(1, None) if i == ax else slice(None) for i in range(_ndim(a)))
+        lo = tuple(slice(None, -1) if i == ax else slice(None) for i in range(_ndim(a)))
+        a = a[hi] - a[lo]
+    return a
+
+
+@composite(np.sort)
+def _sort(a, axis=-1, kind=None, order=None, *, stable=None):
+    from .dual import _primal
+    values = np.asarray(_primal(a)) if not isinstance(a, np.ndarray) else a
+    if axis is None:
+        a, axis = np.ravel(a), -1
+        values = values.ravel()
+    return np.take_along_axis(a, np.argsort(values, axis=axis, kind=kind), axis)
+
+
+# ------------------------------------------------------------------ products
+@composite(np.dot)
+def _dot(a, b, out=None):
+    _reject("dot", out=out)
+    if _ndim(a) == 0 or _ndim(b) == 0:
+        return a * b
+    if _ndim(b) <= 2:
+        return np.matmul(a, b)
+    return np.tensordot(a, b, axes=([-1], [-2]))
+
+
+@composite(np.vdot)
+def _vdot(a, b):
+    return np.sum(np.ravel(a) * np.ravel(b))
+
+
+@composite(np.inner)
+def _inner(a, b):
+    if _ndim(a) == 0 or _ndim(b) == 0:
+        return a * b
+    return np.tensordot(a, b, axes=([-1], [-1]))
+
+
+@composite(np.outer)
+def _outer(a, b, out=None):
+    _reject("outer", out=out)
+    return np.reshape(np.ravel(a), (-1, 1)) * np.reshape(np.ravel(b), (1, -1))
+
+
+@composite(np.tensordot)
+def _tensordot(a, b, axes=2):
+    if isinstance(axes, int):
+        axes_a, axes_b = list(range(_ndim(a) - axes, _ndim(a))), list(range(axes))
+    else:
+        axes_a, axes_b = axes
+        axes_a = [axes_a] if isinstance(axes_a, int) else list(axes_a)
+        axes_b = [axes_b] if isinstance(axes_b, int) else list(axes_b)
+    axes_a = [x % _ndim(a) for x in axes_a]
+    axes_b = [x % _ndim(b) for x in axes_b]
+    free_a = [i for i in range(_ndim(a)) if i not in axes_a]
+    free_b = [i for i in range(_ndim(b)) if i not in axes_b]
+    sa, sb = _shape(a), _shape(b)
+    k = math.prod(sa[i] for i in axes_a)
+    a2 = np.reshape(np.transpose(a, free_a + axes_a), (-1, k))
+    b2 = np.reshape(np.transpose(b, axes_b + free_b), (k, -1))
+    return np.reshape(a2 @ b2, tuple(sa[i] for i in free_a) + tuple(sb[i] for i in free_b))
+
+
+@composite(np.kron)
+def _kron(a, b):
+    if _ndim(a) != _ndim(b):
+        raise UnsupportedFunctionError("np.kron of arrays of different ranks; remedy: reshape them to one rank")
+    nd = _ndim(a)
+    prod = np.reshape(a, tuple(x for s in _shape(a) for x in (s, 1))) * \
+        np.reshape(b, tuple(x for s in _shape(b) for x in (1, s)))
+    return np.reshape(prod, tuple(_shape(a)[i] * _shape(b)[i] for i in range(nd)))
+
+
+@composite(np.cross)
+def _cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    if _shape(a)[-1] != 3 or _shape(b)[-1] != 3 or axis is not None:
+        raise UnsupportedFunctionError("np.cross on differentiable values supports 3-vectors along the last "
+                                       "axis only; remedy: move the axis last")
+    a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
+    b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
+    return np.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
+
+
+@composite(np.polyval)
+def _polyval(p, x):
+    result = 0.0 * x
+    for coefficient in p:
+        result = result * x + coefficient
+    return result
+
+
+@composite(np.clip)
+def _clip(a, a_min=None, a_max=None, out=None, *, min=None, max=None, **kwargs):
+    _reject("clip", out=out)
+    lo = a_min if a_min is not None else min
+    hi = a_max if a_max is not None else max
+    if lo is not None:
+        a = np.maximum(a, lo)
+    if hi is not None:
+        a = np.minimum(a, hi)
+    return a
+
+
+@composite(np.real)
+def _real(val):
+    return val
+
+
+@composite(np.real_if_close)
+def _real_if_close(a, tol=100):
+    return a
+
+
+@composite(np.nan_to_num)
+def _nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
+    from .dual import _primal
+    v = np.asarray(_primal(x))
+    bad = ~np.isfinite(v)
+    if not bad.any():
+        return x
+    return np.where(bad, np.nan_to_num(v, nan=nan, posinf=posinf, neginf=neginf), x)
+
+
+@composite(np.sinc)
+def _sinc(x):
+    from .dual import _primal
+    y = np.pi * np.where(np.asarray(_primal(x)) == 0, 1.0e-20, x)
+    return np.sin(y) / y
+
+
+@composite(np.i0)
+def _i0(x):
+    raise UnsupportedFunctionError("np.i0 has no derivative rule in dualad; remedy: use scipy.special on values")
+
+
+# ------------------------------------------------------------------ linear algebra
+@composite(np.linalg.norm)
+def _norm(x, ord=None, axis=None, keepdims=False):
+    nd = _ndim(x)
+    if axis is None and ord is not None and nd > 2:
+        raise ValueError("Improper number of dimensions to norm.")
+    matrix = (axis is None and nd == 2 and ord is not None) or (isinstance(axis, tuple) and len(axis) == 2)
+    if axis is None and ord is None:
+        return np.sqrt(np.sum(x * x, keepdims=keepdims))
+    if not matrix:
+        ax = axis if axis is not None else 0
+        if ord is None or ord == 2:
+            return np.sqrt(np.sum(x * x, axis=ax, keepdims=keepdims))
+        if ord == np.inf:
+            return np.max(np.abs(x), axis=ax, keepdims=keepdims)
+        if ord == -np.inf:
+            return np.min(np.abs(x), axis=ax, keepdims=keepdims)
+        if ord == 1:
+            return np.sum(np.abs(x), axis=ax, keepdims=keepdims)
+        if ord == 0:
+            return np.sum(np.abs(np.sign(x)), axis=ax, keepdims=keepdims)
+        return np.sum(np.abs(x) ** ord, axis=ax, keepdims=keepdims) ** (1.0 / ord)
+    rows, cols = axis if axis is not None else (0, 1)
+    if ord in (None, "fro"):
+        return np.sqrt(np.sum(x * x, axis=(rows, cols), keepdims=keepdims))
+    if ord in (1, -1, np.inf, -np.inf):
+        sum_axis, pick_axis = (rows, cols) if ord in (1, -1) else (cols, rows)
+        sums = np.sum(np.abs(x), axis=sum_axis, keepdims=True)
+        pick = np.max if ord in (1, np.inf) else np.min
+        r = pick(sums, axis=pick_axis, keepdims=True)
+        return r if keepdims else np.reshape(r, tuple(n for i, n in enumerate(_shape(x))
+                                                      if i not in _axes((rows, cols), nd)))
+    raise UnsupportedFunctionError(f"np.linalg.norm with ord={ord!r} (a singular-value norm) has no derivative "
+                                   "rule in dualad; remedy: use ord='fro', 1 or inf")
+
+
+@composite(np.linalg.matrix_power)
+def _matrix_power(a, n):
+    if n < 0:
+        a, n = np.linalg.inv(a), -n
+    result = None
+    base = a
+    while n:
+        if n & 1:
+            result = base if result is None else result @ base
+        n >>= 1
+        if n:
+            base = base @ base
+    if result is None:
+        return np.broadcast_to(np.eye(_shape(a)[-1]), _shape(a)) + 0.0 * a
+    return result
+
+
+@composite(np.linalg.multi_dot)
+def _multi_dot(arrays, *, out=None):
+    result = arrays[0]
+    for m in arrays[1:]:
+        result = np.dot(result, m)
+    return result
+
+
+@composite(np.linalg.matmul)
+def _linalg_matmul(x1, x2):
+    return np.matmul(x1, x2)

@@ -1,0 +1,343 @@
+"""Forward mode: how a numpy call on Duals is evaluated through the rule table.
+
+One dict lookup finds the rule; the rule says how tangents move. Nothing here
+knows a derivative formula (those live in :mod:`dualad.rules`).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import composites  # noqa: F401  (fills the table's Composite entries)
+from .dual import Dual, _primal
+from .errors import ConversionError, UnsupportedFunctionError, describe
+from .rules import (NEG_ONE, ONE, TABLE, Composite, Custom, Elementwise, Linear, NoDerivative,
+                    ZeroDerivative, setitem_tangent)
+
+_GETITEM = TABLE[__import__("operator").getitem]
+_REDUCE = {np.add: np.sum, np.multiply: np.prod, np.maximum: np.max, np.minimum: np.min}
+_ACCUMULATE = {np.add: np.cumsum, np.multiply: np.cumprod}
+
+
+def _name(func) -> str:
+    mod = getattr(func, "__module__", None) or "numpy"
+    mod = "np" if mod in ("numpy", "numpy.core.fromnumeric", "numpy._core.fromnumeric") or mod.startswith("numpy._") \
+        else mod.replace("numpy.", "np.")
+    return f"{mod}.{getattr(func, '__name__', repr(func))}"
+
+
+def unsupported(func, why: str = "") -> UnsupportedFunctionError:
+    return UnsupportedFunctionError(
+        f"{_name(func)} has no derivative rule in dualad{why}, so it cannot run on a differentiable "
+        "value without losing the derivative; remedy: rewrite it with supported numpy functions, or "
+        "compute it on .value if it really does not depend on the input (see the README's "
+        "'Guarantees and limits')")
+
+
+def top_tag(objs) -> int:
+    """The highest tag among the Duals in ``objs`` (one level into lists), or -1."""
+    tag = -1
+    for x in objs:
+        if isinstance(x, Dual):
+            if x.tag > tag:
+                tag = x.tag
+        elif isinstance(x, (list, tuple)):
+            t = top_tag(x)
+            if t > tag:
+                tag = t
+    return tag
+
+
+def _first(objs, tag):
+    for x in objs:
+        if isinstance(x, Dual) and x.tag == tag:
+            return x
+        if isinstance(x, (list, tuple)):
+            found = _first(x, tag)
+            if found is not None:
+                return found
+    return None
+
+
+def _ndim(x) -> int:
+    return x.ndim if isinstance(x, Dual) else np.ndim(x)
+
+
+def _is_batched(d: Dual) -> bool:
+    return _ndim(d.tangent) > _ndim(d.value)
+
+
+def _split(x, tag, batched):
+    """Value and batched tangent (or None) of ``x`` at ``tag``; lists split element by element."""
+    if isinstance(x, Dual) and x.tag == tag:
+        return x.value, (x.tangent if batched else x.tangent[..., None])
+    if isinstance(x, (list, tuple)) and top_tag(x) == tag:
+        parts = [_split(y, tag, batched) for y in x]
+        return type(x)(p[0] for p in parts), [p[1] for p in parts]
+    return x, None
+
+
+def _all_finite(p) -> bool:
+    if isinstance(p, (float, np.floating)):
+        return math.isfinite(p)
+    return bool(np.isfinite(_primal(p)).all())
+
+
+def _scale(partial, tangent, batched):
+    """partial * tangent, with 0 (not NaN) where the tangent is 0 and the partial is infinite."""
+    if batched and _ndim(partial) > 0:
+        partial = partial[..., None]
+    c = partial * tangent
+    if not _all_finite(partial):
+        c = np.where(tangent == 0, 0.0, c)
+    return c
+
+
+def _elementwise(ufunc, rule: Elementwise, inputs):
+    tag = top_tag(inputs)
+    values = [x.value if isinstance(x, Dual) and x.tag == tag else x for x in inputs]
+    out = ufunc(*values)
+    tangent = None
+    batched = False
+    for i, x in enumerate(inputs):
+        if isinstance(x, Dual) and x.tag == tag:
+            partial = rule.partials[i]
+            batched = _is_batched(x)
+            if partial is ONE:
+                c = x.tangent
+            elif partial is NEG_ONE:
+                c = -x.tangent
+            elif partial is None:
+                raise unsupported(ufunc, f" with respect to argument {i}")
+            else:
+                c = _scale(partial(out, *values), x.tangent, batched)
+            tangent = c if tangent is None else tangent + c
+    want = np.shape(out) if not isinstance(out, Dual) else out.shape
+    if batched:
+        want = want + np.shape(tangent)[-1:] if not isinstance(tangent, Dual) else want + tangent.shape[-1:]
+    have = tangent.shape if isinstance(tangent, Dual) else np.shape(tangent)
+    if have != want:
+        tangent = np.broadcast_to(tangent, want)
+    return Dual._make(out, tangent, tag)
+
+
+def ufunc_call(ufunc, inputs):
+    """``ufunc(*inputs)`` with at least one Dual among the inputs (the operators' fast path)."""
+    rule = TABLE.get(ufunc)
+    if type(rule) is Elementwise:
+        return _elementwise(ufunc, rule, inputs)
+    return apply_ufunc(ufunc, "__call__", inputs, {})
+
+
+def _zero_tangent_like(out, proto: Dual, batched: bool):
+    shape = out.shape if isinstance(out, Dual) else np.shape(out)
+    k = proto.tangent.shape[-1:] if batched else ()
+    dtype = np.asarray(_primal(out)).dtype
+    return np.zeros(shape + k, dtype=dtype if dtype.kind == "f" else np.float64)
+
+
+def _zero_derivative(func, args, kwargs):
+    tag = top_tag(args)
+    proto = _first(args, tag)
+    values = [x.value if isinstance(x, Dual) and x.tag == tag else x for x in args]
+    out = func(*values, **kwargs)
+    return Dual._make(out, _zero_tangent_like(out, proto, _is_batched(proto)), tag)
+
+
+def _strip(x):
+    if isinstance(x, Dual):
+        return _primal(x)
+    if isinstance(x, (list, tuple)):
+        return type(x)(_strip(y) for y in x)
+    return x
+
+
+def _wrap(out, tangent, tag, batched):
+    if isinstance(out, tuple):  # several outputs (slogdet): constants where the rule gave no tangent
+        items = [o if t is None else _wrap(o, t, tag, batched) for o, t in zip(out, tangent)]
+        return type(out)(*items) if hasattr(out, "_fields") else tuple(items)
+    if tangent is None:
+        return out
+    return Dual._make(out, tangent if batched else tangent[..., 0], tag)
+
+
+def apply_rule(func, rule, args, kwargs):
+    """Evaluate a Linear or Custom rule on Dual arguments."""
+    if top_tag(tuple(kwargs.values())) >= 0:
+        raise UnsupportedFunctionError(
+            f"{_name(func)} got a differentiable value as a keyword argument; "
+            "remedy: pass differentiable arrays positionally")
+    tag = top_tag(args)
+    batched = _is_batched(_first(args, tag))
+    split = [_split(a, tag, batched) for a in args]
+    values = [s[0] for s in split]
+    tangents = [s[1] for s in split]
+    out = func(*values, **kwargs)
+    if type(rule) is Custom:
+        tangent = rule.jvp(out, values, kwargs, tangents)
+    else:
+        tangent = None
+        for i, t in enumerate(tangents):
+            if t is None:
+                continue
+            linear_map = rule.tangent.get(i)
+            if linear_map is None:
+                raise unsupported(func, f" with respect to argument {i}")
+            c = linear_map(t, *values, **kwargs)
+            tangent = c if tangent is None else tangent + c
+    return _wrap(out, tangent, tag, batched)
+
+
+_PLAIN_KWARGS = {"out", "dtype"}
+
+
+def _check_out(func, kwargs):
+    """Pull ``out=`` out of kwargs; a Dual result cannot be written into a plain array."""
+    out = kwargs.pop("out", None)
+    if isinstance(out, tuple):
+        out = out[0] if len(out) == 1 else out
+    dtype = kwargs.pop("dtype", None)
+    if dtype is not None and np.dtype(dtype).kind != "f":
+        raise ConversionError(f"{_name(func)}(..., dtype={np.dtype(dtype)}) would drop the derivative; "
+                              "remedy: use a float dtype or leave dtype out")
+    for bad in ("where", "initial", "casting", "subok", "signature", "axes", "order"):
+        if bad in kwargs and not (bad == "order" and kwargs[bad] in ("K", "C")):
+            raise UnsupportedFunctionError(
+                f"{_name(func)} with the {bad}= argument is not supported on differentiable values; "
+                f"remedy: leave {bad}= out (use np.where on the result instead of where=)")
+    return out
+
+
+def _finish_out(func, result, out):
+    if out is None:
+        return result
+    if isinstance(out, Dual):
+        assign(out, result)
+        return out
+    if isinstance(result, Dual):
+        raise ConversionError(
+            f"{_name(func)}(..., out=<{describe(out)}>) would write a Dual into a plain array and drop "
+            "its derivative; remedy: leave out= away, or pass a Dual buffer made by dualad.zeros_like(x)")
+    out[...] = result
+    return out
+
+
+def apply_ufunc(ufunc, method, inputs, kwargs):
+    kwargs = dict(kwargs)
+    out = _check_out(ufunc, kwargs)
+    if method == "__call__":
+        rule = TABLE.get(ufunc)
+        if kwargs:
+            raise unsupported(ufunc, f" with keyword arguments {sorted(kwargs)}")
+        if type(rule) is Elementwise:
+            result = _elementwise(ufunc, rule, inputs)
+        elif type(rule) is Linear or type(rule) is Custom:
+            result = apply_rule(ufunc, rule, inputs, {})
+        elif type(rule) is ZeroDerivative:
+            result = _zero_derivative(ufunc, inputs, {})
+        elif type(rule) is NoDerivative:
+            result = ufunc(*_strip(inputs))
+        else:
+            raise unsupported(ufunc)
+    elif method == "reduce" and ufunc in _REDUCE:
+        axis = kwargs.pop("axis", 0)
+        result = apply_function(_REDUCE[ufunc], (inputs[0],), {"axis": axis, **kwargs})
+    elif method == "accumulate" and ufunc in _ACCUMULATE:
+        result = apply_function(_ACCUMULATE[ufunc], (inputs[0],), {"axis": kwargs.pop("axis", 0)})
+    elif method == "outer" and type(TABLE.get(ufunc)) is Elementwise:
+        a, b = inputs
+        a = np.reshape(a, np.shape(_primal(a)) + (1,) * np.ndim(_primal(b)))
+        result = ufunc_call(ufunc, (a, b))
+    else:
+        raise unsupported(ufunc, f".{method}")
+    return _finish_out(ufunc, result, out)
+
+
+def apply_function(func, args, kwargs):
+    entry = TABLE.get(func)
+    kind = type(entry)
+    if kind is Composite:
+        return entry.impl(*args, **kwargs)
+    if kind is NoDerivative:
+        return func(*_strip(args), **_strip(kwargs))
+    kwargs = dict(kwargs)
+    out = _check_out(func, kwargs)
+    if kind is Linear or kind is Custom:
+        result = apply_rule(func, entry, args, kwargs)
+    elif kind is ZeroDerivative:
+        result = _zero_derivative(func, args, kwargs)
+    else:
+        raise unsupported(func)
+    return _finish_out(func, result, out)
+
+
+# ----------------------------------------------------------------------------- indexing
+def _check_key(key):
+    parts = key if isinstance(key, tuple) else (key,)
+    if any(isinstance(k, Dual) for k in parts):
+        raise ConversionError("indexing with a Dual would drop its derivative; remedy: index with "
+                              "integers computed from dual.value")
+
+
+def getitem(d: Dual, key):
+    _check_key(key)
+    batched = _is_batched(d)
+    t = _GETITEM.tangent[0](d.tangent if batched else d.tangent[..., None], d.value, key)
+    return Dual._make(d.value[key], t if batched else t[..., 0], d.tag)
+
+
+def _writable(a):
+    if isinstance(a, np.ndarray) and a.flags.writeable:
+        return a
+    if isinstance(a, Dual):
+        return a
+    return np.array(a, copy=True)
+
+
+def _lift(d: Dual, tag: int, proto: Dual):
+    """Make ``d`` (a Dual of a lower tag, or its constant part) a Dual at ``tag`` with zero tangent."""
+    batched = _is_batched(proto)
+    k = proto.tangent.shape[-1:] if batched else ()
+    inner = Dual._make(d.value, d.tangent, d.tag)
+    dtype = np.asarray(_primal(d)).dtype
+    d.value, d.tangent, d.tag = inner, np.zeros(d.shape + k, dtype=dtype), tag
+
+
+def setitem(d: Dual, key, item):
+    """``d[key] = item``, updating value and tangent together."""
+    _check_key(key)
+    if isinstance(item, Dual) and item.tag > d.tag:
+        _lift(d, item.tag, item)
+    d.value = _writable(d.value)
+    d.tangent = _writable(d.tangent)
+    batched = _is_batched(d)
+    if isinstance(item, Dual) and item.tag == d.tag:
+        if isinstance(item.tangent, Dual) and not isinstance(d.tangent, Dual):
+            # the incoming tangent carries an outer derivative: give ours the same layer
+            d.tangent = Dual._make(d.tangent, np.zeros(d.tangent.shape + item.tangent.tangent.shape[
+                item.tangent.ndim:], d.tangent.dtype), item.tangent.tag)
+        d.value[key] = item.value
+        t = item.tangent
+    else:
+        d.value[key] = item
+        t = None
+    target = d.tangent if batched else d.tangent[..., None]
+    setitem_tangent(target, key, None if t is None else (t if batched else t[..., None]))
+
+
+def assign(target: Dual, result):
+    """Make ``target`` hold ``result`` (for ``+=`` and ``out=``), in place when layouts allow."""
+    if (isinstance(result, Dual) and result.tag == target.tag
+            and isinstance(target.value, np.ndarray) and target.value.flags.writeable
+            and isinstance(target.tangent, np.ndarray) and target.tangent.flags.writeable
+            and isinstance(result.value, np.ndarray) and isinstance(result.tangent, np.ndarray)
+            and result.value.shape == target.value.shape and result.tangent.shape == target.tangent.shape
+            and result.value.dtype == target.value.dtype):
+        target.value[...] = result.value
+        target.tangent[...] = result.tangent
+        return
+    if not isinstance(result, Dual):
+        raise ConversionError("an in-place operation produced a plain value for a Dual")
+    target.value, target.tangent, target.tag = result.value, result.tangent, result.tag
+

@@ -1,0 +1,51 @@
+"""The exceptions dualad raises.
+
+Every error derives from :class:`DualadError` and also from the builtin that
+fits (``TypeError`` for "this kind of object cannot be used here",
+``ValueError`` for "this value cannot be used here"), so ``except TypeError``
+code written for numpy keeps working.
+"""
+from __future__ import annotations
+
+__all__ = [
+    "DualadError",
+    "UnsupportedFunctionError",
+    "ConversionError",
+    "InputError",
+    "OutputError",
+    "TangentShapeError",
+]
+
+
+class DualadError(Exception):
+    """Base class of every error raised by dualad."""
+
+
+class UnsupportedFunctionError(DualadError, TypeError):
+    """A numpy function or ufunc has no derivative rule in dualad."""
+
+
+class ConversionError(DualadError, TypeError):
+    """A Dual (or tape value) would be turned into a plain number or array,
+    which would silently drop its derivative."""
+
+
+class InputError(DualadError, TypeError):
+    """The point ``x`` handed to a derivative function is not a real numeric array."""
+
+
+class OutputError(DualadError, TypeError):
+    """The differentiated function returned something that is not numeric."""
+
+
+class TangentShapeError(DualadError, ValueError):
+    """A tangent's shape does not fit its value's shape."""
+
+
+def describe(x) -> str:
+    """A short 'shape and dtype' description of ``x`` for error messages."""
+    shape = getattr(x, "shape", None)
+    dtype = getattr(x, "dtype", None)
+    if shape is None:
+        return f"a {type(x).__name__}"
+    return f"a {type(x).__name__} of shape {tuple(shape)} and dtype {dtype}"

@@ -1,0 +1,214 @@
+"""The forward-mode API: ``jvp``, ``derivative``, ``jacobian``, ``gradient``, ``hessian``.
+
+Shapes follow JAX's ``jacfwd``: the Jacobian of ``f`` at ``x`` has shape
+``f(x).shape + x.shape``.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from .dual import Dual, _primal, new_tag
+from .errors import InputError, OutputError, describe
+
+__all__ = ["jvp", "derivative", "jacobian", "gradient", "hessian", "auto_chunk_size", "CHUNK_BYTES"]
+
+#: Byte budget of the seed tangent block (n inputs x chunk directions) in one pass.
+#: Below it every column is seeded at once; above it the columns go in chunks, so
+#: memory stays bounded by the Jacobian itself plus a few chunk-sized temporaries.
+CHUNK_BYTES = 1 << 25
+
+
+def auto_chunk_size(n: int, itemsize: int = 8) -> int:
+    """Directions per pass chosen by ``jacobian(..., chunk_size=None)``.
+
+    All ``n`` columns at once while the ``n x n`` seed fits in :data:`CHUNK_BYTES`
+    (n <= 2048 in float64); otherwise ``CHUNK_BYTES // (n * itemsize)`` columns.
+
+    >>> auto_chunk_size(100), auto_chunk_size(20_000)
+    (100, 209)
+    """
+    if n * n * itemsize <= CHUNK_BYTES:
+        return max(n, 1)
+    return max(1, CHUNK_BYTES // (n * itemsize))
+
+
+def _as_input(x: Any, name: str = "x"):
+    """A float array copy of ``x`` (or ``x`` itself if it is a Dual, for nesting)."""
+    if isinstance(x, Dual):
+        return x
+    try:
+        arr = np.array(x)
+    except Exception as err:  # ragged lists and the like
+        raise InputError(f"{name} must be a number or an array of numbers; numpy could not read "
+                         f"{type(x).__name__} ({err}); remedy: pass a float, a list of floats or an ndarray") from None
+    kind = arr.dtype.kind
+    if kind in "biu":
+        return arr.astype(np.float64)
+    if kind == "f":
+        return arr
+    if kind == "c":
+        raise InputError(f"{name} is complex ({describe(arr)}); dualad differentiates real functions of real "
+                         "inputs only; remedy: pass real and imaginary parts as separate real inputs")
+    if kind == "O":
+        try:
+            return arr.astype(np.float64)
+        except (TypeError, ValueError):
+            pass
+    raise InputError(f"{name} must be a number or an array of numbers, got {describe(arr)}; "
+                     "remedy: pass floats, ints or a numeric ndarray")
+
+
+def _dtype(x) -> np.dtype:
+    return np.asarray(_primal(x)).dtype
+
+
+def _stack_output(y):
+    """Turn a list/tuple output into one array or Dual (nested lists become nested axes)."""
+    items = [_stack_output(v) if isinstance(v, (list, tuple)) else v for v in y]
+    if not any(isinstance(v, Dual) for v in items):
+        return _plain_output(np.array(items) if items else np.zeros(0))
+    if not items:
+        return np.zeros(0)
+    return np.stack([v if isinstance(v, Dual) else _plain_output(v) for v in items])
+
+
+def _plain_output(y):
+    arr = np.asarray(y) if not isinstance(y, Dual) else y
+    if not isinstance(arr, Dual) and arr.dtype.kind not in "biuf":
+        raise OutputError(f"the function returned {describe(arr)}, which is not numeric; "
+                          "remedy: return a float, an array, a Dual, or a list/tuple of those")
+    return arr
+
+
+def _output(y, tag: int, k: int, dtype):
+    """(value, batched tangent of shape value.shape + (k,)) of an output at ``tag``."""
+    if isinstance(y, (list, tuple)):
+        y = _stack_output(y)
+    if isinstance(y, Dual) and y.tag == tag:
+        t = y.tangent
+        if (t.ndim if isinstance(t, Dual) else np.ndim(t)) == y.ndim:
+            t = t[..., None]
+        return y.value, t
+    if isinstance(y, Dual):  # a Dual of an outer differentiation: constant here
+        value = y
+    elif isinstance(y, (np.ndarray, np.generic, int, float, bool)):
+        value = _plain_output(y)
+    else:
+        raise OutputError(f"the function returned a {type(y).__name__}, which dualad cannot differentiate; "
+                          "remedy: return a float, an array, a Dual, or a list/tuple of those")
+    shape = value.shape if isinstance(value, Dual) else np.shape(value)
+    return value, np.zeros(shape + (k,), dtype=np.result_type(dtype, np.float64 if np.asarray(
+        _primal(value)).dtype.kind != "f" else np.asarray(_primal(value)).dtype))
+
+
+def _seed(x, start: int, stop: int, tag: int) -> Dual:
+    n = int(np.prod(np.shape(_primal(x))))
+    k = stop - start
+    block = np.zeros((n, k), dtype=_dtype(x))
+    block[np.arange(start, stop), np.arange(k)] = 1.0
+    shape = x.shape if isinstance(x, Dual) else x.shape
+    return Dual._make(x, block.reshape(shape + (k,)), tag)
+
+
+def jacobian(f: Callable, x: Any, *, chunk_size: int | None = None):
+    """The Jacobian of ``f`` at ``x`` by forward mode, of shape ``f(x).shape + x.shape``.
+
+    Each pass seeds ``chunk_size`` columns of the identity as tangent directions;
+    ``None`` picks the size by :func:`auto_chunk_size`. Outputs that do not depend
+    on ``x`` give zero rows.
+
+    >>> import numpy as np, dualad
+    >>> dualad.jacobian(lambda v: [v[0] * v[1], np.sin(v[0])], [2.0, 3.0])
+    array([[ 3.        ,  2.        ],
+           [-0.41614684,  0.        ]])
+    """
+    x = _as_input(x)
+    xshape = x.shape if isinstance(x, Dual) else np.shape(x)
+    n = int(np.prod(xshape))
+    if chunk_size is None:
+        chunk = auto_chunk_size(n, _dtype(x).itemsize)
+    else:
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+            raise InputError(f"chunk_size must be a positive int or None, got {chunk_size!r}; "
+                             "remedy: pass e.g. chunk_size=8, or None for the automatic choice")
+        chunk = int(chunk_size)
+    tag = new_tag()
+    starts = list(range(0, n, chunk)) or [0]
+    value = None
+    blocks = []
+    J = None
+    for start in starts:
+        stop = min(n, start + chunk)
+        value, t = _output(f(_seed(x, start, stop, tag)), tag, stop - start, _dtype(x))
+        t = np.reshape(t, (-1, stop - start))
+        if len(starts) == 1:
+            blocks.append(t)
+        elif isinstance(t, np.ndarray):
+            if J is None:
+                J = np.empty((t.shape[0], n), dtype=t.dtype)
+            J[:, start:stop] = t
+        else:
+            blocks.append(t)
+    out_shape = value.shape if isinstance(value, Dual) else np.shape(value)
+    if J is None:
+        J = blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=-1)
+    return np.reshape(J, out_shape + xshape)
+
+
+def jvp(f: Callable, x: Any, v: Any):
+    """``(f(x), J @ v)``: the value and the directional derivative along ``v``, in one pass.
+
+    >>> import numpy as np, dualad
+    >>> dualad.jvp(np.sin, 0.0, 2.0)
+    (np.float64(0.0), np.float64(2.0))
+    """
+    x = _as_input(x)
+    v = _as_input(v, "v")
+    xshape = x.shape if isinstance(x, Dual) else np.shape(x)
+    if isinstance(v, Dual) or np.shape(v) != xshape:
+        raise InputError(f"v must have x's shape {xshape}, got {describe(v)}; remedy: pass one direction "
+                         "shaped like x (use jacobian for many directions)")
+    tag = new_tag()
+    value, t = _output(f(Dual._make(x, v.astype(_dtype(x)), tag)), tag, 1, _dtype(x))
+    return value, t[..., 0]
+
+
+def derivative(f: Callable, x: Any):
+    """d f / d x for a scalar ``x``; the result has ``f(x)``'s shape.
+
+    >>> import numpy as np, dualad
+    >>> float(dualad.derivative(lambda t: t ** 3, 2.0))
+    12.0
+    """
+    x = _as_input(x)
+    if (x.ndim if isinstance(x, Dual) else np.ndim(x)) != 0:
+        raise InputError(f"derivative needs a scalar x, got {describe(x)}; remedy: use jacobian or gradient")
+    return jvp(f, x, np.ones((), dtype=_dtype(x)))[1]
+
+
+def gradient(f: Callable, x: Any):
+    """The gradient of a scalar-valued ``f`` at ``x`` (shape ``x.shape``), by forward mode.
+
+    >>> import numpy as np, dualad
+    >>> dualad.gradient(lambda v: np.sum(v ** 2), np.array([1.0, 2.0]))
+    array([2., 4.])
+    """
+    J = jacobian(f, x)
+    x_ndim = len(x.shape) if isinstance(x, Dual) else np.ndim(x)
+    if J.ndim != x_ndim:
+        raise OutputError(f"gradient needs a scalar-valued function, but f returned shape "
+                          f"{J.shape[:J.ndim - x_ndim]}; remedy: use jacobian for vector outputs")
+    return J
+
+
+def hessian(f: Callable, x: Any):
+    """The Hessian of a scalar-valued ``f`` at ``x`` (shape ``x.shape + x.shape``), forward over forward.
+
+    >>> import numpy as np, dualad
+    >>> dualad.hessian(lambda v: v[0] ** 2 * v[1], np.array([1.0, 3.0]))
+    array([[6., 2.],
+           [2., 0.]])
+    """
+    return jacobian(lambda y: gradient(f, y), x)

@@ -1,0 +1,809 @@
+"""The derivative rule table: every derivative formula dualad knows, written once.
+
+Both modes read this table: :class:`dualad.Dual` (forward mode) and
+:mod:`dualad.tape` (reverse mode). Nothing else in the package writes a
+derivative formula. Entries are keyed by the numpy function or ufunc object.
+
+The kinds of entry (after JAX's split of primitives):
+
+``Elementwise``
+    A ufunc, described by its local partial derivatives, one function per
+    input: ``partial(out, *inputs) -> d out / d input_i``. Forward mode
+    multiplies each partial into the input's tangent and adds; reverse mode
+    multiplies it into the cotangent and sums out broadcasting.
+``Linear``
+    An operation that is linear in some arguments. ``tangent[i](t, *args)``
+    applies the operation to the tangent of argument ``i`` (the other
+    arguments held at their values); ``transpose[i](ct, *args)`` is its
+    adjoint, which is all reverse mode needs.
+``Custom``
+    An explicit ``jvp``/``vjp`` pair, only where neither form fits
+    (``solve``, ``inv``, ``det``, reductions with ties, ...).
+``ZeroDerivative``
+    Piecewise-constant functions (``floor``, ``sign``, ``round``) and
+    constant constructors (``zeros_like``): the result carries a zero tangent.
+``NoDerivative``
+    Predicates and integer-valued queries (``isnan``, ``argmax``, ``shape``):
+    computed on the values, returned as plain arrays.
+``Composite``
+    A numpy function written in terms of other numpy functions (``mean`` is
+    ``sum / n``). It holds no derivative formula of its own; its
+    implementation lives in :mod:`dualad.composites`.
+
+Tangent layout seen by ``Linear`` and ``Custom`` rules: the value's shape plus
+exactly one trailing axis of directions (the engines add and remove that axis
+when a value carries a single direction). Cotangents use the same layout.
+"""
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from .errors import UnsupportedFunctionError
+
+__all__ = [
+    "TABLE", "Elementwise", "Linear", "Custom", "ZeroDerivative", "NoDerivative",
+    "Composite", "ONE", "NEG_ONE", "unbroadcast", "batch_key", "setitem_tangent",
+    "SETITEM",
+]
+
+
+class _Constant:
+    """A partial derivative that is a fixed +1 or -1, so engines can skip the multiply."""
+
+    __slots__ = ("sign",)
+
+    def __init__(self, sign: int):
+        self.sign = sign
+
+    def __repr__(self) -> str:
+        return "ONE" if self.sign > 0 else "NEG_ONE"
+
+
+ONE = _Constant(1)
+NEG_ONE = _Constant(-1)
+
+
+@dataclass(frozen=True)
+class Elementwise:
+    partials: tuple            # per input: callable(out, *inputs), ONE, NEG_ONE or None
+    domain: tuple = ((-2.0, 2.0),)  # per input, the interval the rule tests sample from
+    nondifferentiable: str = ""    # documented convention at kinks, if any
+
+
+@dataclass(frozen=True)
+class Linear:
+    tangent: dict
+    transpose: dict
+
+
+@dataclass(frozen=True)
+class Custom:
+    jvp: Callable              # (out, args, kwargs, tangents) -> tangent of out
+    vjp: Callable              # (out, args, kwargs, cotangent) -> list of cotangents per arg
+
+
+@dataclass(frozen=True)
+class ZeroDerivative:
+    pass
+
+
+@dataclass(frozen=True)
+class NoDerivative:
+    pass
+
+
+@dataclass
+class Composite:
+    impl: Callable | None = None
+
+
+TABLE: dict[Any, Any] = {}
+
+# Functional form of ``a[key] = v`` (returns the updated copy), keyed in the table.
+def SETITEM(a, key, v):  # noqa: N802 - used as a table key, named like a constant
+    out = np.array(a, copy=True)
+    out[key] = v
+    return out
+
+
+# --------------------------------------------------------------------------- helpers
+def _is_scalar(x) -> bool:
+    return np.ndim(x) == 0
+
+
+def unbroadcast(ct, shape: tuple):
+    """Sum a batched cotangent (``S + (k,)``) down to ``shape + (k,)``, undoing broadcasting."""
+    target = tuple(shape)
+    lead = ct.ndim - 1 - len(target)
+    if lead > 0:
+        ct = ct.sum(axis=tuple(range(lead)))
+    axes = tuple(i for i, n in enumerate(target) if n == 1 and ct.shape[i] != 1)
+    if axes:
+        ct = ct.sum(axis=axes, keepdims=True)
+    return ct
+
+
+def _axes(axis, ndim: int) -> tuple:
+    """Normalise an ``axis`` argument to a tuple of non-negative ints (over the value's dims)."""
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, (tuple, list)):
+        return tuple(operator.index(a) % ndim for a in axis) if ndim else ()
+    return (operator.index(axis) % ndim,) if ndim else ()
+
+
+def batch_key(key):
+    """The index that applies ``key`` to a batched tangent (trailing direction axis kept)."""
+    if not isinstance(key, tuple):
+        key = (key,)
+    if any(k is Ellipsis for k in key):
+        return key + (slice(None),)
+    return key
+
+
+def _has_advanced(key) -> bool:
+    if not isinstance(key, tuple):
+        key = (key,)
+    for k in key:
+        if isinstance(k, (list, np.ndarray)) and np.asarray(k).dtype != bool:
+            return True
+    return False
+
+
+def _zeros_batched(shape, ct):
+    return np.zeros(tuple(shape) + ct.shape[-1:], dtype=ct.dtype)
+
+
+def _expand_reduced(ct, shape, axis, keepdims):
+    """Put back the axes a reduction removed, so ``ct`` broadcasts against the input."""
+    if not keepdims:
+        for ax in sorted(_axes(axis, len(shape))):
+            ct = np.expand_dims(ct, ax)
+    return ct
+
+
+def _safe_div(num, den):
+    """``num / den`` with 0 where ``den == 0``: the convention at norm-like kinks."""
+    zero = den == 0
+    if not np.any(zero):
+        return num / den
+    return np.where(zero, 0.0, num / np.where(zero, 1.0, den))
+
+
+def _front(t):
+    return np.moveaxis(t, -1, 0)
+
+
+def _back(t):
+    return np.moveaxis(t, 0, -1)
+
+
+# --------------------------------------------------------------------------- elementwise
+def _ew(ufunc, *partials, domain=((-2.0, 2.0),), note=""):
+    TABLE[ufunc] = Elementwise(tuple(partials), domain, note)
+
+
+_LN2 = math.log(2.0)
+_LN10 = math.log(10.0)
+_POS = ((0.2, 3.0),)
+_UNIT = ((-0.9, 0.9),)
+
+
+def _tie_split(a, b, greater):
+    """Partial of max/min-like ops: 1 where this argument wins, 1/2 at a tie."""
+    win = (a > b) if greater else (a < b)
+    return win + 0.5 * (a == b)
+
+
+def _power_base(out, x, y):
+    # y * x**(y-1); at x == 0 this gives 0 for y > 1, 1 for y == 1, inf for 0 < y < 1.
+    return y * x ** (y - 1)
+
+
+def _power_exponent(out, x, y):
+    # d/dy x**y = x**y log x; at x == 0 the limit (y > 0) is 0, not 0 * -inf = nan.
+    at_zero = x == 0
+    if np.any(at_zero):
+        return np.where(at_zero, 0.0, out * np.log(np.where(at_zero, 1.0, x)))
+    return out * np.log(x)
+
+
+_ew(np.add, ONE, ONE)
+_ew(np.subtract, ONE, NEG_ONE)
+_ew(np.multiply, lambda o, x, y: y, lambda o, x, y: x)
+_ew(np.divide, lambda o, x, y: 1.0 / y, lambda o, x, y: -o / y, domain=((-2.0, 2.0), (0.5, 2.0)))
+_ew(np.negative, NEG_ONE)
+_ew(np.positive, ONE)
+_ew(np.power, _power_base, _power_exponent, domain=((0.2, 2.0), (-2.0, 2.0)),
+    note="x**p at x == 0: p * 0**(p-1) (0 for p > 1, 1 for p == 1, inf for p < 1); d/dp is 0 there")
+_ew(np.float_power, _power_base, _power_exponent, domain=((0.2, 2.0), (-2.0, 2.0)))
+_ew(np.exp, lambda o, x: o)
+_ew(np.exp2, lambda o, x: o * _LN2)
+_ew(np.expm1, lambda o, x: o + 1.0)
+_ew(np.log, lambda o, x: 1.0 / x, domain=_POS)
+_ew(np.log2, lambda o, x: 1.0 / (x * _LN2), domain=_POS)
+_ew(np.log10, lambda o, x: 1.0 / (x * _LN10), domain=_POS)
+_ew(np.log1p, lambda o, x: 1.0 / (1.0 + x), domain=((-0.8, 2.0),))
+_ew(np.logaddexp, lambda o, x, y: np.exp(x - o), lambda o, x, y: np.exp(y - o))
+_ew(np.logaddexp2, lambda o, x, y: np.exp2(x - o), lambda o, x, y: np.exp2(y - o))
+_ew(np.sin, lambda o, x: np.cos(x))
+_ew(np.cos, lambda o, x: -np.sin(x))
+_ew(np.tan, lambda o, x: 1.0 + o * o, domain=((-1.2, 1.2),))
+_ew(np.arcsin, lambda o, x: 1.0 / np.sqrt(1.0 - x * x), domain=_UNIT)
+_ew(np.arccos, lambda o, x: -1.0 / np.sqrt(1.0 - x * x), domain=_UNIT)
+_ew(np.arctan, lambda o, x: 1.0 / (1.0 + x * x))
+_ew(np.sinh, lambda o, x: np.cosh(x))
+_ew(np.cosh, lambda o, x: np.sinh(x))
+_ew(np.tanh, lambda o, x: 1.0 - o * o)
+_ew(np.arcsinh, lambda o, x: 1.0 / np.sqrt(x * x + 1.0))
+_ew(np.arccosh, lambda o, x: 1.0 / np.sqrt(x * x - 1.0), domain=((1.2, 3.0),))
+_ew(np.arctanh, lambda o, x: 1.0 / (1.0 - x * x), domain=_UNIT)
+_ew(np.sqrt, lambda o, x: 0.5 / o, domain=_POS, note="sqrt at 0: derivative +inf")
+_ew(np.cbrt, lambda o, x: 1.0 / (3.0 * o * o), domain=_POS, note="cbrt at 0: derivative +inf")
+_ew(np.square, lambda o, x: 2.0 * x)
+_ew(np.reciprocal, lambda o, x: -o * o, domain=_POS)
+_ew(np.hypot, lambda o, x, y: _safe_div(x, o), lambda o, x, y: _safe_div(y, o),
+    note="hypot(0, 0): partials 0, like norm at 0")
+_ew(np.arctan2, lambda o, y, x: _safe_div(x, x * x + y * y), lambda o, y, x: _safe_div(-y, x * x + y * y),
+    domain=((0.2, 2.0), (0.2, 2.0)), note="arctan2(0, 0): partials 0")
+_ew(np.maximum, lambda o, x, y: _tie_split(x, y, True), lambda o, x, y: _tie_split(y, x, True),
+    note="maximum at a tie: each argument gets 1/2")
+_ew(np.minimum, lambda o, x, y: _tie_split(x, y, False), lambda o, x, y: _tie_split(y, x, False),
+    note="minimum at a tie: each argument gets 1/2")
+
+
+def _fmax_partial(x, y, greater):
+    # fmax/fmin ignore a NaN argument: the other one then wins outright.
+    return np.where(np.isnan(y), 1.0, np.where(np.isnan(x), 0.0, _tie_split(x, y, greater)))
+
+
+_ew(np.fmax, lambda o, x, y: _fmax_partial(x, y, True), lambda o, x, y: _fmax_partial(y, x, True))
+_ew(np.fmin, lambda o, x, y: _fmax_partial(x, y, False), lambda o, x, y: _fmax_partial(y, x, False))
+_ew(np.deg2rad, lambda o, x: math.pi / 180.0)
+_ew(np.radians, lambda o, x: math.pi / 180.0)
+_ew(np.rad2deg, lambda o, x: 180.0 / math.pi)
+_ew(np.degrees, lambda o, x: 180.0 / math.pi)
+_ew(np.absolute, lambda o, x: np.sign(x), note="abs at 0: derivative 0 (a subgradient)")
+_ew(np.fabs, lambda o, x: np.sign(x))
+_ew(np.conjugate, ONE)  # real inputs only: conj is the identity
+_ew(np.copysign, lambda o, x, y: np.sign(x) * np.where(np.signbit(y), -1.0, 1.0), lambda o, x, y: 0.0 * x)
+_ew(np.remainder, ONE, lambda o, x, y: -np.floor(x / y), domain=((0.1, 5.0), (0.7, 1.3)))
+_ew(np.fmod, ONE, lambda o, x, y: -np.trunc(x / y), domain=((0.1, 5.0), (0.7, 1.3)))
+
+for _f in (np.sign, np.floor, np.ceil, np.trunc, np.rint, np.heaviside, np.round, np.around, np.fix,
+           np.zeros_like, np.ones_like, np.full_like, np.empty_like):
+    TABLE[_f] = ZeroDerivative()
+
+for _f in (np.isnan, np.isinf, np.isfinite, np.signbit, np.greater, np.greater_equal, np.less,
+           np.less_equal, np.equal, np.not_equal, np.logical_and, np.logical_or, np.logical_xor,
+           np.logical_not, np.argmax, np.argmin, np.argsort, np.nonzero, np.flatnonzero, np.argwhere,
+           np.count_nonzero, np.shape, np.ndim, np.size, np.searchsorted, np.isclose, np.allclose,
+           np.array_equal, np.array_equiv, np.any, np.all, np.iscomplexobj, np.isrealobj, np.isreal,
+           np.iscomplex, np.isneginf, np.isposinf, np.result_type, np.min_scalar_type, np.may_share_memory,
+           np.shares_memory, np.argpartition, np.lexsort, np.digitize, np.isfortran):
+    TABLE[_f] = NoDerivative()
+
+
+# --------------------------------------------------------------------------- linear
+def _linear(func, tangent: dict, transpose: dict):
+    TABLE[func] = Linear(tangent, transpose)
+
+
+def _sum_tangent(t, a, axis=None, dtype=None, out=None, keepdims=False):
+    return np.sum(t, axis=_axes(axis, t.ndim - 1), keepdims=keepdims)
+
+
+def _sum_transpose(ct, a, axis=None, dtype=None, out=None, keepdims=False):
+    shape = np.shape(a)
+    return np.broadcast_to(_expand_reduced(ct, shape, axis, keepdims), shape + ct.shape[-1:])
+
+
+_linear(np.sum, {0: _sum_tangent}, {0: _sum_transpose})
+_linear(np.copy, {0: lambda t, a, *args, **kwargs: t.copy()}, {0: lambda ct, a, *args, **kwargs: ct})
+
+
+def _cumsum_tangent(t, a, axis=None, dtype=None, out=None):
+    if axis is None:
+        return np.cumsum(t.reshape(-1, t.shape[-1]), axis=0)
+    return np.cumsum(t, axis=_axes(axis, t.ndim - 1)[0])
+
+
+def _cumsum_transpose(ct, a, axis=None, dtype=None, out=None):
+    ax = 0 if axis is None else _axes(axis, np.ndim(a))[0]
+    rev = np.flip(np.cumsum(np.flip(ct, ax), axis=ax), ax)
+    return rev.reshape(np.shape(a) + ct.shape[-1:])
+
+
+_linear(np.cumsum, {0: _cumsum_tangent}, {0: _cumsum_transpose})
+
+
+def _new_shape(a, shape):
+    shape = tuple(shape) if isinstance(shape, (tuple, list)) else (operator.index(shape),)
+    if -1 in shape:
+        known = math.prod(s for s in shape if s != -1)
+        shape = tuple(np.size(a) // known if s == -1 else s for s in shape)
+    return shape
+
+
+def _reshape_tangent(t, a, shape=None, order="C", *, newshape=None, copy=None):
+    if order != "C":
+        raise UnsupportedFunctionError(
+            f"np.reshape with order={order!r} is not supported on differentiable values; "
+            "remedy: reshape with order='C' (transpose first if needed)")
+    return t.reshape(_new_shape(a, shape if shape is not None else newshape) + t.shape[-1:])
+
+
+def _reshape_transpose(ct, a, *args, **kwargs):
+    return ct.reshape(np.shape(a) + ct.shape[-1:])
+
+
+_linear(np.reshape, {0: _reshape_tangent}, {0: _reshape_transpose})
+
+
+def _perm(a, axes):
+    n = np.ndim(a)
+    return tuple(range(n))[::-1] if axes is None else tuple(operator.index(x) % n for x in axes)
+
+
+def _transpose_tangent(t, a, axes=None):
+    return t.transpose(_perm(a, axes) + (t.ndim - 1,))
+
+
+def _transpose_transpose(ct, a, axes=None):
+    return ct.transpose(tuple(np.argsort(_perm(a, axes))) + (ct.ndim - 1,))
+
+
+_linear(np.transpose, {0: _transpose_tangent}, {0: _transpose_transpose})
+
+
+def _broadcast_tangent(t, a, shape, subok=False):
+    shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+    return np.broadcast_to(t, shape + t.shape[-1:])
+
+
+_linear(np.broadcast_to, {0: _broadcast_tangent}, {0: lambda ct, a, *rest, **kw: unbroadcast(ct, np.shape(a))})
+
+
+def _getitem_tangent(t, a, key):
+    return t[batch_key(key)]
+
+
+def _getitem_transpose(ct, a, key):
+    grad = _zeros_batched(np.shape(a), ct)
+    if _has_advanced(key):
+        np.add.at(grad, batch_key(key), ct)  # repeated indices must accumulate
+    else:
+        grad[batch_key(key)] = ct
+    return grad
+
+
+_linear(operator.getitem, {0: _getitem_tangent}, {0: _getitem_transpose})
+
+
+def setitem_tangent(t, key, value_tangent):
+    """Write ``value_tangent`` (or zeros, for a constant value) into the batched tangent ``t`` at ``key``."""
+    t[batch_key(key)] = 0.0 if value_tangent is None else value_tangent
+
+
+def _setitem_tangent_a(t, a, key, v):
+    out = t.copy()
+    setitem_tangent(out, key, None)
+    return out
+
+
+def _setitem_tangent_v(t, a, key, v):
+    out = _zeros_batched(np.shape(a), t)
+    setitem_tangent(out, key, t)
+    return out
+
+
+def _setitem_transpose_a(ct, a, key, v):
+    out = np.array(ct, copy=True)
+    setitem_tangent(out, key, None)
+    return out
+
+
+def _setitem_transpose_v(ct, a, key, v):
+    return unbroadcast(ct[batch_key(key)], np.shape(v))
+
+
+_linear(SETITEM, {0: _setitem_tangent_a, 2: _setitem_tangent_v}, {0: _setitem_transpose_a, 2: _setitem_transpose_v})
+
+
+def _where_tangent(branch):
+    def tangent(t, cond, x, y):
+        out_shape = np.broadcast_shapes(np.shape(cond), np.shape(x), np.shape(y))
+        c = np.asarray(cond)[..., None] if branch == 1 else ~np.asarray(cond)[..., None]
+        return np.where(c, np.broadcast_to(t, out_shape + t.shape[-1:]), 0.0)
+    return tangent
+
+
+def _where_transpose(branch):
+    def transpose(ct, cond, x, y):
+        c = np.asarray(cond)[..., None] if branch == 1 else ~np.asarray(cond)[..., None]
+        return unbroadcast(np.where(c, ct, 0.0), np.shape(x if branch == 1 else y))
+    return transpose
+
+
+# np.where selects rather than multiplies, so NaN or inf in the unselected branch's
+# tangent never leaks into the result.
+_linear(np.where, {1: _where_tangent(1), 2: _where_tangent(2)}, {1: _where_transpose(1), 2: _where_transpose(2)})
+
+
+def _roll_tangent(t, a, shift, axis=None):
+    if axis is None:
+        return np.roll(t.reshape(-1, t.shape[-1]), shift, axis=0).reshape(t.shape)
+    return np.roll(t, shift, axis=_axes(axis, t.ndim - 1))
+
+
+def _roll_transpose(ct, a, shift, axis=None):
+    back = tuple(-s for s in shift) if isinstance(shift, (tuple, list)) else -shift
+    return _roll_tangent(ct, a, back, axis)
+
+
+_linear(np.roll, {0: _roll_tangent}, {0: _roll_transpose})
+
+
+# matmul is bilinear: linear in each argument with the other held fixed. The
+# trailing direction axis is folded into a matrix dimension so each product is
+# one BLAS call, whatever the number of directions.
+def _matmul_left(t, b):
+    """``t @ b`` where ``t`` carries a trailing direction axis (t: a.shape + (k,))."""
+    k = t.shape[-1]
+    if t.ndim == 2:  # a is a vector: rows of the (k, n) matrix are the directions
+        return _back(t.T @ b) if np.ndim(b) > 1 else t.T @ b
+    ts = np.swapaxes(t, -1, -2)  # (..., m, k, n)
+    m = ts.shape[-3]
+    r = ts.reshape(ts.shape[:-3] + (m * k, ts.shape[-1])) @ b
+    if np.ndim(b) == 1:
+        return r.reshape(r.shape[:-1] + (m, k))
+    return np.swapaxes(r.reshape(r.shape[:-2] + (m, k, r.shape[-1])), -1, -2)
+
+
+def _matmul_right(a, t):
+    """``a @ t`` where ``t`` carries a trailing direction axis (t: b.shape + (k,))."""
+    if t.ndim == 2:  # b is a vector: t is an (n, k) matrix already
+        return a @ t
+    k = t.shape[-1]
+    p = t.shape[-2]
+    r = a @ t.reshape(t.shape[:-2] + (p * k,))
+    return r.reshape(r.shape[:-1] + (p, k))
+
+
+def _as_matrix_ct(ct, a, b):
+    """View an output cotangent as (..., m, p, k) whatever the operands' ranks."""
+    if np.ndim(a) == 1:
+        ct = ct[..., None, :, :] if np.ndim(b) > 1 else ct[..., None, :]
+    if np.ndim(b) == 1:
+        ct = ct[..., None, :]
+    return ct
+
+
+def _matmul_transpose_a(ct, a, b):
+    bm = b[:, None] if np.ndim(b) == 1 else b
+    g = _matmul_left(_as_matrix_ct(ct, a, b), np.swapaxes(bm, -1, -2))  # (..., m, n, k)
+    if np.ndim(a) == 1:
+        g = g[..., 0, :, :]
+    return unbroadcast(g, np.shape(a))
+
+
+def _matmul_transpose_b(ct, a, b):
+    am = a[None, :] if np.ndim(a) == 1 else a
+    g = _matmul_right(np.swapaxes(am, -1, -2), _as_matrix_ct(ct, a, b))  # (..., n, p, k)
+    if np.ndim(b) == 1:
+        g = g[..., 0, :]
+    return unbroadcast(g, np.shape(b))
+
+
+_linear(np.matmul, {0: lambda t, a, b: _matmul_left(t, b), 1: lambda t, a, b: _matmul_right(a, t)},
+        {0: _matmul_transpose_a, 1: _matmul_transpose_b})
+
+
+# einsum: linear in each operand. A fresh letter stands for the direction axis.
+def _einsum_parse(subscripts, operands):
+    if not isinstance(subscripts, str) or "." in subscripts:
+        raise UnsupportedFunctionError(
+            "np.einsum on differentiable values needs explicit subscripts without '...'; "
+            "remedy: spell out every index, e.g. 'ij,jk->ik'")
+    subscripts = subscripts.replace(" ", "")
+    if "->" in subscripts:
+        ins, out = subscripts.split("->")
+    else:
+        ins = subscripts
+        letters = ins.replace(",", "")
+        out = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    ins = ins.split(",")
+    if len(ins) != len(operands):
+        raise ValueError(f"einsum subscripts name {len(ins)} operands but {len(operands)} were given")
+    used = set("".join(ins) + out)
+    batch = next(c for c in "zyxwvutsrqponmlkjihgfedcbaZYXWVUTSRQPONMLKJIHGFEDCBA" if c not in used)
+    return ins, out, batch
+
+
+def _einsum_tangent(i):
+    def tangent(t, subscripts, *operands, **kwargs):
+        ins, out, batch = _einsum_parse(subscripts, operands)
+        spec = ",".join(s + batch if j == i else s for j, s in enumerate(ins)) + "->" + out + batch
+        args = [t if j == i else op for j, op in enumerate(operands)]
+        return np.einsum(spec, *args, optimize=len(operands) > 2)
+    return tangent
+
+
+def _einsum_transpose(i):
+    def transpose(ct, subscripts, *operands, **kwargs):
+        ins, out, batch = _einsum_parse(subscripts, operands)
+        target = ins[i]
+        if len(set(target)) != len(target):
+            raise UnsupportedFunctionError(
+                f"reverse mode through np.einsum({subscripts!r}) with a repeated index on operand {i}; "
+                "remedy: use np.diagonal / np.trace for the repeated index")
+        others = [s for j, s in enumerate(ins) if j != i]
+        reachable = "".join(c for c in target if c in out or any(c in s for s in others))
+        spec = ",".join([out + batch] + others) + "->" + reachable + batch
+        g = np.einsum(spec, ct, *[op for j, op in enumerate(operands) if j != i], optimize=len(operands) > 1)
+        shape = np.shape(operands[i])
+        if reachable != target:  # an index summed only inside operand i: every entry gets the same adjoint
+            g = np.expand_dims(g, tuple(p for p, c in enumerate(target) if c not in reachable))
+            g = np.broadcast_to(g, shape + ct.shape[-1:])
+        return g
+    return transpose
+
+
+class _EinsumMaps(dict):
+    """Per-operand maps built on demand: einsum takes any number of operands (positions 1, 2, ...)."""
+
+    def __init__(self, make):
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, i):
+        if i == 0:
+            raise KeyError(i)
+        self[i] = self._make(i - 1)
+        return self[i]
+
+    def get(self, i, default=None):
+        try:
+            return self[i]
+        except KeyError:
+            return default
+
+    def __contains__(self, i):
+        return isinstance(i, int) and i >= 1
+
+
+_linear(np.einsum, _EinsumMaps(_einsum_tangent), _EinsumMaps(_einsum_transpose))
+
+
+# --------------------------------------------------------------------------- custom
+def _custom(*funcs):
+    def register(pair):
+        for f in funcs:
+            TABLE[f] = pair
+        return pair
+    return register
+
+
+def _concat_axis(arrays, axis):
+    return None if axis is None else _axes(axis, np.ndim(arrays[0]))[0]
+
+
+def _concat_jvp(out, args, kwargs, tangents):
+    arrays, axis = args[0], (args[1] if len(args) > 1 else kwargs.get("axis", 0))
+    ts = tangents[0]
+    k = next(t.shape[-1] for t in ts if t is not None)
+    dtype = np.result_type(*[t for t in ts if t is not None])
+    pieces = [t if t is not None else np.zeros(np.shape(a) + (k,), dtype) for a, t in zip(arrays, ts)]
+    ax = _concat_axis(arrays, axis)
+    if ax is None:
+        return np.concatenate([p.reshape(-1, k) for p in pieces], axis=0)
+    return np.concatenate(pieces, axis=ax)
+
+
+def _concat_vjp(out, args, kwargs, ct):
+    arrays, axis = args[0], (args[1] if len(args) > 1 else kwargs.get("axis", 0))
+    ax = _concat_axis(arrays, axis)
+    sizes = [np.size(a) if ax is None else np.shape(a)[ax] for a in arrays]
+    parts = np.split(ct, np.cumsum(sizes)[:-1], axis=0 if ax is None else ax)
+    if ax is None:
+        parts = [p.reshape(np.shape(a) + ct.shape[-1:]) for p, a in zip(parts, arrays)]
+    return [parts] + [None] * (len(args) - 1)
+
+
+TABLE[np.concatenate] = Custom(_concat_jvp, _concat_vjp)
+
+
+def _extreme_weights(a, out, axis, keepdims):
+    """Weights that share a max/min's derivative equally between tied entries."""
+    hit = a == _expand_reduced(out, np.shape(a), axis, keepdims)
+    return hit / np.sum(hit, axis=_axes(axis, np.ndim(a)), keepdims=True)
+
+
+def _extreme_jvp(out, args, kwargs, tangents):
+    a, axis, keepdims = args[0], _arg(args, kwargs, 1, "axis"), _arg(args, kwargs, 3, "keepdims", False)
+    w = _extreme_weights(a, out, axis, keepdims)
+    return np.sum(tangents[0] * w[..., None], axis=_axes(axis, np.ndim(a)), keepdims=bool(keepdims))
+
+
+def _extreme_vjp(out, args, kwargs, ct):
+    a, axis, keepdims = args[0], _arg(args, kwargs, 1, "axis"), _arg(args, kwargs, 3, "keepdims", False)
+    w = _extreme_weights(a, out, axis, keepdims)
+    return [_expand_reduced(ct, np.shape(a), axis, keepdims) * w[..., None]] + [None] * (len(args) - 1)
+
+
+def _arg(args, kwargs, pos, name, default=None):
+    if len(args) > pos:
+        return args[pos]
+    return kwargs.get(name, default)
+
+
+_custom(np.max, np.amax, np.min, np.amin)(Custom(_extreme_jvp, _extreme_vjp))
+
+
+def _prod_except_self(a, axis):
+    """Product of all other entries along ``axis``, without dividing (exact at zeros)."""
+    a = np.moveaxis(a, axis, -1)
+    ones = np.ones(a.shape[:-1] + (1,), dtype=a.dtype)
+    left = np.concatenate([ones, np.cumprod(a[..., :-1], axis=-1)], axis=-1)
+    right = np.flip(np.concatenate([ones, np.cumprod(np.flip(a, -1)[..., :-1], axis=-1)], axis=-1), -1)
+    return np.moveaxis(left * right, -1, axis)
+
+
+def _prod_parts(args, kwargs):
+    a, axis = args[0], _arg(args, kwargs, 1, "axis")
+    keepdims = _arg(args, kwargs, 3, "keepdims", False)
+    if axis is None:
+        return np.reshape(a, -1), 0, np.shape(a), keepdims, None
+    axes = _axes(axis, np.ndim(a))
+    if len(axes) != 1:
+        raise UnsupportedFunctionError(
+            "np.prod over several axes at once is not supported on differentiable values; "
+            "remedy: reduce one axis at a time")
+    return a, axes[0], np.shape(a), keepdims, axis
+
+
+def _prod_jvp(out, args, kwargs, tangents):
+    flat, ax, shape, keepdims, axis = _prod_parts(args, kwargs)
+    t = tangents[0].reshape(np.shape(flat) + tangents[0].shape[-1:])
+    r = np.sum(t * _prod_except_self(flat, ax)[..., None], axis=ax, keepdims=bool(keepdims) and axis is not None)
+    if keepdims and axis is None:
+        r = r.reshape((1,) * len(shape) + r.shape[-1:])
+    return r
+
+
+def _prod_vjp(out, args, kwargs, ct):
+    flat, ax, shape, keepdims, axis = _prod_parts(args, kwargs)
+    if axis is None:
+        ct = ct.reshape(ct.shape[-1:])
+    elif not keepdims:
+        ct = np.expand_dims(ct, ax)
+    g = ct * _prod_except_self(flat, ax)[..., None]
+    return [g.reshape(shape + ct.shape[-1:])] + [None] * (len(args) - 1)
+
+
+_custom(np.prod)(Custom(_prod_jvp, _prod_vjp))
+
+
+def _cumprod_parts(args, kwargs):
+    a, axis = args[0], _arg(args, kwargs, 1, "axis")
+    if axis is None:
+        return np.reshape(a, -1), 0
+    return a, _axes(axis, np.ndim(a))[0]
+
+
+def _cumprod_jvp(out, args, kwargs, tangents):
+    a, ax = _cumprod_parts(args, kwargs)
+    t = tangents[0].reshape(np.shape(a) + tangents[0].shape[-1:])
+    out = np.reshape(out, np.shape(a))
+    if not np.any(a == 0):
+        return out[..., None] * np.cumsum(t / a[..., None], axis=ax)
+    # With zeros, run the recurrence d out_j = d out_{j-1} * a_j + out_{j-1} * t_j (exact).
+    t, a_, o = np.moveaxis(t, ax, 0), np.moveaxis(a, ax, 0), np.moveaxis(out, ax, 0)
+    d = [t[0]]
+    for j in range(1, a_.shape[0]):
+        d.append(d[-1] * a_[j][..., None] + o[j - 1][..., None] * t[j])
+    return np.moveaxis(np.stack(d), 0, ax)
+
+
+def _cumprod_vjp(out, args, kwargs, ct):
+    a, ax = _cumprod_parts(args, kwargs)
+    shape = np.shape(args[0])
+    ct = ct.reshape(np.shape(a) + ct.shape[-1:])
+    out = np.reshape(out, np.shape(a))
+    if not np.any(a == 0):
+        rev = np.flip(np.cumsum(np.flip(ct * out[..., None], ax), axis=ax), ax)
+        g = rev / a[..., None]
+    else:
+        # r_i = ct_i + a_{i+1} r_{i+1};  grad_i = out_{i-1} r_i  (out_{-1} = 1): exact at zeros.
+        c, a_, o = np.moveaxis(ct, ax, 0), np.moveaxis(a, ax, 0), np.moveaxis(out, ax, 0)
+        n = a_.shape[0]
+        r = [None] * n
+        r[-1] = c[-1]
+        for i in range(n - 2, -1, -1):
+            r[i] = c[i] + a_[i + 1][..., None] * r[i + 1]
+        prev = [np.ones_like(o[0])] + [o[i - 1] for i in range(1, n)]
+        g = np.moveaxis(np.stack([p[..., None] * ri for p, ri in zip(prev, r)]), 0, ax)
+    return [g.reshape(shape + ct.shape[-1:])] + [None] * (len(args) - 1)
+
+
+_custom(np.cumprod)(Custom(_cumprod_jvp, _cumprod_vjp))
+
+
+# linear algebra; batched (stacked) matrices follow numpy's broadcasting.
+def _solve_rhs(b, t):
+    """Give a batched right-hand side the matrix layout np.linalg.solve expects."""
+    if np.ndim(b) == 1:
+        return t, None  # (n, k): k right-hand sides
+    shape = t.shape
+    return t.reshape(shape[:-2] + (shape[-2] * shape[-1],)), shape
+
+
+def _solve_jvp(out, args, kwargs, tangents):
+    A, b = args
+    tA, tb = tangents
+    rhs = tb if tb is not None else 0.0
+    if tA is not None:
+        rhs = rhs - _matmul_left(tA, out)
+    rhs = np.broadcast_to(rhs, np.shape(out) + rhs.shape[-1:])
+    flat, shape = _solve_rhs(b, rhs)
+    x = np.linalg.solve(A, flat)
+    return x if shape is None else x.reshape(shape)
+
+
+def _solve_vjp(out, args, kwargs, ct):
+    A, b = args
+    flat, shape = _solve_rhs(b, ct)
+    gb = np.linalg.solve(np.swapaxes(A, -1, -2), flat)
+    gb = gb if shape is None else gb.reshape(shape)
+    if np.ndim(b) == 1:
+        gA = -np.einsum("...ik,...j->...ijk", gb, out)
+    else:
+        gA = -np.einsum("...imk,...jm->...ijk", gb, out)
+    return [unbroadcast(gA, np.shape(A)), unbroadcast(gb, np.shape(b))]
+
+
+TABLE[np.linalg.solve] = Custom(_solve_jvp, _solve_vjp)
+
+
+def _inv_jvp(out, args, kwargs, tangents):
+    return -np.einsum("...ij,...jlk,...lm->...imk", out, tangents[0], out)
+
+
+def _inv_vjp(out, args, kwargs, ct):
+    return [-np.einsum("...ji,...jlk,...ml->...imk", out, ct, out)]
+
+
+TABLE[np.linalg.inv] = Custom(_inv_jvp, _inv_vjp)
+
+
+def _det_jvp(out, args, kwargs, tangents):
+    # d det = det * tr(A^-1 dA)  (Jacobi's formula); a singular A raises LinAlgError.
+    inv = np.linalg.inv(args[0])
+    return np.asarray(out)[..., None] * np.einsum("...ji,...ijk->...k", inv, tangents[0])
+
+
+def _det_vjp(out, args, kwargs, ct):
+    inv = np.linalg.inv(args[0])
+    return [(ct * np.asarray(out)[..., None])[..., None, None, :] * np.swapaxes(inv, -1, -2)[..., None]]
+
+
+TABLE[np.linalg.det] = Custom(_det_jvp, _det_vjp)
+
+
+def _slogdet_jvp(out, args, kwargs, tangents):
+    inv = np.linalg.inv(args[0])
+    return (None, np.einsum("...ji,...ijk->...k", inv, tangents[0]))  # the sign is piecewise constant
+
+
+def _slogdet_vjp(out, args, kwargs, ct):
+    ct_logabsdet = ct[1]
+    inv = np.linalg.inv(args[0])
+    return [ct_logabsdet[..., None, None, :] * np.swapaxes(inv, -1, -2)[..., None]]
+
+
+TABLE[np.linalg.slogdet] = Custom(_slogdet_jvp, _slogdet_vjp)
