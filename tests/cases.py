@@ -1,0 +1,727 @@
+"""Sample calls for every non-elementwise entry of :data:`dualad.rules.TABLE`.
+
+``CASES`` maps each Linear, Custom, Composite and ZeroDerivative key (including
+``operator.getitem`` and ``rules.SETITEM``) to a list of ``(f, x)`` pairs: ``f``
+is a plain-numpy function of ONE array ``x`` that exercises the key with some
+argument form (axis None / int / negative / tuple, keepdims, 1-D to 3-D,
+broadcasting, a constant operand, ...), and ``x`` is a point where ``f`` is
+smooth (no ties, no kinks, well-conditioned matrices), so central finite
+differences give the reference derivative.
+
+``f`` runs unchanged on an ndarray (the reference) or on a differentiable
+value (``dualad.Dual``, a tape value); it must not call anything but numpy.
+Functions of several differentiable arguments take them all out of ``x``, so
+one Jacobian checks every argument at once; separate cases hold one argument
+constant.
+
+Other tables:
+
+``RAISES``
+    keys whose every call on a differentiable value must raise
+    ``UnsupportedFunctionError`` (a Composite that refuses, like ``np.i0``).
+``NO_DERIVATIVE_CASES``
+    ``(f, x)`` samples for NoDerivative entries: on a Dual, ``f`` must return
+    plain values equal to ``f`` on the plain array.
+
+Helpers: :func:`central_jacobian` (the reference), :func:`case_id`.
+
+>>> import numpy as np
+>>> from cases import CASES
+>>> f, x = CASES[np.sum][0]
+>>> np.shape(central_jacobian(f, x))
+(6,)
+"""
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from dualad import rules
+
+__all__ = ["CASES", "RAISES", "NO_DERIVATIVE_CASES", "central_jacobian", "case_id", "all_cases"]
+
+_rng = np.random.default_rng(20240611)
+
+
+def _r(*shape, lo=-2.0, hi=2.0):
+    """A random array with entries well apart from each other (no ties for max/sort)."""
+    n = int(np.prod(shape))
+    # a shuffled grid plus jitter: distinct values, at least 0.5 * step apart
+    grid = np.linspace(lo, hi, n) if n > 1 else np.array([(lo + hi) / 2])
+    step = (hi - lo) / max(n - 1, 1)
+    vals = _rng.permutation(grid) + _rng.uniform(-0.2, 0.2, n) * step
+    return vals.reshape(shape)
+
+
+def _pos(*shape):
+    return _r(*shape, lo=0.5, hi=3.0)
+
+
+def _wellcond(n, batch=()):
+    """Matrices (stacked over ``batch``) with condition number of a few."""
+    a = _rng.uniform(-0.5, 0.5, batch + (n, n))
+    return a + 2.0 * np.eye(n)
+
+
+# constants used by the cases (fixed once, so reference and AD see the same)
+_B34 = _r(3, 4)
+_B42 = _r(4, 2)
+_B4 = _r(4)
+_B3 = _r(3)
+_B23 = _r(2, 3)
+_MASK6 = np.array([True, False, True, True, False, True])
+_MASK23 = np.array([[True, False, True], [False, True, True]])
+_IDX = np.array([[0, 2], [1, 1]])
+_C31 = _r(3, 1)
+_A33 = _wellcond(3)
+_B232 = _r(2, 3, 2)
+_W23 = _pos(2, 3)
+_W3 = _pos(3)
+
+
+def central_jacobian(f, x, rel_step: float = 1e-6):
+    """The Jacobian of ``f`` at ``x`` (shape ``f(x).shape + x.shape``) by central differences."""
+    x = np.array(x, dtype=np.float64)
+    y0 = np.asarray(f(x), dtype=np.float64)
+    J = np.zeros(y0.shape + (x.size,))
+    flat = x.reshape(-1)
+    for i in range(x.size):
+        h = rel_step * max(1.0, abs(flat[i]))
+        up, down = flat.copy(), flat.copy()
+        up[i] += h
+        down[i] -= h
+        fu = np.asarray(f(up.reshape(x.shape)), dtype=np.float64)
+        fd = np.asarray(f(down.reshape(x.shape)), dtype=np.float64)
+        J[..., i] = (fu - fd) / (2.0 * h)
+    return J.reshape(y0.shape + x.shape)
+
+
+def case_id(key) -> str:
+    """A readable name for a table key (for pytest ids)."""
+    if key is operator.getitem:
+        return "getitem"
+    if key is rules.SETITEM:
+        return "SETITEM"
+    mod = getattr(key, "__module__", "") or ""
+    name = getattr(key, "__name__", repr(key))
+    return f"linalg.{name}" if "linalg" in mod else name
+
+
+# ------------------------------------------------------------------ SETITEM helpers (a[key] = v)
+def _set_slice(x):
+    y = x.copy()
+    y[1:3] = x[:2] ** 2
+    return y
+
+
+def _set_buffer(x):
+    y = np.zeros_like(x)
+    for i in range(len(x)):
+        y[i] = np.sin(x[i]) * x[-1 - i]
+    return y
+
+
+def _set_mask(x):
+    y = x * 2.0
+    y[_MASK6] = 0.5
+    return y
+
+
+def _set_mask_dual(x):
+    y = x.copy()
+    y[_MASK6] = x[:4] * x[2:]
+    return y
+
+
+def _set_2d_column(x):
+    y = x.copy()
+    y[:, 1] = x[:, 0] * x[:, 2]
+    return y
+
+
+def _set_broadcast(x):
+    y = x.copy()
+    y[0] = x[1, 2]  # a scalar broadcast into a row
+    return y
+
+
+def _set_ellipsis(x):
+    y = x.copy()
+    y[..., 0] = np.exp(x[..., 1])
+    return y
+
+
+def _set_int_array(x):
+    y = np.zeros_like(x)
+    y[[0, 3, 5]] = x[[1, 2, 4]] ** 3
+    return y
+
+
+def _set_constant_into_dual(x):
+    y = np.sin(x)
+    y[1, :] = _B3
+    return y
+
+
+def _set_into_slice_view_of_copy(x):
+    y = x.copy()
+    y[1:, 1:] = x[:-1, :-1] * 3.0
+    return y
+
+
+def _nan_to_num_infs(x):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = x / (x > 0) + 0.0 * np.log(x + 1.0)  # inf and nan entries
+    return np.nan_to_num(y, nan=-1.0, posinf=5.0, neginf=-5.0)
+
+
+# ------------------------------------------------------------------ the cases
+CASES: dict = {
+    # ---------------- Linear
+    np.sum: [
+        (lambda x: np.sum(x), _r(6)),
+        (lambda x: np.sum(x, axis=0), _r(2, 3)),
+        (lambda x: np.sum(x, axis=-1), _r(2, 3)),
+        (lambda x: np.sum(x, axis=(0, 2)), _r(2, 3, 2)),
+        (lambda x: np.sum(x, axis=1, keepdims=True), _r(2, 3, 2)),
+        (lambda x: np.sum(x, keepdims=True), _r(2, 3)),
+        (lambda x: np.sum(x ** 2, axis=(-1, 0)), _r(2, 3, 2)),
+        (lambda x: x.sum(axis=1), _r(3, 2)),
+    ],
+    np.copy: [
+        (lambda x: np.copy(x) * x, _r(4)),
+        (lambda x: np.copy(x[:, 1]), _r(2, 3)),
+    ],
+    np.cumsum: [
+        (lambda x: np.cumsum(x), _r(5)),
+        (lambda x: np.cumsum(x), _r(2, 3)),
+        (lambda x: np.cumsum(x, axis=0), _r(3, 2)),
+        (lambda x: np.cumsum(x, axis=-1), _r(2, 3)),
+        (lambda x: np.cumsum(x ** 2, axis=1), _r(2, 3, 2)),
+    ],
+    np.reshape: [
+        (lambda x: np.reshape(x, (-1,)), _r(2, 3)),
+        (lambda x: np.reshape(x, (3, 2)) ** 2, _r(2, 3)),
+        (lambda x: np.reshape(x, (4, -1)), _r(2, 3, 2)),
+        (lambda x: np.reshape(x, ()), _r(1)),
+        (lambda x: np.reshape(x, 6), _r(2, 3)),
+        (lambda x: x.reshape(2, 2, 2), _r(8)),
+    ],
+    np.transpose: [
+        (lambda x: np.transpose(x), _r(2, 3)),
+        (lambda x: np.transpose(x, (1, 0, 2)), _r(2, 3, 2)),
+        (lambda x: np.transpose(x, (-1, 0, -2)), _r(2, 3, 2)),
+        (lambda x: x.T * x.T, _r(3, 2)),
+        (lambda x: np.transpose(x), _r(4)),
+    ],
+    np.broadcast_to: [
+        (lambda x: np.broadcast_to(x, (2, 3)), _r(3)),
+        (lambda x: np.broadcast_to(x, (3, 4)) * _B34, _r(3, 1)),
+        (lambda x: np.broadcast_to(x, (2, 3)), _r()),
+    ],
+    operator.getitem: [
+        (lambda x: x[2], _r(5)),
+        (lambda x: x[-1], _r(5)),
+        (lambda x: x[1:4], _r(5)),
+        (lambda x: x[::-2], _r(5)),
+        (lambda x: x[1], _r(3, 4)),
+        (lambda x: x[:, 2], _r(3, 4)),
+        (lambda x: x[1, -2], _r(3, 4)),
+        (lambda x: x[..., 1], _r(2, 3, 4)),
+        (lambda x: x[0, ...], _r(2, 3, 4)),
+        (lambda x: x[None], _r(3)),
+        (lambda x: x[:, None, 1:], _r(2, 3)),
+        (lambda x: x[..., None], _r(2, 3)),
+        (lambda x: x[[0, 2, 2, 1]], _r(4)),
+        (lambda x: x[_IDX], _r(4)),
+        (lambda x: x[[0, 1], [2, 0]], _r(2, 3)),
+        (lambda x: x[:, [2, 0, 0]], _r(2, 3)),
+        (lambda x: x[[1, 0], :, [0, 1]], _r(2, 3, 2)),
+        (lambda x: x[_MASK6], _r(6)),
+        (lambda x: x[_MASK23], _r(2, 3)),
+        (lambda x: x[x > 0] ** 2, _r(6)),
+        (lambda x: x[..., _MASK6[:3]], _r(2, 3)),
+        (lambda x: x[()], _r(3)),
+    ],
+    rules.SETITEM: [
+        (_set_slice, _r(5)),
+        (_set_buffer, _r(4)),
+        (_set_mask, _r(6)),
+        (_set_mask_dual, _r(6)),
+        (_set_2d_column, _r(3, 3)),
+        (_set_broadcast, _r(2, 3)),
+        (_set_ellipsis, _r(2, 2, 3)),
+        (_set_int_array, _r(6)),
+        (_set_constant_into_dual, _r(3, 3)),
+        (_set_into_slice_view_of_copy, _r(3, 3)),
+    ],
+    np.where: [
+        (lambda x: np.where(x > 0, x ** 2, -x), _r(6)),
+        (lambda x: np.where(_MASK23, x, 0.0), _r(2, 3)),
+        (lambda x: np.where(_MASK23, 1.0, np.exp(x)), _r(2, 3)),
+        (lambda x: np.where(_C31 > 0, x, x[::-1] * 2.0), _r(4)),
+        (lambda x: np.where(x[:, :1] > 0, x[:, 1:], _B3[:2]), _r(3, 3)),
+        (lambda x: np.where(x > 0, np.log(np.abs(x)), x), _r(5)),
+    ],
+    np.roll: [
+        (lambda x: np.roll(x, 2), _r(5)),
+        (lambda x: np.roll(x, -1), _r(2, 3)),
+        (lambda x: np.roll(x, 1, axis=0), _r(3, 2)),
+        (lambda x: np.roll(x, 2, axis=-1), _r(2, 3)),
+        (lambda x: np.roll(x, (1, -1), axis=(0, 1)), _r(3, 3)),
+    ],
+    np.matmul: [
+        (lambda x: x @ _B42, _r(3, 4)),
+        (lambda x: _B34 @ x, _r(4, 2)),
+        (lambda x: np.matmul(x[:12].reshape(3, 4), x[12:].reshape(4, 2)), _r(20)),
+        (lambda x: x @ _B4, _r(3, 4)),
+        (lambda x: _B4 @ x, _r(4, 2)),
+        (lambda x: x[:4] @ x[4:], _r(8)),
+        (lambda x: x[:4] @ x[4:].reshape(4, 2), _r(12)),
+        (lambda x: x[:6].reshape(2, 3) @ x[6:], _r(9)),
+        (lambda x: x @ _B34, _r(2, 2, 3)),
+        (lambda x: x[:12].reshape(2, 2, 3) @ x[12:].reshape(2, 3, 1), _r(18)),
+        (lambda x: x[:6].reshape(2, 1, 1, 3) @ x[6:].reshape(3, 3, 1), _r(15)),
+        (lambda x: np.matmul(x, x), _r(3, 3)),
+        (lambda x: x @ x.T, _r(2, 3)),
+    ],
+    np.einsum: [
+        (lambda x: np.einsum("ij,jk->ik", x, _B34), _r(2, 3)),
+        (lambda x: np.einsum("ij,jk->ik", x[:6].reshape(2, 3), x[6:].reshape(3, 2)), _r(12)),
+        (lambda x: np.einsum("ij,jk", _B23, x), _r(3, 4)),
+        (lambda x: np.einsum("ii->", x), _r(3, 3)),
+        (lambda x: np.einsum("ii->i", x) * 2.0, _r(3, 3)),
+        (lambda x: np.einsum("ij->j", x), _r(2, 3)),
+        (lambda x: np.einsum("ij->ji", x), _r(2, 3)),
+        (lambda x: np.einsum("i,i", x[:3], x[3:]), _r(6)),
+        (lambda x: np.einsum("i,j->ij", x, x), _r(3)),
+        (lambda x: np.einsum("ijk,kl->il", x, _B42[:2]), _r(2, 3, 2)),
+        (lambda x: np.einsum("ij,jk,kl->il", x, x, x), _r(2, 2)),
+        (lambda x: np.einsum("i j , j -> i", _B34, x), _r(4)),
+    ],
+    # ---------------- Custom
+    np.concatenate: [
+        (lambda x: np.concatenate([x, x ** 2]), _r(3)),
+        (lambda x: np.concatenate([x, _B23]), _r(2, 3)),
+        (lambda x: np.concatenate([_B23, x, x], axis=1), _r(2, 3)),
+        (lambda x: np.concatenate([x, np.sin(x)], axis=-1), _r(2, 2, 3)),
+        (lambda x: np.concatenate([x, _B23], axis=None), _r(3, 2)),
+        (lambda x: np.concatenate((x[:2], _B3, x[2:])), _r(5)),
+    ],
+    np.max: [
+        (lambda x: np.max(x), _r(5)),
+        (lambda x: np.max(x, axis=0), _r(3, 4)),
+        (lambda x: np.max(x, axis=-1), _r(3, 4)),
+        (lambda x: np.max(x, axis=(0, 2)), _r(2, 3, 2)),
+        (lambda x: np.max(x, axis=1, keepdims=True), _r(2, 3, 2)),
+        (lambda x: np.max(x, keepdims=True), _r(2, 3)),
+        (lambda x: x.max(axis=0), _r(3, 2)),
+    ],
+    np.amax: [
+        (lambda x: np.amax(x), _r(2, 3)),
+        (lambda x: np.amax(x, axis=1), _r(3, 4)),
+        (lambda x: np.amax(x, -1, keepdims=True), _r(2, 3, 2)),
+    ],
+    np.min: [
+        (lambda x: np.min(x), _r(5)),
+        (lambda x: np.min(x, axis=0), _r(3, 4)),
+        (lambda x: np.min(x, axis=(1, 2)), _r(2, 3, 2)),
+        (lambda x: np.min(x, axis=-2, keepdims=True), _r(2, 3, 2)),
+        (lambda x: x.min(), _r(3, 2)),
+    ],
+    np.amin: [
+        (lambda x: np.amin(x), _r(2, 3)),
+        (lambda x: np.amin(x, axis=0, keepdims=True), _r(3, 4)),
+    ],
+    np.prod: [
+        (lambda x: np.prod(x), _r(5)),
+        (lambda x: np.prod(x), _r(2, 3)),
+        (lambda x: np.prod(x, axis=0), _r(3, 4)),
+        (lambda x: np.prod(x, axis=-1, keepdims=True), _r(2, 3, 2)),
+        (lambda x: np.prod(x, keepdims=True), _r(2, 2)),
+        (lambda x: np.prod(x), np.array([1.5, 0.0, -2.0, 0.7])),
+        (lambda x: np.prod(x, axis=1), np.array([[0.0, 0.0, 2.0], [1.0, 3.0, 0.5]])),
+        (lambda x: x.prod(axis=1), _r(3, 2)),
+    ],
+    np.cumprod: [
+        (lambda x: np.cumprod(x), _r(5)),
+        (lambda x: np.cumprod(x), _r(2, 3)),
+        (lambda x: np.cumprod(x, axis=0), _r(3, 2)),
+        (lambda x: np.cumprod(x, axis=-1), _r(2, 2, 3)),
+        (lambda x: np.cumprod(x), np.array([1.5, 0.0, -2.0, 0.0, 0.7])),
+        (lambda x: np.cumprod(x, axis=1), np.array([[0.5, 0.0, 2.0], [1.0, 3.0, 0.5]])),
+    ],
+    np.linalg.solve: [
+        (lambda x: np.linalg.solve(x, _B3), _wellcond(3)),
+        (lambda x: np.linalg.solve(_A33, x), _r(3)),
+        (lambda x: np.linalg.solve(x[:9].reshape(3, 3) + 2 * np.eye(3), x[9:]), _r(12, lo=-0.5, hi=0.5)),
+        (lambda x: np.linalg.solve(x[:9].reshape(3, 3) + 2 * np.eye(3), x[9:].reshape(3, 2)),
+         _r(15, lo=-0.5, hi=0.5)),
+        (lambda x: np.linalg.solve(x, _B232), _wellcond(3, (2,))),
+        (lambda x: np.linalg.solve(x[:8].reshape(2, 2, 2) + 2 * np.eye(2), x[8:].reshape(2, 2, 1)),
+         _r(12, lo=-0.5, hi=0.5)),
+    ],
+    np.linalg.inv: [
+        (lambda x: np.linalg.inv(x), _wellcond(3)),
+        (lambda x: np.linalg.inv(x), _wellcond(2, (2,))),
+        (lambda x: np.linalg.inv(x @ x.T + np.eye(2)), _r(2, 3)),
+    ],
+    np.linalg.det: [
+        (lambda x: np.linalg.det(x), _wellcond(3)),
+        (lambda x: np.linalg.det(x), _wellcond(2, (3,))),
+        (lambda x: np.linalg.det(x), _r(2, 2)),
+    ],
+    np.linalg.slogdet: [
+        (lambda x: np.linalg.slogdet(x)[1], _wellcond(3)),
+        (lambda x: np.linalg.slogdet(x).logabsdet, _wellcond(2, (2,))),
+        (lambda x: np.linalg.slogdet(x)[1], -_wellcond(3)),
+        (lambda x: np.linalg.slogdet(x)[0] * np.linalg.slogdet(x)[1], -_wellcond(3)),
+    ],
+    # ---------------- Composite
+    np.mean: [
+        (lambda x: np.mean(x), _r(6)),
+        (lambda x: np.mean(x, axis=0), _r(2, 3)),
+        (lambda x: np.mean(x, axis=(0, -1), keepdims=True), _r(2, 3, 2)),
+        (lambda x: x.mean(axis=-1), _r(2, 3)),
+    ],
+    np.average: [
+        (lambda x: np.average(x), _r(5)),
+        (lambda x: np.average(x, weights=_W23), _r(2, 3)),
+        (lambda x: np.average(x, axis=1, weights=_W3), _r(2, 3)),
+        (lambda x: np.average(_B23, axis=0, weights=x), _pos(2, 3)),
+        (lambda x: np.average(x, axis=0), _r(3, 2)),
+    ],
+    np.var: [
+        (lambda x: np.var(x), _r(6)),
+        (lambda x: np.var(x, axis=0), _r(3, 2)),
+        (lambda x: np.var(x, axis=-1, ddof=1, keepdims=True), _r(2, 3)),
+        (lambda x: x.var(axis=(0, 1)), _r(2, 3, 2)),
+    ],
+    np.std: [
+        (lambda x: np.std(x), _r(6)),
+        (lambda x: np.std(x, axis=1, ddof=1), _r(2, 3)),
+        (lambda x: x.std(axis=0, keepdims=True), _r(3, 2)),
+    ],
+    np.ptp: [
+        (lambda x: np.ptp(x), _r(6)),
+        (lambda x: np.ptp(x, axis=0), _r(3, 2)),
+    ],
+    np.ravel: [
+        (lambda x: np.ravel(x), _r(2, 3)),
+        (lambda x: x.ravel() * 2.0, _r(2, 1, 3)),
+        (lambda x: x.flatten(), _r(3, 2)),
+    ],
+    np.squeeze: [
+        (lambda x: np.squeeze(x), _r(1, 3, 1)),
+        (lambda x: np.squeeze(x, axis=0), _r(1, 3, 1)),
+        (lambda x: np.squeeze(x, axis=-1), _r(1, 3, 1)),
+        (lambda x: x.squeeze(), _r(2, 1)),
+    ],
+    np.expand_dims: [
+        (lambda x: np.expand_dims(x, 0), _r(3)),
+        (lambda x: np.expand_dims(x, -1), _r(2, 3)),
+        (lambda x: np.expand_dims(x, (0, 2)), _r(2, 3)),
+    ],
+    np.swapaxes: [
+        (lambda x: np.swapaxes(x, 0, 1), _r(2, 3)),
+        (lambda x: np.swapaxes(x, 0, -1), _r(2, 3, 2)),
+        (lambda x: x.swapaxes(1, 2), _r(2, 2, 3)),
+    ],
+    np.moveaxis: [
+        (lambda x: np.moveaxis(x, 0, -1), _r(2, 3, 2)),
+        (lambda x: np.moveaxis(x, (0, 1), (2, 0)), _r(2, 3, 2)),
+    ],
+    np.atleast_1d: [
+        (lambda x: np.atleast_1d(x), _r()),
+        (lambda x: np.atleast_1d(x), _r(3)),
+    ],
+    np.atleast_2d: [
+        (lambda x: np.atleast_2d(x), _r(3)),
+        (lambda x: np.atleast_2d(x), _r()),
+        (lambda x: np.atleast_2d(x[0], x)[1], _r(3)),
+    ],
+    np.atleast_3d: [
+        (lambda x: np.atleast_3d(x), _r(3)),
+        (lambda x: np.atleast_3d(x), _r(2, 3)),
+        (lambda x: np.atleast_3d(x), _r()),
+    ],
+    np.stack: [
+        (lambda x: np.stack([x, x ** 2]), _r(3)),
+        (lambda x: np.stack([x, _B23], axis=1), _r(2, 3)),
+        (lambda x: np.stack([x[0], x[1] * x[2], 1.0]), _r(3)),
+        (lambda x: np.stack((x, x), axis=-1), _r(2, 2)),
+    ],
+    np.hstack: [
+        (lambda x: np.hstack([x, x ** 2]), _r(3)),
+        (lambda x: np.hstack([x, _B23]), _r(2, 3)),
+        (lambda x: np.hstack([x[0], x[1:]]), _r(3)),
+    ],
+    np.vstack: [
+        (lambda x: np.vstack([x, x ** 2]), _r(3)),
+        (lambda x: np.vstack([_B23, x]), _r(2, 3)),
+    ],
+    np.column_stack: [
+        (lambda x: np.column_stack([x, x ** 2]), _r(3)),
+        (lambda x: np.column_stack([x, _B3]), _r(3, 2)),
+    ],
+    np.dstack: [
+        (lambda x: np.dstack([x, x * 2.0]), _r(2, 3)),
+        (lambda x: np.dstack([x, _B3]), _r(3)),
+    ],
+    np.append: [
+        (lambda x: np.append(x, x[:2] ** 2), _r(3)),
+        (lambda x: np.append(x, _B23, axis=0), _r(2, 3)),
+        (lambda x: np.append(_B3, x), _r(2, 2)),
+    ],
+    np.take: [
+        (lambda x: np.take(x, [0, 3, 3]), _r(2, 3)),
+        (lambda x: np.take(x, [2, 0], axis=1), _r(2, 3)),
+        (lambda x: np.take(x, _IDX, axis=-1), _r(2, 3)),
+        (lambda x: np.take(x, [-1, 5, 7], mode="clip"), _r(4)),
+        (lambda x: np.take(x, [-1, 5, 7], mode="wrap"), _r(4)),
+    ],
+    np.take_along_axis: [
+        (lambda x: np.take_along_axis(x, np.argsort(_B23, axis=1), axis=1), _r(2, 3)),
+        (lambda x: np.take_along_axis(x, np.array([[1, 0, 1]]), axis=0), _r(2, 3)),
+        (lambda x: np.take_along_axis(x, np.array([2, 0, 0]), axis=None), _r(2, 2)),
+    ],
+    np.repeat: [
+        (lambda x: np.repeat(x, 2), _r(3)),
+        (lambda x: np.repeat(x, [1, 0, 2], axis=1), _r(2, 3)),
+        (lambda x: x.repeat(2, axis=0), _r(2, 2)),
+        (lambda x: np.repeat(x, 3), _r(2, 2)),
+    ],
+    np.flip: [
+        (lambda x: np.flip(x), _r(2, 3)),
+        (lambda x: np.flip(x, 0), _r(2, 3)),
+        (lambda x: np.flip(x, (0, -1)), _r(2, 3, 2)),
+    ],
+    np.fliplr: [(lambda x: np.fliplr(x), _r(2, 3))],
+    np.flipud: [(lambda x: np.flipud(x) * x, _r(3, 2))],
+    np.tile: [
+        (lambda x: np.tile(x, 2), _r(3)),
+        (lambda x: np.tile(x, (2, 1)), _r(2, 3)),
+        (lambda x: np.tile(x, (2, 1, 2)), _r(2, 2)),
+    ],
+    np.diagonal: [
+        (lambda x: np.diagonal(x), _r(3, 3)),
+        (lambda x: np.diagonal(x, 1), _r(3, 4)),
+        (lambda x: np.diagonal(x, -1, 1, 2), _r(2, 3, 3)),
+        (lambda x: x.diagonal(), _r(2, 3)),
+    ],
+    np.trace: [
+        (lambda x: np.trace(x), _r(3, 3)),
+        (lambda x: np.trace(x, 1), _r(3, 4)),
+        (lambda x: np.trace(x, axis1=1, axis2=2), _r(2, 3, 3)),
+        (lambda x: x.trace() * x[0, 0], _r(2, 2)),
+    ],
+    np.diag: [
+        (lambda x: np.diag(x), _r(3)),
+        (lambda x: np.diag(x, 1), _r(3)),
+        (lambda x: np.diag(x, -2), _r(2)),
+        (lambda x: np.diag(x), _r(3, 3)),
+        (lambda x: np.diag(x, -1), _r(3, 4)),
+    ],
+    np.diff: [
+        (lambda x: np.diff(x), _r(5)),
+        (lambda x: np.diff(x, n=2), _r(5)),
+        (lambda x: np.diff(x, axis=0), _r(3, 2)),
+        (lambda x: np.diff(x ** 2, 1, -1), _r(2, 3)),
+    ],
+    np.sort: [
+        (lambda x: np.sort(x), _r(5)),
+        (lambda x: np.sort(x, axis=0), _r(3, 2)),
+        (lambda x: np.sort(x, axis=None), _r(2, 3)),
+        (lambda x: np.sort(x ** 2), _r(2, 3)),
+    ],
+    np.dot: [
+        (lambda x: np.dot(x, _B4), _r(4)),
+        (lambda x: np.dot(x[:3], x[3:]), _r(6)),
+        (lambda x: np.dot(x, _B42), _r(3, 4)),
+        (lambda x: np.dot(_B34, x), _r(4)),
+        (lambda x: np.dot(x, x.T), _r(2, 3)),
+        (lambda x: np.dot(x, 2.5), _r(3)),
+        (lambda x: np.dot(x[0], x), _r(3)),
+        (lambda x: np.dot(x, _B42[:3].reshape(2, 3, 1)), _r(2, 3)),
+        (lambda x: x.dot(_B3), _r(2, 3)),
+    ],
+    np.vdot: [
+        (lambda x: np.vdot(x, _B23), _r(2, 3)),
+        (lambda x: np.vdot(x[:3], x[3:]), _r(6)),
+    ],
+    np.inner: [
+        (lambda x: np.inner(x, _B3), _r(3)),
+        (lambda x: np.inner(x, _B23), _r(2, 3)),
+        (lambda x: np.inner(x, x), _r(2, 3)),
+        (lambda x: np.inner(x[0], x), _r(3)),
+    ],
+    np.outer: [
+        (lambda x: np.outer(x, _B3), _r(2)),
+        (lambda x: np.outer(x, x), _r(3)),
+        (lambda x: np.outer(_B23, x), _r(2, 2)),
+    ],
+    np.tensordot: [
+        (lambda x: np.tensordot(x, _B34, axes=1), _r(2, 3)),
+        (lambda x: np.tensordot(x, _B23, axes=2), _r(2, 3)),
+        (lambda x: np.tensordot(x, _B23, axes=([0, 1], [0, 1])), _r(2, 3)),
+        (lambda x: np.tensordot(x, x, axes=([1], [0])), _r(2, 2)),
+        (lambda x: np.tensordot(_B34, x, axes=([0], [-1])), _r(2, 3)),
+        (lambda x: np.tensordot(x, _B23, axes=0), _r(2)),
+    ],
+    np.kron: [
+        (lambda x: np.kron(x, _B23), _r(2, 2)),
+        (lambda x: np.kron(x[:2], x[2:]), _r(5)),
+    ],
+    np.cross: [
+        (lambda x: np.cross(x, _B3), _r(3)),
+        (lambda x: np.cross(x[:3], x[3:]), _r(6)),
+        (lambda x: np.cross(x, _B23[::-1] + 1.0), _r(2, 3)),
+    ],
+    np.polyval: [
+        (lambda x: np.polyval([2.0, -1.0, 0.5], x), _r(4)),
+        (lambda x: np.polyval(x, 0.7), _r(4)),
+        (lambda x: np.polyval(x[:3], x[3:]), _r(5)),
+    ],
+    np.clip: [
+        (lambda x: np.clip(x, -1.0, 1.0), _r(6, lo=-1.9, hi=1.9)),
+        (lambda x: np.clip(x, -0.5, None), _r(2, 3)),
+        (lambda x: np.clip(x, None, 0.5), _r(2, 3)),
+        (lambda x: np.clip(x, _C31 * 0.3, 1.5), _r(4)),
+        (lambda x: np.clip(_B23, x[:3], x[3:] + 3.0), _r(6, lo=-1.0, hi=-0.3)),
+        (lambda x: x.clip(-1.0, 1.0), _r(2, 3, lo=-1.7, hi=1.7)),
+        (lambda x: np.clip(x, min=-0.5, max=0.5), _r(5, lo=-1.0, hi=1.0)),
+    ],
+    np.real: [(lambda x: np.real(x) ** 2, _r(3))],
+    np.real_if_close: [(lambda x: np.real_if_close(x) * 2.0, _r(3))],
+    np.nan_to_num: [
+        (lambda x: np.nan_to_num(x) ** 2, _r(4)),
+        (_nan_to_num_infs, _r(5)),
+    ],
+    np.sinc: [
+        (lambda x: np.sinc(x), _r(5)),
+        (lambda x: np.sinc(x), np.array([0.0, 0.3, -1.4])),
+    ],
+    np.linalg.norm: [
+        (lambda x: np.linalg.norm(x), _r(4)),
+        (lambda x: np.linalg.norm(x), _r(2, 3)),
+        (lambda x: np.linalg.norm(x, keepdims=True), _r(2, 3)),
+        (lambda x: np.linalg.norm(x, 2), _r(4)),
+        (lambda x: np.linalg.norm(x, 1), _r(4)),
+        (lambda x: np.linalg.norm(x, np.inf), _r(4)),
+        (lambda x: np.linalg.norm(x, -np.inf), _r(4)),
+        (lambda x: np.linalg.norm(x, 0), _r(4)),
+        (lambda x: np.linalg.norm(x, 3), _r(4)),
+        (lambda x: np.linalg.norm(x, 0.5), _r(4)),
+        (lambda x: np.linalg.norm(x, -1), _r(4)),
+        (lambda x: np.linalg.norm(x, axis=1), _r(2, 3)),
+        (lambda x: np.linalg.norm(x, ord=1, axis=0, keepdims=True), _r(2, 3)),
+        (lambda x: np.linalg.norm(x, ord=3, axis=-1), _r(2, 3)),
+        (lambda x: np.linalg.norm(x, "fro"), _r(2, 3)),
+        (lambda x: np.linalg.norm(x, 1), _r(3, 3)),
+        (lambda x: np.linalg.norm(x, -1), _r(3, 3)),
+        (lambda x: np.linalg.norm(x, np.inf), _r(3, 3)),
+        (lambda x: np.linalg.norm(x, -np.inf), _r(3, 3)),
+        (lambda x: np.linalg.norm(x, axis=(1, 2)), _r(2, 2, 3)),
+        (lambda x: np.linalg.norm(x, 1, axis=(0, 2), keepdims=True), _r(2, 2, 3)),
+        (lambda x: np.linalg.norm(x, np.inf, axis=(2, 1)), _r(2, 2, 3)),
+    ],
+    np.linalg.matrix_power: [
+        (lambda x: np.linalg.matrix_power(x, 0), _r(2, 2)),
+        (lambda x: np.linalg.matrix_power(x, 1), _r(2, 2)),
+        (lambda x: np.linalg.matrix_power(x, 2), _r(2, 2)),
+        (lambda x: np.linalg.matrix_power(x, 5), _r(2, 2, lo=-0.7, hi=0.7)),
+        (lambda x: np.linalg.matrix_power(x, -2), _wellcond(2)),
+        (lambda x: np.linalg.matrix_power(x, 3), _r(2, 2, 2, lo=-0.7, hi=0.7)),
+    ],
+    np.linalg.multi_dot: [
+        (lambda x: np.linalg.multi_dot([x, _B34, _B42]), _r(2, 3)),
+        (lambda x: np.linalg.multi_dot([_B3, x, _B4]), _r(3, 4)),
+        (lambda x: np.linalg.multi_dot([x, x.T, x]), _r(2, 3)),
+    ],
+    np.linalg.matmul: [
+        (lambda x: np.linalg.matmul(x, _B34), _r(2, 3)),
+        (lambda x: np.linalg.matmul(x, x.T), _r(2, 3)),
+    ],
+    # ---------------- ZeroDerivative (smooth away from the jumps; the derivative is 0)
+    np.sign: [(lambda x: np.sign(x) * 3.0, _r(5)), (lambda x: np.sign(x), _r(2, 3))],
+    np.floor: [(lambda x: np.floor(x), _r(5) + 0.03), (lambda x: np.floor(x * 2.0) + 1.0, _r(2, 2))],
+    np.ceil: [(lambda x: np.ceil(x), _r(5) + 0.03)],
+    np.trunc: [(lambda x: np.trunc(x), _r(2, 3) + 0.03)],
+    np.rint: [(lambda x: np.rint(x), np.array([0.1, -0.7, 1.2, 2.4]))],
+    np.heaviside: [
+        (lambda x: np.heaviside(x, 0.5), _r(5)),
+        (lambda x: np.heaviside(_B3, x), _r(3)),
+    ],
+    np.round: [
+        (lambda x: np.round(x), np.array([0.1, -0.7, 1.2, 2.4])),
+        (lambda x: np.round(x, 1), np.array([0.12, -0.73, 1.21])),
+        (lambda x: x.round(), np.array([[0.1, -0.7], [1.2, 2.4]])),
+    ],
+    np.around: [(lambda x: np.around(x, 2), np.array([0.123, -0.732]))],
+    np.fix: [(lambda x: np.fix(x), np.array([0.1, -0.7, 1.2, 2.4]))],
+    np.zeros_like: [(lambda x: np.zeros_like(x), _r(2, 3)), (lambda x: np.zeros_like(x) + 1.0, _r(3))],
+    np.ones_like: [(lambda x: np.ones_like(x), _r(2, 3))],
+    np.full_like: [(lambda x: np.full_like(x, 3.5), _r(3))],
+    np.empty_like: [(lambda x: np.empty_like(x) * 0.0, _r(3))],
+}
+
+#: Table keys that must refuse (UnsupportedFunctionError) on a differentiable value.
+RAISES: dict = {
+    np.i0: [(lambda x: np.i0(x), _r(3))],
+}
+
+#: Samples for NoDerivative entries: on a Dual they return plain values.
+NO_DERIVATIVE_CASES: dict = {
+    np.isnan: [(lambda x: np.isnan(x), _r(3))],
+    np.isinf: [(lambda x: np.isinf(x), _r(3))],
+    np.isfinite: [(lambda x: np.isfinite(x), _r(2, 2))],
+    np.signbit: [(lambda x: np.signbit(x), _r(3))],
+    np.greater: [(lambda x: np.greater(x, 0.1), _r(3)), (lambda x: np.greater(_B3, x), _r(3))],
+    np.greater_equal: [(lambda x: np.greater_equal(x, x[::-1]), _r(3))],
+    np.less: [(lambda x: np.less(x, 0.0), _r(3))],
+    np.less_equal: [(lambda x: np.less_equal(x, 0.0), _r(3))],
+    np.equal: [(lambda x: np.equal(x, x[0]), _r(3))],
+    np.not_equal: [(lambda x: np.not_equal(x, x[0]), _r(3))],
+    np.logical_and: [(lambda x: np.logical_and(x, x > 0), _r(3))],
+    np.logical_or: [(lambda x: np.logical_or(x, 0.0), _r(3))],
+    np.logical_xor: [(lambda x: np.logical_xor(x, 1.0), _r(3))],
+    np.logical_not: [(lambda x: np.logical_not(x), _r(3))],
+    np.argmax: [(lambda x: np.argmax(x), _r(4)), (lambda x: np.argmax(x, axis=1), _r(2, 3))],
+    np.argmin: [(lambda x: np.argmin(x, axis=0), _r(2, 3))],
+    np.argsort: [(lambda x: np.argsort(x), _r(4))],
+    np.nonzero: [(lambda x: np.nonzero(x > 0), _r(4)), (lambda x: np.nonzero(x), _r(4))],
+    np.flatnonzero: [(lambda x: np.flatnonzero(x), _r(4))],
+    np.argwhere: [(lambda x: np.argwhere(x), _r(2, 2))],
+    np.count_nonzero: [(lambda x: np.count_nonzero(x), _r(4))],
+    np.shape: [(lambda x: np.shape(x), _r(2, 3))],
+    np.ndim: [(lambda x: np.ndim(x), _r(2, 3))],
+    np.size: [(lambda x: np.size(x), _r(2, 3))],
+    np.searchsorted: [(lambda x: np.searchsorted(np.sort(_B3), x), _r(3)),
+                      (lambda x: np.searchsorted(np.sort(x), 0.1), _r(4))],
+    np.isclose: [(lambda x: np.isclose(x, x[0]), _r(3))],
+    np.allclose: [(lambda x: np.allclose(x, x), _r(3))],
+    np.array_equal: [(lambda x: np.array_equal(x, x), _r(3))],
+    np.array_equiv: [(lambda x: np.array_equiv(x, x[0]), _r(3))],
+    np.any: [(lambda x: np.any(x > 1.0), _r(3)), (lambda x: np.any(x), _r(3))],
+    np.all: [(lambda x: np.all(x, axis=0), _r(2, 3))],
+    np.iscomplexobj: [(lambda x: np.iscomplexobj(x), _r(3))],
+    np.isrealobj: [(lambda x: np.isrealobj(x), _r(3))],
+    np.isreal: [(lambda x: np.isreal(x), _r(3))],
+    np.iscomplex: [(lambda x: np.iscomplex(x), _r(3))],
+    np.isneginf: [(lambda x: np.isneginf(x), _r(3))],
+    np.isposinf: [(lambda x: np.isposinf(x), _r(3))],
+    np.result_type: [(lambda x: np.result_type(x), _r(3))],
+    np.min_scalar_type: [(lambda x: np.min_scalar_type(x[0]), _r(3))],
+    np.may_share_memory: [(lambda x: np.may_share_memory(x, _B3), _r(3))],
+    np.shares_memory: [(lambda x: np.shares_memory(x, _B3), _r(3))],
+    np.argpartition: [(lambda x: np.argpartition(x, 1), _r(4))],
+    np.lexsort: [(lambda x: np.lexsort((x, _B3)), _r(3))],
+    np.digitize: [(lambda x: np.digitize(x, [-1.0, 0.0, 1.0]), _r(4))],
+    np.isfortran: [(lambda x: np.isfortran(x), _r(2, 2))],
+}
+
+
+def all_cases():
+    """``(key, index, f, x)`` for every entry of :data:`CASES`, in table order."""
+    return [(key, i, f, x) for key, cases in CASES.items() for i, (f, x) in enumerate(cases)]
