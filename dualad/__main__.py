@@ -1,4 +1,9 @@
-"""``python -m dualad``: a short demonstration (see ``--help``)."""
+"""``python -m dualad``: a short demonstration; ``python -m dualad compare``: forward vs reverse cost.
+
+Without a command it shows one Jacobian by forward mode, reverse mode and finite
+differences. ``compare`` times the three methods over three families of problems
+(see ``python -m dualad compare --help``).
+"""
 from __future__ import annotations
 
 import argparse
@@ -51,9 +56,98 @@ def demo(out=sys.stdout) -> None:
     print("max |forward - reverse| =", f"{np.max(np.abs(J - Jr)):.2e}", file=out)
 
 
+COMPARE_HELP = """Measure forward mode, reverse mode and central finite differences over three families
+of problems and print one table per family:
+  gradient  f: R^n -> R     (extended Rosenbrock; reverse mode should win as n grows)
+  square    F: R^n -> R^n   (Broyden tridiagonal residual)
+  tall      c: R -> R^m     (a curve sampled at m points; forward mode should win)
+Each cell is the median wall time of one Jacobian over --repeat runs. The crossover is the size where
+forward and reverse mode trade places (interpolated on log-log axes)."""
+
+DEFAULT_SIZES = (2, 8, 32, 128, 512)
+QUICK_SIZES = (2, 8, 32)
+
+
+def _sizes(text: str) -> list:
+    try:
+        sizes = [int(s) for s in text.replace(" ", "").split(",") if s]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"sizes must be comma-separated integers, got {text!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"sizes must be positive integers, got {text!r}")
+    return sizes
+
+
+def _names(choices):
+    def parse(text: str) -> list:
+        names = [s for s in text.replace(" ", "").split(",") if s]
+        bad = [s for s in names if s not in choices]
+        if bad or not names:
+            raise argparse.ArgumentTypeError(f"choose from {', '.join(choices)} (comma-separated), got {text!r}")
+        return names
+    return parse
+
+
+def run_compare(args, out=sys.stdout) -> int:
+    from . import cost
+
+    sizes = args.sizes or (QUICK_SIZES if args.quick else DEFAULT_SIZES)
+    repeat = args.repeat or (1 if args.quick else 3)
+    methods = args.methods or list(cost.METHODS)
+    progress = False if args.no_progress else None
+    sweeps = []
+    print(f"dualad compare: sizes {', '.join(map(str, sizes))}; median of {repeat} run(s) per cell", file=out)
+    for family in args.families or list(cost.FAMILIES):
+        make_f, size_label, title = cost.FAMILIES[family]
+        sweep = cost.scaling(make_f, sizes, name=title, size_label=size_label, methods=methods,
+                             repeat=repeat, memory=False, progress=progress)
+        sweeps.append(sweep)
+        print("\n" + str(sweep), file=out)
+    if "forward" in methods and "reverse" in methods:
+        print("\nRule of thumb (forward mode costs ceil(n/chunk) passes, reverse mode m sweeps):", file=out)
+        for sweep in sweeps:
+            last = sweep.results[-1]
+            cross = sweep.crossover()
+            where = (" from " + sweep.size_label + " ~ " + ", ".join(f"{c:.0f}" for c in cross)) if cross else ""
+            faster = "forward" if last["forward"].time_median < last["reverse"].time_median else "reverse"
+            print(f"  {sweep.name}: {faster} mode is faster at {sweep.size_label} = {sweep.sizes[-1]}{where}",
+                  file=out)
+    if args.plot:
+        plt = cost._pyplot()
+        fig, axes = plt.subplots(1, len(sweeps), figsize=(4.6 * len(sweeps), 4.0), squeeze=False)
+        for sweep, ax in zip(sweeps, axes[0]):
+            sweep.plot(ax=ax)
+        fig.suptitle("dualad: time per Jacobian, forward vs reverse mode vs finite differences", fontsize=11)
+        fig.tight_layout()
+        fig.savefig(args.plot, dpi=110)
+        plt.close(fig)
+        print(f"\nfigure written to {args.plot}", file=out)
+    return 0
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dualad", description=__doc__)
-    parser.parse_args(argv)
+    parser = argparse.ArgumentParser(prog="python -m dualad", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", metavar="{compare}")
+    comp = commands.add_parser("compare", help="time forward vs reverse mode vs finite differences",
+                               description=COMPARE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    comp.add_argument("--quick", action="store_true",
+                      help=f"small sizes ({', '.join(map(str, QUICK_SIZES))}) and one run per cell, "
+                           "for a fast check")
+    comp.add_argument("--sizes", type=_sizes, metavar="N,N,...",
+                      help=f"problem sizes to sweep (default {','.join(map(str, DEFAULT_SIZES))})")
+    comp.add_argument("--repeat", type=int, metavar="R", help="timed runs per cell, median reported (default 3)")
+    comp.add_argument("--families", type=_names(("gradient", "square", "tall")), metavar="F,...",
+                      help="which families to run: gradient, square, tall (default all three)")
+    comp.add_argument("--methods", type=_names(("forward", "reverse", "fd")), metavar="M,...",
+                      help="which methods: forward, reverse, fd (default all three)")
+    comp.add_argument("--plot", metavar="FILE.png", help="also write the time-vs-size figure (needs matplotlib)")
+    comp.add_argument("--no-progress", action="store_true", help="never show the progress bar on stderr")
+    args = parser.parse_args(argv)
+    if args.command == "compare":
+        if args.repeat is not None and args.repeat < 1:
+            parser.error("--repeat must be at least 1")
+        return run_compare(args)
     demo()
     return 0
 
