@@ -771,7 +771,8 @@ TABLE[np.linalg.solve] = Custom(_solve_jvp, _solve_vjp)
 
 
 def _inv_jvp(out, args, kwargs, tangents):
-    return -np.einsum("...ij,...jlk,...lm->...imk", out, tangents[0], out)
+    # -A^-1 dA A^-1, as matmuls (not a '...' einsum) so nested (Dual) values work too
+    return -_matmul_right(out, _matmul_left(tangents[0], out))
 
 
 def _inv_vjp(out, args, kwargs, ct):
@@ -781,10 +782,15 @@ def _inv_vjp(out, args, kwargs, ct):
 TABLE[np.linalg.inv] = Custom(_inv_jvp, _inv_vjp)
 
 
+def _trace_product(inv, t):
+    """tr(inv @ t_k) for each direction k; written without '...' einsum so it runs on Duals."""
+    return np.sum(np.swapaxes(inv, -1, -2)[..., None] * t, axis=(-3, -2))
+
+
 def _det_jvp(out, args, kwargs, tangents):
     # d det = det * tr(A^-1 dA)  (Jacobi's formula); a singular A raises LinAlgError.
     inv = np.linalg.inv(args[0])
-    return np.asarray(out)[..., None] * np.einsum("...ji,...ijk->...k", inv, tangents[0])
+    return np.expand_dims(out, -1) * _trace_product(inv, tangents[0])
 
 
 def _det_vjp(out, args, kwargs, ct):
@@ -797,7 +803,7 @@ TABLE[np.linalg.det] = Custom(_det_jvp, _det_vjp)
 
 def _slogdet_jvp(out, args, kwargs, tangents):
     inv = np.linalg.inv(args[0])
-    return (None, np.einsum("...ji,...ijk->...k", inv, tangents[0]))  # the sign is piecewise constant
+    return (None, _trace_product(inv, tangents[0]))  # the sign is piecewise constant
 
 
 def _slogdet_vjp(out, args, kwargs, ct):
