@@ -426,8 +426,16 @@ def _nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
 @composite(np.sinc)
 def _sinc(x):
     from .dual import _primal
-    y = np.pi * np.where(np.asarray(_primal(x)) == 0, 1.0e-20, x)
-    return np.sin(y) / y
+    zero = np.asarray(_primal(x)) == 0
+    y = np.pi * x
+    if not zero.any():
+        return np.sin(y) / y
+    safe = np.where(zero, 1.0, y)
+    # At exactly 0 use the Taylor polynomial of sin(y)/y: its value and its derivatives up to
+    # the 9th there are sinc's (a constant stand-in would give a zero second derivative).
+    y2 = y * y
+    series = 1.0 + y2 * (-1.0 / 6.0 + y2 * (1.0 / 120.0 + y2 * (-1.0 / 5040.0 + y2 / 362880.0)))
+    return np.where(zero, series, np.sin(safe) / safe)
 
 
 @composite(np.i0)
