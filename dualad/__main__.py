@@ -36,7 +36,8 @@ def central_differences(f, x, rel_step=1e-6):
     return np.stack(columns, axis=-1)
 
 
-def demo(out=sys.stdout) -> None:
+def demo(out=None) -> None:
+    out = sys.stdout if out is None else out
     x = np.array([0.5, -1.0, 2.0])
     np.set_printoptions(precision=6, suppress=True)
     print("dualad demo: f(x) = [sin(x0) x1, exp(x1 - x2), x.x, log1p(x2^2) / (1 + x0^2)]", file=out)
@@ -88,7 +89,8 @@ def _names(choices):
     return parse
 
 
-def run_compare(args, out=sys.stdout) -> int:
+def run_compare(args, out=None) -> int:
+    out = sys.stdout if out is None else out
     from . import cost
 
     sizes = args.sizes or (QUICK_SIZES if args.quick else DEFAULT_SIZES)
