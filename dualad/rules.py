@@ -285,7 +285,7 @@ for _f in (np.isnan, np.isinf, np.isfinite, np.signbit, np.greater, np.greater_e
            np.count_nonzero, np.shape, np.ndim, np.size, np.searchsorted, np.isclose, np.allclose,
            np.array_equal, np.array_equiv, np.any, np.all, np.iscomplexobj, np.isrealobj, np.isreal,
            np.iscomplex, np.isneginf, np.isposinf, np.result_type, np.min_scalar_type, np.may_share_memory,
-           np.shares_memory, np.argpartition, np.lexsort, np.digitize, np.isfortran):
+           np.shares_memory, np.argpartition, np.lexsort, np.digitize):
     TABLE[_f] = NoDerivative()
 
 

@@ -718,7 +718,6 @@ NO_DERIVATIVE_CASES: dict = {
     np.argpartition: [(lambda x: np.argpartition(x, 1), _r(4))],
     np.lexsort: [(lambda x: np.lexsort((x, _B3)), _r(3))],
     np.digitize: [(lambda x: np.digitize(x, [-1.0, 0.0, 1.0]), _r(4))],
-    np.isfortran: [(lambda x: np.isfortran(x), _r(2, 2))],
 }
 
 
