@@ -88,10 +88,11 @@ def _scale(partial, tangent, batched):
     """partial * tangent, with 0 (not NaN) where the tangent is 0 and the partial is infinite."""
     if batched and _ndim(partial) > 0:
         partial = partial[..., None]
-    c = partial * tangent
-    if not _all_finite(partial):
-        c = np.where(tangent == 0, 0.0, c)
-    return c
+    if _all_finite(partial):
+        return partial * tangent
+    with np.errstate(invalid="ignore"):  # inf * 0 is replaced just below: no warning for it
+        c = partial * tangent
+    return np.where(tangent == 0, 0.0, c)
 
 
 def _elementwise(ufunc, rule: Elementwise, inputs):
