@@ -27,9 +27,11 @@ def _name(func) -> str:
     return f"{mod}.{getattr(func, '__name__', repr(func))}"
 
 
-def unsupported(func, why: str = "") -> UnsupportedFunctionError:
+def unsupported(func, why: str = "", args=()) -> UnsupportedFunctionError:
+    dual = _first(args, top_tag(args))
+    on = f" (called on {describe(dual)})" if dual is not None else ""
     return UnsupportedFunctionError(
-        f"{_name(func)} has no derivative rule in dualad{why}, so it cannot run on a differentiable "
+        f"{_name(func)}{why}{on} has no derivative rule in dualad, so it cannot run on a differentiable "
         "value without losing the derivative; remedy: rewrite it with supported numpy functions, or "
         "compute it on .value if it really does not depend on the input (see the README's "
         "'Guarantees and limits')")
@@ -110,7 +112,7 @@ def _elementwise(ufunc, rule: Elementwise, inputs):
             elif partial is NEG_ONE:
                 c = -x.tangent
             elif partial is None:
-                raise unsupported(ufunc, f" with respect to argument {i}")
+                raise unsupported(ufunc, f" with respect to argument {i}", inputs)
             else:
                 c = _scale(partial(out, *values), x.tangent, batched)
             tangent = c if tangent is None else tangent + c
@@ -120,6 +122,9 @@ def _elementwise(ufunc, rule: Elementwise, inputs):
     have = tangent.shape if isinstance(tangent, Dual) else np.shape(tangent)
     if have != want:
         tangent = np.broadcast_to(tangent, want)
+    dtype = out.dtype
+    if tangent.dtype != dtype and dtype.kind == "f":
+        tangent = tangent.astype(dtype)  # a float64 partial (tie weights) must not promote float32
     return Dual._make(out, tangent, tag)
 
 
@@ -160,6 +165,9 @@ def _wrap(out, tangent, tag, batched):
         return type(out)(*items) if hasattr(out, "_fields") else tuple(items)
     if tangent is None:
         return out
+    dtype = getattr(out, "dtype", None)
+    if dtype is not None and dtype.kind == "f" and tangent.dtype != dtype:
+        tangent = tangent.astype(dtype)  # float64 weights (ties) must not promote a float32 value
     return Dual._make(out, tangent if batched else tangent[..., 0], tag)
 
 
@@ -184,7 +192,7 @@ def apply_rule(func, rule, args, kwargs):
                 continue
             linear_map = rule.tangent.get(i)
             if linear_map is None:
-                raise unsupported(func, f" with respect to argument {i}")
+                raise unsupported(func, f" with respect to argument {i}", args)
             c = linear_map(t, *values, **kwargs)
             tangent = c if tangent is None else tangent + c
     return _wrap(out, tangent, tag, batched)
@@ -230,7 +238,7 @@ def apply_ufunc(ufunc, method, inputs, kwargs):
     if method == "__call__":
         rule = TABLE.get(ufunc)
         if kwargs:
-            raise unsupported(ufunc, f" with keyword arguments {sorted(kwargs)}")
+            raise unsupported(ufunc, f" with keyword arguments {sorted(kwargs)}", inputs)
         if type(rule) is Elementwise:
             result = _elementwise(ufunc, rule, inputs)
         elif type(rule) is Linear or type(rule) is Custom:
@@ -240,7 +248,7 @@ def apply_ufunc(ufunc, method, inputs, kwargs):
         elif type(rule) is NoDerivative:
             result = ufunc(*_strip(inputs))
         else:
-            raise unsupported(ufunc)
+            raise unsupported(ufunc, "", inputs)
     elif method == "reduce" and ufunc in _REDUCE:
         axis = kwargs.pop("axis", 0)
         result = apply_function(_REDUCE[ufunc], (inputs[0],), {"axis": axis, **kwargs})
@@ -251,7 +259,7 @@ def apply_ufunc(ufunc, method, inputs, kwargs):
         a = np.reshape(a, np.shape(_primal(a)) + (1,) * np.ndim(_primal(b)))
         result = ufunc_call(ufunc, (a, b))
     else:
-        raise unsupported(ufunc, f".{method}")
+        raise unsupported(ufunc, f".{method}", inputs)
     return _finish_out(ufunc, result, out)
 
 
@@ -269,7 +277,7 @@ def apply_function(func, args, kwargs):
     elif kind is ZeroDerivative:
         result = _zero_derivative(func, args, kwargs)
     else:
-        raise unsupported(func)
+        raise unsupported(func, "", args)
     return _finish_out(func, result, out)
 
 

@@ -51,11 +51,9 @@ def _as_input(x: Any, name: str = "x"):
     if kind == "c":
         raise InputError(f"{name} is complex ({describe(arr)}); dualad differentiates real functions of real "
                          "inputs only; remedy: pass real and imaginary parts as separate real inputs")
-    if kind == "O":
-        try:
-            return arr.astype(np.float64)
-        except (TypeError, ValueError):
-            pass
+    if kind == "O" and all(isinstance(e, (int, float, np.integer, np.floating)) for e in arr.flat):
+        # only real numbers: astype would turn None into nan and accept numeric strings
+        return arr.astype(np.float64)
     raise InputError(f"{name} must be a number or an array of numbers, got {describe(arr)}; "
                      "remedy: pass floats, ints or a numeric ndarray")
 
@@ -142,7 +140,7 @@ def jacobian(f: Callable, x: Any, *, chunk_size: int | None = None):
     for start in starts:
         stop = min(n, start + chunk)
         value, t = _output(f(_seed(x, start, stop, tag)), tag, stop - start, _dtype(x))
-        t = np.reshape(t, (-1, stop - start))
+        t = np.reshape(t, (int(np.prod(np.shape(t)[:-1])), stop - start))  # -1 fails when empty
         if len(starts) == 1:
             blocks.append(t)
         elif isinstance(t, np.ndarray):

@@ -202,7 +202,11 @@ def _tie_split(a, b, greater):
 
 def _power_base(out, x, y):
     # y * x**(y-1); at x == 0 this gives 0 for y > 1, 1 for y == 1, inf for 0 < y < 1.
-    return y * x ** (y - 1)
+    d = y * x ** (y - 1)
+    constant = y == 0
+    if np.any(constant):  # x**0 is constant; 0 * 0**-1 would give nan at x == 0
+        d = np.where(constant, 0.0, d)
+    return d
 
 
 def _power_exponent(out, x, y):
@@ -220,7 +224,7 @@ _ew(np.divide, lambda o, x, y: 1.0 / y, lambda o, x, y: -o / y, domain=((-2.0, 2
 _ew(np.negative, NEG_ONE)
 _ew(np.positive, ONE)
 _ew(np.power, _power_base, _power_exponent, domain=((0.2, 2.0), (-2.0, 2.0)),
-    note="x**p at x == 0: p * 0**(p-1) (0 for p > 1, 1 for p == 1, inf for p < 1); d/dp is 0 there")
+    note="x**p at x == 0: p * 0**(p-1) (0 for p > 1 or p == 0, 1 for p == 1, inf for p < 1); d/dp is 0 there")
 _ew(np.float_power, _power_base, _power_exponent, domain=((0.2, 2.0), (-2.0, 2.0)))
 _ew(np.exp, lambda o, x: o)
 _ew(np.exp2, lambda o, x: o * _LN2)
