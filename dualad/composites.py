@@ -507,3 +507,32 @@ def _multi_dot(arrays, *, out=None):
 @composite(np.linalg.matmul)
 def _linalg_matmul(x1, x2):
     return np.matmul(x1, x2)
+
+
+# ------------------------------------------------------------------ ufunc.accumulate of maximum / minimum
+def _extreme_accumulate(ufunc):
+    def accumulate(a, axis=0):
+        from .dual import _primal
+        a = np.moveaxis(a, axis, -1)
+        v = np.asarray(_primal(a))
+        run = ufunc.accumulate(v, axis=-1)
+        changed = np.ones(v.shape, dtype=bool)
+        changed[..., 1:] = run[..., 1:] != run[..., :-1]
+        # where the running extreme was last set; its entry gives the exact value
+        start = np.maximum.accumulate(np.where(changed, np.arange(v.shape[-1]), 0), axis=-1)
+        first = np.take_along_axis(a, start, axis=-1)
+        # Entries tied with the running extreme share its derivative equally, as np.max of the
+        # prefix does: add terms whose values are exactly 0 but whose tangents do the sharing.
+        tied = v == run
+        zero = np.cumsum(np.where(tied, a - first, 0.0), axis=-1)
+        count = np.cumsum(tied, axis=-1)
+        prev = np.maximum(start - 1, 0)
+        has_prev = start > 0
+        zero = zero - np.where(has_prev, np.take_along_axis(zero, prev, axis=-1), 0.0)
+        count = count - np.where(has_prev, np.take_along_axis(count, prev, axis=-1), 0)
+        return np.moveaxis(first + zero / np.maximum(count, 1), -1, axis)
+    return accumulate
+
+
+#: ``ufunc.accumulate`` on differentiable values, for the ufuncs with no cumulative numpy function.
+ACCUMULATE = {np.maximum: _extreme_accumulate(np.maximum), np.minimum: _extreme_accumulate(np.minimum)}

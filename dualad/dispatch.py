@@ -254,6 +254,8 @@ def apply_ufunc(ufunc, method, inputs, kwargs):
         result = apply_function(_REDUCE[ufunc], (inputs[0],), {"axis": axis, **kwargs})
     elif method == "accumulate" and ufunc in _ACCUMULATE:
         result = apply_function(_ACCUMULATE[ufunc], (inputs[0],), {"axis": kwargs.pop("axis", 0)})
+    elif method == "accumulate" and ufunc in composites.ACCUMULATE:
+        result = composites.ACCUMULATE[ufunc](inputs[0], axis=kwargs.pop("axis", 0))
     elif method == "outer" and type(TABLE.get(ufunc)) is Elementwise:
         a, b = inputs
         a = np.reshape(a, np.shape(_primal(a)) + (1,) * np.ndim(_primal(b)))
