@@ -214,7 +214,9 @@ def _check_out(func, kwargs):
         if bad in kwargs and not (bad == "order" and kwargs[bad] in ("K", "C")):
             raise UnsupportedFunctionError(
                 f"{_name(func)} with the {bad}= argument is not supported on differentiable values; "
-                f"remedy: leave {bad}= out (use np.where on the result instead of where=)")
+                f"remedy: leave {bad}= out"
+                + (" (use np.where on the result instead of where=)" if bad == "where" else "")
+                + (" (transpose first if you need another memory order)" if bad == "order" else ""))
     return out
 
 
