@@ -403,6 +403,16 @@ def _clip(a, a_min=None, a_max=None, out=None, *, min=None, max=None, **kwargs):
     return a
 
 
+@composite(np.full_like)
+def _full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, **kwargs):
+    # no derivative through a; fill_value's derivative reaches every entry
+    from .dual import _primal
+    if dtype is not None and np.dtype(dtype).kind != "f":  # integer-valued: piecewise constant
+        return np.full_like(_primal(a), _primal(fill_value), dtype=dtype, shape=shape)
+    base = np.zeros_like(a, dtype=dtype) if shape is None else np.zeros_like(a, dtype=dtype, shape=shape)
+    return base + fill_value
+
+
 @composite(np.real)
 def _real(val):
     return val

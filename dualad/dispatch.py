@@ -237,6 +237,8 @@ def _finish_out(func, result, out):
 def apply_ufunc(ufunc, method, inputs, kwargs):
     kwargs = dict(kwargs)
     out = _check_out(ufunc, kwargs)
+    if top_tag(inputs) < 0:  # only out= holds a Dual: the result is a constant written into it
+        return _finish_out(ufunc, getattr(ufunc, method)(*inputs, **kwargs), out)
     if method == "__call__":
         rule = TABLE.get(ufunc)
         if kwargs:
@@ -350,7 +352,8 @@ def assign(target: Dual, result):
         target.value[...] = result.value
         target.tangent[...] = result.tangent
         return
-    if not isinstance(result, Dual):
-        raise ConversionError("an in-place operation produced a plain value for a Dual")
+    if not isinstance(result, Dual):  # a constant written into a Dual: zero tangent there
+        setitem(target, Ellipsis, result)
+        return
     target.value, target.tangent, target.tag = result.value, result.tangent, result.tag
 

@@ -253,7 +253,7 @@ _ew(np.square, lambda o, x: 2.0 * x)
 _ew(np.reciprocal, lambda o, x: -o * o, domain=_POS)
 _ew(np.hypot, lambda o, x, y: _safe_div(x, o), lambda o, x, y: _safe_div(y, o),
     note="hypot(0, 0): partials 0, like norm at 0")
-_ew(np.arctan2, lambda o, y, x: _safe_div(x, x * x + y * y), lambda o, y, x: _safe_div(-y, x * x + y * y),
+_ew(np.arctan2, lambda o, y, x: _safe_div(x, x * x + y * y), lambda o, y, x: _safe_div(-1.0 * y, x * x + y * y),
     domain=((0.2, 2.0), (0.2, 2.0)), note="arctan2(0, 0): partials 0")
 _ew(np.maximum, lambda o, x, y: _tie_split(x, y, True), lambda o, x, y: _tie_split(y, x, True),
     note="maximum at a tie: each argument gets 1/2")
@@ -279,8 +279,12 @@ _ew(np.copysign, lambda o, x, y: np.sign(x) * np.where(np.signbit(y), -1.0, 1.0)
 _ew(np.remainder, ONE, lambda o, x, y: -np.floor(x / y), domain=((0.1, 5.0), (0.7, 1.3)))
 _ew(np.fmod, ONE, lambda o, x, y: -np.trunc(x / y), domain=((0.1, 5.0), (0.7, 1.3)))
 
-for _f in (np.sign, np.floor, np.ceil, np.trunc, np.rint, np.heaviside, np.round, np.around, np.fix,
-           np.zeros_like, np.ones_like, np.full_like, np.empty_like):
+# heaviside(x1, x2) is x2 itself where x1 == 0, so x2's derivative shows there.
+_ew(np.heaviside, lambda o, x, h: 0.0, lambda o, x, h: np.where(x == 0, 1.0, 0.0),
+    note="heaviside: derivative 0 in x1 (the jump is not a derivative); 1 in x2 where x1 == 0")
+
+for _f in (np.sign, np.floor, np.ceil, np.trunc, np.rint, np.round, np.around, np.fix,
+           np.zeros_like, np.ones_like, np.empty_like):
     TABLE[_f] = ZeroDerivative()
 
 for _f in (np.isnan, np.isinf, np.isfinite, np.signbit, np.greater, np.greater_equal, np.less,
