@@ -237,8 +237,11 @@ def _finish_out(func, result, out):
 def apply_ufunc(ufunc, method, inputs, kwargs):
     kwargs = dict(kwargs)
     out = _check_out(ufunc, kwargs)
-    if top_tag(inputs) < 0:  # only out= holds a Dual: the result is a constant written into it
-        return _finish_out(ufunc, getattr(ufunc, method)(*inputs, **kwargs), out)
+    if top_tag(inputs) < 0:  # only out= holds a Dual: the results are constants written into it
+        result = getattr(ufunc, method)(*inputs, **kwargs)
+        if isinstance(out, tuple):
+            return tuple(_finish_out(ufunc, r, o) for r, o in zip(result, out))
+        return _finish_out(ufunc, result, out)
     if method == "__call__":
         rule = TABLE.get(ufunc)
         if kwargs:

@@ -756,7 +756,10 @@ def _solve_jvp(out, args, kwargs, tangents):
     tA, tb = tangents
     rhs = tb if tb is not None else 0.0
     if tA is not None:
-        rhs = rhs - _matmul_left(tA, out)
+        if np.ndim(b) == 1:  # out holds one vector per matrix of a (possibly stacked) A
+            rhs = rhs - _matmul_left(tA, out[..., None])[..., 0, :]
+        else:
+            rhs = rhs - _matmul_left(tA, out)
     rhs = np.broadcast_to(rhs, np.shape(out) + rhs.shape[-1:])
     flat, shape = _solve_rhs(b, rhs)
     x = np.linalg.solve(A, flat)
