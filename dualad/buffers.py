@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from .dual import Dual
+from . import dual
 
 __all__ = ["zeros_like"]
 
@@ -31,7 +31,7 @@ def zeros_like(x: Any, shape: tuple | int | None = None):
     if shape is None:
         return np.zeros_like(x)
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
-    if not isinstance(x, Dual):
+    if not isinstance(x, dual.LAYERS):  # Duals and tape values get a differentiable buffer
         return np.zeros(shape, dtype=np.asarray(x).dtype)
     base = np.zeros_like(np.reshape(x, -1)[:1])  # a zero Dual of x's kind, one entry
     return np.broadcast_to(base.reshape(()), shape) + 0.0

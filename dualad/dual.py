@@ -289,9 +289,13 @@ class Dual:
     __hash__ = None  # mutable and compared elementwise, like ndarray
 
 
+#: Differentiable wrapper types whose ``.value`` is one layer down (dualad.tape adds its Var).
+LAYERS: tuple = (Dual,)
+
+
 def _primal(x):
-    """The plain value under any number of Dual layers."""
-    while isinstance(x, Dual):
+    """The plain value under any number of differentiable layers (Duals, tape values)."""
+    while isinstance(x, LAYERS):
         x = x.value
     return x
 

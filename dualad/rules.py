@@ -106,7 +106,7 @@ TABLE: dict[Any, Any] = {}
 
 # Functional form of ``a[key] = v`` (returns the updated copy), keyed in the table.
 def SETITEM(a, key, v):  # noqa: N802 - used as a table key, named like a constant
-    out = np.array(a, copy=True)
+    out = np.copy(a)  # np.copy keeps a Dual a Dual (the tape's forward-over-reverse)
     out[key] = v
     return out
 
@@ -156,7 +156,8 @@ def _has_advanced(key) -> bool:
 
 
 def _zeros_batched(shape, ct):
-    return np.zeros(tuple(shape) + ct.shape[-1:], dtype=ct.dtype)
+    # zeros_like, not zeros: a Dual cotangent (forward over reverse) gets a Dual buffer
+    return np.zeros_like(ct, shape=tuple(shape) + ct.shape[-1:])
 
 
 def _expand_reduced(ct, shape, axis, keepdims):
@@ -381,10 +382,28 @@ def _getitem_tangent(t, a, key):
     return t[batch_key(key)]
 
 
+def _scatter_add(grad, key, ct):
+    """``grad[key] += ct`` on a batched buffer, repeated indices accumulating like ``np.add.at``."""
+    if isinstance(grad, np.ndarray):
+        np.add.at(grad, batch_key(key), ct)
+        return grad
+    # A Dual buffer (forward over reverse) has no add.at: add in rounds, each with distinct indices.
+    k = ct.shape[-1]
+    target = np.arange(math.prod(grad.shape[:-1])).reshape(grad.shape[:-1])[key].ravel()
+    order = np.argsort(target, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size) - np.searchsorted(target[order], target[order])
+    src, flat = ct.reshape((-1, k)), grad.reshape((-1, k))
+    for r in range(int(rank.max()) + 1 if rank.size else 0):
+        pick = rank == r
+        flat[target[pick]] = flat[target[pick]] + src[pick]
+    return flat.reshape(grad.shape)
+
+
 def _getitem_transpose(ct, a, key):
     grad = _zeros_batched(np.shape(a), ct)
     if _has_advanced(key):
-        np.add.at(grad, batch_key(key), ct)  # repeated indices must accumulate
+        grad = _scatter_add(grad, key, ct)  # repeated indices must accumulate
     else:
         grad[batch_key(key)] = ct
     return grad
@@ -411,7 +430,7 @@ def _setitem_tangent_v(t, a, key, v):
 
 
 def _setitem_transpose_a(ct, a, key, v):
-    out = np.array(ct, copy=True)
+    out = np.copy(ct)
     setitem_tangent(out, key, None)
     return out
 
@@ -617,7 +636,9 @@ def _concat_vjp(out, args, kwargs, ct):
     arrays, axis = args[0], (args[1] if len(args) > 1 else kwargs.get("axis", 0))
     ax = _concat_axis(arrays, axis)
     sizes = [np.size(a) if ax is None else np.shape(a)[ax] for a in arrays]
-    parts = np.split(ct, np.cumsum(sizes)[:-1], axis=0 if ax is None else ax)
+    bounds = np.cumsum([0] + sizes)  # slices, not np.split: they also run on Dual cotangents
+    lead = (slice(None),) * (0 if ax is None else ax)
+    parts = [ct[lead + (slice(lo, hi),)] for lo, hi in zip(bounds[:-1], bounds[1:])]
     if ax is None:
         parts = [p.reshape(np.shape(a) + ct.shape[-1:]) for p, a in zip(parts, arrays)]
     return [parts] + [None] * (len(args) - 1)
@@ -771,10 +792,11 @@ def _solve_vjp(out, args, kwargs, ct):
     flat, shape = _solve_rhs(b, ct)
     gb = np.linalg.solve(np.swapaxes(A, -1, -2), flat)
     gb = gb if shape is None else gb.reshape(shape)
+    # products, not '...' einsums, so Dual cotangents (forward over reverse) work too
     if np.ndim(b) == 1:
-        gA = -np.einsum("...ik,...j->...ijk", gb, out)
+        gA = -(gb[..., :, None, :] * out[..., None, :, None])
     else:
-        gA = -np.einsum("...imk,...jm->...ijk", gb, out)
+        gA = -_matmul_left(gb, np.swapaxes(out, -1, -2))
     return [unbroadcast(gA, np.shape(A)), unbroadcast(gb, np.shape(b))]
 
 
@@ -787,7 +809,8 @@ def _inv_jvp(out, args, kwargs, tangents):
 
 
 def _inv_vjp(out, args, kwargs, ct):
-    return [-np.einsum("...ji,...jlk,...ml->...imk", out, ct, out)]
+    out_t = np.swapaxes(out, -1, -2)
+    return [-_matmul_right(out_t, _matmul_left(ct, out_t))]
 
 
 TABLE[np.linalg.inv] = Custom(_inv_jvp, _inv_vjp)
@@ -806,7 +829,7 @@ def _det_jvp(out, args, kwargs, tangents):
 
 def _det_vjp(out, args, kwargs, ct):
     inv = np.linalg.inv(args[0])
-    return [(ct * np.asarray(out)[..., None])[..., None, None, :] * np.swapaxes(inv, -1, -2)[..., None]]
+    return [(ct * np.expand_dims(out, -1))[..., None, None, :] * np.swapaxes(inv, -1, -2)[..., None]]
 
 
 TABLE[np.linalg.det] = Custom(_det_jvp, _det_vjp)
