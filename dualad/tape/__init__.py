@@ -1,0 +1,21 @@
+"""Reverse mode: a tape that records numpy calls and sweeps backward, reading the same rule table.
+
+>>> import numpy as np
+>>> from dualad import tape
+>>> tape.grad(lambda w: np.sum(np.tanh(w) ** 2), np.array([0.5, -1.0]))
+array([ 0.72686448, -0.64093448])
+
+Pieces: :class:`Var` (a value being recorded), :class:`Tape` and
+:class:`Node` (the Wengert list and its backward sweep), the functions in
+:mod:`dualad.tape.api`, and the listing / DOT views in :mod:`dualad.tape.display`.
+"""
+from .. import dual as _dual
+from .api import grad, hvp, jacobian, label, record, stop_gradient, value_and_grad, vjp
+from .graph import Node, Tape
+from .var import Var
+
+# _primal (and so comparisons, argmax, buffers) sees through tape values as through Duals.
+_dual.LAYERS = (_dual.Dual, Var)
+
+__all__ = ["grad", "value_and_grad", "vjp", "jacobian", "record", "stop_gradient", "label", "hvp",
+           "Tape", "Node", "Var"]

@@ -1,0 +1,268 @@
+"""The reverse-mode API: ``grad``, ``value_and_grad``, ``vjp``, ``jacobian``, ``record``, ``hvp``.
+
+Every call records the function on a fresh :class:`~dualad.tape.Tape` and
+sweeps backward over it; the tape is dropped when the call returns. Shapes
+follow :mod:`dualad.forward`: the Jacobian of ``f`` at ``x`` has shape
+``f(x).shape + x.shape``.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .. import forward
+from ..dual import Dual, _primal, new_tag
+from ..errors import InputError, OutputError, describe
+from .graph import Tape, _shape
+from .var import Var
+
+__all__ = ["grad", "value_and_grad", "vjp", "jacobian", "record", "stop_gradient", "label", "hvp"]
+
+
+# --------------------------------------------------------------------------- helpers
+def _as_point(x: Any, name: str = "x"):
+    """A float array copy of ``x``; Duals and tape values pass through (for nesting)."""
+    if isinstance(x, (Var, Dual)):
+        return x
+    return forward._as_input(x, name)
+
+
+def watch(tape: Tape, x, name: str | None = None) -> Var:
+    """Make ``x`` an input of ``tape``: the returned Var is what the function receives."""
+    node = tape.push(None, None, (), {}, (), x, name)
+    tape.inputs.append(node)
+    return Var(x, node, tape)
+
+
+def _stack(y):
+    """A list/tuple output as one array (nested lists become nested axes), recorded if needed."""
+    items = [_stack(v) if isinstance(v, (list, tuple)) else v for v in y]
+    for v in items:
+        if not isinstance(v, (Var, Dual)) and not (
+                isinstance(v, (np.ndarray, np.generic, int, float, bool)) and np.asarray(v).dtype.kind in "biuf"):
+            raise OutputError(f"the function returned a list holding {describe(v)}, which is not numeric; "
+                              "remedy: return numbers or arrays only")
+    if any(isinstance(v, (Var, Dual)) for v in items):
+        return np.stack(items)
+    return np.array(items, dtype=float) if items else np.zeros(0)
+
+
+def finish(tape: Tape, y):
+    """Record ``y`` as the tape's output (stacking lists) and return it."""
+    if isinstance(y, (list, tuple)):
+        y = _stack(y)
+    if not isinstance(y, (Var, Dual)):
+        if not isinstance(y, (np.ndarray, np.generic, int, float, bool)) or np.asarray(y).dtype.kind not in "biuf":
+            raise OutputError(f"the function returned {describe(y)}, which is not numeric; "
+                              "remedy: return a float, an array, or a list/tuple of those")
+    tape.output = y
+    return y
+
+
+def _float_dtype(v):
+    dtype = np.asarray(_primal(v)).dtype
+    return dtype if dtype.kind == "f" else np.dtype(np.float64)
+
+
+def _input_adjoint(tape: Tape, adj: list, node, k: int):
+    g = adj[node.index]
+    if g is None:
+        return np.zeros(_shape(node.value) + (k,), dtype=_float_dtype(node.value))
+    return g
+
+
+def _plain_copy(g):
+    """A writable array of our own (an adjoint may be a read-only broadcast view)."""
+    return np.array(g) if isinstance(g, (np.ndarray, np.generic)) else g
+
+
+def _auto_chunk(tape: Tape, m: int, itemsize: int) -> int:
+    """Cotangent directions per sweep: all ``m`` while the widest node's cotangents fit the budget."""
+    widest = max((math.prod(n.shape) for n in tape.nodes if not isinstance(n.value, tuple)), default=1)
+    return max(1, min(m, forward.CHUNK_BYTES // (itemsize * max(widest, 1))))
+
+
+def _names(f: Callable, count: int) -> list[str]:
+    """Input names for the listing: the function's own parameter names when it has them."""
+    try:
+        params = [p.name for p in inspect.signature(f).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        params = []
+    if len(params) >= count:
+        return params[:count]
+    return ["x"] if count == 1 else [f"x{i}" for i in range(count)]
+
+
+# --------------------------------------------------------------------------- the API
+def record(f: Callable, *xs: Any, names: Sequence[str] | None = None) -> Tape:
+    """Run ``f(*xs)`` on a new tape and return the tape, for inspection and :meth:`Tape.backward`.
+
+    Inputs are named after ``f``'s parameters unless ``names`` is given; name
+    intermediate values with :func:`label`.
+
+    >>> from dualad import tape
+    >>> t = tape.record(lambda x, y, z: tape.label(x + y, "q") * z, -2.0, 5.0, -4.0)
+    >>> t.backward()
+    (array(-4.), array(-4.), array(3.))
+    >>> len(t.nodes)
+    5
+    """
+    if names is not None and len(names) != len(xs):
+        raise InputError(f"names has {len(names)} entries for {len(xs)} inputs; remedy: name every input")
+    names = list(names) if names is not None else _names(f, len(xs))
+    tape = Tape()
+    xs_ = [watch(tape, _as_point(x, n), n) for x, n in zip(xs, names)]
+    finish(tape, f(*xs_))
+    return tape
+
+
+def value_and_grad(f: Callable, x: Any):
+    """``(f(x), gradient)`` of a scalar-valued ``f`` by one reverse sweep.
+
+    >>> import numpy as np
+    >>> from dualad import tape
+    >>> tape.value_and_grad(lambda v: np.sum(v ** 2), np.array([1.0, 2.0]))
+    (np.float64(5.0), array([2., 4.]))
+    """
+    tape = Tape()
+    xv = watch(tape, _as_point(x))
+    finish(tape, f(xv))
+    value = tape.value
+    if _shape(value) != ():
+        raise OutputError(f"grad needs a scalar-valued function, but f returned shape {_shape(value)}; "
+                          "remedy: use tape.jacobian or tape.vjp for vector outputs")
+    seed = np.ones((1,), dtype=_float_dtype(value))
+    adj = tape.sweep(seed)
+    return value, _plain_copy(_input_adjoint(tape, adj, tape.inputs[0], 1)[..., 0])
+
+
+def grad(f: Callable, x: Any):
+    """The gradient of a scalar-valued ``f`` at ``x`` (shape ``x.shape``), by reverse mode.
+
+    >>> import numpy as np
+    >>> from dualad import tape
+    >>> tape.grad(lambda v: v[0] * v[1] + np.sin(v[0]), np.array([0.0, 3.0]))
+    array([4., 0.])
+    """
+    return value_and_grad(f, x)[1]
+
+
+def vjp(f: Callable, x: Any, u: Any):
+    """``(f(x), uᵀJ)``: the value and the vector-Jacobian product, in one recording and one sweep.
+
+    ``u`` has ``f(x)``'s shape; the result has ``x``'s shape.
+
+    >>> import numpy as np
+    >>> from dualad import tape
+    >>> tape.vjp(lambda v: v ** 2, np.array([1.0, 2.0]), np.array([1.0, 10.0]))
+    (array([1., 4.]), array([ 2., 40.]))
+    """
+    tape = Tape()
+    xv = watch(tape, _as_point(x))
+    finish(tape, f(xv))
+    value = tape.value
+    u = u if isinstance(u, (Var, Dual)) else np.asarray(u, dtype=_float_dtype(value))
+    if _shape(u) != _shape(value):
+        raise InputError(f"u must have f(x)'s shape {_shape(value)}, got {describe(u)}; "
+                         "remedy: pass one cotangent shaped like the output")
+    adj = tape.sweep(u[..., None])
+    return value, _plain_copy(_input_adjoint(tape, adj, tape.inputs[0], 1)[..., 0])
+
+
+def jacobian(f: Callable, x: Any, *, chunk_size: int | None = None):
+    """The Jacobian of ``f`` at ``x`` by reverse mode, of shape ``f(x).shape + x.shape``.
+
+    ``f`` is recorded once; each backward sweep carries ``chunk_size`` rows of
+    the identity as a batch of cotangents (``None``: all rows at once while the
+    cotangents fit in ``dualad.forward.CHUNK_BYTES``).
+
+    >>> import numpy as np
+    >>> from dualad import tape
+    >>> tape.jacobian(lambda v: [v[0] * v[1], np.sin(v[0])], [2.0, 3.0])
+    array([[ 3.        ,  2.        ],
+           [-0.41614684,  0.        ]])
+    """
+    x = _as_point(x)
+    tape = Tape()
+    xv = watch(tape, x)
+    finish(tape, f(xv))
+    value = tape.value
+    yshape, xshape = _shape(value), _shape(x)
+    m, n = math.prod(yshape), math.prod(xshape)
+    dtype = _float_dtype(value)
+    if chunk_size is None:
+        chunk = _auto_chunk(tape, m, dtype.itemsize)
+    elif isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        raise InputError(f"chunk_size must be a positive int or None, got {chunk_size!r}; "
+                         "remedy: pass e.g. chunk_size=8, or None for the automatic choice")
+    else:
+        chunk = int(chunk_size)
+    if tape.output_node is None or m == 0:
+        return np.zeros(yshape + xshape, dtype=_float_dtype(x))
+    rows = []
+    for start in range(0, m, chunk):
+        k = min(m, start + chunk) - start
+        seed = np.zeros((m, k), dtype=dtype)
+        seed[np.arange(start, start + k), np.arange(k)] = 1.0
+        adj = tape.sweep(seed.reshape(yshape + (k,)))
+        rows.append(np.reshape(_input_adjoint(tape, adj, tape.inputs[0], k), (n, k)))
+    J = rows[0] if len(rows) == 1 else np.concatenate(rows, axis=1)
+    return _plain_copy(np.reshape(np.transpose(J), yshape + xshape))
+
+
+def stop_gradient(x: Any):
+    """``x`` as a constant: no derivative flows through it (like PyTorch's ``detach``).
+
+    Every differentiable layer is removed, tape values and Duals alike.
+
+    >>> import numpy as np
+    >>> from dualad import tape
+    >>> tape.grad(lambda v: v * tape.stop_gradient(v), 3.0)   # d/dv (v * c) with c = v = 3
+    array(3.)
+    """
+    if isinstance(x, (list, tuple)):
+        return type(x)(stop_gradient(v) for v in x)
+    return _primal(x)
+
+
+def label(v: Any, name: str):
+    """Name the tape node holding ``v`` (for :meth:`Tape.listing` and :meth:`Tape.to_dot`); returns ``v``.
+
+    On a plain value it does nothing, so labelled code still runs without a tape.
+
+    >>> from dualad import tape
+    >>> t = tape.record(lambda x: tape.label(x * 2.0, "double"), 1.5)
+    >>> t.nodes[-1].label
+    'double'
+    """
+    if isinstance(v, Var):
+        v.node.name = str(name)
+    return v
+
+
+def hvp(f: Callable, x: Any, v: Any):
+    """The Hessian-vector product ``H(x) @ v`` of a scalar ``f``, forward over reverse.
+
+    The gradient is taken by the tape at the Dual point ``x + ε v``; its
+    tangent is ``H v``. Cost: a small constant times one gradient, and the
+    Hessian is never formed.
+
+    >>> import numpy as np, dualad
+    >>> dualad.hvp(lambda w: w[0] ** 2 * w[1], np.array([1.0, 3.0]), np.array([1.0, 0.0]))
+    array([6., 2.])
+    """
+    x = _as_point(x)
+    v = _as_point(v, "v")
+    if isinstance(v, (Var, Dual)) or _shape(v) != _shape(x):
+        raise InputError(f"v must have x's shape {_shape(x)}, got {describe(v)}; "
+                         "remedy: pass one direction shaped like x")
+    tag = new_tag()
+    g = grad(f, Dual._make(x, v.astype(_float_dtype(x)), tag))
+    if isinstance(g, Dual) and g.tag == tag:
+        return _plain_copy(g.tangent)
+    return np.zeros(_shape(x), dtype=_float_dtype(x))  # the gradient does not depend on x
+

@@ -1,0 +1,347 @@
+"""The recorded graph: a Wengert list of nodes and the backward sweep over it.
+
+Each :class:`Node` is one primitive numpy call, ``value = func(*args, **kwargs)``,
+with the nodes it read from. Nodes are appended in the order they run, so the
+list is already topologically sorted: the backward sweep walks it from the end,
+asks each node for its local backward step (``local_vjp``) and adds every
+contribution into the adjoints of its inputs (fan-out accumulates). No
+recursion, so a chain of any length works.
+
+``local_vjp`` reads the rule table and nothing else: elementwise rules through
+their partials (then ``unbroadcast``), linear rules through their transpose,
+custom rules through their ``vjp``. No derivative formula lives here.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..dispatch import _all_finite, _ndim, _scale, unsupported
+from ..dual import Dual, _primal, new_tag
+from ..errors import InputError, OutputError
+from ..rules import NEG_ONE, ONE, Custom, Elementwise, Linear, unbroadcast
+
+__all__ = ["Node", "Tape", "local_vjp"]
+
+
+class Output:
+    """The op of a node that picks item ``i`` of a node returning a tuple (``slogdet``)."""
+
+    __slots__ = ("i",)
+
+    def __init__(self, i: int):
+        self.i = i
+
+    @property
+    def __name__(self) -> str:
+        return f"item[{self.i}]"
+
+
+class Node:
+    """One entry of the Wengert list: ``value = func(*args, **kwargs)``.
+
+    ``inputs`` holds ``(position, sub_position, parent)`` for every argument
+    that is a recorded value of the same tape (``sub_position`` indexes into a
+    list argument such as ``np.concatenate``'s, else ``None``). ``args`` holds the
+    values themselves, so ``func(*args, **kwargs)`` is exactly what ran.
+    Inputs and constants have no ``inputs``.
+    """
+
+    __slots__ = ("index", "func", "rule", "args", "kwargs", "inputs", "value", "name", "errstate")
+
+    def __init__(self, index, func, rule, args, kwargs, inputs, value, name=None):
+        # numpy's error settings when the op ran, if they differ from the tape's: the backward
+        # step (which computes partials) runs under them too, as forward mode would have
+        self.errstate = None
+        self.index = index
+        self.func = func
+        self.rule = rule
+        self.args = args
+        self.kwargs = kwargs
+        self.inputs = inputs
+        self.value = value
+        self.name = name
+
+    @property
+    def op(self) -> str:
+        """A short name of the operation: ``'input'``, ``'add'``, ``'matmul'``, ``'getitem'``..."""
+        if self.func is None:
+            return "input"
+        name = getattr(self.func, "__name__", None) or type(self.func).__name__
+        name = {"SETITEM": "setitem", "getitem": "getitem"}.get(name, name)
+        if self.inputs or name == "constant":
+            return name
+        return f"constant ({name})"
+
+    @property
+    def label(self) -> str:
+        """The node's name if it has one, else ``v<index>`` (the Wengert-list convention)."""
+        return self.name if self.name is not None else f"v{self.index}"
+
+    @property
+    def shape(self) -> tuple:
+        return _shape(self.value)
+
+    def __repr__(self) -> str:
+        parents = ", ".join(p.label for _, _, p in self.inputs)
+        return f"<Node {self.label} = {self.op}({parents}) shape={self.shape}>"
+
+
+def _shape(v) -> tuple:
+    if isinstance(v, tuple):
+        return tuple(_shape(x) for x in v)
+    shape = getattr(v, "shape", None)
+    return tuple(shape) if shape is not None else np.shape(v)
+
+
+def _zero_cotangent(value, k: int, like):
+    dtype = np.asarray(_primal(like)).dtype
+    return np.zeros(_shape(value) + (k,), dtype=dtype if dtype.kind == "f" else np.float64)
+
+
+def local_vjp(node: Node, ct) -> list:
+    """``[(parent, contribution), ...]``: the node's backward step for cotangent ``ct``.
+
+    ``ct`` has the node value's shape plus one trailing axis of ``k`` cotangent
+    directions; each contribution has its parent's shape plus the same axis.
+    """
+    rule = node.rule
+    kind = type(rule)
+    if kind is Elementwise:
+        out = []
+        for pos, _, parent in node.inputs:
+            partial = rule.partials[pos]
+            if partial is ONE:
+                c = ct
+            elif partial is NEG_ONE:
+                c = -ct
+            else:
+                p = partial(node.value, *node.args)
+                c = _scale(p, ct, True)  # zero cotangent x infinite partial is 0, as in forward mode
+                if not _all_finite(ct):  # and its mirror: infinite cotangent x zero partial is 0
+                    c = np.where((p[..., None] if _ndim(p) else p) == 0, 0.0, c)
+            out.append((parent, unbroadcast(c, _shape(node.args[pos]))))
+        return out
+    if kind is Linear:
+        return [(parent, rule.transpose[pos](ct, *node.args, **node.kwargs)) for pos, _, parent in node.inputs]
+    if kind is Custom:
+        if isinstance(node.value, tuple):  # outputs nobody used get a zero cotangent
+            proto = next(c for c in ct if c is not None)
+            ct = tuple(_zero_cotangent(v, _shape(proto)[-1], proto) if c is None else c
+                       for v, c in zip(node.value, ct))
+        cts = rule.vjp(node.value, node.args, node.kwargs, ct)
+        out = []
+        for pos, sub, parent in node.inputs:
+            c = cts[pos] if sub is None else cts[pos][sub]
+            if isinstance(c, list):  # an array passed where a sequence goes (np.concatenate(m)): one piece per item
+                c = np.stack(c)
+            if c is None:
+                raise unsupported(node.func, f" with respect to argument {pos} (reverse mode)")
+            out.append((parent, c))
+        return out
+    if kind is Output:
+        (_, _, parent), = node.inputs
+        n = len(parent.value)
+        return [(parent, tuple(ct if j == rule.i else None for j in range(n)))]
+    raise unsupported(node.func, " (reverse mode)")
+
+
+def _add(a, b):
+    if isinstance(a, tuple):  # the adjoint of a tuple-valued node, item by item
+        return tuple(y if x is None else x if y is None else x + y for x, y in zip(a, b))
+    return a + b
+
+
+def _fit(c, value, k: int):
+    """Give a contribution exactly the layout ``value.shape + (k,)`` and ``value``'s float dtype.
+
+    A rule may return a broadcastable shape, or float64 from tie weights on a float32 value.
+    """
+    want = _shape(value) + (k,)
+    if _shape(c) != want:
+        c = np.broadcast_to(c, want)
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and dtype.kind == "f" and c.dtype != dtype:
+        c = c.astype(dtype)
+    return c
+
+
+class Tape:
+    """One recording: the Wengert list of a single differentiation call.
+
+    Every call of :func:`dualad.tape.grad` (and friends) makes its own Tape,
+    so nothing is shared between threads, and the tape goes away with the
+    call. :func:`dualad.tape.record` hands one back for inspection.
+
+    Attributes: ``nodes`` (the list, in execution order), ``inputs`` (the
+    input nodes), ``output`` (what the function returned), ``adjoints``
+    (one entry per node after :meth:`backward`, ``None`` where no gradient
+    flowed).
+    """
+
+    def __init__(self):
+        # Tags come from the same counter as Duals', so nesting forward and
+        # reverse mode in any order sorts out which level is the variable.
+        self.tag = new_tag()
+        self.nodes: list[Node] = []
+        self.inputs: list[Node] = []
+        self.output: Any = None
+        self.adjoints: list | None = None
+        self.edges: dict = {}
+        self.errstate = np.geterr()
+
+    # ----------------------------------------------------------------- recording
+    def push(self, func, rule, args, kwargs, inputs, value, name=None) -> Node:
+        node = Node(len(self.nodes), func, rule, args, kwargs, inputs, value, name)
+        if inputs:
+            err = np.geterr()
+            if err != self.errstate:
+                node.errstate = err
+        self.nodes.append(node)
+        return node
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    # ----------------------------------------------------------------- backward
+    def sweep(self, seed, keep: bool = False, edges: dict | None = None) -> list:
+        """Propagate the batched cotangent ``seed`` from the output node back to every node.
+
+        Returns the list of adjoints, indexed like ``nodes`` (``None`` where
+        nothing flowed). With ``keep=False`` intermediate adjoints are dropped
+        as soon as they have been used, so only the inputs' survive. ``edges``,
+        if given, collects each contribution under ``(node index, input slot)``.
+        """
+        adj: list = [None] * len(self.nodes)
+        out = self.output_node
+        if out is None:
+            return adj
+        adj[out.index] = seed
+        k = _shape(seed)[-1]
+        for node in reversed(self.nodes):
+            ct = adj[node.index]
+            if ct is None or not node.inputs:
+                continue
+            if node.errstate is None:
+                steps = local_vjp(node, ct)
+            else:
+                with np.errstate(**node.errstate):
+                    steps = local_vjp(node, ct)
+            for slot, (parent, c) in enumerate(steps):
+                if c is None:
+                    continue
+                if not isinstance(parent.value, tuple):
+                    c = _fit(c, parent.value, k)
+                if edges is not None:
+                    edges[node.index, slot] = c
+                i = parent.index
+                adj[i] = c if adj[i] is None else _add(adj[i], c)
+            if not keep and node.func is not None:
+                adj[node.index] = None
+        return adj
+
+    @property
+    def output_node(self) -> Node | None:
+        """The node holding the output, or None when the output does not depend on the inputs."""
+        y = self.output
+        return y.node if getattr(y, "tape", None) is self else None
+
+    @property
+    def value(self):
+        """The output's value (plain, or a Dual in mixed mode)."""
+        y = self.output
+        return y.value if getattr(y, "tape", None) is self else y
+
+    def backward(self, seed: Any = None) -> tuple:
+        """Sweep backward from the output and keep every node's adjoint; returns the inputs' gradients.
+
+        ``seed`` is the output's cotangent (default 1 for a scalar output).
+        Afterwards :attr:`adjoints`, :meth:`listing` and :meth:`to_dot` show
+        the adjoint of every node.
+        """
+        value = self.value
+        dtype = np.asarray(_primal(value)).dtype
+        dtype = dtype if dtype.kind == "f" else np.dtype(np.float64)
+        if seed is None:
+            if _shape(value) != ():
+                raise OutputError(f"backward() needs a seed for an output of shape {_shape(value)}; "
+                                  "remedy: pass seed=<array shaped like the output>")
+            seed = np.ones((), dtype=dtype)
+        elif not isinstance(seed, Dual):
+            seed = np.asarray(seed, dtype=dtype)
+        if _shape(seed) != _shape(value):
+            raise InputError(f"seed has shape {_shape(seed)} but the output has shape {_shape(value)}; "
+                             "remedy: pass a seed shaped like the output")
+        self.edges = {}
+        self.adjoints = self.sweep(seed[..., None], keep=True, edges=self.edges)
+        return self.grads
+
+    @property
+    def grads(self) -> tuple:
+        """The inputs' gradients from the last :meth:`backward` (zeros where nothing flowed)."""
+        if self.adjoints is None:
+            raise RuntimeError("no gradients yet; remedy: call tape.backward() first")
+        out = []
+        for node in self.inputs:
+            g = self.adjoints[node.index]
+            if g is None:
+                dtype = np.asarray(_primal(node.value)).dtype
+                out.append(np.zeros(node.shape, dtype=dtype if dtype.kind == "f" else np.float64))
+            else:
+                out.append(np.array(g[..., 0]) if isinstance(g, np.ndarray) else g[..., 0])
+        return tuple(out)
+
+    def adjoint(self, node: Node):
+        """The adjoint of ``node`` after :meth:`backward` (its shape, single seed), or None."""
+        a = (self.adjoints or [None] * len(self.nodes))[node.index]
+        if a is None or isinstance(a, tuple):
+            return None if a is None else tuple(None if c is None else c[..., 0] for c in a)
+        return a[..., 0]
+
+    # ----------------------------------------------------------------- inspection
+    def listing(self, **options) -> str:
+        """The Wengert list as a table: each node's op, inputs, value, local gradients, adjoint."""
+        from .display import listing
+        return listing(self, **options)
+
+    def to_dot(self, **options) -> str:
+        """The graph as Graphviz DOT text (render with ``dot -Tsvg``; no graphviz needed to make it)."""
+        from .display import to_dot
+        return to_dot(self, **options)
+
+    def __repr__(self) -> str:
+        return f"<Tape: {len(self.nodes)} nodes, {self.nbytes} bytes, {len(self.inputs)} inputs>"
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the tape: node values, the constant arrays they read, adjoints if kept."""
+        seen: set = set()
+        total = 0
+        for node in self.nodes:
+            total += _nbytes(node.value, seen)
+            for a in node.args:
+                total += _nbytes(a, seen) if isinstance(a, (np.ndarray, Dual)) else 0
+        for a in self.adjoints or ():
+            total += _nbytes(a, seen)
+        return total
+
+
+def _nbytes(v, seen: set) -> int:
+    """Bytes of ``v`` not counted yet (a view counts the array that owns its memory, once)."""
+    if isinstance(v, np.ndarray):
+        while isinstance(v.base, np.ndarray):
+            v = v.base
+    if v is None or id(v) in seen:
+        return 0
+    seen.add(id(v))
+    if isinstance(v, (np.ndarray, np.generic)):
+        return v.nbytes
+    if isinstance(v, Dual):
+        return _nbytes(v.value, seen) + _nbytes(v.tangent, seen)
+    if isinstance(v, (tuple, list)):
+        return sum(_nbytes(x, seen) for x in v)
+    if isinstance(v, (int, float)):
+        return 8
+    inner = getattr(v, "value", None)  # a value of an outer tape
+    return _nbytes(inner, seen) if inner is not None else 0

@@ -1,0 +1,411 @@
+"""``Var``: a value being recorded on a tape, usable wherever numpy expects an array.
+
+numpy hands every ufunc and array function called on a Var to this module
+(NEP 13 and NEP 18). One dict lookup in the rule table says what to do:
+
+- Elementwise, Linear, Custom: run the function on the values and append a
+  node to the tape (the backward step is read from the same rule later);
+- Composite: run its numpy implementation, which comes back here primitive
+  by primitive;
+- ZeroDerivative: the result is a constant node (a buffer you can fill);
+- NoDerivative: a plain result.
+
+Values may themselves be differentiable (``Dual`` numbers, or values of an
+outer tape): that is how forward-over-reverse (``dualad.hvp``) works. Each tape
+has a tag from the Dual tag counter; in an operation the highest-tagged
+differentiable value is the variable and lower ones are constants.
+"""
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from .. import composites, dispatch
+from ..buffers import zeros_like
+from ..dual import Dual, _primal
+from ..errors import ConversionError, UnsupportedFunctionError, describe
+from ..rules import (SETITEM, TABLE, Composite, Custom, Elementwise, Linear, NoDerivative,
+                     ZeroDerivative)
+from .graph import Node, Output, Tape, _shape
+
+__all__ = ["Var"]
+
+_OPERANDS = (np.ndarray, np.generic, int, float, bool, list, tuple, Dual)
+# ufunc.accumulate of maximum/minimum, a numpy-only composite (same one forward mode uses)
+_EXTREME_ACCUMULATE = getattr(composites, "ACCUMULATE", {})
+
+
+class Var:
+    """A value recorded on a :class:`~dualad.tape.Tape`; made by the tape functions, not by hand.
+
+    ``value`` is the plain result (or a Dual in mixed mode), ``node`` the
+    tape entry that produced it. Operators, numpy functions, indexing and
+    ``v[key] = item`` all record; comparisons and ``bool()`` act on values.
+
+    >>> import numpy as np
+    >>> from dualad import tape
+    >>> tape.grad(lambda v: np.sum(np.sin(v) * v), np.array([0.0, 1.0]))
+    array([0.        , 1.38177329])
+    """
+
+    __slots__ = ("value", "node", "tape")
+
+    def __init__(self, value, node: Node, tape: Tape):
+        self.value = value
+        self.node = node
+        self.tape = tape
+
+    # ----------------------------------------------------------------- array-like
+    @property
+    def shape(self) -> tuple:
+        return _shape(self.value)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    @property
+    def dtype(self):
+        return np.asarray(_primal(self.value)).dtype
+
+    @property
+    def T(self) -> "Var":
+        return np.transpose(self)
+
+    @property
+    def real(self) -> "Var":
+        return self
+
+    def __len__(self) -> int:
+        return len(_primal(self.value))
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __repr__(self) -> str:
+        return f"Var({self.value!r}, node={self.node.label})"
+
+    # ----------------------------------------------------------------- conversions
+    def _refuse(self, what: str, instead: str):
+        raise ConversionError(
+            f"{what} would turn a tape value ({describe(self)}) into a plain number or array and silently "
+            f"drop its derivative; remedy: {instead}")
+
+    def __float__(self):
+        self._refuse("float(value)", "keep computing with numpy, or use tape.stop_gradient(v) if the "
+                     "value really is a constant")
+
+    def __int__(self):
+        self._refuse("int(value)", "use np.floor / np.round (zero derivative), or tape.stop_gradient(v)")
+
+    def __complex__(self):
+        self._refuse("complex(value)", "dualad differentiates real values only")
+
+    def __index__(self):
+        self._refuse("using a tape value as an index", "index with integers computed from tape.stop_gradient(v)")
+
+    def __array__(self, dtype=None, copy=None):
+        self._refuse("converting to a numpy array (np.asarray, np.array([...]), or assigning into a float "
+                     "ndarray)", "build arrays with np.stack / np.concatenate, or write into a buffer made by "
+                     "np.zeros_like(v) / dualad.zeros_like(v)")
+
+    def __bool__(self) -> bool:
+        return bool(_primal(self))
+
+    def item(self):
+        if self.size != 1:
+            raise ValueError("can only convert a tape value of size 1 to a scalar")
+        return self.reshape(())
+
+    def astype(self, dtype, copy: bool = True) -> "Var":
+        dt = np.dtype(dtype)
+        if dt.kind != "f" or dt.itemsize < self.dtype.itemsize:
+            raise ConversionError(
+                f"astype({dt}) on a tape value of dtype {self.dtype} is not supported (it would drop or round "
+                "the derivative); remedy: keep the float dtype, or cast the input before differentiating")
+        return self + np.zeros((), dt)  # promotion by an exact zero: same values, derivative 1
+
+    # ----------------------------------------------------------------- numpy protocols
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        for x in inputs + tuple(kwargs.get("out", ())):
+            if not isinstance(x, (Var,) + _OPERANDS):
+                return NotImplemented
+        return apply_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        for t in types:
+            if not issubclass(t, (Var, Dual, np.ndarray)):
+                return NotImplemented
+        return apply_function(func, args, kwargs)
+
+    # ----------------------------------------------------------------- indexing
+    def __getitem__(self, key):
+        _check_key(key)
+        return call(operator.getitem, (self, key), {})
+
+    def __setitem__(self, key, item):
+        setitem(self, key, item)
+
+    # ----------------------------------------------------------------- comparisons act on values
+    def __lt__(self, other):
+        return _primal(self) < _primal(other)
+
+    def __le__(self, other):
+        return _primal(self) <= _primal(other)
+
+    def __gt__(self, other):
+        return _primal(self) > _primal(other)
+
+    def __ge__(self, other):
+        return _primal(self) >= _primal(other)
+
+    def __eq__(self, other):
+        return _primal(self) == _primal(other)
+
+    def __ne__(self, other):
+        return _primal(self) != _primal(other)
+
+    __hash__ = None
+
+    def _assign(self, result) -> None:
+        """Make this Var hold ``result`` (for ``+=``, ``out=`` and ``v[key] = item``).
+
+        The old value is never written to: nodes that read it keep it intact.
+        """
+        if isinstance(result, Var) and result.tape is self.tape:
+            self.value, self.node = result.value, result.node
+        else:  # a constant (or a value of an outer level) now lives in this Var
+            self.node = self.tape.push(constant, None, (result,), {}, (), result, name=self.node.name)
+            self.value = result
+
+
+# Array methods that are plain numpy calls on ``self``: the very same functions serve
+# Dual and Var, so the two types accept the same method calls.
+for _m in ("reshape", "ravel", "flatten", "transpose", "swapaxes", "squeeze", "sum", "mean", "var", "std",
+           "prod", "max", "min", "argmax", "argmin", "cumsum", "cumprod", "dot", "repeat", "clip", "round",
+           "trace", "diagonal", "conj", "tolist", "copy"):
+    setattr(Var, _m, getattr(Dual, _m))
+
+
+def _binary(ufunc):
+    def op(self, other):
+        if not isinstance(other, (Var,) + _OPERANDS):
+            return NotImplemented
+        return apply_ufunc(ufunc, "__call__", (self, other), {})
+
+    def rop(self, other):
+        if not isinstance(other, (Var,) + _OPERANDS):
+            return NotImplemented
+        return apply_ufunc(ufunc, "__call__", (other, self), {})
+
+    def iop(self, other):
+        if not isinstance(other, (Var,) + _OPERANDS):
+            return NotImplemented
+        self._assign(apply_ufunc(ufunc, "__call__", (self, other), {}))
+        return self
+
+    return op, rop, iop
+
+
+for _name, _ufunc in (("add", np.add), ("sub", np.subtract), ("mul", np.multiply), ("truediv", np.divide),
+                      ("pow", np.power), ("matmul", np.matmul), ("mod", np.remainder)):
+    _op, _rop, _iop = _binary(_ufunc)
+    setattr(Var, f"__{_name}__", _op)
+    setattr(Var, f"__r{_name}__", _rop)
+    setattr(Var, f"__i{_name}__", _iop)
+
+Var.__neg__ = lambda self: apply_ufunc(np.negative, "__call__", (self,), {})
+Var.__pos__ = lambda self: apply_ufunc(np.positive, "__call__", (self,), {})
+Var.__abs__ = lambda self: apply_ufunc(np.absolute, "__call__", (self,), {})
+Var.__round__ = lambda self, ndigits=None: np.round(self, ndigits or 0)
+
+
+def constant(value):
+    """The op of a node holding a constant (what a Var was assigned from outside the tape)."""
+    return value
+
+
+# --------------------------------------------------------------------------- which level is the variable
+def top_tape(objs) -> Tape | None:
+    """The tape of the highest-tagged Var in ``objs`` (one level into lists), or None."""
+    best = None
+    for x in objs:
+        if isinstance(x, Var):
+            if best is None or x.tape.tag > best.tag:
+                best = x.tape
+        elif isinstance(x, (list, tuple)):
+            t = top_tape(x)
+            if t is not None and (best is None or t.tag > best.tag):
+                best = t
+    return best
+
+
+def _forward_first(objs, tape: Tape | None) -> bool:
+    """True when a Dual outranks every Var: forward mode handles the call (Vars are its constants)."""
+    return tape is not None and dispatch.top_tag(objs) > tape.tag
+
+
+def _strip(x):
+    """Plain values under every differentiable layer (for NoDerivative functions)."""
+    if isinstance(x, (Var, Dual)):
+        return _primal(x)
+    if isinstance(x, (list, tuple)):
+        return type(x)(_strip(y) for y in x)
+    if isinstance(x, dict):
+        return {k: _strip(v) for k, v in x.items()}
+    return x
+
+
+def _check_key(key):
+    parts = key if isinstance(key, tuple) else (key,)
+    if any(isinstance(k, (Var, Dual)) for k in parts):
+        raise ConversionError("indexing with a differentiable value would drop its derivative; remedy: index "
+                              "with integers computed from tape.stop_gradient(v)")
+
+
+# --------------------------------------------------------------------------- recording
+def _split(args, tape: Tape):
+    """The argument values (this tape's Vars replaced by their values) and the recorded inputs."""
+    values, inputs = [], []
+    for pos, a in enumerate(args):
+        if isinstance(a, Var) and a.tape is tape:
+            values.append(a.value)
+            inputs.append((pos, None, a.node))
+        elif isinstance(a, (list, tuple)) and top_tape(a) is tape:
+            items = []
+            for sub, b in enumerate(a):
+                if isinstance(b, Var) and b.tape is tape:
+                    items.append(b.value)
+                    inputs.append((pos, sub, b.node))
+                else:
+                    items.append(b)
+            values.append(type(a)(items))
+        else:
+            values.append(a)
+    return tuple(values), tuple(inputs)
+
+
+def _check_differentiable(func, rule, inputs):
+    """Refuse at once (not later, in backward) an argument the rule cannot differentiate."""
+    for pos, _, _ in inputs:
+        if type(rule) is Elementwise and rule.partials[pos] is None:
+            raise dispatch.unsupported(func, f" with respect to argument {pos}")
+        if type(rule) is Linear and pos not in rule.transpose:
+            raise dispatch.unsupported(func, f" with respect to argument {pos}")
+
+
+def record(func, rule, args, kwargs, tape: Tape):
+    """Run ``func`` on the values and append one node; the result is a Var (a tuple of Vars)."""
+    values, inputs = _split(args, tape)
+    _check_differentiable(func, rule, inputs)
+    out = func(*values, **kwargs)
+    node = tape.push(func, rule, values, kwargs, inputs, out)
+    if isinstance(out, tuple):  # several outputs (slogdet): one projection node each
+        items = []
+        for i, o in enumerate(out):
+            pick = Output(i)
+            items.append(Var(o, tape.push(pick, pick, (out,), {}, ((0, None, node),), o), tape))
+        return type(out)(*items) if hasattr(out, "_fields") else tuple(items)
+    return Var(out, node, tape)
+
+
+def call(func, args, kwargs):
+    """``func(*args, **kwargs)`` with Vars among ``args``, by the function's rule kind."""
+    tape = top_tape(args)
+    if _forward_first(args, tape):
+        return dispatch.apply_function(func, args, kwargs)
+    rule = TABLE.get(func)
+    kind = type(rule)
+    if kind is Composite:
+        return rule.impl(*args, **kwargs)
+    if kind is NoDerivative:
+        return func(*_strip(args), **_strip(kwargs))
+    if top_tape(tuple(kwargs.values())) is not None:
+        raise UnsupportedFunctionError(
+            f"{dispatch._name(func)} got a tape value as a keyword argument; remedy: pass differentiable "
+            "arrays positionally")
+    if tape is None:
+        return func(*args, **kwargs)
+    if kind is Elementwise or kind is Linear or kind is Custom:
+        return record(func, rule, args, kwargs, tape)
+    if kind is ZeroDerivative:
+        values, _ = _split(args, tape)
+        out = func(*values, **kwargs)
+        return Var(out, tape.push(func, rule, values, kwargs, (), out), tape)
+    raise dispatch.unsupported(func, " (reverse mode)")
+
+
+def _finish_out(func, result, out):
+    if out is None:
+        return result
+    if isinstance(out, Var):
+        out._assign(result)
+        return out
+    if isinstance(result, (Var, Dual)):
+        raise ConversionError(
+            f"{dispatch._name(func)}(..., out=<{describe(out)}>) would write a tape value into a plain array and "
+            "drop its derivative; remedy: leave out= away")
+    out[...] = result
+    return out
+
+
+def apply_ufunc(ufunc, method, inputs, kwargs):
+    tape = top_tape(inputs)
+    if _forward_first(inputs, tape):
+        return dispatch.apply_ufunc(ufunc, method, inputs, kwargs)
+    kwargs = dict(kwargs)
+    out = dispatch._check_out(ufunc, kwargs)
+    if isinstance(out, tuple):
+        raise dispatch.unsupported(ufunc, " with several out= arrays")
+    if method == "__call__":
+        if kwargs:
+            raise dispatch.unsupported(ufunc, f" with keyword arguments {sorted(kwargs)}")
+        result = call(ufunc, inputs, {})
+    elif method == "reduce" and ufunc in dispatch._REDUCE:
+        result = call(dispatch._REDUCE[ufunc], (inputs[0],), {"axis": kwargs.pop("axis", 0), **kwargs})
+    elif method == "accumulate" and ufunc in dispatch._ACCUMULATE:
+        result = call(dispatch._ACCUMULATE[ufunc], (inputs[0],), {"axis": kwargs.pop("axis", 0)})
+    elif method == "accumulate" and ufunc in _EXTREME_ACCUMULATE:
+        result = _EXTREME_ACCUMULATE[ufunc](inputs[0], axis=kwargs.pop("axis", 0))
+    elif method == "outer" and type(TABLE.get(ufunc)) is Elementwise:
+        a, b = inputs
+        a = np.reshape(a, np.shape(_primal(a)) + (1,) * np.ndim(_primal(b)))
+        result = call(ufunc, (a, b), {})
+    else:
+        raise dispatch.unsupported(ufunc, f".{method}")
+    return _finish_out(ufunc, result, out)
+
+
+def apply_function(func, args, kwargs):
+    kind = type(TABLE.get(func))
+    if kind is Composite or kind is NoDerivative:
+        return call(func, args, kwargs)
+    kwargs = dict(kwargs)
+    out = dispatch._check_out(func, kwargs)
+    return _finish_out(func, call(func, args, kwargs), out)
+
+
+def _is_plain(v) -> bool:
+    return not isinstance(v, (Var, Dual))
+
+
+def setitem(buf: Var, key, item) -> None:
+    """``buf[key] = item`` recorded as the functional node ``buf = SETITEM(buf, key, item)``."""
+    _check_key(key)
+    if isinstance(item, Var) and item.tape.tag > buf.tape.tag:
+        # the buffer belongs to an outer level: it becomes a constant of the item's tape
+        inner = Var(buf.value, buf.node, buf.tape)
+        buf.tape = item.tape
+        buf.node = item.tape.push(constant, None, (inner,), {}, (), inner)
+        buf.value = inner
+    item_value = item.value if isinstance(item, Var) and item.tape is buf.tape else item
+    if _is_plain(buf.value) and not _is_plain(item_value):
+        # a plain buffer cannot hold a differentiable item: give it the item's layers (zero tangent)
+        buf._assign(buf + zeros_like(item_value, buf.shape))
+    buf._assign(call(SETITEM, (buf, key, item), {}))
