@@ -330,6 +330,11 @@ def setitem(d: Dual, key, item):
     d.value = _writable(d.value)
     d.tangent = _writable(d.tangent)
     batched = _is_batched(d)
+    value = item.value if isinstance(item, Dual) and item.tag == d.tag else item
+    if isinstance(value, Dual) and not isinstance(d.value, Dual):
+        # the incoming value carries an outer derivative: give ours the same layer (zero tangent)
+        d.value = Dual._make(d.value, np.zeros(d.value.shape + np.shape(_primal(value.tangent))[value.ndim:],
+                                               d.value.dtype), value.tag)
     if isinstance(item, Dual) and item.tag == d.tag:
         if isinstance(item.tangent, Dual) and not isinstance(d.tangent, Dual):
             # the incoming tangent carries an outer derivative: give ours the same layer

@@ -317,3 +317,63 @@ def test_bad_chunk_size(bad):
 
 def test_numpy_integer_chunk_size():
     np.testing.assert_allclose(dualad.jacobian(np.sin, np.ones(3), chunk_size=np.int64(2)), np.diag(np.cos(np.ones(3))))
+
+
+# ----------------------------------------------------------------------------- mixed tags in one operation
+_A = np.array([[2.3, 0.1, -0.4], [0.2, 1.8, 0.3], [-0.1, 0.4, 2.1]])
+
+
+def _set_mixed(a, b):
+    y = b * 1.0          # a buffer of the inner differentiation ...
+    y[1] = a[0] * b[2]   # ... receiving a value that also carries the outer one
+    y[2] = a[1]          # ... and one that carries only the outer one
+    return y
+
+
+def _set_mixed_outer_buffer(a, b):
+    y = a + 0.0 * b
+    y[1:] = b[:2] * a[0]
+    return y
+
+
+MIXED = {
+    "concatenate": lambda a, b: np.concatenate([a, b]),
+    "stack": lambda a, b: np.stack([a, b]),
+    "matmul": lambda a, b: np.outer(a, a) @ b,
+    "where": lambda a, b: np.where(a > 0, a * b, b),
+    "solve": lambda a, b: np.linalg.solve(_A + np.outer(a, b), b),
+    "inv": lambda a, b: np.linalg.inv(_A + np.outer(a, b)) @ a,
+    "det": lambda a, b: np.linalg.det(_A + np.outer(a, b)) * b,
+    "slogdet": lambda a, b: np.linalg.slogdet(_A + np.outer(a, b))[1] * b,
+    "einsum": lambda a, b: np.einsum("i,j,j->i", a, b, a),
+    "setitem": _set_mixed,
+    "setitem outer buffer": _set_mixed_outer_buffer,
+    "max": lambda a, b: np.max(np.stack([a * b, b])),
+    "prod": lambda a, b: np.prod(a * b) + b,
+    "cumprod": lambda a, b: np.cumprod(a + b),
+    "maximum": lambda a, b: np.maximum(a, b),
+    "clip": lambda a, b: np.clip(b, a - 1.0, a + 0.1),
+    "norm": lambda a, b: np.linalg.norm(a * b, 1) + np.linalg.norm(np.outer(a, b), np.inf),
+    "sort": lambda a, b: np.sort(a * b),
+    "broadcast_to": lambda a, b: np.broadcast_to(a, (2, 3)) * b,
+    "pow": lambda a, b: np.abs(a) ** b,
+    "maximum.accumulate": lambda a, b: np.maximum.accumulate(a * b),
+    "var": lambda a, b: np.var(a * b) + np.mean(a + b),
+    "tensordot": lambda a, b: np.tensordot(np.outer(a, b), np.outer(b, a), axes=1),
+    "kron": lambda a, b: np.kron(a, b),
+    "polyval": lambda a, b: np.polyval(a, b),
+    "matrix_power": lambda a, b: np.linalg.matrix_power(np.outer(a, b) * 0.3 + np.eye(3), 3) @ a,
+    "zeros_like": lambda a, b: dualad.zeros_like(a) + b,
+}
+
+
+@pytest.mark.parametrize("g", list(MIXED.values()), ids=list(MIXED))
+def test_mixed_partials_with_two_tags_in_one_operation(g):
+    """d/dx of (gradient over y) where x and y (two nested differentiations) meet in one numpy call."""
+    x0, y0 = np.array([0.4, -0.7, 1.2]), np.array([0.9, 0.3, -0.5])
+    inner = lambda x: dualad.gradient(lambda y: np.sum(np.sin(g(x, y))), y0)  # noqa: E731
+    M = dualad.jacobian(inner, x0)
+    np.testing.assert_allclose(M, central_jacobian(inner, x0, rel_step=1e-5), rtol=1e-4, atol=1e-5)
+    # the mixed second derivative is symmetric: the other nesting order gives the transpose
+    other = lambda y: dualad.gradient(lambda x: np.sum(np.sin(g(x, y))), x0)  # noqa: E731
+    np.testing.assert_allclose(dualad.jacobian(other, y0), M.T, rtol=1e-9, atol=1e-10)
