@@ -65,7 +65,7 @@ of problems and print one table per family:
 Each cell is the median wall time of one Jacobian over --repeat runs. The crossover is the size where
 forward and reverse mode trade places (interpolated on log-log axes)."""
 
-DEFAULT_SIZES = (2, 8, 32, 128, 512)
+DEFAULT_SIZES = (2, 8, 32, 128, 512, 2048)
 QUICK_SIZES = (2, 8, 32)
 
 
@@ -98,15 +98,17 @@ def run_compare(args, out=None) -> int:
     methods = args.methods or list(cost.METHODS)
     progress = False if args.no_progress else None
     sweeps = []
-    print(f"dualad compare: sizes {', '.join(map(str, sizes))}; median of {repeat} run(s) per cell", file=out)
+    print(f"dualad compare: sizes {', '.join(map(str, sizes))}; median of {repeat} run(s) per cell",
+          file=out, flush=True)
     for family in args.families or list(cost.FAMILIES):
         make_f, size_label, title = cost.FAMILIES[family]
         sweep = cost.scaling(make_f, sizes, name=title, size_label=size_label, methods=methods,
                              repeat=repeat, memory=False, progress=progress)
         sweeps.append(sweep)
-        print("\n" + str(sweep), file=out)
+        print("\n" + str(sweep), file=out, flush=True)
     if "forward" in methods and "reverse" in methods:
-        print("\nRule of thumb (forward mode costs ceil(n/chunk) passes, reverse mode m sweeps):", file=out)
+        print("\nRule of thumb (forward mode carries n tangent directions, reverse mode m cotangent rows):",
+              file=out)
         for sweep in sweeps:
             last = sweep.results[-1]
             cross = sweep.crossover()

@@ -6,19 +6,30 @@ the peak extra memory, the wall time and how far its Jacobian lies from the
 other two. :func:`scaling` repeats that over a family of problems of growing
 size and plots time against size, showing where forward and reverse mode cross.
 
-The cost model it makes visible, for ``f: R^n -> R^m`` built from ``N``
-primitive numpy operations:
+The cost model it makes visible, for ``f: R^n -> R^m`` whose one evaluation runs
+``N`` primitive numpy operations with ``S`` output elements in all (both read off
+one recording of ``f`` on the tape), a forward chunk of ``k`` tangent directions
+and a reverse chunk of ``r`` cotangent rows:
 
-==================  ========================  =============================
-method              passes                    primitive operations
-==================  ========================  =============================
-forward mode        ceil(n / chunk)           N per pass, each on ``chunk``
-                                              tangent directions at once
-reverse mode        m backward sweeps         N recorded once, then every
-                                              node visited once per sweep
-central differences 2n evaluations of f       N per evaluation
-forward differences n + 1 evaluations of f    N per evaluation
-==================  ========================  =============================
+===================  ===================  =======================  ==============
+method               passes               primitive operations     work
+===================  ===================  =======================  ==============
+forward mode         ceil(n/k)            N per pass               S (passes + n)
+reverse mode         ceil(m/r) sweeps     N recorded, then the     S (1 + m)
+                                          nodes with a recorded
+                                          input once per sweep
+central differences  2n evaluations       N per evaluation         S 2n
+forward differences  n + 1 evaluations    N per evaluation         S (n + 1)
+===================  ===================  =======================  ==============
+
+"Work" counts elements times the directions each operation carries: a value
+costs ``S`` per pass or evaluation, each tangent column or cotangent row ``S``
+more (contractions such as ``matmul`` are counted by their output, so it is a
+proxy for flops, not a flop count). With ``k = r = 1`` (the textbook) forward
+mode makes n passes and reverse mode m sweeps; by default both engines carry
+every direction in one pass while it fits in memory, so the passes hide the
+difference and the work shows it: a gradient (m = 1) costs forward mode
+``S (1 + n)`` and reverse mode ``2 S``.
 
 >>> import numpy as np
 >>> from dualad.cost import compare
@@ -64,6 +75,7 @@ class MethodCost:
     passes: int                 # forward: ceil(n/chunk); reverse: backward sweeps; fd: evaluations of f
     passes_formula: str         # how ``passes`` follows from n, m and the chunk, e.g. "2n = 20"
     ops: int | None             # primitive numpy operations executed (see the module docstring)
+    work: int | None            # elements x directions those operations touched (see the module docstring)
     peak_bytes: int | None      # tracemalloc peak of the call minus that of one plain f(x)
     times: list = field(default_factory=list)  # wall times of the repeats, seconds
     max_diff: float = math.nan  # largest |J - J_other| over the other methods
@@ -84,7 +96,7 @@ class MethodCost:
 
     def row(self) -> dict:
         return {"method": self.method, "label": self.label, "passes": self.passes,
-                "passes_formula": self.passes_formula, "ops": self.ops, "peak_bytes": self.peak_bytes,
+                "passes_formula": self.passes_formula, "ops": self.ops, "work": self.work, "peak_bytes": self.peak_bytes,
                 "tape_bytes": self.tape_bytes, "time_median_s": self.time_median,
                 "time_min_s": self.time_min, "time_max_s": self.time_max, "repeats": len(self.times),
                 "max_diff": self.max_diff}
@@ -128,7 +140,7 @@ def _html_table(header, body, caption="") -> str:
     return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
-_COST_HEADER = ("method", "passes", "prim. ops", "peak mem", "time median", "[min, max]", "max diff")
+_COST_HEADER = ("method", "passes", "prim. ops", "work", "peak mem", "time median", "[min, max]", "max diff")
 
 
 @dataclass
@@ -142,6 +154,7 @@ class Comparison:
     n: int                      # input size
     m: int                      # output size
     chunk: int                  # forward-mode directions per pass
+    reverse_chunk: int | None   # reverse-mode cotangent rows per backward sweep
     nodes: int | None           # primitive operations in one evaluation of f (tape nodes)
     methods: list
     name: str = ""
@@ -167,17 +180,20 @@ class Comparison:
         return min(self.methods, key=lambda c: c.time_median).method
 
     def _body(self):
-        return [[c.label, f"{c.passes_formula}", _fmt_int(c.ops), _fmt_bytes(c.peak_bytes),
+        return [[c.label, f"{c.passes_formula}", _fmt_int(c.ops), _fmt_int(c.work), _fmt_bytes(c.peak_bytes),
                  _fmt_time(c.time_median), f"[{_fmt_time(c.time_min)}, {_fmt_time(c.time_max)}]",
                  f"{c.max_diff:.1e}"] for c in self.methods]
 
     def _caption(self) -> str:
         title = f"{self.name}: " if self.name else ""
-        nodes = f", {self.nodes} primitive ops per evaluation of f" if self.nodes is not None else ""
-        return f"{title}f: R^{self.n} -> R^{self.m}, forward chunk {self.chunk}{nodes}"
+        nodes = f"; {self.nodes} primitive ops per evaluation of f" if self.nodes is not None else ""
+        tape = ""
+        if "reverse" in [c.method for c in self.methods] and self["reverse"].tape_bytes is not None:
+            tape = f"; the tape holds {_fmt_bytes(self['reverse'].tape_bytes)}"
+        return f"{title}f: R^{self.n} -> R^{self.m}{nodes}{tape}"
 
     def __str__(self) -> str:
-        return self._caption() + "\n" + _table(_COST_HEADER, self._body(), [False] + [True] * 6)
+        return self._caption() + "\n" + _table(_COST_HEADER, self._body(), [False] + [True] * 7)
 
     def _repr_html_(self) -> str:
         return _html_table(_COST_HEADER, self._body(), self._caption())
@@ -266,33 +282,50 @@ def _tape():
     return tape
 
 
-def _record(f: Callable, x):
-    """``(nodes, bytes)`` of the tape recorded by one evaluation of ``f`` at ``x``."""
-    tape = _tape()
-    recorded = tape.record(f, x)
-    return len(recorded), recorded.nbytes
+@dataclass
+class _Recording:
+    """What one evaluation of f does, read off its tape."""
+
+    ops: int        # primitive numpy operations (tape nodes other than the input)
+    backward: int   # nodes a backward sweep visits (operations with a recorded input)
+    elements: int   # output elements summed over the operations: the work of one plain evaluation
+    nbytes: int     # bytes the tape holds
+    auto_chunk: int  # cotangent rows per sweep that tape.jacobian(chunk_size=None) picks
+
+
+def _record(f: Callable, x, m: int) -> _Recording:
+    from .tape.api import _auto_chunk  # the tape's own rule, so the pass count cannot drift from it
+    recorded = _tape().record(f, x)
+    ops = [node for node in recorded.nodes if node.func is not None]
+    elements = sum(int(np.prod(node.shape)) for node in ops if not isinstance(node.value, tuple))
+    return _Recording(len(ops), sum(1 for node in ops if node.inputs), elements, recorded.nbytes,
+                      _auto_chunk(recorded, m, 8))
 
 
 def compare(f: Callable, x: Any, *, methods: Iterable[str] = METHODS, chunk_size: int | None = None,
-            fd: str = "central", repeat: int = 5, memory: bool = True, name: str = "") -> Comparison:
+            reverse_chunk_size: int | None = None, fd: str = "central", repeat: int = 5,
+            memory: bool = True, name: str = "") -> Comparison:
     """Differentiate ``f`` at ``x`` by forward mode, reverse mode and finite differences, and
-    measure each: passes, primitive operations, peak extra memory, wall time, agreement.
+    measure each: passes, primitive operations, work, peak extra memory, wall time, agreement.
 
-    ``methods`` picks a subset of ``("forward", "reverse", "fd")``; ``chunk_size`` is
-    passed to :func:`dualad.jacobian`; ``fd`` is ``"central"`` (2n evaluations) or
-    ``"forward"`` (n + 1). Each method runs once untimed (its Jacobian is kept for
-    the agreement column), then ``repeat`` timed times; the table shows the median
-    with the min and max. ``memory=True`` runs each once more under ``tracemalloc``
-    (untimed) and reports its peak minus the peak of one plain ``f(x)``.
+    ``methods`` picks a subset of ``("forward", "reverse", "fd")``. ``chunk_size`` goes to
+    :func:`dualad.jacobian` (tangent directions per forward pass) and ``reverse_chunk_size``
+    to :func:`dualad.tape.jacobian` (cotangent rows per backward sweep); ``None`` is each
+    engine's automatic choice (all directions at once while they fit in memory), ``1`` the
+    textbook one direction per pass, making n forward passes and m backward sweeps. ``fd``
+    is ``"central"`` (2n evaluations) or ``"forward"`` (n + 1).
 
-    Primitive operations are counted from the tape: one evaluation of ``f`` records
-    ``N`` nodes, one per numpy operation. Forward mode executes those ``N`` once per
-    pass (each on a block of ``chunk`` directions), finite differences ``N`` per
-    evaluation, and reverse mode records ``N`` and then visits every node once per
-    backward sweep, so ``N * (1 + m)``.
+    Each method runs once untimed (its Jacobian is kept for the agreement column), then
+    ``repeat`` timed times: the median, min and max are reported. ``memory=True`` runs
+    each once more under :mod:`tracemalloc` (untimed) and reports its peak minus the peak
+    of one plain ``f(x)``; the Jacobian itself (m n floats) counts for every method.
+
+    Operation counts come from one recording of ``f`` on the tape (see the module
+    docstring for the formulas): ``ops`` counts primitive numpy calls, ``work`` their
+    output elements times the directions each carries.
 
     >>> import numpy as np
-    >>> r = compare(lambda x: np.sin(x) * x[0], np.ones(3), repeat=1)
+    >>> r = compare(lambda x: np.sin(x) * x[0], np.ones(3), reverse_chunk_size=1, repeat=1)
     >>> r["forward"].passes, r["reverse"].passes, r["fd"].passes
     (1, 3, 6)
     >>> r["forward"].max_diff < 1e-8
@@ -306,48 +339,55 @@ def compare(f: Callable, x: Any, *, methods: Iterable[str] = METHODS, chunk_size
         raise ValueError(f"fd must be 'central' or 'forward', got {fd!r}")
     if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
         raise ValueError(f"repeat must be a positive int, got {repeat!r}")
+    for label, k in (("chunk_size", chunk_size), ("reverse_chunk_size", reverse_chunk_size)):
+        if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1):
+            raise ValueError(f"{label} must be a positive int or None, got {k!r}")
     x = np.array(_as_input(x), dtype=float)
     n = x.size
-    y = np.asarray(f(x.copy()))
-    m = y.size
+    m = int(np.size(f(x.copy())))
     chunk = auto_chunk_size(n) if chunk_size is None else int(chunk_size)
 
-    nodes = tape_bytes = None
+    rec, rchunk = None, None
     if "reverse" in methods or _tape_available():
-        nodes, tape_bytes = _record(f, x.copy())
+        rec = _record(f, x.copy(), m)
+        rchunk = reverse_chunk_size or rec.auto_chunk
     baseline = _traced_peak(lambda: f(x.copy())) if memory else 0
 
     results = []
     for meth in methods:
+        extra = None
         if meth == "forward":
             call = lambda: forward_jacobian(f, x, chunk_size=chunk_size)  # noqa: E731
             passes = max(1, math.ceil(n / chunk))
-            formula = f"ceil(n/{chunk}) = {passes}"
-            ops = None if nodes is None else nodes * passes
-            label, extra = _LABELS[meth], None
+            formula = f"ceil({n}/{chunk}) = {passes}"
+            ops = rec and rec.ops * passes
+            work = rec and rec.elements * (passes + n)  # values once per pass, n tangent columns in all
+            label = "forward mode"
         elif meth == "reverse":
             tape = _tape()
-            call = lambda: tape.jacobian(f, x)  # noqa: E731
-            passes = m
-            formula = f"m = {m}"
-            ops = nodes * (1 + m)
-            label, extra = _LABELS[meth], tape_bytes
+            call = lambda: tape.jacobian(f, x, chunk_size=reverse_chunk_size)  # noqa: E731
+            passes = max(1, math.ceil(m / rchunk))
+            formula = f"ceil({m}/{rchunk}) = {passes}"
+            ops = rec.ops + passes * rec.backward
+            work = rec.elements * (1 + m)  # record once, m cotangent rows in all
+            label, extra = "reverse mode", rec.nbytes
         else:
             call = lambda: finite_difference_jacobian(f, x, fd)[0]  # noqa: E731
             passes = 2 * n if fd == "central" else n + 1
-            formula = f"2n = {passes}" if fd == "central" else f"n+1 = {passes}"
-            ops = None if nodes is None else nodes * passes
-            label, extra = f"{fd} differences", None
+            formula = f"2*{n} = {passes}" if fd == "central" else f"{n}+1 = {passes}"
+            ops = rec and rec.ops * passes
+            work = rec and rec.elements * passes
+            label = f"{fd} differences"
         J = np.asarray(call(), dtype=float)
         times = _timed(call, repeat)
         peak = max(0, _traced_peak(call) - baseline) if memory else None
-        results.append(MethodCost(meth, label, passes, formula, ops, peak, times, math.nan, extra, J))
+        results.append(MethodCost(meth, label, passes, formula, ops, work, peak, times, math.nan, extra, J))
 
     for c in results:
         others = [o.jacobian for o in results if o is not c]
         diffs = [float(np.max(np.abs(c.jacobian - o))) if o.size else 0.0 for o in others]
         c.max_diff = max(diffs) if diffs else 0.0
-    return Comparison(n, m, chunk, nodes, results, name)
+    return Comparison(n, m, chunk, rchunk, rec and rec.ops, results, name)
 
 
 def _tape_available() -> bool:
@@ -497,11 +537,16 @@ class Scaling:
                         bbox={"boxstyle": "round", "fc": "white", "ec": "0.7"})
         ax.set_xscale("log")
         ax.set_yscale("log")
+        from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+        ax.xaxis.set_major_locator(FixedLocator(sizes))  # tick exactly at the sizes measured
+        ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(self.size_label)
         ax.set_ylabel("time per Jacobian [s]")
         ax.set_title(self.name, fontsize=10)
         ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="upper left")
         return ax
 
 
@@ -558,7 +603,7 @@ def scaling(make_f: Callable[[int], tuple], sizes: Iterable[int], *, name: str =
 
     >>> import numpy as np
     >>> from dualad.cost import scaling, tall_problem
-    >>> s = scaling(tall_problem, [2, 8], repeat=1, memory=False)
+    >>> s = scaling(tall_problem, [2, 8], repeat=1, memory=False, reverse_chunk_size=1)
     >>> [r.m for r in s.results], s.results[-1]["reverse"].passes
     ([2, 8], 8)
     """
