@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import dual as _dual
 from .dual import Dual, _primal, new_tag
 from .errors import InputError, OutputError, describe
 
@@ -35,8 +36,8 @@ def auto_chunk_size(n: int, itemsize: int = 8) -> int:
 
 
 def _as_input(x: Any, name: str = "x"):
-    """A float array copy of ``x`` (or ``x`` itself if it is a Dual, for nesting)."""
-    if isinstance(x, Dual):
+    """A float array copy of ``x`` (or ``x`` itself if it is a Dual or a tape value, for nesting)."""
+    if isinstance(x, _dual.LAYERS):
         return x
     try:
         arr = np.array(x)
