@@ -12,11 +12,12 @@ from .errors import (ConversionError, DualadError, InputError, OutputError, Tang
 from .forward import auto_chunk_size, derivative, gradient, hessian, jacobian, jvp
 from . import tape  # noqa: E402  (reverse mode: dualad.tape.grad, .jacobian, .record, ...)
 from .tape import hvp
+from .checking import check_grad
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Dual", "jvp", "derivative", "jacobian", "gradient", "hessian", "auto_chunk_size", "zeros_like",
     "DualadError", "UnsupportedFunctionError", "ConversionError", "InputError", "OutputError",
-    "TangentShapeError", "tape", "hvp",
+    "TangentShapeError", "tape", "hvp", "check_grad",
 ]
