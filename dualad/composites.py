@@ -502,7 +502,7 @@ def _matrix_power(a, n):
         if n:
             base = base @ base
     if result is None:
-        return np.broadcast_to(np.eye(_shape(a)[-1]), _shape(a)) + 0.0 * a
+        return 0.0 * a + np.eye(_shape(a)[-1], dtype=np.result_type(0.0 * a))  # keeps float32
     return result
 
 

@@ -315,3 +315,13 @@ def test_no_derivative_returns_plain_values(f, i, fx, x):
             np.testing.assert_array_equal(g, w)
     else:
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("f, i, fx, x", ALL_CASES, ids=[f"{case_id(c[0])}-{c[1]}" for c in ALL_CASES])
+def test_case_float32_stays_float32(f, i, fx, x):
+    """Where numpy keeps a float32 result, the Jacobian is float32 too (and near the float64 one)."""
+    x32 = np.asarray(x, dtype=np.float32)
+    J32 = dualad.jacobian(fx, x32)
+    if np.asarray(fx(x32)).dtype == np.float32:
+        assert J32.dtype == np.float32
+    np.testing.assert_allclose(J32, dualad.jacobian(fx, x), rtol=2e-3, atol=2e-3)
