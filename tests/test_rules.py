@@ -167,6 +167,19 @@ def test_elementwise_second_derivative(ufunc):
 
 
 @pytest.mark.parametrize("ufunc", ELEMENTWISE, ids=case_id)
+def test_elementwise_float32(ufunc):
+    """float32 in, float32 Jacobian and second derivative out, close to the float64 ones."""
+    args = [_sample(ufunc, i, (3,), seed=30 + i) for i in range(ufunc.nin)]
+    z = np.concatenate(args)
+    f = (lambda z: ufunc(z)) if ufunc.nin == 1 else (lambda z: ufunc(z[:3], z[3:]))
+    z32 = z.astype(np.float32)
+    J = dualad.jacobian(f, z32)
+    H = dualad.jacobian(lambda v: dualad.jacobian(f, v), z32)
+    assert J.dtype == np.float32 and H.dtype == np.float32
+    np.testing.assert_allclose(J, dualad.jacobian(f, z), rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("ufunc", ELEMENTWISE, ids=case_id)
 def test_elementwise_domain_is_valid(ufunc):
     """The declared sampling domain is an interval where the function is finite."""
     args = [np.linspace(*_domain(ufunc, i), 7) for i in range(ufunc.nin)]
