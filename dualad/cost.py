@@ -198,6 +198,8 @@ class Comparison:
     def _repr_html_(self) -> str:
         return _html_table(_COST_HEADER, self._body(), self._caption())
 
+    __repr__ = __str__
+
 
 # ----------------------------------------------------------------------------- measuring
 def finite_difference_jacobian(f: Callable, x: Any, kind: str = "central"):
@@ -460,23 +462,24 @@ class Scaling:
         """Wall times of ``method`` over the sizes (``stat``: median, min or max)."""
         return np.array([getattr(r[method], f"time_{stat}") for r in self.results])
 
-    def crossover(self, a: str = "forward", b: str = "reverse"):
+    def crossover(self, a: str = "forward", b: str = "reverse", tie: float = 0.15):
         """Sizes where ``a`` and ``b`` trade places as the faster, interpolated on log-log axes.
 
-        Returns a list (empty when one method is faster at every size measured).
+        Times within a factor ``1 + tie`` of each other count as a tie, not as a lead, so timing
+        noise between two near-equal methods does not show up as a crossing. Returns a list
+        (empty when the same method leads at every size measured).
         """
         if a not in self.methods or b not in self.methods:
             return []
         ratio = np.log(self.times(a) / self.times(b))
-        sizes = np.log(np.asarray(self.sizes, dtype=float))
+        logs = np.log(np.asarray(self.sizes, dtype=float))
+        band = math.log1p(tie)
+        decisive = [i for i, r in enumerate(ratio) if abs(r) > band]
         found = []
-        for i in range(len(ratio) - 1):
-            r0, r1 = ratio[i], ratio[i + 1]
-            if r0 == 0.0:
-                found.append(float(self.sizes[i]))
-            elif r0 * r1 < 0:
-                s = sizes[i] + (sizes[i + 1] - sizes[i]) * r0 / (r0 - r1)
-                found.append(float(np.exp(s)))
+        for i, j in zip(decisive, decisive[1:]):
+            if np.sign(ratio[i]) != np.sign(ratio[j]):
+                r0, r1 = ratio[i], ratio[j]
+                found.append(float(np.exp(logs[i] + (logs[j] - logs[i]) * r0 / (r0 - r1))))
         return found
 
     def _body(self):
@@ -513,6 +516,8 @@ class Scaling:
 
     def _repr_html_(self) -> str:
         return _html_table(self._header(), self._body(), self._caption())
+
+    __repr__ = __str__
 
     def plot(self, ax=None):
         """Time against size for each method on log-log axes, min-max band shaded, crossover marked.
