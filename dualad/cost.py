@@ -477,9 +477,14 @@ class Scaling:
         decisive = [i for i, r in enumerate(ratio) if abs(r) > band]
         found = []
         for i, j in zip(decisive, decisive[1:]):
-            if np.sign(ratio[i]) != np.sign(ratio[j]):
-                r0, r1 = ratio[i], ratio[j]
-                found.append(float(np.exp(logs[i] + (logs[j] - logs[i]) * r0 / (r0 - r1))))
+            if np.sign(ratio[i]) == np.sign(ratio[j]):
+                continue
+            # the lead changes between sizes i and j: interpolate in the segment where the ratio
+            # itself changes sign (near-ties in between are measurements too)
+            k = next(k for k in range(i, j) if ratio[k] * ratio[k + 1] <= 0)
+            r0, r1 = ratio[k], ratio[k + 1]
+            t = 0.5 if r0 == r1 else r0 / (r0 - r1)
+            found.append(float(np.exp(logs[k] + (logs[k + 1] - logs[k]) * t)))
         return found
 
     def _body(self):

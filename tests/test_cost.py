@@ -173,7 +173,10 @@ def test_crossover_is_interpolated_on_log_log_axes():
     assert _fake_scaling([1, 2], [1.0, 1.0], [2.0, 2.0]).crossover() == []
     # a near-tie (within 15 %) is not a lead: noise between equal methods is no crossing
     assert _fake_scaling([2, 8, 32], [1.00, 1.05, 1.0], [1.04, 1.0, 3.0]).crossover() == []
-    assert _fake_scaling([2, 8, 32], [2.0, 1.05, 1.0], [1.0, 1.0, 2.0]).crossover() == [pytest.approx(8.0)]
+    assert _fake_scaling([2, 8, 32], [2.0, 1.05, 1.0], [1.0, 1.0, 2.0]).crossover() == [pytest.approx(
+        8.0 * 4 ** (np.log(1.05) / (np.log(1.05) + np.log(2.0))))]  # in the segment where the sign flips
+    # an exact tie in the middle is where they cross
+    assert _fake_scaling([2, 8, 32], [2.0, 1.0, 1.0], [1.0, 1.0, 2.0]).crossover() == [pytest.approx(8.0)]
 
 
 def test_scaling_runs_the_family_and_flattens_rows():
