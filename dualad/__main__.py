@@ -52,7 +52,8 @@ def demo(out=None) -> None:
     except ImportError:
         return
     Jr = tape.jacobian(example, x)
-    print("Jacobian by reverse mode (dualad.tape, one sweep per output):", file=out)
+    print("\nJacobian by reverse mode (dualad.tape: one recording, the 4 output rows swept back together):",
+          file=out)
     print(Jr, file=out)
     print("max |forward - reverse| =", f"{np.max(np.abs(J - Jr)):.2e}", file=out)
 
@@ -130,7 +131,7 @@ def run_compare(args, out=None) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dualad", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m dualad", description=__doc__.replace("``", ""),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", metavar="{compare}")
     comp = commands.add_parser("compare", help="time forward vs reverse mode vs finite differences",

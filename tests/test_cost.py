@@ -252,3 +252,25 @@ def test_cli_rejects_bad_sizes(capsys):
 def test_default_command_is_still_the_demo(capsys):
     assert main([]) == 0
     assert "Jacobian by forward mode" in capsys.readouterr().out
+
+
+def test_two_threads_compare_different_functions_at_once():
+    import threading
+
+    results = {}
+
+    def work(key, f, x):
+        results[key] = cost.compare(f, x, repeat=2)
+
+    threads = [threading.Thread(target=work, args=("poly", poly_map, np.array([0.3, -0.8, 1.1]))),
+               threading.Thread(target=work, args=("grad",) + cost.gradient_problem(40))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    poly, grad = results["poly"], results["grad"]
+    for c in poly.methods:
+        np.testing.assert_allclose(c.jacobian, poly_jac(np.array([0.3, -0.8, 1.1])), rtol=1e-7, atol=1e-8)
+    assert (poly.n, poly.m, grad.n, grad.m) == (3, 3, 40, 1)
+    assert grad["fd"].passes == 80 and max(c.max_diff for c in grad.methods) < 1e-5
+    assert all(c.peak_bytes is not None and c.peak_bytes >= 0 for r in (poly, grad) for c in r.methods)
