@@ -145,7 +145,8 @@ def _table(rows) -> list[str]:
 
 
 def _compare(first, second, a, b, rtol, atol) -> PairError:
-    diff = np.abs(a - b)
+    with np.errstate(invalid="ignore"):
+        diff = np.where(a == b, 0.0, np.abs(a - b))  # equal infinities agree; NaN never does
     size = np.maximum(np.abs(a), np.abs(b))
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = diff / (atol + rtol * size)

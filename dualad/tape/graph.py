@@ -118,8 +118,11 @@ def local_vjp(node: Node, ct) -> list:
                 c = -ct
             else:
                 p = partial(node.value, *node.args)
-                c = _scale(p, ct, True)  # zero cotangent x infinite partial is 0, as in forward mode
-                if not _all_finite(ct):  # and its mirror: infinite cotangent x zero partial is 0
+                if _all_finite(ct):  # zero cotangent x infinite partial is 0, as in forward mode
+                    c = _scale(p, ct, True)
+                else:  # and its mirror: infinite cotangent x zero partial is 0 (norm at 0)
+                    with np.errstate(invalid="ignore"):
+                        c = _scale(p, ct, True)
                     c = np.where((p[..., None] if _ndim(p) else p) == 0, 0.0, c)
             out.append((parent, unbroadcast(c, _shape(node.args[pos]))))
         return out
