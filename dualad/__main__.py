@@ -104,7 +104,8 @@ def run_compare(args, out=None) -> int:
     for family in args.families or list(cost.FAMILIES):
         make_f, size_label, title = cost.FAMILIES[family]
         sweep = cost.scaling(make_f, sizes, name=title, size_label=size_label, methods=methods,
-                             repeat=repeat, memory=False, progress=progress)
+                             repeat=repeat, memory=False, progress=progress, chunk_size=args.chunk,
+                             reverse_chunk_size=args.chunk)
         sweeps.append(sweep)
         print("\n" + str(sweep), file=out, flush=True)
     if "forward" in methods and "reverse" in methods:
@@ -146,12 +147,17 @@ def main(argv=None) -> int:
                       help="which families to run: gradient, square, tall (default all three)")
     comp.add_argument("--methods", type=_names(("forward", "reverse", "fd")), metavar="M,...",
                       help="which methods: forward, reverse, fd (default all three)")
+    comp.add_argument("--chunk", type=int, metavar="K",
+                      help="directions per pass in both modes (default: all at once while they fit in memory; "
+                           "1 gives the textbook n forward passes and m backward sweeps)")
     comp.add_argument("--plot", metavar="FILE.png", help="also write the time-vs-size figure (needs matplotlib)")
     comp.add_argument("--no-progress", action="store_true", help="never show the progress bar on stderr")
     args = parser.parse_args(argv)
     if args.command == "compare":
         if args.repeat is not None and args.repeat < 1:
             parser.error("--repeat must be at least 1")
+        if args.chunk is not None and args.chunk < 1:
+            parser.error("--chunk must be at least 1")
         return run_compare(args)
     demo()
     return 0

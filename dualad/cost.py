@@ -350,8 +350,14 @@ def compare(f: Callable, x: Any, *, methods: Iterable[str] = METHODS, chunk_size
     chunk = auto_chunk_size(n) if chunk_size is None else int(chunk_size)
 
     rec, rchunk = None, None
-    if "reverse" in methods or _tape_available():
+    if "reverse" in methods:
         rec = _record(f, x.copy(), m)
+    elif _tape_available():
+        try:  # only to count operations: a function the tape cannot record still gets compared
+            rec = _record(f, x.copy(), m)
+        except Exception:  # noqa: BLE001
+            rec = None
+    if rec is not None:
         rchunk = reverse_chunk_size or rec.auto_chunk
     baseline = _traced_peak(lambda: f(x.copy())) if memory else 0
 
@@ -491,6 +497,7 @@ class Scaling:
         body = []
         for s, r in zip(self.sizes, self.results):
             cells = ([] if self._size_is_dim() else [str(s)]) + [str(r.n), str(r.m)]
+            cells += ["/".join(str(c.passes) for c in r.methods)]
             cells += [_fmt_time(c.time_median) for c in r.methods]
             cells += [r.fastest, f"{max(c.max_diff for c in r.methods):.1e}"]
             body.append(cells)
@@ -499,7 +506,9 @@ class Scaling:
     def _header(self):
         labels = {"forward": "forward", "reverse": "reverse", "fd": "fin. diff."}
         dims = ["n", "m"] if self._size_is_dim() else [self.size_label, "n", "m"]
-        return dims + [labels[mm] for mm in self.methods] + ["fastest", "max diff"]
+        short = {"forward": "fwd", "reverse": "rev", "fd": "fd"}
+        passes = "passes " + "/".join(short[mm] for mm in self.methods)
+        return dims + [passes] + [labels[mm] for mm in self.methods] + ["fastest", "max diff"]
 
     def _size_is_dim(self) -> bool:
         """True when the size is n or m itself, so the table needs no separate size column."""

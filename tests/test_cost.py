@@ -228,7 +228,7 @@ def test_cli_help_explains_the_options():
     proc = subprocess.run([sys.executable, "-m", "dualad", "compare", "--help"], capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 0
-    for option in ("--quick", "--sizes", "--plot", "--repeat", "--families", "--methods"):
+    for option in ("--quick", "--sizes", "--plot", "--repeat", "--families", "--methods", "--chunk"):
         assert option in proc.stdout
 
 
@@ -240,6 +240,14 @@ def test_cli_quick_compare_prints_tables_and_writes_the_figure(tmp_path, capsys)
     for text in ("R^n -> R", "R^n -> R^n", "R -> R^m", "forward", "reverse", "fin. diff.", "Rule of thumb"):
         assert text in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_chunk_one_gives_textbook_pass_counts(capsys):
+    assert main(["compare", "--quick", "--families", "square", "--sizes", "3,5", "--chunk", "1",
+                 "--methods", "forward,reverse", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "R^n -> R^n" in out and "fin. diff." not in out
+    assert "passes fwd/rev" in out and " 5/5 " in out  # n = 5 forward passes, m = 5 backward sweeps
 
 
 def test_cli_rejects_bad_sizes(capsys):
