@@ -34,7 +34,11 @@ _OPERANDS = (np.ndarray, np.generic, int, float, bool, list, tuple)
 
 
 def _as_float_array(x, what: str) -> np.ndarray:
-    arr = np.array(x)
+    try:
+        arr = np.array(x)
+    except (TypeError, ValueError) as err:  # ragged nested lists and the like
+        raise InputError(f"{what} must be a real number or array of numbers; numpy could not read "
+                         f"{type(x).__name__} ({err}); remedy: pass a float, a list of floats or an ndarray") from None
     kind = arr.dtype.kind
     if kind in "biu":
         return arr.astype(np.float64)
@@ -71,9 +75,12 @@ class Dual:
             raise TangentShapeError(
                 f"a tangent of shape {tangent.shape} does not fit a value of shape {value.shape}; "
                 f"remedy: give shape {value.shape} (one direction) or {value.shape + ('k',)} (k directions)")
+        if isinstance(tag, bool) or not isinstance(tag, (int, np.integer)) or tag < 0:
+            raise InputError(f"tag must be a non-negative int, got {tag!r}; remedy: leave it out (0), or take "
+                             "a fresh one from dualad.dual.new_tag() for a nested derivative")
         self.value = value[()] if value.ndim == 0 else value
         self.tangent = tangent[()] if tangent.ndim == 0 else tangent
-        self.tag = tag
+        self.tag = int(tag)
 
     @classmethod
     def _make(cls, value, tangent, tag):

@@ -30,6 +30,9 @@ def auto_chunk_size(n: int, itemsize: int = 8) -> int:
     >>> auto_chunk_size(100), auto_chunk_size(20_000)
     (100, 209)
     """
+    for name, v, low in (("n", n, 0), ("itemsize", itemsize, 1)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+            raise InputError(f"auto_chunk_size needs {name} an int >= {low}, got {v!r}")
     if n * n * itemsize <= CHUNK_BYTES:
         return max(n, 1)
     return max(1, CHUNK_BYTES // (n * itemsize))
@@ -70,7 +73,12 @@ def _stack_output(y):
         return _plain_output(np.array(items) if items else np.zeros(0))
     if not items:
         return np.zeros(0)
-    return np.stack([v if isinstance(v, Dual) else _plain_output(v) for v in items])
+    parts = [v if isinstance(v, Dual) else _plain_output(v) for v in items]
+    shapes = {p.shape if isinstance(p, Dual) else np.shape(p) for p in parts}
+    if len(shapes) > 1:
+        raise OutputError(f"the function returned a list of arrays of different shapes {sorted(shapes)}; "
+                          "remedy: return one array, or a list of equally shaped arrays")
+    return np.stack(parts)
 
 
 def _plain_output(y):
