@@ -46,6 +46,10 @@ def _stack(y):
             raise OutputError(f"the function returned a list holding {describe(v)}, which is not numeric; "
                               "remedy: return numbers or arrays only")
     if any(isinstance(v, (Var, Dual)) for v in items):
+        shapes = {_shape(v) for v in items}
+        if len(shapes) > 1:
+            raise OutputError(f"the function returned a list of arrays of different shapes {sorted(shapes)}; "
+                              "remedy: return one array, or a list of equally shaped arrays")
         return np.stack(items)
     return np.array(items, dtype=float) if items else np.zeros(0)
 
@@ -165,7 +169,8 @@ def vjp(f: Callable, x: Any, u: Any):
     xv = watch(tape, _as_point(x))
     finish(tape, f(xv))
     value = tape.value
-    u = u if isinstance(u, (Var, Dual)) else np.asarray(u, dtype=_float_dtype(value))
+    # validated like x: a complex u would lose its imaginary part, a string fail deep in numpy
+    u = u if isinstance(u, (Var, Dual)) else np.asarray(_as_point(u, "u"), dtype=_float_dtype(value))
     if _shape(u) != _shape(value):
         raise InputError(f"u must have f(x)'s shape {_shape(value)}, got {describe(u)}; "
                          "remedy: pass one cotangent shaped like the output")
