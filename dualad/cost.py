@@ -407,15 +407,25 @@ def _tape_available() -> bool:
 
 
 # ----------------------------------------------------------------------------- problem families
-def gradient_problem(n: int):
-    """``(f, x)`` with ``f: R^n -> R``, the extended Rosenbrock function (a gradient problem)."""
+def gradient_problem(n: int) -> tuple:
+    """``(f, x)`` with ``f: R^n -> R``, the extended Rosenbrock function (a gradient problem).
+
+    >>> f, x = gradient_problem(4)
+    >>> x.shape, float(f(np.ones(4)))
+    ((4,), 0.0)
+    """
     def rosenbrock(x):
         return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
     return rosenbrock, np.linspace(-1.2, 1.0, n)
 
 
-def square_problem(n: int):
-    """``(F, x)`` with ``F: R^n -> R^n``, the Broyden tridiagonal residual (a square Jacobian)."""
+def square_problem(n: int) -> tuple:
+    """``(F, x)`` with ``F: R^n -> R^n``, the Broyden tridiagonal residual (a square Jacobian).
+
+    >>> F, x = square_problem(5)
+    >>> F(x).shape
+    (5,)
+    """
     def broyden(x):
         left = np.concatenate([np.zeros(1), x[:-1]])
         right = np.concatenate([x[1:], np.zeros(1)])
@@ -423,8 +433,13 @@ def square_problem(n: int):
     return broyden, np.linspace(-1.0, -0.5, n)
 
 
-def tall_problem(m: int):
-    """``(c, t)`` with ``c: R -> R^m``, a damped oscillation sampled at m frequencies (a curve)."""
+def tall_problem(m: int) -> tuple:
+    """``(c, t)`` with ``c: R -> R^m``, a damped oscillation sampled at m frequencies (a curve).
+
+    >>> c, t = tall_problem(3)
+    >>> t.shape, c(t).shape
+    ((), (3,))
+    """
     w = np.linspace(1.0, 3.0, m)
 
     def curve(t):
