@@ -51,6 +51,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from .errors import OutputError, describe
 from .forward import _as_input, auto_chunk_size
 from .forward import jacobian as forward_jacobian
 
@@ -202,6 +203,18 @@ class Comparison:
 
 
 # ----------------------------------------------------------------------------- measuring
+def _real_output(y) -> np.ndarray:
+    """``y`` as a float array; None (nan), complex (imaginary part lost), strings, ragged lists raise."""
+    try:
+        arr = np.asarray(y) if isinstance(y, (np.ndarray, np.generic, int, float, list, tuple)) else None
+    except ValueError:
+        arr = None
+    if arr is None or arr.dtype.kind not in "biuf":
+        raise OutputError(f"the function returned {describe(y)}, which is not an array of real numbers; "
+                          "remedy: return a float, an array of floats, or a list of equally shaped ones")
+    return arr.astype(float)
+
+
 def finite_difference_jacobian(f: Callable, x: Any, kind: str = "central"):
     """``(J, evaluations)``: the Jacobian of ``f`` at ``x`` by finite differences.
 
@@ -216,7 +229,7 @@ def finite_difference_jacobian(f: Callable, x: Any, kind: str = "central"):
     """
     if kind not in ("central", "forward"):
         raise ValueError(f"kind must be 'central' or 'forward', got {kind!r}")
-    x = np.array(x, dtype=float)
+    x = np.array(_as_input(x), dtype=float)  # validated: None, complex, strings raise InputError
     flat = x.reshape(-1)
     eps = np.finfo(x.dtype).eps
     scale = np.maximum(1.0, np.abs(flat))
@@ -227,7 +240,7 @@ def finite_difference_jacobian(f: Callable, x: Any, kind: str = "central"):
     def call(v):
         nonlocal evals
         evals += 1
-        return np.asarray(f(v.reshape(x.shape)), dtype=float)
+        return _real_output(f(v.reshape(x.shape)))
 
     base = call(flat) if kind == "forward" else None
     columns = None
@@ -346,7 +359,7 @@ def compare(f: Callable, x: Any, *, methods: Iterable[str] = METHODS, chunk_size
             raise ValueError(f"{label} must be a positive int or None, got {k!r}")
     x = np.array(_as_input(x), dtype=float)
     n = x.size
-    m = int(np.size(f(x.copy())))
+    m = int(np.size(_real_output(f(x.copy()))))
     chunk = auto_chunk_size(n) if chunk_size is None else int(chunk_size)
 
     rec, rchunk = None, None
