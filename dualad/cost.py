@@ -59,7 +59,6 @@ __all__ = ["compare", "scaling", "Comparison", "Scaling", "MethodCost", "FAMILIE
            "gradient_problem", "square_problem", "tall_problem", "finite_difference_jacobian"]
 
 METHODS = ("forward", "reverse", "fd")
-_LABELS = {"forward": "forward mode", "reverse": "reverse mode"}
 
 # tracemalloc is process-wide: this lock keeps two threads' memory measurements from
 # resetting each other's peak (timings and results never take it).
@@ -73,8 +72,8 @@ class MethodCost:
 
     method: str                 # "forward", "reverse" or "fd"
     label: str                  # "forward mode", "reverse mode", "central differences", ...
-    passes: int                 # forward: ceil(n/chunk); reverse: backward sweeps; fd: evaluations of f
-    passes_formula: str         # how ``passes`` follows from n, m and the chunk, e.g. "2n = 20"
+    passes: int                 # forward: ceil(n/k) passes; reverse: ceil(m/r) sweeps; fd: evaluations of f
+    passes_formula: str         # how ``passes`` follows from n, m and the chunk, e.g. "ceil(10/3) = 4"
     ops: int | None             # primitive numpy operations executed (see the module docstring)
     work: int | None            # elements x directions those operations touched (see the module docstring)
     peak_bytes: int | None      # tracemalloc peak of the call minus that of one plain f(x)
@@ -97,8 +96,8 @@ class MethodCost:
 
     def row(self) -> dict:
         return {"method": self.method, "label": self.label, "passes": self.passes,
-                "passes_formula": self.passes_formula, "ops": self.ops, "work": self.work, "peak_bytes": self.peak_bytes,
-                "tape_bytes": self.tape_bytes, "time_median_s": self.time_median,
+                "passes_formula": self.passes_formula, "ops": self.ops, "work": self.work,
+                "peak_bytes": self.peak_bytes, "tape_bytes": self.tape_bytes, "time_median_s": self.time_median,
                 "time_min_s": self.time_min, "time_max_s": self.time_max, "repeats": len(self.times),
                 "max_diff": self.max_diff}
 

@@ -3,7 +3,6 @@
 No timing assertions: times are only checked to be positive and ordered (min <= median <= max).
 """
 import io
-import math
 import subprocess
 import sys
 
