@@ -89,9 +89,43 @@ def _plain_output(y):
     return arr
 
 
+_NUMBERS = (int, float, np.integer, np.floating, np.bool_)
+
+
+def _scalar_rows(y, tag: int, k: int):
+    """(values, (m, k) tangent) of a flat list of scalar Duals and numbers, or None if it is not one.
+
+    Scalar-style code returns such lists; one ``np.array`` per part is much
+    cheaper than stacking m Duals through the dispatch.
+    """
+    values, rows, dtype = [], [], None
+    for v in y:
+        if type(v) is Dual and v.tag == tag:
+            t = v.tangent
+            if type(t) is not np.ndarray or t.shape != (k,) or not isinstance(v.value, (float, np.floating)):
+                return None
+            values.append(v.value)
+            rows.append(t)
+            dtype = t.dtype
+        elif isinstance(v, _NUMBERS):
+            values.append(v)
+            rows.append(None)  # a constant output: a zero row
+        else:
+            return None
+    if dtype is None:
+        return None  # no Dual at all: the general path decides the constant output's dtype
+    if len(values) != sum(r is not None for r in rows):
+        zero = np.zeros(k, dtype)
+        rows = [zero if r is None else r for r in rows]
+    return np.array(values), np.array(rows)
+
+
 def _output(y, tag: int, k: int, dtype):
     """(value, batched tangent of shape value.shape + (k,)) of an output at ``tag``."""
     if isinstance(y, (list, tuple)):
+        fast = _scalar_rows(y, tag, k)
+        if fast is not None:
+            return fast
         y = _stack_output(y)
     if isinstance(y, Dual) and y.tag == tag:
         t = y.tangent
