@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..dispatch import _all_finite, _ndim, _scale, unsupported
+from ..dispatch import _all_finite, _ndim, unsupported
 from ..dual import Dual, _primal, new_tag
 from ..errors import InputError, OutputError
 from ..rules import NEG_ONE, ONE, Custom, Elementwise, Linear, unbroadcast
@@ -118,12 +118,15 @@ def local_vjp(node: Node, ct) -> list:
                 c = -ct
             else:
                 p = partial(node.value, *node.args)
-                if _all_finite(ct):  # zero cotangent x infinite partial is 0, as in forward mode
-                    c = _scale(p, ct, True)
-                else:  # and its mirror: infinite cotangent x zero partial is 0 (norm at 0)
-                    with np.errstate(invalid="ignore"):
-                        c = _scale(p, ct, True)
-                    c = np.where((p[..., None] if _ndim(p) else p) == 0, 0.0, c)
+                if _ndim(p):
+                    p = p[..., None]  # one partial for all k cotangent directions
+                with np.errstate(invalid="ignore"):
+                    c = p * ct
+                if not _all_finite(c):
+                    # 0 x inf is 0 whichever factor is infinite: a zero cotangent meeting an infinite
+                    # partial (as forward mode does), and an infinite cotangent meeting a zero partial
+                    # (the mirror image, so that e.g. norm at 0 has gradient 0 in both modes)
+                    c = np.where((ct == 0) | (p == 0), 0.0, c)
             out.append((parent, unbroadcast(c, _shape(node.args[pos]))))
         return out
     if kind is Linear:
