@@ -37,6 +37,17 @@ def unsupported(func, why: str = "", args=()) -> UnsupportedFunctionError:
         "'Guarantees and limits')")
 
 
+def complex_refused(func, args) -> UnsupportedFunctionError:
+    """The error for a complex value computed from a Dual (a complex constant met a real Dual)."""
+    dual = _first(args, top_tag(args))
+    on = f" on {describe(dual)}" if dual is not None else ""
+    what = f"{_name(func)}{on}" if func is not None else "an operation on a Dual"
+    return UnsupportedFunctionError(
+        f"{what} produced complex values; dualad differentiates real functions only, and a complex "
+        "intermediate would give a wrong derivative (abs, real, ...) without notice; remedy: keep the "
+        "computation real, e.g. carry real and imaginary parts as two real arrays")
+
+
 def top_tag(objs) -> int:
     """The highest tag among the Duals in ``objs`` (one level into lists), or -1."""
     tag = -1
@@ -125,6 +136,8 @@ def _elementwise(ufunc, rule: Elementwise, inputs):
     dtype = out.dtype
     if tangent.dtype != dtype and dtype.kind == "f":
         tangent = tangent.astype(dtype)  # a float64 partial (tie weights) must not promote float32
+    elif dtype.kind == "c":
+        raise complex_refused(ufunc, inputs)
     return Dual._make(out, tangent, tag)
 
 
@@ -168,6 +181,8 @@ def _wrap(out, tangent, tag, batched):
     dtype = getattr(out, "dtype", None)
     if dtype is not None and dtype.kind == "f" and tangent.dtype != dtype:
         tangent = tangent.astype(dtype)  # float64 weights (ties) must not promote a float32 value
+    elif dtype is not None and dtype.kind == "c":
+        raise complex_refused(None, ())
     return Dual._make(out, tangent if batched else tangent[..., 0], tag)
 
 

@@ -197,17 +197,17 @@ def _binary(ufunc):
     def op(self, other):
         if not isinstance(other, (Var,) + _OPERANDS):
             return NotImplemented
-        return apply_ufunc(ufunc, "__call__", (self, other), {})
+        return ufunc_call(ufunc, (self, other))
 
     def rop(self, other):
         if not isinstance(other, (Var,) + _OPERANDS):
             return NotImplemented
-        return apply_ufunc(ufunc, "__call__", (other, self), {})
+        return ufunc_call(ufunc, (other, self))
 
     def iop(self, other):
         if not isinstance(other, (Var,) + _OPERANDS):
             return NotImplemented
-        self._assign(apply_ufunc(ufunc, "__call__", (self, other), {}))
+        self._assign(ufunc_call(ufunc, (self, other)))
         return self
 
     return op, rop, iop
@@ -220,9 +220,9 @@ for _name, _ufunc in (("add", np.add), ("sub", np.subtract), ("mul", np.multiply
     setattr(Var, f"__r{_name}__", _rop)
     setattr(Var, f"__i{_name}__", _iop)
 
-Var.__neg__ = lambda self: apply_ufunc(np.negative, "__call__", (self,), {})
-Var.__pos__ = lambda self: apply_ufunc(np.positive, "__call__", (self,), {})
-Var.__abs__ = lambda self: apply_ufunc(np.absolute, "__call__", (self,), {})
+Var.__neg__ = lambda self: ufunc_call(np.negative, (self,))
+Var.__pos__ = lambda self: ufunc_call(np.positive, (self,))
+Var.__abs__ = lambda self: ufunc_call(np.absolute, (self,))
 Var.__round__ = lambda self, ndigits=None: np.round(self, ndigits or 0)
 
 
@@ -341,6 +341,17 @@ def call(func, args, kwargs):
     raise dispatch.unsupported(func, " (reverse mode)")
 
 
+def ufunc_call(ufunc, inputs):
+    """``ufunc(*inputs)`` with a Var among the inputs and no keywords: the operators' fast path."""
+    tape = top_tape(inputs)
+    if dispatch.top_tag(inputs) > tape.tag:
+        return dispatch.apply_ufunc(ufunc, "__call__", inputs, {})
+    rule = TABLE.get(ufunc)
+    if type(rule) is Elementwise:
+        return record(ufunc, rule, inputs, {}, tape)
+    return call(ufunc, inputs, {})
+
+
 def _finish_out(func, result, out):
     if out is None:
         return result
@@ -366,7 +377,7 @@ def apply_ufunc(ufunc, method, inputs, kwargs):
     if method == "__call__":
         if kwargs:
             raise dispatch.unsupported(ufunc, f" with keyword arguments {sorted(kwargs)}")
-        result = call(ufunc, inputs, {})
+        result = ufunc_call(ufunc, inputs) if tape is not None else call(ufunc, inputs, {})
     elif method == "reduce" and ufunc in dispatch._REDUCE:
         result = call(dispatch._REDUCE[ufunc], (inputs[0],), {"axis": kwargs.pop("axis", 0), **kwargs})
     elif method == "accumulate" and ufunc in dispatch._ACCUMULATE:
