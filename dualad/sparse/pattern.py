@@ -1,0 +1,316 @@
+"""Dependency patterns: for each entry of a value, the set of input indices it depends on.
+
+A pattern is a tuple of *layers*; the entry's dependency set is the union of
+its rows in every layer. Keeping a union lazily as a list of layers makes
+the commonest operation (an elementwise op between two traced values) cost
+nothing: the result's pattern is the two tuples joined. Layers are merged
+(and duplicates removed) only when there get to be many of them, and once
+at the end.
+
+A layer is either
+
+* an ``ELL`` array: ``int64`` of shape ``(rows, w)``, each row's input
+  indices padded with ``-1`` -- compact and fast when rows have similar
+  lengths (stencils, elementwise maps), or
+* a :class:`Csr` -- ``indptr``/``indices`` -- when row lengths vary a lot
+  (a reduction next to elementwise entries, an arrow).
+
+Layers are never written in place once built, so they can be shared freely
+between values (``2 * x`` keeps ``x``'s layers).
+
+Everything here is numpy only; no derivative formula lives here.
+"""
+from __future__ import annotations
+
+import math
+import threading
+from functools import lru_cache
+
+import numpy as np
+
+__all__ = ["Csr", "identity", "gather", "grouped_gather", "union", "merge", "to_csr", "row_has_deps",
+           "MAX_LAYERS"]
+
+IDX = np.int64
+#: A value's pattern is merged into one layer once it has more layers than this.
+MAX_LAYERS = 8
+#: Total ELL width up to which a merge sorts rows with a compare-exchange network.
+_NETWORK_WIDTH = 8
+
+
+class Csr:
+    """One layer in compressed-row form (rows may hold duplicates until merged)."""
+
+    __slots__ = ("indptr", "indices")
+
+    def __init__(self, indptr: np.ndarray, indices: np.ndarray):
+        self.indptr = indptr
+        self.indices = indices
+
+    @property
+    def rows(self) -> int:
+        return len(self.indptr) - 1
+
+    def __repr__(self) -> str:
+        return f"Csr(rows={self.rows}, nnz={len(self.indices)})"
+
+
+def identity(n: int) -> tuple:
+    """The pattern of the input itself: entry j depends on input j."""
+    return (np.arange(n, dtype=IDX).reshape(n, 1),)
+
+
+@lru_cache(maxsize=64)
+def arange(n: int) -> np.ndarray:
+    a = np.arange(n, dtype=IDX)
+    a.flags.writeable = False
+    return a
+
+
+def _rows(layer) -> int:
+    return layer.shape[0] if isinstance(layer, np.ndarray) else layer.rows
+
+
+# ----------------------------------------------------------------------------- gathers
+def _csr_gather(layer: Csr, rowmap: np.ndarray, missing) -> Csr:
+    start = layer.indptr[:-1].take(rowmap)
+    lens = layer.indptr[1:].take(rowmap) - start
+    if missing is not None:
+        lens[missing] = 0
+    indptr = np.zeros(len(rowmap) + 1, dtype=IDX)
+    np.cumsum(lens, out=indptr[1:])
+    total = int(indptr[-1])
+    if total == 0:
+        return Csr(indptr, np.zeros(0, dtype=IDX))
+    pos = np.arange(total, dtype=IDX)
+    pos += np.repeat(start - indptr[:-1], lens)
+    return Csr(indptr, layer.indices.take(pos))
+
+
+def gather(layers: tuple, rowmap: np.ndarray, in_rows: int) -> tuple:
+    """Rows ``rowmap`` of every layer (``-1`` gives an empty row)."""
+    if not layers or len(rowmap) == 0:
+        return ()
+    if len(rowmap) == in_rows and np.array_equal(rowmap, arange(in_rows)):
+        return layers
+    missing = None
+    if rowmap.min() < 0:
+        missing = rowmap < 0
+        if missing.all():
+            return ()
+    out = []
+    for layer in layers:
+        if isinstance(layer, np.ndarray):
+            g = layer.take(rowmap, axis=0)
+            if missing is not None:
+                g[missing] = -1
+            out.append(g)
+        else:
+            out.append(_csr_gather(layer, rowmap, missing))
+    return tuple(out)
+
+
+def grouped_gather(layers: tuple, src: np.ndarray, grp_ptr: np.ndarray) -> tuple:
+    """Output row ``r`` gets the union of input rows ``src[grp_ptr[r]:grp_ptr[r+1]]``."""
+    if not layers or len(src) == 0:
+        return ()
+    out = []
+    for layer in layers:
+        if isinstance(layer, np.ndarray):
+            w = layer.shape[1]
+            flat = layer.take(src, axis=0).reshape(-1)
+            keep = flat >= 0
+            counts = np.zeros(len(flat) + 1, dtype=IDX)
+            np.cumsum(keep, out=counts[1:])
+            out.append(Csr(counts[grp_ptr * w], flat[keep]))
+        else:
+            g = _csr_gather(layer, src, None)
+            out.append(Csr(g.indptr[grp_ptr], g.indices))
+    return tuple(out)
+
+
+def union(patterns, rows: int) -> tuple:
+    """The union of several patterns of ``rows`` entries each (shared layers counted once)."""
+    if len(patterns) == 1:
+        return patterns[0]
+    layers = []
+    seen = set()
+    for p in patterns:
+        for layer in p:
+            if id(layer) not in seen:
+                seen.add(id(layer))
+                layers.append(layer)
+    if len(layers) > MAX_LAYERS:
+        return merge(tuple(layers), rows)
+    return tuple(layers)
+
+
+def _row_counts(ell: np.ndarray) -> np.ndarray:
+    """Valid entries per ELL row (column by column: numpy's axis=1 reductions are slow on narrow arrays)."""
+    if ell.shape[1] > 16:
+        return np.count_nonzero(ell >= 0, axis=1)
+    counts = np.zeros(ell.shape[0], dtype=IDX)
+    for col in ell.T:
+        counts += col >= 0
+    return counts
+
+
+def row_has_deps(layers: tuple, rows: int) -> np.ndarray:
+    """Boolean per row: does the entry depend on any input?"""
+    has = np.zeros(rows, dtype=bool)
+    for layer in layers:
+        if isinstance(layer, np.ndarray):
+            has |= _row_counts(layer) > 0
+        else:
+            has |= np.diff(layer.indptr) > 0
+    return has
+
+
+# ----------------------------------------------------------------------------- merging
+_SCRATCH = threading.local()
+
+
+def scratch(name: str, shape: tuple, dtype) -> np.ndarray:
+    """A per-thread reusable buffer viewed as ``shape``.
+
+    Fresh temporaries of a few hundred kB on every operation are returned to
+    the OS and faulted back in each time; reusing buffers avoids that cost.
+    Callers copy out whatever must outlive the next call with the same name.
+    """
+    size = math.prod(shape)
+    buf = getattr(_SCRATCH, name, None)
+    if buf is None or buf.size < size or buf.dtype != dtype:
+        buf = np.empty(max(size, 1024), dtype=dtype)
+        setattr(_SCRATCH, name, buf)
+    return buf[:size].reshape(shape)
+
+
+@lru_cache(maxsize=None)
+def network(w: int) -> tuple:
+    """Comparators of Batcher's odd-even merge sort on ``w`` wires (padded to a power of two)."""
+    n = 1 << max(0, (w - 1).bit_length())
+    pairs = []
+    p = 1
+    while p < n:
+        k = p
+        while k >= 1:
+            for j in range(k % p, n - k, 2 * k):
+                for i in range(min(k, n - j - k)):
+                    if (i + j) // (2 * p) == (i + j + k) // (2 * p) and i + j + k < w:
+                        pairs.append((i + j, i + j + k))
+            k //= 2
+        p *= 2
+    return tuple(pairs)
+
+
+def _merged_columns(layers, rows: int) -> list:
+    """The union of narrow ELL layers as sorted, duplicate-free columns (holes are -1).
+
+    The columns are views of a scratch block: use them before the next merge.
+    """
+    w = sum(layer.shape[1] for layer in layers)
+    block = scratch("merge", (w + 1, rows), IDX)
+    j = 0
+    for layer in layers:
+        block[j:j + layer.shape[1]] = layer.T
+        j += layer.shape[1]
+    cols = list(block[:w])
+    spare = block[w]
+    for a, b in network(w):  # compare-exchange in place: min to wire a, max to wire b
+        np.minimum(cols[a], cols[b], out=spare)
+        np.maximum(cols[a], cols[b], out=cols[b])
+        cols[a], spare = spare, cols[a]
+    same = scratch("merge-same", (rows,), bool)
+    for i in range(w - 1, 0, -1):  # sorted rows: duplicates are adjacent
+        np.equal(cols[i], cols[i - 1], out=same)
+        np.copyto(cols[i], -1, where=same)
+    return [c for c in cols if rows and c.max() >= 0]
+
+
+def _merge_ell(layers) -> np.ndarray:
+    rows = _rows(layers[0])
+    cols = _merged_columns(layers, rows)
+    if not cols:
+        return np.zeros((rows, 0), dtype=IDX)
+    return np.stack(cols, axis=1)
+
+
+def _coo(layer):
+    if isinstance(layer, np.ndarray):
+        r, c = np.nonzero(layer >= 0)
+        return r.astype(IDX, copy=False), layer[r, c]
+    return np.repeat(arange(layer.rows), np.diff(layer.indptr)), layer.indices
+
+
+def _merge_general(layers, rows: int):
+    parts = [_coo(layer) for layer in layers]
+    r = np.concatenate([p[0] for p in parts])
+    c = np.concatenate([p[1] for p in parts])
+    if len(c) == 0:
+        return Csr(np.zeros(rows + 1, dtype=IDX), np.zeros(0, dtype=IDX))
+    width = int(c.max()) + 1
+    key = r * width + c
+    key.sort()
+    if len(key) > 1:
+        key = key[np.concatenate(([True], key[1:] != key[:-1]))]
+    r, c = np.divmod(key, width)
+    indptr = np.zeros(rows + 1, dtype=IDX)
+    np.cumsum(np.bincount(r, minlength=rows), out=indptr[1:])
+    return _compact(Csr(indptr, c))
+
+
+def _compact(layer: Csr):
+    """A sorted, duplicate-free CSR layer as ELL when its rows are of similar length."""
+    lens = np.diff(layer.indptr)
+    rows = len(lens)
+    width = int(lens.max()) if rows and len(layer.indices) else 0
+    if rows == 0 or width * rows > 2 * len(layer.indices) + rows:
+        return layer
+    ell = np.full((rows, width), -1, dtype=IDX)
+    pos = np.arange(len(layer.indices), dtype=IDX) - np.repeat(layer.indptr[:-1], lens)
+    ell[np.repeat(arange(rows), lens), pos] = layer.indices
+    return ell
+
+
+def merge(layers: tuple, rows: int) -> tuple:
+    """One duplicate-free layer holding the union of ``layers``."""
+    if not layers:
+        return ()
+    if all(isinstance(layer, np.ndarray) for layer in layers) and \
+            sum(layer.shape[1] for layer in layers) <= _NETWORK_WIDTH:
+        return (_merge_ell(layers),)
+    return (_merge_general(layers, rows),)
+
+
+def to_csr(layers: tuple, rows: int, dtype=IDX) -> tuple:
+    """``(indptr, indices)`` of the pattern, sorted within rows and without duplicates.
+
+    ``dtype`` is the index type of the result (int32 when the caller knows it fits).
+    """
+    indptr, indices = _to_csr(layers, rows, dtype)
+    return indptr.astype(dtype, copy=False), indices.astype(dtype, copy=False)
+
+
+def _to_csr(layers: tuple, rows: int, dtype) -> tuple:
+    indptr = np.zeros(rows + 1, dtype=IDX)
+    if not layers:
+        return indptr, np.zeros(0, dtype=IDX)
+    if all(isinstance(layer, np.ndarray) for layer in layers) and \
+            sum(layer.shape[1] for layer in layers) <= _NETWORK_WIDTH:
+        cols = _merged_columns(layers, rows)  # ascending within rows once the -1 holes are dropped
+        if not cols:
+            return indptr, np.zeros(0, dtype=IDX)
+        counts = np.zeros(rows, dtype=IDX)
+        valid = scratch("merge-same", (rows,), bool)
+        for c in cols:
+            np.greater_equal(c, 0, out=valid)
+            counts += valid
+        ell = np.stack(cols, axis=1, out=scratch("to-csr", (rows, len(cols)), dtype), casting="same_kind")
+    else:
+        (ell,) = merge(layers, rows)
+        if not isinstance(ell, np.ndarray):
+            return ell.indptr, ell.indices
+        counts = _row_counts(ell)
+    np.cumsum(counts, out=indptr[1:])
+    keep = np.greater_equal(ell, 0, out=scratch("to-csr-keep", ell.shape, bool))
+    return indptr, ell[keep]
