@@ -514,3 +514,24 @@ def test_python_operators_and_methods_mirror_dual():
         tape.grad(lambda m: m.astype(np.int64).sum(), x)
     t = tape.record(lambda v: (v > 0.6).sum() * v[0, 0], x)
     assert float(t.value) == 3 * 0.5
+
+
+# ----------------------------------------------------------------------------- docs and demo
+@pytest.mark.parametrize("module", ["dualad.tape", "dualad.tape.api", "dualad.tape.var", "dualad.tape.display",
+                                    "dualad.checking", "dualad.testing"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_demo_shows_reverse_mode_beside_forward_and_differences():
+    import io
+    from dualad.__main__ import demo
+    out = io.StringIO()
+    demo(out=out)
+    text = out.getvalue()
+    assert "reverse mode" in text and "finite differences" in text
+    diff = float(text.split("max |forward - reverse| =")[1].split()[0])
+    assert diff < 1e-12

@@ -3,7 +3,7 @@
 >>> import numpy as np
 >>> from dualad import tape
 >>> tape.grad(lambda w: np.sum(np.tanh(w) ** 2), np.array([0.5, -1.0]))
-array([ 0.72686448, -0.64093448])
+array([ 0.72686198, -0.63970001])
 
 Pieces: :class:`Var` (a value being recorded), :class:`Tape` and
 :class:`Node` (the Wengert list and its backward sweep), the functions in

@@ -83,7 +83,7 @@ def listing(tape: Tape, precision: int = 6) -> str:
     >>> t = tape.record(lambda x, y, z: tape.label(x + y, "q") * z, -2.0, 5.0, -4.0)
     >>> _ = t.backward()
     >>> print(t.listing())  # doctest: +NORMALIZE_WHITESPACE
-    Tape: 5 nodes, 40 bytes; adjoints after backward()
+    Tape: 5 nodes, 64 bytes; adjoints after backward()
     #  node  op        inputs  value  local grads  adjoint
     0  x     input             -2                  -4
     1  y     input             5                   -4
