@@ -172,9 +172,9 @@ def _strip(x):
     return x
 
 
-def _wrap(out, tangent, tag, batched):
+def _wrap(out, tangent, tag, batched, func=None, args=()):
     if isinstance(out, tuple):  # several outputs (slogdet): constants where the rule gave no tangent
-        items = [o if t is None else _wrap(o, t, tag, batched) for o, t in zip(out, tangent)]
+        items = [o if t is None else _wrap(o, t, tag, batched, func, args) for o, t in zip(out, tangent)]
         return type(out)(*items) if hasattr(out, "_fields") else tuple(items)
     if tangent is None:
         return out
@@ -182,7 +182,7 @@ def _wrap(out, tangent, tag, batched):
     if dtype is not None and dtype.kind == "f" and tangent.dtype != dtype:
         tangent = tangent.astype(dtype)  # float64 weights (ties) must not promote a float32 value
     elif dtype is not None and dtype.kind == "c":
-        raise complex_refused(None, ())
+        raise complex_refused(func, args)
     return Dual._make(out, tangent if batched else tangent[..., 0], tag)
 
 
@@ -210,7 +210,7 @@ def apply_rule(func, rule, args, kwargs):
                 raise unsupported(func, f" with respect to argument {i}", args)
             c = linear_map(t, *values, **kwargs)
             tangent = c if tangent is None else tangent + c
-    return _wrap(out, tangent, tag, batched)
+    return _wrap(out, tangent, tag, batched, func, args)
 
 
 _PLAIN_KWARGS = {"out", "dtype"}
