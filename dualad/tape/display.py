@@ -26,7 +26,8 @@ def format_value(v, precision: int = 6, max_items: int = 4) -> str:
         x = arr.item()
         return f"{x:.{precision}g}" if isinstance(x, float) else str(x)
     if arr.size <= max_items:
-        return np.array2string(arr, precision=min(precision, 4), separator=", ", max_line_width=10 ** 6)
+        text = np.array2string(arr, precision=min(precision, 4), separator=", ", max_line_width=10 ** 6)
+        return " ".join(text.split())  # one line, so a table row stays a row
     return f"{arr.dtype}{list(arr.shape)}"
 
 

@@ -201,6 +201,10 @@ class Tape:
     def push(self, func, rule, args, kwargs, inputs, value, name=None) -> Node:
         node = Node(len(self.nodes), func, rule, args, kwargs, inputs, value, name)
         if inputs:
+            dtype = getattr(value, "dtype", None)
+            if dtype is not None and dtype.kind == "c":  # a complex constant met a recorded value
+                from ..dispatch import complex_refused
+                raise complex_refused(func, ())
             err = np.geterr()
             if err != self.errstate:
                 node.errstate = err
