@@ -57,7 +57,10 @@ def _as_input(x: Any, name: str = "x"):
                          "inputs only; remedy: pass real and imaginary parts as separate real inputs")
     if kind == "O" and all(isinstance(e, (int, float, np.integer, np.floating)) for e in arr.flat):
         # only real numbers: astype would turn None into nan and accept numeric strings
-        return arr.astype(np.float64)
+        try:
+            return arr.astype(np.float64)
+        except OverflowError:  # a Python int beyond float range
+            raise InputError(f"{name} holds an integer too large for float64; remedy: scale the input") from None
     raise InputError(f"{name} must be a number or an array of numbers, got {describe(arr)}; "
                      "remedy: pass floats, ints or a numeric ndarray")
 
