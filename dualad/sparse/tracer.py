@@ -838,6 +838,14 @@ def apply_function(func, args, kwargs):
 # ----------------------------------------------------------------------------- entry point
 def _stack_output(y):
     items = [_stack_output(v) if isinstance(v, (list, tuple)) else v for v in y]
+    for v in items:  # a string or None in the list would otherwise be traced as a constant
+        if not isinstance(v, Tracer) and not (isinstance(v, (np.ndarray, np.generic, int, float, bool))
+                                              and np.asarray(v).dtype.kind in "biuf"):
+            raise OutputError(f"the function returned a list holding {describe(v)}, which is not numeric; "
+                              "remedy: return numbers or arrays only")
+    if len({np.shape(v.value) if isinstance(v, Tracer) else np.shape(v) for v in items}) > 1:
+        raise OutputError("the function returned a list of arrays of different shapes; "
+                          "remedy: return one array, or a list of equally shaped arrays")
     if not any(isinstance(v, Tracer) for v in items):
         return np.array(items) if items else np.zeros(0)
     return np.stack(items)
@@ -857,6 +865,9 @@ def trace(f, x: np.ndarray):
         y = _stack_output(y)
     if isinstance(y, Tracer):
         value, layers = y.value, y.layers
+        if np.asarray(value).dtype.kind not in "biuf":  # complex: refused like the other engines
+            raise OutputError(f"the function returned {describe(np.asarray(value))}, which is not real; "
+                              "remedy: keep the computation real")
     elif isinstance(y, Dual):
         raise OutputError("the function returned a Dual while its sparsity was being traced; remedy: "
                           "return arrays computed from the input")
