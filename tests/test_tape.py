@@ -522,7 +522,10 @@ def test_python_operators_and_methods_mirror_dual():
 def test_docstring_examples_run(module):
     import doctest
     import importlib
-    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
+    defaults = dict(precision=8, threshold=1000, edgeitems=3, linewidth=75, suppress=False, nanstr="nan",
+                    infstr="inf", sign="-", floatmode="maxprec", legacy=False)
+    with np.printoptions(**defaults):  # other tests (the demo) may have changed the print options
+        result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
 
 
@@ -530,7 +533,8 @@ def test_demo_shows_reverse_mode_beside_forward_and_differences():
     import io
     from dualad.__main__ import demo
     out = io.StringIO()
-    demo(out=out)
+    with np.printoptions():  # the demo sets its own print options; restore them afterwards
+        demo(out=out)
     text = out.getvalue()
     assert "reverse mode" in text and "finite differences" in text
     diff = float(text.split("max |forward - reverse| =")[1].split()[0])
