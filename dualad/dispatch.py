@@ -6,6 +6,7 @@ knows a derivative formula (those live in :mod:`dualad.rules`).
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 
@@ -74,7 +75,17 @@ def _first(objs, tag):
 
 
 def _ndim(x) -> int:
-    return x.ndim if isinstance(x, Dual) else np.ndim(x)
+    try:
+        return x.ndim  # ndarrays, numpy scalars and Duals: cheaper than np.ndim on the hot path
+    except AttributeError:
+        return np.ndim(x)
+
+
+def _shape(x) -> tuple:
+    try:
+        return x.shape
+    except AttributeError:
+        return np.shape(x)
 
 
 def _is_batched(d: Dual) -> bool:
@@ -108,30 +119,50 @@ def _scale(partial, tangent, batched):
     return np.where(tangent == 0, 0.0, c)
 
 
+# With a numpy float64 scalar among two scalar operands (scalar-style code), these
+# operators run numpy's scalar math: the ufunc's result, dtype and RuntimeWarnings
+# without the ufunc call's overhead (about 30 ns instead of 500 ns).
+_SCALAR_OPERATORS = {np.add: operator.add, np.subtract: operator.sub, np.multiply: operator.mul,
+                     np.divide: operator.truediv, np.power: operator.pow}
+_SCALAR_OPERANDS = (np.float64, float, int)
+
+
+def _evaluate(ufunc, values):
+    if len(values) == 2:
+        a, b = values
+        ta, tb = type(a), type(b)
+        if (ta is np.float64 and tb in _SCALAR_OPERANDS) or (tb is np.float64 and ta in _SCALAR_OPERANDS):
+            op = _SCALAR_OPERATORS.get(ufunc)
+            if op is not None:
+                return op(a, b)
+    return ufunc(*values)
+
+
 def _elementwise(ufunc, rule: Elementwise, inputs):
     tag = top_tag(inputs)
     values = [x.value if isinstance(x, Dual) and x.tag == tag else x for x in inputs]
-    out = ufunc(*values)
+    out = _evaluate(ufunc, values)
     tangent = None
     batched = False
     for i, x in enumerate(inputs):
         if isinstance(x, Dual) and x.tag == tag:
             partial = rule.partials[i]
-            batched = _is_batched(x)
+            t = x.tangent
+            batched = _ndim(t) > _ndim(x.value)
             if partial is ONE:
-                c = x.tangent
+                tangent = t if tangent is None else tangent + t
             elif partial is NEG_ONE:
-                c = -x.tangent
+                tangent = -t if tangent is None else tangent - t
             elif partial is None:
                 raise unsupported(ufunc, f" with respect to argument {i}", inputs)
             else:
-                c = _scale(partial(out, *values), x.tangent, batched)
-            tangent = c if tangent is None else tangent + c
-    want = np.shape(out) if not isinstance(out, Dual) else out.shape
+                c = _scale(partial(out, *values), t, batched)
+                tangent = c if tangent is None else tangent + c
+    want = _shape(out)
+    have = _shape(tangent)
     if batched:
-        want = want + np.shape(tangent)[-1:] if not isinstance(tangent, Dual) else want + tangent.shape[-1:]
-    have = tangent.shape if isinstance(tangent, Dual) else np.shape(tangent)
-    if have != want:
+        want = want + have[-1:]
+    if have != want:  # an input broadcast against a larger one
         tangent = np.broadcast_to(tangent, want)
     dtype = out.dtype
     if tangent.dtype != dtype and dtype.kind == "f":

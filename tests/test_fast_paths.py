@@ -113,3 +113,59 @@ def test_the_fast_path_is_the_one_taken_for_scalar_lists():
     seed = Dual._make(X6, np.eye(6), 10 ** 9)
     assert forward._scalar_rows(lorenz96(seed) + [1.0], 10 ** 9, 6) is not None
     assert forward._scalar_rows([seed[:2]], 10 ** 9, 6) is None
+
+
+# ----------------------------------------------------------------------------- scalar Duals
+SCALAR_OPS = [
+    ("add", lambda a, b: a + b, lambda a, b: (1.0, 1.0)),
+    ("sub", lambda a, b: a - b, lambda a, b: (1.0, -1.0)),
+    ("mul", lambda a, b: a * b, lambda a, b: (b, a)),
+    ("div", lambda a, b: a / b, lambda a, b: (1.0 / b, -a / b ** 2)),
+    ("pow", lambda a, b: a ** b, lambda a, b: (b * a ** (b - 1.0), a ** b * np.log(a))),
+]
+
+
+@pytest.mark.parametrize("name, op, partials", SCALAR_OPS, ids=[o[0] for o in SCALAR_OPS])
+@pytest.mark.parametrize("k", [None, 1, 3])
+def test_scalar_dual_binary_ops_match_hand_partials(name, op, partials, k):
+    a, b = np.float64(1.7), np.float64(0.6)
+    ta = np.float64(0.3) if k is None else np.linspace(0.1, 1.0, k)
+    tb = np.float64(-1.1) if k is None else np.linspace(2.0, -1.0, k)
+    z = op(Dual(a, ta), Dual(b, tb))
+    pa, pb = partials(a, b)
+    assert type(z.value) is np.float64 and z.value == op(a, b)
+    np.testing.assert_allclose(z.tangent, pa * ta + pb * tb, rtol=1e-14)
+    # one side a plain number (Python float, int, numpy scalar): only the Dual's partial counts
+    for c in (0.6, 2, np.float64(0.6)):
+        z = op(Dual(a, ta), c)
+        assert type(z.value) is np.float64
+        np.testing.assert_allclose(z.tangent, partials(a, float(c))[0] * ta, rtol=1e-14)
+        z = op(c, Dual(b, tb))
+        np.testing.assert_allclose(z.tangent, partials(float(c), b)[1] * tb, rtol=1e-14)
+
+
+@pytest.mark.parametrize("name, op, partials", SCALAR_OPS, ids=[o[0] for o in SCALAR_OPS])
+def test_scalar_path_agrees_with_the_array_path(name, op, partials):
+    # the same operation on 1-element arrays goes through the ufunc: both must agree exactly
+    a, b, ta, tb = 1.3, 0.8, np.array([1.0, -2.0]), np.array([0.5, 0.25])
+    s = op(Dual(a, ta), Dual(b, tb))
+    v = op(Dual([a], ta[None]), Dual([b], tb[None]))
+    assert s.value == v.value[0]
+    np.testing.assert_array_equal(s.tangent, v.tangent[0])
+
+
+def test_scalar_division_by_zero_behaves_like_numpy():
+    with pytest.warns(RuntimeWarning):
+        z = Dual(1.0, 1.0) / Dual(0.0, 0.0)
+    assert z.value == np.inf
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = Dual(0.0, 1.0) ** -1
+        assert np.isinf(z.value) and type(z.value) is np.float64
+        z = Dual(-8.0, 1.0) ** (1.0 / 3.0)
+        assert np.isnan(z.value)
+
+
+def test_scalar_float32_stays_float32():
+    z = Dual(np.float32(1.5), np.float32(1.0)) * 2.0 - Dual(np.float32(0.5), np.float32(0.0))
+    assert np.asarray(z.value).dtype == np.float32 and np.asarray(z.tangent).dtype == np.float32
+    assert z.tangent == 2.0
