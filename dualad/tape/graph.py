@@ -24,6 +24,12 @@ from ..rules import NEG_ONE, ONE, Custom, Elementwise, Linear, unbroadcast
 
 __all__ = ["Node", "Tape", "local_vjp"]
 
+try:  # numpy >= 2 keeps one object per error state: an identity check spots a change cheaply
+    from numpy._core._ufunc_config import _extobj_contextvar as _errstate_var
+    _errstate_token = _errstate_var.get
+except ImportError:  # pragma: no cover - older numpy: compare the settings themselves
+    _errstate_token = np.geterr
+
 
 class Output:
     """The op of a node that picks item ``i`` of a node returning a tuple (``slogdet``)."""
@@ -196,6 +202,7 @@ class Tape:
         self.adjoints: list | None = None
         self.edges: dict = {}
         self.errstate = np.geterr()
+        self._errstate_token = _errstate_token()
 
     # ----------------------------------------------------------------- recording
     def push(self, func, rule, args, kwargs, inputs, value, name=None) -> Node:
@@ -205,9 +212,11 @@ class Tape:
             if dtype is not None and dtype.kind == "c":  # a complex constant met a recorded value
                 from ..dispatch import complex_refused
                 raise complex_refused(func, ())
-            err = np.geterr()
-            if err != self.errstate:
-                node.errstate = err
+            token = _errstate_token()
+            if token is not self._errstate_token and token != self._errstate_token:
+                err = np.geterr()
+                if err != self.errstate:
+                    node.errstate = err
         self.nodes.append(node)
         return node
 
