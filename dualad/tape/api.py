@@ -89,6 +89,13 @@ def _auto_chunk(tape: Tape, m: int, itemsize: int) -> int:
     return max(1, min(m, forward.CHUNK_BYTES // (itemsize * max(widest, 1))))
 
 
+def _identity_rows(m: int, start: int, k: int, dtype, yshape: tuple) -> np.ndarray:
+    """Rows ``start .. start + k`` of the m x m identity as a batched cotangent (``yshape + (k,)``)."""
+    seed = np.zeros((m, k), dtype=dtype)
+    seed[np.arange(start, start + k), np.arange(k)] = 1.0
+    return seed.reshape(yshape + (k,))
+
+
 def _names(f: Callable, count: int) -> list[str]:
     """Input names for the listing: the function's own parameter names when it has them."""
     try:
@@ -208,15 +215,27 @@ def jacobian(f: Callable, x: Any, *, chunk_size: int | None = None):
         chunk = int(chunk_size)
     if tape.output_node is None or m == 0:
         return np.zeros(yshape + xshape, dtype=_float_dtype(x))
-    rows = []
+    J = None  # rows of the Jacobian, filled chunk by chunk (m x n)
+    blocks = []  # only when an adjoint is not a plain array (a Dual, in nested use)
     for start in range(0, m, chunk):
         k = min(m, start + chunk) - start
-        seed = np.zeros((m, k), dtype=dtype)
-        seed[np.arange(start, start + k), np.arange(k)] = 1.0
-        adj = tape.sweep(seed.reshape(yshape + (k,)))
-        rows.append(np.reshape(_input_adjoint(tape, adj, tape.inputs[0], k), (n, k)))
-    J = rows[0] if len(rows) == 1 else np.concatenate(rows, axis=1)
-    return _plain_copy(np.reshape(np.transpose(J), yshape + xshape))
+        # the sweep holds the only reference to the seed (and drops it once used): at any time
+        # memory is J plus about two cotangent blocks of m x k
+        rows = np.reshape(_input_adjoint(tape, tape.sweep(_identity_rows(m, start, k, dtype, yshape)),
+                                         tape.inputs[0], k), (n, k))
+        if isinstance(rows, np.ndarray) and not blocks:
+            if J is None:
+                J = np.empty((m, n), dtype=rows.dtype)
+            J[start:start + k] = rows.T
+        else:
+            if J is not None:  # switch to blocks, keeping what was already filled
+                blocks, J = [np.transpose(J[:start])], None
+            blocks.append(rows)
+        del rows
+    if blocks:
+        return np.reshape(np.transpose(blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=1)),
+                          yshape + xshape)
+    return np.reshape(J, yshape + xshape)  # our own array: no copy needed
 
 
 def stop_gradient(x: Any):
