@@ -400,6 +400,21 @@ def test_listing_shows_op_value_local_gradients_and_adjoint():
     assert len(t.nodes) == 5 and [n.op for n in t.nodes] == ["input"] * 3 + ["add", "multiply"]
 
 
+def test_long_listing_is_elided_in_the_middle():
+    def chain(v):
+        for _ in range(50):
+            v = v * 1.1 + 1.0
+        return v
+
+    t = tape.record(chain, 0.5)
+    t.backward()
+    lines = t.listing(max_rows=8).splitlines()
+    assert len(lines) == 2 + 8 + 1 and "(93 more nodes)" in lines[6]
+    assert lines[-1].split()[:3] == ["100", "v100", "add"] and lines[-1].split()[-1] == "1"
+    assert float(lines[2].split()[-1]) == pytest.approx(1.1 ** 50, rel=1e-5)  # d out / d x
+    assert len(t.listing(max_rows=None).splitlines()) == 2 + 101
+
+
 def test_dot_export_is_well_formed_text():
     t = _graph()
     t.backward()

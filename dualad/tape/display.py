@@ -77,8 +77,11 @@ def _adjoint_text(tape: Tape, node: Node) -> str:
     return "0" if a is None else format_value(a)
 
 
-def listing(tape: Tape, precision: int = 6) -> str:
+def listing(tape: Tape, precision: int = 6, max_rows: int | None = 60) -> str:
     """The tape as a table, one row per node, in execution order.
+
+    A tape longer than ``max_rows`` shows its first and last nodes with a
+    ``...`` row between them (``max_rows=None`` shows everything).
 
     >>> from dualad import tape
     >>> t = tape.record(lambda x, y, z: tape.label(x + y, "q") * z, -2.0, 5.0, -4.0)
@@ -93,7 +96,15 @@ def listing(tape: Tape, precision: int = 6) -> str:
     4  v4    multiply  q, z    -12    -4, 3        1
     """
     rows = [("#", "node", "op", "inputs", "value", "local grads", "adjoint")]
-    for node in tape.nodes:
+    nodes = tape.nodes
+    skipped = 0
+    if max_rows is not None and len(nodes) > max_rows:
+        head = max(1, max_rows // 2)
+        skipped = len(nodes) - 2 * head
+        nodes = nodes[:head] + nodes[-head:]
+    for node in nodes:
+        if skipped and node is tape.nodes[-(max(1, max_rows // 2))]:
+            rows.append(("...", f"({skipped} more nodes)", "", "", "", "", ""))
         local = ", ".join(format_value(g, precision) for g in local_gradients(node))
         rows.append((str(node.index), node.label, node.op, _inputs_text(tape, node),
                      format_value(node.value, precision), local, _adjoint_text(tape, node)))
