@@ -219,7 +219,8 @@ def _for_jacobian(r):
 def classify(name, func, pattern, mode):
     """One call pattern's verdict and a detail string.
 
-    Verdicts: 'n/a' (the plain call fails or is not numeric), 'supported', 'raises'
+    Verdicts: 'n/a' (the plain call fails or is not numeric), 'supported' (a nonzero
+    derivative, checked), 'zero' (a zero derivative, checked: floor, or out= a Dual), 'raises'
     (a DualadError), 'numpy-refuses' (numpy itself raises TypeError/ValueError on the
     differentiable value, outside dualad's code), 'no-derivative' (a NoDerivative
     entry), 'integer' (an integer/bool result), 'independent' (the result does not
@@ -260,7 +261,7 @@ def classify(name, func, pattern, mode):
     if _object_array(raw):
         return "FAIL", "object array result"
     if name in UNINITIALISED:
-        return ("supported", "") if not np.any(J) else ("FAIL", "a nonzero derivative of uninitialised memory")
+        return ("zero", "") if not np.any(J) else ("FAIL", "a nonzero derivative of uninitialised memory")
     with np.errstate(all="ignore"):
         fd = central_jacobian(lambda x: _flat(func(*make_args(x))), point.copy())
     if not any(_is_diff(leaf, diff_types) for leaf in _leaves(raw)):
@@ -276,7 +277,9 @@ def classify(name, func, pattern, mode):
         return "FAIL", f"Jacobian shape {J.shape}, finite differences {fd.shape}"
     if not np.allclose(J, fd, rtol=1e-5, atol=1e-6):
         return "FAIL", f"derivative differs from finite differences by {np.max(np.abs(J - fd)):.3g}"
-    return "supported", ""
+    # a zero derivative is right for floor or sign, and for np.sin(c, out=dual) (a constant
+    # written into a Dual buffer): counted apart so that 'supported' means a nonzero one checked
+    return ("supported" if np.any(fd) or np.any(J) else "zero"), ""
 
 
 def survey(mode):
@@ -290,7 +293,7 @@ def survey(mode):
             kinds.add(kind)
             if kind == "FAIL":
                 failures.append(f"{name}({pattern[0]}): {detail}")
-        for verdict in ("FAIL", "supported", "no-derivative", "integer", "raises", "numpy-refuses",
+        for verdict in ("FAIL", "supported", "zero", "no-derivative", "integer", "raises", "numpy-refuses",
                         "independent"):
             if verdict in kinds:
                 verdicts[name] = verdict
@@ -303,8 +306,8 @@ def survey(mode):
 def _report(mode, verdicts, patterns):
     counts = Counter(verdicts.values())
     print(f"\n[{mode}] {len(verdicts)} callables: " + ", ".join(f"{k} {counts[k]}" for k in
-          ("supported", "raises", "numpy-refuses", "no-derivative", "integer", "independent", "n/a",
-           "FAIL")))
+          ("supported", "zero", "raises", "numpy-refuses", "no-derivative", "integer", "independent",
+           "n/a", "FAIL")))
     print(f"[{mode}] calls by pattern: " + ", ".join(f"{k} {v}" for k, v in sorted(patterns.items())))
     print(f"[{mode}] numpy-refuses: " + ", ".join(n for n, v in verdicts.items() if v == "numpy-refuses"))
 
@@ -316,7 +319,7 @@ def test_no_silent_pass_through_forward():
     assert not failures, "\n".join(f[:300] for f in failures)
     counts = Counter(verdicts.values())
     # the survey reached the table: differentiated and refused functions both exist in number
-    assert counts["supported"] >= 150 and counts["raises"] >= 100, counts
+    assert counts["supported"] >= 140 and counts["raises"] >= 100, counts
 
 
 @pytest.mark.filterwarnings("ignore")
@@ -327,4 +330,4 @@ def test_no_silent_pass_through_reverse():
     _report("reverse", verdicts, patterns)
     assert not failures, "\n".join(failures)
     counts = Counter(verdicts.values())
-    assert counts["supported"] >= 150 and counts["raises"] >= 100, counts
+    assert counts["supported"] >= 140 and counts["raises"] >= 100, counts
