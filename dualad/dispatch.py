@@ -281,6 +281,10 @@ def _finish_out(func, result, out):
 
 
 def apply_ufunc(ufunc, method, inputs, kwargs):
+    if method == "__call__" and not kwargs:
+        rule = TABLE.get(ufunc)
+        if type(rule) is Elementwise:  # the common case (np.sin(x), W @ x + b): no out= to manage
+            return _elementwise(ufunc, rule, inputs)
     kwargs = dict(kwargs)
     out = _check_out(ufunc, kwargs)
     if top_tag(inputs) < 0:  # only out= holds a Dual: the results are constants written into it

@@ -256,8 +256,8 @@ class Dual:
 
     # ----------------------------------------------------------------- numpy protocols
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        for x in inputs + tuple(kwargs.get("out", ())):
-            if not isinstance(x, (Dual,) + _OPERANDS):
+        for x in inputs + tuple(kwargs.get("out", ())) if kwargs else inputs:
+            if not isinstance(x, _ACCEPTED):
                 return NotImplemented
         return dispatch.apply_ufunc(ufunc, method, inputs, kwargs)
 
@@ -300,6 +300,9 @@ class Dual:
 LAYERS: tuple = (Dual,)
 
 
+_ACCEPTED = (Dual,) + _OPERANDS
+
+
 def _primal(x):
     """The plain value under any number of differentiable layers (Duals, tape values)."""
     while isinstance(x, LAYERS):
@@ -313,17 +316,17 @@ def _astype(x, dt):
 
 def _binary(ufunc):
     def op(self, other):
-        if not isinstance(other, (Dual,) + _OPERANDS):
+        if not isinstance(other, _ACCEPTED):
             return NotImplemented
         return dispatch.ufunc_call(ufunc, (self, other))
 
     def rop(self, other):
-        if not isinstance(other, (Dual,) + _OPERANDS):
+        if not isinstance(other, _ACCEPTED):
             return NotImplemented
         return dispatch.ufunc_call(ufunc, (other, self))
 
     def iop(self, other):
-        if not isinstance(other, (Dual,) + _OPERANDS):
+        if not isinstance(other, _ACCEPTED):
             return NotImplemented
         dispatch.assign(self, dispatch.ufunc_call(ufunc, (self, other)))
         return self
