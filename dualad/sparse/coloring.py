@@ -46,40 +46,75 @@ def greedy_coloring(S, order: str = "natural") -> np.ndarray:
     >>> greedy_coloring(sp.csr_matrix([[1, 1, 0], [0, 1, 1]])).tolist()
     [0, 1, 0]
     """
-    (m, n), indptr, indices = _csr_parts(S)
-    St = S.tocsc()
-    cptr, crow = St.indptr.tolist(), St.indices.tolist()
-    rptr, rcol = indptr.tolist(), indices.tolist()
-    if order == "natural":
-        visit = range(n)
-    elif order == "largest_first":
-        visit = np.argsort(-_degrees(S, indptr, indices), kind="stable").tolist()
-    else:
+    if order not in ("natural", "largest_first"):
         raise ValueError(f"unknown order {order!r}; use 'natural' or 'largest_first'")
+    return _greedy(_Graph(S), order)
+
+
+#: Largest sum over rows of (nonzeros in the row)**2 for which neighbour lists are built.
+_ADJACENCY_ENTRIES = 5e7
+
+
+class _Graph:
+    """The column intersection graph: neighbour lists when they fit, else reached through the rows."""
+
+    def __init__(self, S):
+        (self.m, self.n), self.indptr, self.indices = _csr_parts(S)
+        lens = np.diff(self.indptr)
+        self.adjacency = None
+        if float((lens.astype(np.float64) ** 2).sum()) <= _ADJACENCY_ENTRIES:
+            B = S.tocsr().astype(np.int32)
+            C = (B.T @ B).tocsr()  # columns sharing a row (and each column itself)
+            self.adjacency = (C.indptr, C.indices)
+
+    def degrees(self) -> np.ndarray:
+        if self.adjacency is not None:
+            indptr, indices = self.adjacency
+            rows = np.repeat(np.arange(self.n), np.diff(indptr))
+            return np.diff(indptr) - np.bincount(rows[indices == rows], minlength=self.n)
+        lens = np.diff(self.indptr)  # an upper bound: a neighbour counted once per shared row
+        return np.bincount(self.indices, weights=lens[np.repeat(np.arange(self.m), lens)], minlength=self.n)
+
+    def column_rows(self) -> tuple:
+        order = np.argsort(self.indices, kind="stable")
+        rows = np.repeat(np.arange(self.m), np.diff(self.indptr))[order]
+        cptr = np.zeros(self.n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.indices, minlength=self.n), out=cptr[1:])
+        return cptr, rows
+
+
+def _greedy(graph: _Graph, order: str) -> np.ndarray:
+    n = graph.n
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    visit = range(n) if order == "natural" else np.argsort(-graph.degrees(), kind="stable").tolist()
     color = [-1] * n
     mark = [-1] * (n + 1)  # mark[c] == j: colour c is taken by a neighbour of column j
-    for j in visit:
-        for i in crow[cptr[j]:cptr[j + 1]]:
-            for k in rcol[rptr[i]:rptr[i + 1]]:
+    if graph.adjacency is not None:
+        aptr, adj = graph.adjacency[0].tolist(), graph.adjacency[1].tolist()
+        for j in visit:
+            for k in adj[aptr[j]:aptr[j + 1]]:
                 c = color[k]
                 if c >= 0:
                     mark[c] = j
-        c = 0
-        while mark[c] == j:
-            c += 1
-        color[j] = c
-    return np.asarray(color, dtype=np.int64) if n else np.zeros(0, dtype=np.int64)
-
-
-def _degrees(S, indptr, indices) -> np.ndarray:
-    """Degrees in the column intersection graph (an upper bound when that graph would be huge)."""
-    lens = np.diff(indptr)
-    n = S.shape[1]
-    if int((lens.astype(np.float64) ** 2).sum()) <= 20_000_000:
-        B = S.tocsr().astype(np.int32)
-        C = (B.T @ B).tocsr()
-        return np.diff(C.indptr) - (C.diagonal() != 0)
-    return np.bincount(indices, weights=lens[np.repeat(np.arange(len(lens)), lens)], minlength=n)
+            c = 0
+            while mark[c] == j:
+                c += 1
+            color[j] = c
+    else:
+        cptr, crow = (a.tolist() for a in graph.column_rows())
+        rptr, rcol = graph.indptr.tolist(), graph.indices.tolist()
+        for j in visit:
+            for i in crow[cptr[j]:cptr[j + 1]]:
+                for k in rcol[rptr[i]:rptr[i + 1]]:
+                    c = color[k]
+                    if c >= 0:
+                        mark[c] = j
+            c = 0
+            while mark[c] == j:
+                c += 1
+            color[j] = c
+    return np.asarray(color, dtype=np.int64)
 
 
 def check_coloring(S, colors: np.ndarray) -> bool:
@@ -120,8 +155,9 @@ def color_columns(S, method: str = "greedy") -> np.ndarray:
     best = band_coloring(S)
     if _count(best) <= max(1, lower_bound):
         return best
+    graph = _Graph(S)
     for order in ("natural", "largest_first"):
-        c = greedy_coloring(S, order)
+        c = _greedy(graph, order)
         if _count(c) < _count(best):
             best = c
         if _count(best) <= lower_bound:

@@ -55,7 +55,7 @@ from .. import dual as _dual
 from ..dual import Dual
 from ..errors import ConversionError, OutputError, UnsupportedFunctionError, describe
 from ..rules import (NEG_ONE, ONE, SETITEM, TABLE, Composite, Custom, Elementwise, Linear, NoDerivative,
-                     ZeroDerivative)
+                     ZeroDerivative, setitem_tangent)
 from . import pattern as P
 
 __all__ = ["Tracer", "trace"]
@@ -73,11 +73,30 @@ class Tracer:
     ([0, 2, 4], [0, 1, 1, 2])
     """
 
-    __slots__ = ("value", "layers")
+    # _layers: the pattern (see dualad.sparse.pattern). _owned: it is one ELL layer no other
+    # value has seen, so __setitem__ may write rows in place. For a value that is a numpy view
+    # of another traced value: _root (that value's root), _rootmap (root entry of each entry)
+    # and _seen (the root's write count last checked). On a root: _writes (write count),
+    # _stamp (last write of each entry) and _dirty (entries changed through a view). See _fresh.
+    __slots__ = ("value", "_layers", "_owned", "_root", "_rootmap", "_seen", "_writes", "_stamp", "_dirty")
 
     def __init__(self, value, layers: tuple = ()):
         self.value = value
-        self.layers = layers
+        self._layers = layers
+        self._owned = False
+        self._root = self._rootmap = self._stamp = self._dirty = None
+        self._seen = self._writes = 0
+
+    @property
+    def layers(self) -> tuple:
+        """The dependency pattern (read access shares it, so it is no longer written in place)."""
+        self._owned = False
+        return self._layers
+
+    @layers.setter
+    def layers(self, layers: tuple):
+        self._layers = layers
+        self._owned = False
 
     # ----------------------------------------------------------------- array-like
     @property
@@ -250,11 +269,11 @@ class Tracer:
 
     def __setitem__(self, key, item):
         _check_key(key)
-        if not isinstance(self.value, np.ndarray) or not self.value.flags.writeable:
-            self.value = np.array(self.value, copy=True)
-        result = _apply_rule(SETITEM, TABLE[SETITEM], (self, key, item), {})
-        self.value[...] = result.value
-        self.layers = result.layers
+        if self._root is not None:
+            _fresh(self)
+        if isinstance(item, Tracer):
+            _fresh(item)
+        _setitem(self, key, item)
 
     # ----------------------------------------------------------------- comparisons act on values
     def __lt__(self, other):
@@ -297,7 +316,7 @@ def _binary(ufunc):
         if not isinstance(other, (Tracer,) + _OPERANDS):
             return NotImplemented
         result = apply_ufunc(ufunc, "__call__", (self, other), {})
-        self.value, self.layers = result.value, result.layers
+        _assign(self, result)
         return self
 
     return op, rop, iop
@@ -378,6 +397,149 @@ def _identically_zero(ufunc, i: int) -> bool:
         return False
 
 
+# ----------------------------------------------------------------------------- writes and views
+# numpy views share memory, so a write through one is seen by the others, and a Dual's tangent
+# (a view too) follows. Patterns are not views. So every traced view remembers the entries of
+# its root array it shows (_rootmap); writes stamp the root's entries with a write count, and
+# entries written through a view are "dirty" in the root until written through the root
+# itself. Using a view that shows entries stamped after it was made, or a root with dirty
+# entries, raises rather than give a pattern that misses dependencies. The usual idioms --
+# r[1:] += x[:-1], a scalar loop out[i] = ... -- stay legal.
+_STALE = ("a traced array was modified through a view of it (e.g. v = x[1:]; v[0] = ...), or a view "
+          "was used after its array was modified, and dependency patterns do not follow writes "
+          "between views; remedy: assign through the array itself (x[1] = ..., x[1:] += ...), or "
+          "take a copy of the slice first")
+
+
+def _link_view(view: "Tracer", base: "Tracer", smap) -> None:
+    """Make ``view`` (whose value is a numpy view of ``base``'s) a traced view; ``smap``: view entry -> base entry."""
+    if smap is None:
+        return
+    if base._root is None:
+        view._root, view._rootmap = base, smap
+    else:
+        view._root, view._rootmap = base._root, base._rootmap[smap]
+    view._seen = view._root._writes
+
+
+def _fresh(t: "Tracer") -> None:
+    root = t._root
+    if root is None:
+        if t._dirty is not None and t._dirty.any():
+            raise UnsupportedFunctionError(_STALE)
+        return
+    if root._writes != t._seen:
+        if root._stamp is not None and (root._stamp[t._rootmap] > t._seen).any():
+            raise UnsupportedFunctionError(_STALE)
+        t._seen = root._writes
+
+
+def _wrote(t: "Tracer", rows=None) -> None:
+    """Record a write into entries ``rows`` (flat; None: all) of ``t``."""
+    root = t._root if t._root is not None else t
+    root._writes += 1
+    if root._stamp is None:
+        root._stamp = np.zeros(root.size, dtype=np.int64)
+    if t._root is None:
+        root._stamp[slice(None) if rows is None else rows] = root._writes
+        if root._dirty is not None:
+            root._dirty[slice(None) if rows is None else rows] = False
+    else:
+        where = t._rootmap if rows is None else t._rootmap[rows]
+        root._stamp[where] = root._writes
+        if root._dirty is None:
+            root._dirty = np.zeros(root.size, dtype=bool)
+        root._dirty[where] = True  # changed in the root's memory, not in its pattern
+        t._seen = root._writes
+
+
+def _assign(target: "Tracer", result: "Tracer") -> None:
+    """``target`` takes ``result``'s value (in place, as numpy's in-place operators do) and pattern."""
+    v = target.value
+    if isinstance(v, np.ndarray) and v.flags.writeable and np.shape(result.value) == v.shape:
+        v[...] = result.value
+    elif target._root is None:
+        target.value = result.value
+    else:
+        raise UnsupportedFunctionError("an in-place operation on a read-only view of a traced array; "
+                                       "remedy: use y = y + ... instead")
+    target.layers = result.layers
+    _wrote(target)
+
+
+def _setitem(d: "Tracer", key, item) -> None:
+    """``d[key] = item``: value in place; pattern rows of the written entries replaced.
+
+    Which entries are written, and by which entry of ``item``, comes from the
+    table's ``setitem_tangent`` applied to entry numbers. When ``d``'s pattern is
+    a single layer of its own the rows are overwritten in place, so a loop of
+    scalar assignments costs O(n) cheap numpy work per assignment, not a merge.
+    """
+    if not isinstance(d.value, np.ndarray) or not d.value.flags.writeable:
+        if d._root is not None:
+            raise UnsupportedFunctionError("assignment into a read-only view of a traced array; remedy: "
+                                           "assign into a copy")
+        d.value = np.array(d.value, copy=True)
+    traced = isinstance(item, Tracer)
+    d.value[key] = item.value if traced else item
+    size = d.size
+    dest = np.full(d.shape + (1,), -1.0)
+    source = _probe_index(item.size)[1:].reshape(item.shape + (1,)) if traced else \
+        np.zeros(np.shape(item) + (1,))
+    setitem_tangent(dest, key, source)
+    dest = dest.reshape(size)
+    rows = np.flatnonzero(dest >= 0)
+    src = dest[rows].astype(P.IDX) - 1  # -1: written with a constant
+    new = P.gather(item.layers, src, item.size) if traced and item.layers else ()
+    _wrote(d, rows)
+    if not _write_rows(d, rows, new):
+        keep = P.arange(size).copy()
+        keep[rows] = -1
+        placed = np.full(size, -1, dtype=P.IDX)
+        placed[rows] = np.arange(len(rows))
+        parts = [P.gather(d._layers, keep, size)] if d._layers else []
+        if new:
+            parts.append(P.gather(new, placed, len(rows)))
+        d._layers = P.union(parts, size) if parts else ()
+        d._owned = False
+
+
+_OWNED_WIDTH = 64  # widest private ELL layer __setitem__ keeps writing into
+
+
+def _write_rows(d: "Tracer", rows: np.ndarray, new: tuple) -> bool:
+    """Overwrite pattern rows ``rows`` of ``d`` with ``new`` in a private ELL layer; False if that does not fit."""
+    size = d.size
+    if not new:
+        block = np.zeros((len(rows), 0), dtype=P.IDX)
+    elif all(isinstance(layer, np.ndarray) for layer in new):  # duplicates may stay: merged later
+        block = new[0] if len(new) == 1 else np.hstack(new)
+    else:
+        block = P.merge(new, len(rows))[0]
+        if not isinstance(block, np.ndarray):
+            return False
+    if not d._owned:
+        if not d._layers:
+            own = np.full((size, max(1, block.shape[1])), -1, dtype=P.IDX)
+        else:
+            merged = P.merge(d._layers, size)[0]
+            if not isinstance(merged, np.ndarray) or merged.shape[1] > _OWNED_WIDTH:
+                return False
+            own = merged if merged is not d._layers[0] else merged.copy()
+        d._layers, d._owned = (own,), True
+    own = d._layers[0]
+    if block.shape[1] > own.shape[1]:
+        if block.shape[1] > _OWNED_WIDTH:
+            d._owned = False
+            return False
+        wider = np.full((size, max(block.shape[1], 2 * own.shape[1])), -1, dtype=P.IDX)
+        wider[:, :own.shape[1]] = own
+        d._layers = (own := wider,)
+    own[rows] = -1
+    own[rows, :block.shape[1]] = block
+    return True
+
+
 # ----------------------------------------------------------------------------- elementwise
 def _elementwise(ufunc, rule: Elementwise, inputs):
     values = [x.value if isinstance(x, Tracer) else x for x in inputs]
@@ -387,6 +549,7 @@ def _elementwise(ufunc, rule: Elementwise, inputs):
     for i, x in enumerate(inputs):
         if not isinstance(x, Tracer):
             continue
+        _fresh(x)
         if rule.partials[i] is None:
             raise _unsupported(ufunc, f" with respect to argument {i}")
         if not x.layers or _identically_zero(ufunc, i):
@@ -545,17 +708,18 @@ def _slot_structure(k: int, tr: "Tracer", out_shape: tuple, fwd, bwd, selection:
         probe = _probe_index(size)[1:].reshape(tr.shape + (1,))
         r = np.asarray(fwd({k: probe}), dtype=np.float64)
         if _same_buffer(r, probe):
-            return tr.layers  # handed back untouched: a reshape
-        return P.gather(tr.layers, r.reshape(out_size).astype(P.IDX) - 1, size)
+            return tr.layers, P.arange(size)  # handed back untouched: a reshape
+        smap = r.reshape(out_size).astype(P.IDX) - 1
+        return P.gather(tr.layers, smap, size), smap
     base = _probe_base(size)
     probe = base[1:size + 1].reshape(tr.shape + (4,))
     r = np.asarray(fwd({k: probe}), dtype=np.float64)
     if _same_buffer(r, probe):
-        return tr.layers
+        return tr.layers, P.arange(size)
     r = r.reshape(out_size, 4)
     s, multi = _classify(r, size, base)
     if multi is None:
-        return P.gather(tr.layers, s, size)
+        return P.gather(tr.layers, s, size), s
     m = np.nonzero(multi)[0]
     m_rows, m_src = _resolve_multi(m, r[m, 0], k, tr, out_shape, fwd, bwd)
     single = np.nonzero(s >= 0)[0]
@@ -564,7 +728,7 @@ def _slot_structure(k: int, tr: "Tracer", out_shape: tuple, fwd, bwd, selection:
     order = np.argsort(rows, kind="stable")
     grp_ptr = np.zeros(out_size + 1, dtype=P.IDX)
     np.cumsum(np.bincount(rows, minlength=out_size), out=grp_ptr[1:])
-    return P.grouped_gather(tr.layers, src[order], grp_ptr)
+    return P.grouped_gather(tr.layers, src[order], grp_ptr), None
 
 
 def _same_buffer(r: np.ndarray, probe: np.ndarray) -> bool:
@@ -573,17 +737,23 @@ def _same_buffer(r: np.ndarray, probe: np.ndarray) -> bool:
 
 
 def _structure(out_shape: tuple, slots, fwd, bwd, selection: bool = False) -> tuple:
-    """The output pattern of a map that is linear in the traced slots, probing one slot at a time."""
+    """The output pattern of a map linear in the traced slots, probing one slot at a time.
+
+    Also returns, for a single slot, which input entry each output entry copies
+    (-1: none), when the map is a copy (None otherwise).
+    """
     out_size = _size(out_shape)
     if out_size == 0:
-        return ()
-    parts = []
+        return (), None
+    parts, smap = [], None
     for k, (_, _, tr) in enumerate(slots):
-        if tr.layers and tr.size:
-            layers = _slot_structure(k, tr, out_shape, fwd, bwd, selection)
+        if tr.size:
+            if not tr.layers and not (len(slots) == 1 and selection):
+                continue
+            layers, smap = _slot_structure(k, tr, out_shape, fwd, bwd, selection)
             if layers:
                 parts.append(layers)
-    return P.union(parts, out_size) if parts else ()
+    return (P.union(parts, out_size) if parts else ()), (smap if len(slots) == 1 else None)
 
 
 # ----------------------------------------------------------------------------- Linear and Custom rules
@@ -728,6 +898,8 @@ def _apply_rule(func, rule, args, kwargs):
             "differentiable arrays positionally")
     args = tuple(_stack_nested(a) for a in args)
     slots = _slots(args)
+    for _, _, tr in slots:
+        _fresh(tr)
     values = [_strip(a) for a in args]
     out = func(*values, **kwargs)
     if type(rule) is Custom:
@@ -741,7 +913,12 @@ def _apply_rule(func, rule, args, kwargs):
         bwd = None
     else:
         fwd, bwd = _linear_maps(func, rule, args, values, kwargs, slots)
-    return Tracer(out, _structure(np.shape(out), slots, fwd, bwd, func in _SELECTIONS))
+    layers, smap = _structure(np.shape(out), slots, fwd, bwd, func in _SELECTIONS)
+    result = Tracer(out, layers)
+    if len(slots) == 1 and isinstance(out, np.ndarray) and out.base is not None \
+            and np.may_share_memory(out, slots[0][2].value):
+        _link_view(result, slots[0][2], smap)
+    return result
 
 
 def _zero(func, args, kwargs):
@@ -773,8 +950,7 @@ def _finish_out(func, result, out):
     if out is None:
         return result
     if isinstance(out, Tracer):
-        out.value = result.value if isinstance(result, Tracer) else result
-        out.layers = result.layers if isinstance(result, Tracer) else ()
+        _assign(out, result if isinstance(result, Tracer) else Tracer(result, ()))
         return out
     if isinstance(result, Tracer):
         raise ConversionError(f"{dispatch._name(func)}(..., out=<{describe(out)}>) would write a traced "
@@ -864,6 +1040,7 @@ def trace(f, x: np.ndarray):
     if isinstance(y, (list, tuple)):
         y = _stack_output(y)
     if isinstance(y, Tracer):
+        _fresh(y)
         value, layers = y.value, y.layers
         if np.asarray(value).dtype.kind not in "biuf":  # complex: refused like the other engines
             raise OutputError(f"the function returned {describe(np.asarray(value))}, which is not real; "

@@ -1,0 +1,166 @@
+"""Sparse Jacobians (issue 7): the three targets, measured and printed as a markdown table.
+
+    python benchmarks/sparse.py            # about a minute (the dense n = 10 000 Jacobian is the slow part)
+    python benchmarks/sparse.py --json out.json
+
+Targets
+  1. Bratu 1-D, n = 10 000: ``sparse_jacobian`` (detection + colouring + one
+     compressed forward pass, all included) at least 100x faster than dense
+     ``dualad.jacobian``.
+  2. Bratu 1-D, n = 1000: at least 10x faster than ``jax.jit(jax.jacfwd(f))``
+     (compiled once, timed per call); skipped with a note if JAX is missing.
+  3. Detecting the pattern (``jacobian_sparsity``) costs at most 20 evaluations
+     of f, for Bratu 1-D and 2-D at n = 10 000.
+
+Times are the best of several ``timeit`` batches (gc off, as timeit does);
+the median is printed beside it. Every Jacobian is checked against dense
+forward mode before it is timed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import timeit
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
+import dualad  # noqa: E402
+
+LAM = 1.0
+
+
+def bratu_1d(u, lam=LAM):
+    h = 1.0 / (len(u) + 1)
+    up = np.concatenate([u[1:], np.zeros(1)])
+    um = np.concatenate([np.zeros(1), u[:-1]])
+    return (um - 2.0 * u + up) / h ** 2 + lam * np.exp(u)
+
+
+def bratu_2d(u, lam=6.0):
+    N = int(round(np.sqrt(u.size)))
+    h = 1.0 / (N + 1)
+    U = u.reshape(N, N)
+    zr, zc = np.zeros((1, N)), np.zeros((N + 2, 1))
+    P = np.concatenate([zc, np.concatenate([zr, U, zr], axis=0), zc], axis=1)
+    lap = (P[2:, 1:-1] + P[:-2, 1:-1] + P[1:-1, 2:] + P[1:-1, :-2] - 4.0 * U) / h ** 2
+    return (lap + lam * np.exp(U)).reshape(-1)
+
+
+def measure(fn, min_batch: float = 0.05, repeat: int = 7, max_number: int = 10_000) -> dict:
+    """Best and median seconds per call over ``repeat`` batches of at least ``min_batch`` seconds."""
+    fn()  # warm up
+    number = 1
+    while number < max_number:
+        if timeit.timeit(fn, number=number) >= min_batch:
+            break
+        number *= 2
+    times = [t / number for t in timeit.repeat(fn, number=number, repeat=repeat)]
+    return {"best": min(times), "median": statistics.median(times), "number": number}
+
+
+def fmt(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds * 1e6:.0f} us"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", help="also write the measurements to this file")
+    args = ap.parse_args(argv)
+    rng = np.random.default_rng(0)
+    rows, notes, record = [], [], {}
+    ok = True
+
+    def row(target, what, ours, theirs, ratio, goal, higher_is_better=True):
+        nonlocal ok
+        met = ratio >= goal if higher_is_better else ratio <= goal
+        ok &= met
+        rows.append(f"| {target} | {what} | {ours} | {theirs} | {ratio:,.1f}x | "
+                    f"{'>=' if higher_is_better else '<='} {goal:g}x | {'yes' if met else 'NO'} |")
+
+    # 1. Bratu 1-D, n = 10 000: sparse vs dense forward mode -------------------------------
+    n = 10_000
+    x = rng.uniform(0.0, 0.5, n)
+    J_dense = dualad.jacobian(bratu_1d, x)
+    J_sparse = dualad.sparse_jacobian(bratu_1d, x)
+    assert np.allclose(J_sparse.toarray(), J_dense, rtol=1e-13, atol=1e-8), "sparse != dense"
+    del J_dense
+    dense = measure(lambda: dualad.jacobian(bratu_1d, x), min_batch=0.0, repeat=3)
+    full = measure(lambda: dualad.sparse_jacobian(bratu_1d, x))
+    sj = dualad.SparseJacobian(bratu_1d, x)
+    call = measure(lambda: sj(x))
+    record["bratu1d_10000"] = {"dense": dense, "sparse_jacobian": full, "SparseJacobian_call": call,
+                               "ncolors": sj.ncolors}
+    row("1", f"Bratu 1-D n={n}: `sparse_jacobian` (detect+colour+eval) vs dense `jacobian`",
+        fmt(full["best"]), fmt(dense["best"]), dense["best"] / full["best"], 100)
+    rows.append(f"|  | same, reusing a `SparseJacobian` ({sj.ncolors} colours) | {fmt(call['best'])} | "
+                f"{fmt(dense['best'])} | {dense['best'] / call['best']:,.0f}x | | |")
+
+    # 2. Bratu 1-D, n = 1000: against jax.jit(jax.jacfwd) -----------------------------------
+    n = 1000
+    x = rng.uniform(0.0, 0.5, n)
+    try:
+        import jax
+        jax.config.update("jax_enable_x64", True)
+        jax.config.update("jax_platforms", "cpu")
+        import jax.numpy as jnp
+    except Exception as err:  # ImportError, or a broken install
+        jax = None
+        notes.append(f"JAX is not available ({type(err).__name__}: {err}); target 2 skipped "
+                     "(pip install jax to run it)")
+    if jax is not None:
+        def bratu_jax(u, lam=LAM):
+            h = 1.0 / (u.shape[0] + 1)
+            up = jnp.concatenate([u[1:], jnp.zeros(1)])
+            um = jnp.concatenate([jnp.zeros(1), u[:-1]])
+            return (um - 2.0 * u + up) / h ** 2 + lam * jnp.exp(u)
+        jac_jax = jax.jit(jax.jacfwd(bratu_jax))
+        xj = jnp.asarray(x)
+        J_jax = np.asarray(jac_jax(xj).block_until_ready())
+        assert np.allclose(dualad.sparse_jacobian(bratu_1d, x).toarray(), J_jax, rtol=1e-12, atol=1e-8)
+        t_jax = measure(lambda: jac_jax(xj).block_until_ready())
+        full = measure(lambda: dualad.sparse_jacobian(bratu_1d, x))
+        sj = dualad.SparseJacobian(bratu_1d, x)
+        call = measure(lambda: sj(x))
+        record["bratu1d_1000"] = {"jax_jit_jacfwd": t_jax, "sparse_jacobian": full, "SparseJacobian_call": call,
+                                  "jax_version": jax.__version__}
+        row("2", f"Bratu 1-D n={n}: `SparseJacobian` call vs `jax.jit(jax.jacfwd)` call (dense)",
+            fmt(call["best"]), fmt(t_jax["best"]), t_jax["best"] / call["best"], 10)
+        rows.append(f"|  | same, one-shot `sparse_jacobian` (detect+colour+eval each time) | {fmt(full['best'])} | "
+                    f"{fmt(t_jax['best'])} | {t_jax['best'] / full['best']:,.1f}x | | |")
+
+    # 3. detection cost in evaluations of f --------------------------------------------------
+    for name, f, n in (("Bratu 1-D", bratu_1d, 10_000), ("Bratu 2-D", bratu_2d, 10_000)):
+        x = rng.uniform(0.0, 0.5, n)
+        t_f = measure(lambda: f(x))
+        t_s = measure(lambda: dualad.jacobian_sparsity(f, x))
+        record[f"detect_{name}"] = {"f": t_f, "jacobian_sparsity": t_s}
+        row("3", f"{name} n={n}: `jacobian_sparsity` / one evaluation of f", fmt(t_s["best"]), fmt(t_f["best"]),
+            t_s["best"] / t_f["best"], 20, higher_is_better=False)
+
+    print(f"# Sparse Jacobians -- dualad {dualad.__version__}, numpy {np.__version__}, "
+          f"Python {platform.python_version()}, {platform.machine()}\n")
+    print("| target | measurement | dualad | reference | ratio | goal | met |")
+    print("|---|---|---|---|---|---|---|")
+    print("\n".join(rows))
+    print("\nTimes: best of 7 timeit batches (3 single runs for the dense n=10 000 Jacobian); "
+          "ratio = reference / dualad for speed-ups, dualad / f for detection.")
+    for note in notes:
+        print(f"\nNote: {note}")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(record, fh, indent=2)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
