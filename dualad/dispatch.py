@@ -342,8 +342,7 @@ def apply_function(func, args, kwargs):
 
 # ----------------------------------------------------------------------------- indexing
 def _check_key(key):
-    parts = key if isinstance(key, tuple) else (key,)
-    if any(isinstance(k, Dual) for k in parts):
+    if isinstance(key, Dual) or (isinstance(key, tuple) and any(isinstance(k, Dual) for k in key)):
         raise ConversionError("indexing with a Dual would drop its derivative; remedy: index with "
                               "integers computed from dual.value")
 

@@ -139,8 +139,8 @@ def _axes(axis, ndim: int) -> tuple:
 
 def batch_key(key):
     """The index that applies ``key`` to a batched tangent (trailing direction axis kept)."""
-    if not isinstance(key, tuple):
-        key = (key,)
+    if not isinstance(key, tuple):  # x[i] in scalar-style loops: the common case, kept cheap
+        return (key, slice(None)) if key is Ellipsis else (key,)
     if any(k is Ellipsis for k in key):
         return key + (slice(None),)
     return key
