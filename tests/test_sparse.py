@@ -56,7 +56,8 @@ def fd_jacobian(f, x, h=1e-6):
 
 def dense_jacobian(f, x):
     J = dualad.jacobian(f, x)
-    return np.reshape(J, (-1, np.size(x)))
+    out_shape = J.shape[:J.ndim - np.ndim(x)]
+    return np.reshape(J, (int(np.prod(out_shape)), np.size(x)))
 
 
 # ----------------------------------------------------------------------------- test functions
@@ -427,3 +428,126 @@ def test_without_scipy_the_error_names_the_extra(monkeypatch):
 def test_importing_dualad_does_not_import_scipy():
     code = "import sys, dualad; assert 'scipy' not in sys.modules, sorted(m for m in sys.modules if 'scipy' in m)"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ----------------------------------------------------------------------------- probing, views, edge cases
+def test_probe_classification_is_exact_for_copies_and_never_mistakes_a_mix():
+    from dualad.sparse.tracer import _classify, _probe_base
+    n = 50
+    base = _probe_base(n)
+    rows = base[1:n + 1]
+    gather = rows[[3, 7, 7, 0]]
+    s, multi = _classify(np.vstack([gather, np.zeros((1, 4))]), n, base)
+    assert multi is None and s.tolist() == [3, 7, 7, 0, -1]
+    # mixes that match a single source in the first probes: an average of w = 10 and 12
+    # looks like w = 11 with coefficient 1; a signed 5-point stencil (1, -4, 7, -4, 1) matches
+    # the ones, w and w**2 probes of its centre exactly; only the full probe set tells them apart
+    mixes = [0.5 * rows[9] + 0.5 * rows[11],
+             rows[18] - 4 * rows[19] + 7 * rows[20] - 4 * rows[21] + rows[22],
+             rows[5] + rows[6], rows[1] - rows[1] + rows[2] - rows[2] + rows[4]]
+    s, multi = _classify(np.vstack(mixes), n, base)
+    assert s.tolist() == [-1, -1, -1, 4] and multi.tolist() == [True, True, True, False]
+
+
+def test_many_sources_per_entry_are_resolved_exactly():
+    A = np.ones((3, 60))
+    A[1, ::2] = 0.0
+    np.testing.assert_array_equal(dense(dualad.jacobian_sparsity(lambda v: A @ v, np.ones(60))), A != 0)
+    B = RNG.uniform(0.5, 1.5, (80, 80)) * (np.abs(np.subtract.outer(np.arange(80), np.arange(80))) <= 3)
+    np.testing.assert_array_equal(dense(dualad.jacobian_sparsity(lambda v: B @ v ** 2, np.ones(80))), B != 0)
+
+
+def test_writes_through_views():
+    x = np.arange(1.0, 7.0)
+
+    def augmented(v):  # the usual idiom: the slice is written back through the array
+        a = v * 1.0
+        a[1:4] += v[:3] * v[5]
+        return a
+
+    want = np.eye(6, dtype=bool)
+    want[[1, 2, 3], [0, 1, 2]] = want[[1, 2, 3], [5, 5, 5]] = True
+    np.testing.assert_array_equal(dense(dualad.jacobian_sparsity(augmented, x)), want)
+    np.testing.assert_allclose(dualad.sparse_jacobian(augmented, x).toarray(), dense_jacobian(augmented, x))
+
+    def through_view(v):
+        a = v * 1.0
+        w = a[1:4]
+        w[0] = v[5] * 2.0  # also changes a[1]
+        return a
+
+    def stale_view(v):
+        a = v * 1.0
+        w = a[1:4]
+        a[2] = v[0]  # also changes w[1]
+        return w
+
+    for f in (through_view, stale_view):
+        with pytest.raises(UnsupportedFunctionError, match="view"):
+            dualad.jacobian_sparsity(f, x)
+
+    def view_is_fine(v):
+        a = v * 1.0
+        w = a[1:3]
+        a[4] = v[0]  # not under w
+        w[0] = v[5]  # w itself is up to date
+        return np.concatenate([w, a[3:]])
+    np.testing.assert_allclose(dualad.sparse_jacobian(view_is_fine, x).toarray(), dense_jacobian(view_is_fine, x))
+    want = from_pairs(5, 6, [0, 1, 2, 3, 4], [5, 2, 3, 0, 5])
+    np.testing.assert_array_equal(dense(dualad.jacobian_sparsity(view_is_fine, x)), want)
+
+
+@pytest.mark.parametrize("f,x,want", [
+    (lambda v: v * 2.0, np.zeros(0), np.zeros((0, 0), dtype=bool)),
+    (np.sin, 2.0, [[True]]),
+    (lambda v: np.sum(v ** 2), [1, 2, 3], [[True, True, True]]),
+    (lambda v: np.ones(2), [1.0, 2.0, 3.0], np.zeros((2, 3), dtype=bool)),
+    (lambda v: np.add.reduce(v.reshape(2, 2), axis=1), np.arange(1.0, 5.0), [[1, 1, 0, 0], [0, 0, 1, 1]]),
+    (lambda v: np.maximum.accumulate(v), np.array([3.0, 1.0, 2.0, 5.0]), np.tril(np.ones((4, 4)))),
+    (lambda v: np.multiply.outer(v[:2], v[2:]).ravel(), np.arange(1.0, 5.0),
+     [[1, 0, 1, 0], [1, 0, 0, 1], [0, 1, 1, 0], [0, 1, 0, 1]]),
+    (lambda v: np.sort(v), np.array([3.0, 1.0, 2.0]), [[0, 1, 0], [0, 0, 1], [1, 0, 0]]),  # the order at x
+    (lambda v: np.diff(v, 2), np.arange(5.0) ** 2, band(3, 5, (0, 1, 2))),
+    (lambda v: np.linalg.slogdet(v.reshape(2, 2))[1], np.array([3.0, 1.0, 2.0, 5.0]), [[1, 1, 1, 1]]),
+])
+def test_small_cases(f, x, want):
+    S = dualad.jacobian_sparsity(f, x)
+    np.testing.assert_array_equal(dense(S), np.asarray(want, dtype=bool))
+    J = dualad.sparse_jacobian(f, x)
+    np.testing.assert_allclose(J.toarray(), dense_jacobian(f, x).reshape(J.shape), rtol=1e-13, atol=0)
+
+
+def test_out_argument_writes_into_a_traced_buffer():
+    def f(v):
+        o = np.zeros_like(v)
+        np.multiply(v, v[::-1], out=o)
+        return o
+    np.testing.assert_array_equal(dense(dualad.jacobian_sparsity(f, np.arange(1.0, 4.0))),
+                                  np.eye(3, dtype=bool) | np.eye(3, dtype=bool)[::-1])
+
+
+def test_threads_trace_independently():
+    import threading
+    out = {}
+
+    def run(k):
+        v = np.random.default_rng(k).uniform(size=3000)
+        out[k] = dense(dualad.jacobian_sparsity(lambda u: np.roll(u, 1) * u + np.sum(u[:5]), v))
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    want = np.eye(3000, dtype=bool) | np.roll(np.eye(3000, dtype=bool), 1, axis=0)
+    want[:, :5] = True
+    for k in range(4):
+        np.testing.assert_array_equal(out[k], want)
+
+
+@pytest.mark.parametrize("module", ["dualad.sparse.jacobian", "dualad.sparse.tracer", "dualad.sparse.coloring",
+                                    "dualad.sparse.pattern"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0

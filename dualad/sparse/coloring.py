@@ -23,7 +23,7 @@ def band_coloring(S) -> np.ndarray:
     """``j mod (l + u + 1)``, where ``l``/``u`` are the lower/upper bandwidths: optimal for full bands.
 
     >>> import scipy.sparse as sp
-    >>> band_coloring(sp.diags([1, 1, 1], [-1, 0, 1], shape=(5, 5))).tolist()
+    >>> band_coloring(sp.diags([1, 1, 1], [-1, 0, 1], shape=(5, 5), dtype=float)).tolist()
     [0, 1, 2, 0, 1]
     """
     (m, n), indptr, indices = _csr_parts(S)

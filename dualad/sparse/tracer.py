@@ -13,17 +13,22 @@ How each kind of rule moves a pattern
     ``copysign``'s sign argument) contributes nothing. Partials are *not*
     evaluated at ``x``: ``x * y`` depends on ``y`` even where ``x == 0``.
 ``Linear``
-    The rule's tangent map is applied to integer probe tangents with every
-    other operand replaced by its absolute value normalised to 0/1 (1 wherever
-    it is nonzero or depends on the input), so coefficients such as matmul's
-    matrix cannot cancel. Four probe directions -- ``1``, ``w``, ``w**2`` and a
-    random permutation of ``w`` (``w`` numbers the input entries) -- identify
-    every output entry that copies one input entry; the few that combine
-    several (reductions, products) are resolved exactly with one-hot probes
-    through the rule's transpose (or its tangent map). This is the dense "apply
-    the map to the 0/1 pattern, threshold > 0" recipe, without materialising
-    an ``(entries, n)`` array. ``np.where`` keeps *both* branches, whatever the
-    condition is at ``x``.
+    The rule's tangent map is applied to probe tangents that number the input
+    entries, with every other operand replaced by its absolute value
+    normalised to 0/1 (1 wherever it is nonzero or depends on the input), so
+    coefficients such as matmul's matrix cannot cancel. Maps that only move
+    entries (indexing, reshape, transpose, broadcast_to, roll, assignment,
+    concatenate, np.where) need one probe direction: the entry's number.
+    Others get four -- ``1``, ``w``, ``w**2`` and a random permutation of
+    ``w`` -- which identify every output entry that copies one input entry
+    and flag those that combine several (reductions, products). Those are
+    resolved exactly by colouring the inputs (``j mod G``, then random
+    colours, four directions per colour) until no colour holds two of an
+    entry's sources, and one-hot probes (through the rule's transpose when it
+    has one) for whatever is left. This is the dense "apply the map to the 0/1
+    pattern, threshold > 0" recipe without an ``(entries, n)`` array per
+    value. ``np.where`` keeps *both* branches, whatever the condition is at
+    ``x``.
 ``Custom``
     ``concatenate`` is probed like a linear map (its jvp only copies).
     ``max``/``min``/``prod`` take the pattern of ``sum`` over the same axes
@@ -40,6 +45,11 @@ The pattern is exact for the operations above at the given ``x`` and
 conservative where noted; Python-level branches on values (``if x[0] > 0``),
 indices computed from values and ``np.sort`` follow the values at ``x`` and can
 change elsewhere.
+
+Assignment (``out[i] = ...``, ``r[1:] += ...``) replaces the pattern rows of the
+written entries. numpy views share memory and patterns do not, so writing
+through a view and then using the array it views (or another view of the
+written entries) raises instead of returning a pattern with missing entries.
 """
 from __future__ import annotations
 
@@ -898,8 +908,10 @@ def _apply_rule(func, rule, args, kwargs):
             "differentiable arrays positionally")
     args = tuple(_stack_nested(a) for a in args)
     slots = _slots(args)
+    selection = func in _SELECTIONS
     for _, _, tr in slots:
-        _fresh(tr)
+        if not (selection and len(slots) == 1 and tr._root is None):
+            _fresh(tr)  # a copy from an array with entries changed through a view is checked below
     values = [_strip(a) for a in args]
     out = func(*values, **kwargs)
     if type(rule) is Custom:
@@ -913,7 +925,11 @@ def _apply_rule(func, rule, args, kwargs):
         bwd = None
     else:
         fwd, bwd = _linear_maps(func, rule, args, values, kwargs, slots)
-    layers, smap = _structure(np.shape(out), slots, fwd, bwd, func in _SELECTIONS)
+    layers, smap = _structure(np.shape(out), slots, fwd, bwd, selection)
+    if selection and len(slots) == 1 and slots[0][2]._dirty is not None:
+        dirty = slots[0][2]._dirty
+        if smap is None or dirty[smap[smap >= 0]].any():
+            raise UnsupportedFunctionError(_STALE)
     result = Tracer(out, layers)
     if len(slots) == 1 and isinstance(out, np.ndarray) and out.base is not None \
             and np.may_share_memory(out, slots[0][2].value):
