@@ -432,7 +432,7 @@ def test_importing_dualad_does_not_import_scipy():
 
 # ----------------------------------------------------------------------------- probing, views, edge cases
 def test_probe_classification_is_exact_for_copies_and_never_mistakes_a_mix():
-    from dualad.sparse.tracer import _classify, _probe_base
+    from dualad.sparse.probe import classify as _classify, probe_base as _probe_base
     n = 50
     base = _probe_base(n)
     rows = base[1:n + 1]
@@ -544,8 +544,9 @@ def test_threads_trace_independently():
         np.testing.assert_array_equal(out[k], want)
 
 
-@pytest.mark.parametrize("module", ["dualad.sparse.jacobian", "dualad.sparse.tracer", "dualad.sparse.coloring",
-                                    "dualad.sparse.pattern"])
+@pytest.mark.parametrize("module", ["dualad.sparse.jacobian", "dualad.sparse.tracer", "dualad.sparse.dispatch",
+                                    "dualad.sparse.coloring", "dualad.sparse.pattern", "dualad.sparse.probe",
+                                    "dualad.sparse.views"])
 def test_docstring_examples_run(module):
     import doctest
     import importlib

@@ -1,0 +1,421 @@
+"""How a numpy call on traced values is evaluated through the rule table.
+
+How each kind of rule moves a pattern
+-------------------------------------
+``Elementwise``
+    The union of the (broadcast) input patterns. A partial that is identically
+    zero (checked once per ufunc on sample points of the rule's domain, e.g.
+    ``copysign``'s sign argument) contributes nothing. Partials are *not*
+    evaluated at ``x``: ``x * y`` depends on ``y`` even where ``x == 0``.
+``Linear``
+    The rule's tangent map is applied to probe tangents that number the input
+    entries, with every other operand replaced by its absolute value
+    normalised to 0/1 (1 wherever it is nonzero or depends on the input), so
+    coefficients such as matmul's matrix cannot cancel. Maps that only move
+    entries (indexing, reshape, transpose, broadcast_to, roll, assignment,
+    concatenate, np.where) need one probe direction: the entry's number.
+    Others get four -- ``1``, ``w``, ``w**2`` and a random permutation of
+    ``w`` -- which identify every output entry that copies one input entry
+    and flag those that combine several (reductions, products). Those are
+    resolved exactly by colouring the inputs (``j mod G``, then random
+    colours, four directions per colour) until no colour holds two of an
+    entry's sources, and one-hot probes (through the rule's transpose when it
+    has one) for whatever is left. This is the dense "apply the map to the 0/1
+    pattern, threshold > 0" recipe without an ``(entries, n)`` array per
+    value. ``np.where`` keeps *both* branches, whatever the condition is at
+    ``x``.
+``Custom``
+    ``concatenate`` is probed like a linear map (its jvp only copies).
+    ``max``/``min``/``prod`` take the pattern of ``sum`` over the same axes
+    (every reduced entry, not just the winner at ``x``) and ``cumprod`` that
+    of ``cumsum``. Any other custom rule (``solve``, ``inv``, ``det``,
+    ``slogdet``...) is treated as coupling everything: each output entry
+    depends on every input of every traced operand.
+``ZeroDerivative`` / ``NoDerivative``
+    An empty pattern / a plain array.
+``Composite``
+    The implementation is called on the tracers, as for Duals.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+import operator
+from functools import lru_cache
+
+import numpy as np
+
+from .. import composites
+from .. import dispatch as _forward
+from ..errors import ConversionError, OutputError, UnsupportedFunctionError, describe
+from ..rules import (NEG_ONE, ONE, SETITEM, TABLE, Composite, Custom, Elementwise, Linear, NoDerivative,
+                     ZeroDerivative)
+from . import pattern as P
+from .probe import structure
+from .tracer import Tracer, _value
+from .views import STALE, assign, fresh, link_view
+
+__all__ = ["apply_ufunc", "apply_function", "apply_rule", "getitem", "check_key", "stack_output"]
+
+# ----------------------------------------------------------------------------- helpers
+def _unsupported(func, why: str = "") -> UnsupportedFunctionError:
+    return _forward.unsupported(func, why)
+
+
+def check_key(key):
+    parts = key if isinstance(key, tuple) else (key,)
+    if any(isinstance(k, Tracer) for k in parts):
+        raise ConversionError("indexing with a traced value would lose its dependencies; remedy: index "
+                              "with integers that do not depend on the input")
+
+
+def getitem(t: Tracer, key):
+    check_key(key)
+    return apply_rule(operator.getitem, TABLE[operator.getitem], (t, key), {})
+
+
+def _strip(x):
+    if isinstance(x, Tracer):
+        return x.value
+    if isinstance(x, (list, tuple)):
+        return type(x)(_strip(y) for y in x)
+    return x
+
+
+def _has_tracer(x) -> bool:
+    if isinstance(x, Tracer):
+        return True
+    if isinstance(x, (list, tuple)):
+        return any(_has_tracer(y) for y in x)
+    if isinstance(x, dict):
+        return any(_has_tracer(y) for y in x.values())
+    return False
+
+
+def _size(shape) -> int:
+    return math.prod(shape)
+
+
+@lru_cache(maxsize=256)
+def _broadcast_map(in_shape: tuple, out_shape: tuple) -> np.ndarray:
+    """For each entry of ``out_shape``, the entry of ``in_shape`` broadcasting reads."""
+    idx = np.arange(_size(in_shape), dtype=P.IDX).reshape(in_shape)
+    m = np.ascontiguousarray(np.broadcast_to(idx, out_shape)).reshape(-1)
+    m.flags.writeable = False
+    return m
+
+
+@lru_cache(maxsize=None)
+def _identically_zero(ufunc, i: int) -> bool:
+    """Is the rule's partial for input ``i`` zero everywhere (judged on sample points of its domain)?"""
+    rule = TABLE[ufunc]
+    partial = rule.partials[i]
+    if partial is ONE or partial is NEG_ONE or partial is None:
+        return False
+    rng = np.random.default_rng(12345)
+    domain = rule.domain or ((-2.0, 2.0),)
+    samples = [rng.uniform(*domain[min(j, len(domain) - 1)], size=32) for j in range(ufunc.nin)]
+    try:
+        with np.errstate(all="ignore"):
+            p = partial(ufunc(*samples), *samples)
+        return bool(np.all(np.asarray(p) == 0))
+    except Exception:  # a partial that cannot run on samples is not known to vanish
+        return False
+
+
+# ----------------------------------------------------------------------------- elementwise
+def _elementwise(ufunc, rule: Elementwise, inputs):
+    values = [x.value if isinstance(x, Tracer) else x for x in inputs]
+    out = ufunc(*values)
+    shape = np.shape(out)
+    patterns = []
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Tracer):
+            continue
+        fresh(x)
+        if rule.partials[i] is None:
+            raise _unsupported(ufunc, f" with respect to argument {i}")
+        if not x.layers or _identically_zero(ufunc, i):
+            continue
+        layers = x.layers
+        if x.shape != shape:
+            layers = P.gather(layers, _broadcast_map(x.shape, shape), x.size)
+        patterns.append(layers)
+    return Tracer(out, P.union(patterns, _size(shape)) if patterns else ())
+
+
+# ----------------------------------------------------------------------------- Linear and Custom rules
+def _slots(args):
+    """The traced operands: (argument position, index in a list argument or None, tracer)."""
+    slots = []
+    for i, a in enumerate(args):
+        if isinstance(a, Tracer):
+            slots.append((i, None, a))
+        elif isinstance(a, (list, tuple)):
+            for j, b in enumerate(a):
+                if isinstance(b, Tracer):
+                    slots.append((i, j, b))
+    return slots
+
+
+def _stack_nested(a):
+    """A list argument whose items are lists holding tracers gets those items stacked, as numpy would."""
+    if isinstance(a, (list, tuple)) and any(isinstance(b, (list, tuple)) and _has_tracer(b) for b in a):
+        return type(a)(stack_output(b) if isinstance(b, (list, tuple)) and _has_tracer(b) else b for b in a)
+    return a
+
+
+def _unit(v, tracer=None):
+    """A 0/1 stand-in for an operand: 1 wherever it is nonzero or depends on the input."""
+    if tracer is not None:
+        nz = np.asarray(tracer.value) != 0
+        if tracer.layers:
+            nz = nz | P.row_has_deps(tracer.layers, tracer.size).reshape(nz.shape)
+        return nz.astype(np.float64)
+    if isinstance(v, (np.ndarray, np.generic, float, int)) and not isinstance(v, bool) \
+            and np.asarray(v).dtype.kind in "iuf":
+        return (np.abs(np.asarray(v)) > 0).astype(np.float64)
+    return v
+
+
+def _tangent_struct(args, slots, tangents):
+    """Tangents laid out like the arguments (None for constants), as rules' jvp/maps expect."""
+    struct = [None] * len(args)
+    for k, (i, j, _) in enumerate(slots):
+        t = tangents.get(k)
+        if j is None:
+            struct[i] = t
+        else:
+            if struct[i] is None:
+                struct[i] = [None] * len(args[i])
+            struct[i][j] = t
+    return struct
+
+
+def _linear_maps(func, rule: Linear, args, values, kwargs, slots):
+    for i, j, _ in slots:
+        if j is not None or rule.tangent.get(i) is None:
+            raise _unsupported(func, f" with respect to argument {i}")
+    units = {}
+
+    def args_for(i):
+        """Arguments for the map of position ``i``: the other operands as 0/1 stand-ins."""
+        if i not in units:
+            a = list(values)
+            for j, arg in enumerate(args):
+                if j != i and j in rule.tangent:
+                    a[j] = _unit(values[j], arg if isinstance(arg, Tracer) else None)
+            if func is np.where:  # keep both branches: the condition may flip away from x
+                a[0] = np.full(np.shape(values[0]), i == 1)
+            units[i] = a
+        return units[i]
+
+    def fwd(tangents):
+        total = None
+        for k, t in tangents.items():
+            i = slots[k][0]
+            c = rule.tangent[i](t, *args_for(i), **kwargs)
+            total = c if total is None else total + c
+        return total
+
+    def bwd(k, ct):
+        i = slots[k][0]
+        transpose = rule.transpose.get(i) if hasattr(rule.transpose, "get") else None
+        if ct is None:
+            return transpose is not None
+        return transpose(ct, *args_for(i), **kwargs)
+
+    return fwd, bwd
+
+
+def _bound(func, args, kwargs):
+    try:
+        b = inspect.signature(func).bind(*args, **kwargs)
+    except (TypeError, ValueError):
+        return {}
+    return b.arguments
+
+
+# Custom rules whose pattern is that of a linear reduction over the same axes: every
+# entry the reduction reads, not only the one that wins at x.
+_AS_LINEAR = {np.max: np.sum, np.amax: np.sum, np.min: np.sum, np.amin: np.sum, np.prod: np.sum,
+              np.cumprod: np.cumsum}
+# Custom rules whose jvp only copies tangents around, so probing it is exact.
+_PROBE_JVP = {np.concatenate}
+# Rules whose tangent map (per operand) only moves entries or writes zeros -- each output entry
+# is a copy of at most one input entry -- so one probe direction, the entry's number, suffices.
+# (np.where counts as one: its condition is replaced by all-True / all-False, see _linear_maps.)
+_SELECTIONS = {operator.getitem, SETITEM, np.reshape, np.transpose, np.broadcast_to, np.roll, np.copy,
+               np.where, np.concatenate}
+
+
+def _as_linear(func, args, kwargs, out):
+    bound = _bound(func, args, kwargs)
+    proxy = _AS_LINEAR[func]
+    kw = {"axis": bound.get("axis")}
+    if proxy is np.sum and bound.get("keepdims") is not None:
+        kw["keepdims"] = bool(bound.get("keepdims"))
+    traced = apply_rule(proxy, TABLE[proxy], (args[0],), kw)
+    return Tracer(out, traced.layers)
+
+
+def _coupled(out, slots):
+    """Every output entry depends on everything the traced operands depend on."""
+    rows = [P.to_csr(tr.layers, tr.size)[1] for _, _, tr in slots if tr.layers]
+    deps = np.unique(np.concatenate(rows)) if rows else np.zeros(0, P.IDX)
+
+    def wrap(o):
+        size = int(np.size(o))
+        if len(deps) == 0 or size == 0:
+            return Tracer(o, ())
+        return Tracer(o, (np.broadcast_to(deps, (size, len(deps))),))
+
+    if isinstance(out, tuple):
+        items = [wrap(o) for o in out]
+        if len(items) == 2 and np.shape(out[0]) == np.shape(out[1]) and hasattr(out, "_fields") \
+                and out._fields[0] == "sign":
+            items[0] = out[0]  # slogdet's sign is piecewise constant
+        return type(out)(*items) if hasattr(out, "_fields") else tuple(items)
+    return wrap(out)
+
+
+def apply_rule(func, rule, args, kwargs):
+    if _has_tracer(kwargs):
+        raise UnsupportedFunctionError(
+            f"{_forward._name(func)} got a traced value as a keyword argument; remedy: pass "
+            "differentiable arrays positionally")
+    args = tuple(_stack_nested(a) for a in args)
+    slots = _slots(args)
+    selection = func in _SELECTIONS
+    for _, _, tr in slots:
+        if not (selection and len(slots) == 1 and tr._root is None):
+            fresh(tr)  # a copy from an array with entries changed through a view is checked below
+    values = [_strip(a) for a in args]
+    out = func(*values, **kwargs)
+    if type(rule) is Custom:
+        if func in _AS_LINEAR:
+            return _as_linear(func, args, kwargs, out)
+        if func not in _PROBE_JVP:
+            return _coupled(out, slots)
+
+        def fwd(tangents):
+            return rule.jvp(out, values, kwargs, _tangent_struct(args, slots, tangents))
+        bwd = None
+    else:
+        fwd, bwd = _linear_maps(func, rule, args, values, kwargs, slots)
+    layers, smap = structure(np.shape(out), slots, fwd, bwd, selection)
+    if selection and len(slots) == 1 and slots[0][2]._dirty is not None:
+        dirty = slots[0][2]._dirty
+        if smap is None or dirty[smap[smap >= 0]].any():
+            raise UnsupportedFunctionError(STALE)
+    result = Tracer(out, layers)
+    if len(slots) == 1 and isinstance(out, np.ndarray) and out.base is not None \
+            and np.may_share_memory(out, slots[0][2].value):
+        link_view(result, slots[0][2], smap)
+    return result
+
+
+def _zero(func, args, kwargs):
+    return Tracer(func(*_strip(args), **_strip(kwargs)), ())
+
+
+_ACCUMULATE = {np.add: np.cumsum, np.multiply: np.cumprod}
+_REDUCE = {np.add: np.sum, np.multiply: np.prod, np.maximum: np.max, np.minimum: np.min}
+
+
+# ----------------------------------------------------------------------------- dispatch
+def _pop_out(func, kwargs):
+    out = kwargs.pop("out", None)
+    if isinstance(out, tuple):
+        out = out[0] if len(out) == 1 else out
+    dtype = kwargs.pop("dtype", None)
+    if dtype is not None and np.dtype(dtype).kind != "f":
+        raise ConversionError(f"{_forward._name(func)}(..., dtype={np.dtype(dtype)}) would drop the "
+                              "dependencies; remedy: use a float dtype or leave dtype out")
+    for bad in ("where", "initial", "casting", "subok", "signature", "axes", "order"):
+        if bad in kwargs and not (bad == "order" and kwargs[bad] in ("K", "C")):
+            raise UnsupportedFunctionError(
+                f"{_forward._name(func)} with the {bad}= argument is not supported on traced values; "
+                f"remedy: leave {bad}= out")
+    return out
+
+
+def _finish_out(func, result, out):
+    if out is None:
+        return result
+    if isinstance(out, Tracer):
+        assign(out, result if isinstance(result, Tracer) else Tracer(result, ()))
+        return out
+    if isinstance(result, Tracer):
+        raise ConversionError(f"{_forward._name(func)}(..., out=<{describe(out)}>) would write a traced "
+                              "value into a plain array; remedy: leave out= away")
+    out[...] = result
+    return out
+
+
+def apply_ufunc(ufunc, method, inputs, kwargs):
+    kwargs = dict(kwargs)
+    out = _pop_out(ufunc, kwargs)
+    if method == "__call__":
+        if kwargs:
+            raise _unsupported(ufunc, f" with keyword arguments {sorted(kwargs)}")
+        rule = TABLE.get(ufunc)
+        kind = type(rule)
+        if kind is Elementwise:
+            result = _elementwise(ufunc, rule, inputs)
+        elif kind is Linear or kind is Custom:
+            result = apply_rule(ufunc, rule, inputs, {})
+        elif kind is ZeroDerivative:
+            result = _zero(ufunc, inputs, {})
+        elif kind is NoDerivative:
+            result = ufunc(*_strip(inputs))
+        else:
+            raise _unsupported(ufunc)
+    elif method == "reduce" and ufunc in _REDUCE:
+        axis = kwargs.pop("axis", 0)
+        result = apply_function(_REDUCE[ufunc], (inputs[0],), {"axis": axis, **kwargs})
+    elif method == "accumulate" and ufunc in _ACCUMULATE:
+        result = apply_function(_ACCUMULATE[ufunc], (inputs[0],), {"axis": kwargs.pop("axis", 0)})
+    elif method == "accumulate" and ufunc in composites.ACCUMULATE:
+        result = composites.ACCUMULATE[ufunc](inputs[0], axis=kwargs.pop("axis", 0))
+    elif method == "outer" and type(TABLE.get(ufunc)) is Elementwise:
+        a, b = inputs
+        a = np.reshape(a, np.shape(_value(a)) + (1,) * np.ndim(_value(b)))
+        result = apply_ufunc(ufunc, "__call__", (a, b), {})
+    else:
+        raise _unsupported(ufunc, f".{method}")
+    return _finish_out(ufunc, result, out)
+
+
+def apply_function(func, args, kwargs):
+    entry = TABLE.get(func)
+    kind = type(entry)
+    if kind is Composite:
+        return entry.impl(*args, **kwargs)
+    if kind is NoDerivative:
+        return func(*_strip(args), **_strip(kwargs))
+    kwargs = dict(kwargs)
+    out = _pop_out(func, kwargs)
+    if kind is Linear or kind is Custom:
+        result = apply_rule(func, entry, args, kwargs)
+    elif kind is ZeroDerivative:
+        result = _zero(func, args, kwargs)
+    else:
+        raise _unsupported(func)
+    return _finish_out(func, result, out)
+
+
+
+def stack_output(y):
+    items = [stack_output(v) if isinstance(v, (list, tuple)) else v for v in y]
+    for v in items:  # a string or None in the list would otherwise be traced as a constant
+        if not isinstance(v, Tracer) and not (isinstance(v, (np.ndarray, np.generic, int, float, bool))
+                                              and np.asarray(v).dtype.kind in "biuf"):
+            raise OutputError(f"the function returned a list holding {describe(v)}, which is not numeric; "
+                              "remedy: return numbers or arrays only")
+    if len({np.shape(v.value) if isinstance(v, Tracer) else np.shape(v) for v in items}) > 1:
+        raise OutputError("the function returned a list of arrays of different shapes; "
+                          "remedy: return one array, or a list of equally shaped arrays")
+    if not any(isinstance(v, Tracer) for v in items):
+        return np.array(items) if items else np.zeros(0)
+    return np.stack(items)

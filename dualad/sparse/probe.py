@@ -1,0 +1,214 @@
+"""Probing a map that is linear in one traced operand: which input entries each output entry reads.
+
+The map is applied to probe tangents that number the input entries (see
+:func:`_structure`). Copies are recognised in one pass; entries that combine
+several inputs are split by colouring the inputs, then by one-hot probes.
+Nothing here knows a derivative formula: the maps come from the rule table.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import pattern as P
+
+__all__ = ["structure", "probe_index", "classify", "probe_base"]
+
+
+def _size(shape) -> int:
+    return math.prod(shape)
+
+
+_PROBE = {"base": np.zeros((0, 4))}
+
+
+def probe_base(n: int) -> np.ndarray:
+    """Row 0 zeros, then rows ``[1, w, w**2, perm(w)]`` for ``w = 1, 2, ...``; read-only, cached, grown on demand.
+
+    The probe for input entry ``g`` is row ``g + 1``.
+    """
+    base = _PROBE["base"]
+    if len(base) <= n:
+        size = max(n, 2 * len(base), 1024)
+        w = np.arange(1, size + 1, dtype=np.float64)
+        perm = np.random.default_rng(2024).permutation(size).astype(np.float64) + 1.0
+        base = np.concatenate([np.zeros((1, 4)), np.stack([np.ones(size), w, w * w, perm], axis=1)])
+        base.flags.writeable = False
+        _PROBE["base"] = base
+    return base
+
+
+def probe_index(n: int) -> np.ndarray:
+    """``[0, 1, ..., n]`` as floats (entry ``g`` of an input is probed with ``g + 1``), cached."""
+    w = _PROBE.get("index")
+    if w is None or len(w) <= n:
+        w = np.arange(max(n + 1, 2 * (0 if w is None else len(w)), 1024), dtype=np.float64)
+        w.flags.writeable = False
+        _PROBE["index"] = w
+    return w[:n + 1]
+
+
+def classify(r: np.ndarray, total: int, base: np.ndarray):
+    """Per output entry: its single source (global input index) or -1, and a mask of multi-source entries."""
+    # Fast exact check: every entry copies one input or nothing (gathers, reshapes, concatenation).
+    # Row w of ``base`` is what a copy of input w-1 gives, row 0 what an empty entry gives.
+    with np.errstate(invalid="ignore"):
+        w = r[:, 1].astype(P.IDX)
+    if len(w) and w.max() <= total and r.shape[1] == 4:
+        # preallocated buffers: fresh ~(n, 4) temporaries on every operation cost page faults
+        expected = P.scratch("expected", r.shape, np.float64)
+        same = P.scratch("same", r.shape, bool)
+        np.equal(r, base.take(w, axis=0, mode="clip", out=expected), out=same)
+        if same.all():
+            return w - 1, None
+    base = base[1:]
+    perm = base[:, 3]
+    r1, r2, r3, r4 = r[:, 0], r[:, 1], r[:, 2], r[:, 3]
+    with np.errstate(all="ignore"):
+        zero = (r1 == 0) & (r2 == 0) & (r3 == 0) & (r4 == 0)
+        w = np.rint(r2 / r1)
+        valid = np.isfinite(w) & (w >= 1) & (w <= total) & ~zero
+        s = np.where(valid, w - 1, 0).astype(P.IDX)
+        w = s + 1.0
+
+        def close(a, b):
+            return np.abs(a - b) <= 1e-9 * np.abs(b)
+
+        single = valid & close(r2, r1 * w) & close(r3, r1 * w * w) & close(r4, r1 * perm[s])
+    s[~single] = -1
+    multi = ~(zero | single)
+    return s, (multi if multi.any() else None)
+
+
+_BUDGET = 1 << 22  # float entries per probe block beyond the first
+_HASH_ROUNDS = 3
+_HASH_MAX_SOURCES = 32
+
+
+def _one_hot_pairs(rows, k, tr, out_shape, fwd, bwd):
+    """Exact (row, source) pairs of output entries ``rows``, one input or output at a time."""
+    out_size, size = _size(out_shape), tr.size
+    pair_rows, pair_src = [], []
+    if bwd is not None and bwd(k, None) and len(rows) <= size:
+        chunk = max(1, min(len(rows), _BUDGET // max(out_size, size)))
+        for start in range(0, len(rows), chunk):
+            sel = rows[start:start + chunk]
+            ct = np.zeros((out_size, len(sel)))
+            ct[sel, np.arange(len(sel))] = 1.0
+            g = np.asarray(bwd(k, ct.reshape(out_shape + (len(sel),)))).reshape(size, len(sel))
+            src, col = np.nonzero(g)
+            pair_rows.append(sel[col])
+            pair_src.append(src)
+    else:
+        chunk = max(1, min(size, _BUDGET // max(out_size, size)))
+        for start in range(0, size, chunk):
+            cols = np.arange(start, min(size, start + chunk))
+            t = np.zeros((size, len(cols)))
+            t[cols, np.arange(len(cols))] = 1.0
+            r = np.asarray(fwd({k: t.reshape(tr.shape + (len(cols),))})).reshape(out_size, len(cols))
+            row, col = np.nonzero(r[rows])
+            pair_rows.append(rows[row])
+            pair_src.append(cols[col])
+    return pair_rows, pair_src
+
+
+def _resolve_multi(rows, counts, k, tr, out_shape, fwd, bwd):
+    """Exact (row, source) pairs of the multi-source output entries ``rows``.
+
+    Entries with few sources are split by colouring the inputs (``j mod G``,
+    then random colours): with the four probe directions per colour, an
+    entry is resolved once no colour holds two of its sources. What is left
+    is resolved one-hot, through the rule's transpose when it has one.
+    """
+    out_size, size = _size(out_shape), tr.size
+    base = probe_base(size)
+    pair_rows, pair_src = [], []
+    few = counts <= _HASH_MAX_SOURCES
+    pending, rest = rows[few], rows[~few]
+    G = 1 << int(max(1, 2 * counts[few].max() if few.any() else 1) - 1).bit_length()
+    rng = np.random.default_rng(7)
+    for rnd in range(_HASH_ROUNDS):
+        G = min(G, size)
+        if not len(pending) or G < 2 or 4 * G * max(size, out_size) > _BUDGET:
+            break
+        colour = np.arange(size) % G if rnd == 0 else rng.integers(0, G, size)
+        probe = np.zeros((size, G, 4))
+        probe[np.arange(size), colour] = base[1:size + 1]
+        r = np.asarray(fwd({k: probe.reshape(tr.shape + (4 * G,))}), dtype=np.float64)
+        r = r.reshape(out_size, G, 4)[pending].reshape(-1, 4)
+        s, multi = classify(r, size, base)
+        row_of = np.repeat(pending, G)
+        if multi is None:
+            done = s >= 0
+            pending = pending[:0]
+        else:
+            bad = np.unique(row_of[multi])
+            done = (s >= 0) & ~np.isin(row_of, bad)
+            pending = bad
+        pair_rows.append(row_of[done])
+        pair_src.append(s[done])
+        G *= 2
+    left = np.concatenate([pending, rest])
+    if len(left):
+        more_rows, more_src = _one_hot_pairs(np.sort(left), k, tr, out_shape, fwd, bwd)
+        pair_rows += more_rows
+        pair_src += more_src
+    if not pair_rows:
+        return np.zeros(0, P.IDX), np.zeros(0, P.IDX)
+    return np.concatenate(pair_rows).astype(P.IDX), np.concatenate(pair_src).astype(P.IDX)
+
+
+def _slot_structure(k: int, tr, out_shape: tuple, fwd, bwd, selection: bool) -> tuple:
+    """The part of the output pattern that comes from traced operand ``k`` (the map is linear in it)."""
+    out_size, size = _size(out_shape), tr.size
+    if selection:  # the map only moves entries around: one probe direction names the source
+        probe = probe_index(size)[1:].reshape(tr.shape + (1,))
+        r = np.asarray(fwd({k: probe}), dtype=np.float64)
+        if _same_buffer(r, probe):
+            return tr.layers, P.arange(size)  # handed back untouched: a reshape
+        smap = r.reshape(out_size).astype(P.IDX) - 1
+        return P.gather(tr.layers, smap, size), smap
+    base = probe_base(size)
+    probe = base[1:size + 1].reshape(tr.shape + (4,))
+    r = np.asarray(fwd({k: probe}), dtype=np.float64)
+    if _same_buffer(r, probe):
+        return tr.layers, P.arange(size)
+    r = r.reshape(out_size, 4)
+    s, multi = classify(r, size, base)
+    if multi is None:
+        return P.gather(tr.layers, s, size), s
+    m = np.nonzero(multi)[0]
+    m_rows, m_src = _resolve_multi(m, r[m, 0], k, tr, out_shape, fwd, bwd)
+    single = np.nonzero(s >= 0)[0]
+    rows = np.concatenate([single, m_rows])
+    src = np.concatenate([s[single], m_src])
+    order = np.argsort(rows, kind="stable")
+    grp_ptr = np.zeros(out_size + 1, dtype=P.IDX)
+    np.cumsum(np.bincount(rows, minlength=out_size), out=grp_ptr[1:])
+    return P.grouped_gather(tr.layers, src[order], grp_ptr), None
+
+
+def _same_buffer(r: np.ndarray, probe: np.ndarray) -> bool:
+    return r.size == probe.size and r.flags.c_contiguous and \
+        r.__array_interface__["data"][0] == probe.__array_interface__["data"][0]
+
+
+def structure(out_shape: tuple, slots, fwd, bwd, selection: bool = False) -> tuple:
+    """The output pattern of a map linear in the traced slots, probing one slot at a time.
+
+    Also returns, for a single slot, which input entry each output entry copies
+    (-1: none), when the map is a copy (None otherwise).
+    """
+    out_size = _size(out_shape)
+    if out_size == 0:
+        return (), None
+    parts, smap = [], None
+    for k, (_, _, tr) in enumerate(slots):
+        if tr.size:
+            if not tr.layers and not (len(slots) == 1 and selection):
+                continue
+            layers, smap = _slot_structure(k, tr, out_shape, fwd, bwd, selection)
+            if layers:
+                parts.append(layers)
+    return (P.union(parts, out_size) if parts else ()), (smap if len(slots) == 1 else None)
