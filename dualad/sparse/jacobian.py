@@ -43,7 +43,7 @@ def jacobian_sparsity(f: Callable, x: Any):
 
     Shape ``(m, n)``: rows are the flattened (C order) outputs, columns the
     flattened inputs. ``f`` runs once on dependency-tracking values that go
-    through dualad's rule table (see :mod:`dualad.sparse.tracer`). The pattern
+    through dualad's rule table (see :mod:`dualad.sparse.dispatch`). The pattern
     contains every entry that can be nonzero *at this x*: ``np.where`` and
     ``max``/``min`` keep all candidates, but Python branches on values
     (``if x[0] > 0``), value-derived indices and ``np.sort`` follow ``x``, and
