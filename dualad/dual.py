@@ -296,8 +296,18 @@ class Dual:
     __hash__ = None  # mutable and compared elementwise, like ndarray
 
 
-#: Differentiable wrapper types whose ``.value`` is one layer down (dualad.tape adds its Var).
+#: Differentiable wrapper types whose ``.value`` is one layer down (see :func:`register_layer`).
 LAYERS: tuple = (Dual,)
+
+
+def register_layer(cls: type) -> None:
+    """Let ``_primal`` see through ``cls`` values too (the tape's Var, the sparsity tracer).
+
+    Called once, when the defining module is imported; registering twice is harmless.
+    """
+    global LAYERS
+    if cls not in LAYERS:
+        LAYERS = LAYERS + (cls,)
 
 
 _ACCEPTED = (Dual,) + _OPERANDS

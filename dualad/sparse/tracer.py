@@ -303,6 +303,9 @@ Tracer.__pos__ = lambda self: _D.apply_ufunc(np.positive, "__call__", (self,), {
 Tracer.__abs__ = lambda self: _D.apply_ufunc(np.absolute, "__call__", (self,), {})
 Tracer.__round__ = lambda self, ndigits=None: np.round(self, ndigits or 0)
 
+# so _primal, used by composites and buffers, sees through tracer values
+_dual.register_layer(Tracer)
+
 
 def trace(f, x: np.ndarray):
     """Run ``f`` on a tracer of ``x``: ``(output value, (indptr, indices))`` of the output's pattern.
@@ -310,8 +313,6 @@ def trace(f, x: np.ndarray):
     Row ``i`` of the pattern lists the flat input indices output entry ``i``
     (flattened, C order) depends on, sorted and without duplicates.
     """
-    if Tracer not in _dual.LAYERS:  # so _primal, used by composites and buffers, sees values
-        _dual.LAYERS = _dual.LAYERS + (Tracer,)
     n = int(np.size(x))
     y = f(Tracer(np.array(x, dtype=np.result_type(x, np.float64), copy=True), P.identity(n) if n else ()))
     if isinstance(y, (list, tuple)):

@@ -15,7 +15,7 @@ from .graph import Node, Tape
 from .var import Var
 
 # _primal (and so comparisons, argmax, buffers) sees through tape values as through Duals.
-_dual.LAYERS = (_dual.Dual, Var)
+_dual.register_layer(Var)
 
 __all__ = ["grad", "value_and_grad", "vjp", "jacobian", "record", "stop_gradient", "label", "hvp",
            "Tape", "Node", "Var"]
