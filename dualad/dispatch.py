@@ -110,7 +110,10 @@ def _all_finite(p) -> bool:
 
 def _scale(partial, tangent, batched):
     """partial * tangent, with 0 (not NaN) where the tangent is 0 and the partial is infinite."""
-    if batched and _ndim(partial) > 0:
+    if type(partial) is np.float64:  # a scalar partial (scalar-style code): the quick check
+        if math.isfinite(partial):
+            return partial * tangent
+    elif batched and _ndim(partial) > 0:
         partial = partial[..., None]
     if _all_finite(partial):
         return partial * tangent
@@ -125,6 +128,7 @@ def _scale(partial, tangent, batched):
 _SCALAR_OPERATORS = {np.add: operator.add, np.subtract: operator.sub, np.multiply: operator.mul,
                      np.divide: operator.truediv, np.power: operator.pow}
 _SCALAR_OPERANDS = (np.float64, float, int)
+_FLOAT64 = np.dtype(np.float64)
 
 
 def _evaluate(ufunc, values):
@@ -158,6 +162,8 @@ def _elementwise(ufunc, rule: Elementwise, inputs):
             else:
                 c = _scale(partial(out, *values), t, batched)
                 tangent = c if tangent is None else tangent + c
+    if type(out) is np.float64 and getattr(tangent, "dtype", None) == _FLOAT64:
+        return Dual._make(out, tangent, tag)  # a scalar result (scalar-style code): nothing to broadcast or cast
     want = _shape(out)
     have = _shape(tangent)
     if batched:

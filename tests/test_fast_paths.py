@@ -169,3 +169,12 @@ def test_scalar_float32_stays_float32():
     z = Dual(np.float32(1.5), np.float32(1.0)) * 2.0 - Dual(np.float32(0.5), np.float32(0.0))
     assert np.asarray(z.value).dtype == np.float32 and np.asarray(z.tangent).dtype == np.float32
     assert z.tangent == 2.0
+
+
+def test_scalar_infinite_partial_times_zero_tangent_is_zero():
+    # the NaN-safe convention on the scalar path: sqrt'(0) = inf, times a zero tangent gives 0
+    z = np.sqrt(Dual(0.0, np.array([0.0, 1.0, 0.0])))
+    assert z.tangent[0] == 0.0 and z.tangent[1] == np.inf and z.tangent[2] == 0.0
+    assert np.sqrt(Dual(0.0, 0.0)).tangent == 0.0
+    J = dualad.jacobian(lambda v: [np.sqrt(v[0]) + v[1], np.sqrt(v[1])], np.array([0.0, 4.0]))
+    np.testing.assert_array_equal(J, [[np.inf, 1.0], [0.0, 0.25]])
