@@ -11,6 +11,7 @@ import operator
 import numpy as np
 
 from . import composites  # noqa: F401  (fills the table's Composite entries)
+from .diagonal import DiagonalTangent
 from .dual import Dual, _primal
 from .errors import ConversionError, UnsupportedFunctionError, describe
 from .rules import (NEG_ONE, ONE, TABLE, Composite, Custom, Elementwise, Linear, NoDerivative,
@@ -355,12 +356,16 @@ def _check_key(key):
 
 def getitem(d: Dual, key):
     _check_key(key)
+    if type(d.tangent) is DiagonalTangent:
+        d.tangent = d.tangent.dense()  # indexing couples the diagonal: go dense once, not per index
     batched = _is_batched(d)
     t = _GETITEM.tangent[0](d.tangent if batched else d.tangent[..., None], d.value, key)
     return Dual._make(d.value[key], t if batched else t[..., 0], d.tag)
 
 
 def _writable(a):
+    if type(a) is DiagonalTangent:
+        return a.dense()  # the array its views share, so writes reach them
     if isinstance(a, np.ndarray) and a.flags.writeable:
         return a
     if isinstance(a, Dual):
@@ -406,6 +411,10 @@ def setitem(d: Dual, key, item):
 
 def assign(target: Dual, result):
     """Make ``target`` hold ``result`` (for ``+=`` and ``out=``), in place when layouts allow."""
+    if type(target.tangent) is DiagonalTangent:
+        target.tangent = target.tangent.dense()  # shared with views of target: write there
+    if isinstance(result, Dual) and type(result.tangent) is DiagonalTangent:
+        result.tangent = result.tangent.dense()
     if (isinstance(result, Dual) and result.tag == target.tag
             and isinstance(target.value, np.ndarray) and target.value.flags.writeable
             and isinstance(target.tangent, np.ndarray) and target.tangent.flags.writeable

@@ -11,6 +11,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import dual as _dual
+from .diagonal import DiagonalTangent
 from .dual import Dual, _primal, new_tag
 from .errors import InputError, OutputError, describe
 
@@ -148,9 +149,16 @@ def _output(y, tag: int, k: int, dtype):
         _primal(value)).dtype.kind != "f" else np.asarray(_primal(value)).dtype))
 
 
+#: Smallest 1-D input whose full identity seed is kept as its diagonal
+#: (:class:`dualad.diagonal.DiagonalTangent`); below it the dense seed is cheaper.
+DIAGONAL_SEED_MIN = 16
+
+
 def _seed(x, start: int, stop: int, tag: int) -> Dual:
     n = math.prod(x.shape)
     k = stop - start
+    if type(x) is np.ndarray and x.ndim == 1 and k == n >= DIAGONAL_SEED_MIN:
+        return Dual._make(x, DiagonalTangent(np.ones(n, dtype=x.dtype)), tag)
     block = np.zeros((n, k), dtype=_dtype(x))
     block[start:stop].reshape(-1)[::k + 1] = 1.0  # the ones at (start + i, i): a strided view, no index arrays
     shape = x.shape if isinstance(x, Dual) else x.shape
