@@ -35,6 +35,10 @@ def auto_chunk_size(n: int, itemsize: int = 8) -> int:
     for name, v, low in (("n", n, 0), ("itemsize", itemsize, 1)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
             raise InputError(f"auto_chunk_size needs {name} an int >= {low}, got {v!r}")
+    return _chunk_for(n, itemsize)
+
+
+def _chunk_for(n: int, itemsize: int) -> int:
     if n * n * itemsize <= CHUNK_BYTES:
         return max(n, 1)
     return max(1, CHUNK_BYTES // (n * itemsize))
@@ -65,6 +69,10 @@ def _as_input(x: Any, name: str = "x"):
             raise InputError(f"{name} holds an integer too large for float64; remedy: scale the input") from None
     raise InputError(f"{name} must be a number or an array of numbers, got {describe(arr)}; "
                      "remedy: pass floats, ints or a numeric ndarray")
+
+
+def _ndim(t) -> int:
+    return t.ndim if hasattr(t, "ndim") else np.ndim(t)  # arrays, Duals, diagonal tangents; np.ndim for the rest
 
 
 def _dtype(x) -> np.dtype:
@@ -134,7 +142,7 @@ def _output(y, tag: int, k: int, dtype):
         y = _stack_output(y)
     if isinstance(y, Dual) and y.tag == tag:
         t = y.tangent
-        if (t.ndim if isinstance(t, Dual) else np.ndim(t)) == y.ndim:
+        if _ndim(t) == y.ndim:
             t = t[..., None]
         return y.value, t
     if isinstance(y, Dual):  # a Dual of an outer differentiation: constant here
@@ -182,7 +190,7 @@ def jacobian(f: Callable, x: Any, *, chunk_size: int | None = None):
     n = math.prod(xshape)
     dtype = _dtype(x)
     if chunk_size is None:
-        chunk = auto_chunk_size(n, dtype.itemsize)
+        chunk = _chunk_for(n, dtype.itemsize)  # n and itemsize are ints here: no argument checks
     else:
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
             raise InputError(f"chunk_size must be a positive int or None, got {chunk_size!r}; "
