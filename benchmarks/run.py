@@ -555,7 +555,8 @@ def targets(records) -> list[tuple[str, str, str]]:
 # ----------------------------------------------------------------------------- report
 def machine() -> dict:
     info = {"python": platform.python_version(), "numpy": np.__version__, "dualad": dualad.__version__,
-            "platform": platform.platform(), "cpus": os.cpu_count()}
+            "platform": platform.platform(), "cpus": os.cpu_count(),
+            "load_average_1min_at_end": round(os.getloadavg()[0], 2)}
     try:
         with open("/proc/cpuinfo") as fh:
             info["cpu"] = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
@@ -578,7 +579,8 @@ def _dist_version(name):
 def markdown(records, mach) -> str:
     lines = [f"Machine: {mach['cpu']}, {mach['cpus']} CPUs; Python {mach['python']}, numpy {mach['numpy']}"
              + "".join(f", {k} {mach[k]}" for k in ("jax", "torch", "autograd", "ad", "scipy") if k in mach)
-             + ".", "", "Time per Jacobian (median), and in brackets its ratio to one plain numpy "
+             + f"; load average {mach['load_average_1min_at_end']} at the end (other work on the machine "
+             "skews timings, BLAS-heavy ones most).", "", "Time per Jacobian (median), and in brackets its ratio to one plain numpy "
              "evaluation of f.", ""]
     cols = ["numpy f"] + [c for c, _ in CONTESTANTS]
     lines.append("| task | n | " + " | ".join(cols) + " |")
