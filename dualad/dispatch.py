@@ -106,6 +106,10 @@ def _split(x, tag, batched):
 def _all_finite(p) -> bool:
     if isinstance(p, (float, np.floating)):
         return math.isfinite(p)
+    # p . p is finite unless an entry is NaN or infinite (or the sum overflows, which only sends
+    # the caller down its slower, equally right path): one BLAS call, and no warnings
+    if isinstance(p, np.ndarray) and p.dtype.kind == "f":
+        return math.isfinite(np.vdot(p, p))
     return bool(np.isfinite(_primal(p)).all())
 
 

@@ -173,8 +173,34 @@ def test_scalar_float32_stays_float32():
 
 def test_scalar_infinite_partial_times_zero_tangent_is_zero():
     # the NaN-safe convention on the scalar path: sqrt'(0) = inf, times a zero tangent gives 0
-    z = np.sqrt(Dual(0.0, np.array([0.0, 1.0, 0.0])))
+    with np.errstate(divide="ignore"):  # sqrt'(0) = 0.5 / 0 warns, as numpy does
+        z = np.sqrt(Dual(0.0, np.array([0.0, 1.0, 0.0])))
+        assert np.sqrt(Dual(0.0, 0.0)).tangent == 0.0
+        J = dualad.jacobian(lambda v: [np.sqrt(v[0]) + v[1], np.sqrt(v[1])], np.array([0.0, 4.0]))
     assert z.tangent[0] == 0.0 and z.tangent[1] == np.inf and z.tangent[2] == 0.0
-    assert np.sqrt(Dual(0.0, 0.0)).tangent == 0.0
-    J = dualad.jacobian(lambda v: [np.sqrt(v[0]) + v[1], np.sqrt(v[1])], np.array([0.0, 4.0]))
     np.testing.assert_array_equal(J, [[np.inf, 1.0], [0.0, 0.25]])
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_array_partial_with_one_non_finite_entry_is_caught(bad):
+    # the finiteness check is a single reduction: one bad entry among many must still be seen,
+    # so a zero tangent row meeting it gives 0, not NaN (the NaN-safe convention)
+    from dualad.dispatch import _scale
+
+    partial = np.full(50, 4.0)
+    partial[17] = bad
+    t = np.ones((50, 3))
+    t[17] = 0.0
+    with np.errstate(invalid="ignore"):
+        c = _scale(partial, t, True)
+    assert (c[17] == 0).all() and (c[:17] == 4.0).all() and (c[18:] == 4.0).all()
+    with np.errstate(divide="ignore"):
+        z = np.sqrt(Dual(np.array([4.0, 0.0, 1.0]), np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 2.0]])))
+    np.testing.assert_array_equal(z.tangent, [[0.25, 0.0], [0.0, 0.0], [0.0, 1.0]])
+
+
+def test_partials_whose_squares_overflow_are_still_right():
+    huge = Dual(np.full(4, 1e200), np.eye(4))
+    with np.errstate(over="ignore"):  # the value overflows; the tangent does not
+        z = huge * np.full(4, 3e200)
+    np.testing.assert_array_equal(z.tangent, 3e200 * np.eye(4))
