@@ -183,10 +183,55 @@ def _elementwise(ufunc, rule: Elementwise, inputs):
     return Dual._make(out, tangent, tag)
 
 
+def _scalar_operand(x, tag):
+    """The float64 value of ``x`` if it is a scalar Dual at ``tag`` or a plain scalar, else None."""
+    if type(x) is Dual:
+        return x.value if x.tag == tag and type(x.value) is np.float64 else None
+    return x if type(x) in _SCALAR_OPERANDS else None
+
+
+def _scalar_term(partial, x, out, values):
+    if partial is ONE:
+        return x.tangent
+    if partial is NEG_ONE:
+        return -x.tangent
+    p = partial(out, *values)
+    if type(p) is np.float64 and math.isfinite(p):
+        return p * x.tangent
+    return _scale(p, x.tangent, True)  # an infinite partial: the NaN-safe product
+
+
+def _scalar_binary(ufunc, rule: Elementwise, a, b):
+    """``a (op) b`` on scalar Duals of one tag and plain scalars (scalar-style code), or None.
+
+    The same rule partials and conventions as :func:`_elementwise`, without its
+    bookkeeping for arrays, broadcasting, nested tags and dtypes, which scalar
+    float64 operands never need.
+    """
+    op = _SCALAR_OPERATORS.get(ufunc)
+    tag = a.tag if type(a) is Dual else b.tag
+    va, vb = _scalar_operand(a, tag), _scalar_operand(b, tag)
+    if op is None or va is None or vb is None or None in rule.partials:
+        return None
+    values = (va, vb)
+    out = op(va, vb)
+    if type(a) is not Dual:
+        return Dual._make(out, _scalar_term(rule.partials[1], b, out, values), tag)
+    tangent = _scalar_term(rule.partials[0], a, out, values)
+    if type(b) is Dual:
+        partial = rule.partials[1]
+        tangent = tangent - b.tangent if partial is NEG_ONE else tangent + _scalar_term(partial, b, out, values)
+    return Dual._make(out, tangent, tag)
+
+
 def ufunc_call(ufunc, inputs):
     """``ufunc(*inputs)`` with at least one Dual among the inputs (the operators' fast path)."""
     rule = TABLE.get(ufunc)
     if type(rule) is Elementwise:
+        if len(inputs) == 2:
+            result = _scalar_binary(ufunc, rule, *inputs)
+            if result is not None:
+                return result
         return _elementwise(ufunc, rule, inputs)
     return apply_ufunc(ufunc, "__call__", inputs, {})
 

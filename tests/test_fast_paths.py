@@ -204,3 +204,27 @@ def test_partials_whose_squares_overflow_are_still_right():
     with np.errstate(over="ignore"):  # the value overflows; the tangent does not
         z = huge * np.full(4, 3e200)
     np.testing.assert_array_equal(z.tangent, 3e200 * np.eye(4))
+
+
+def test_scalar_binary_infinite_partial_and_mixed_tags():
+    with np.errstate(divide="ignore"):
+        z = Dual(0.0, np.array([0.0, 1.0])) ** 0.5  # d/dx x**0.5 at 0 is inf: 0 where the tangent is 0
+    np.testing.assert_array_equal(z.tangent, [0.0, np.inf])
+    # two tags: the higher one is the variable, the lower one a constant carrying its own tangent
+    outer = Dual._make(np.float64(2.0), np.float64(1.0), 1)
+    inner = Dual._make(np.float64(3.0), np.float64(1.0), 2)
+    z = outer * inner
+    assert z.tag == 2 and z.value.tag == 1
+    assert z.value.value == 6.0 and z.value.tangent == 3.0      # d/d outer at fixed inner
+    assert z.tangent.value == 2.0 and z.tangent.tangent == 1.0  # d/d inner, itself depending on outer
+    z = inner * outer
+    assert z.tag == 2 and z.value.value == 6.0 and z.tangent.value == 2.0
+
+
+def test_scalar_code_second_derivatives_by_hand():
+    # f(a, b) = a**3 * b - a / b: mixed and pure second partials from scalar-style code
+    f = lambda v: v[0] ** 3 * v[1] - v[0] / v[1]  # noqa: E731
+    a, b = 1.3, 0.7
+    H = dualad.hessian(f, np.array([a, b]))
+    np.testing.assert_allclose(H, [[6 * a * b, 3 * a * a + 1 / b ** 2],
+                                   [3 * a * a + 1 / b ** 2, -2 * a / b ** 3]], rtol=1e-13)
