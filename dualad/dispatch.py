@@ -224,6 +224,29 @@ def _scalar_binary(ufunc, rule: Elementwise, a, b):
     return Dual._make(out, tangent, tag)
 
 
+def _unary(ufunc, rule: Elementwise, x: Dual):
+    """``ufunc(x)`` for a one-argument rule (np.sin(x), np.exp(x), ...): no other input to
+    look at, and the tangent already has the result's shape."""
+    value = x.value
+    out = ufunc(value)
+    partial = rule.partials[0]
+    t = x.tangent
+    if partial is ONE:
+        tangent = t
+    elif partial is NEG_ONE:
+        tangent = -t
+    elif partial is None:
+        raise unsupported(ufunc, " with respect to argument 0", (x,))
+    else:
+        tangent = _scale(partial(out, value), t, _ndim(t) > _ndim(value))
+    dtype = out.dtype
+    if tangent.dtype != dtype and dtype.kind == "f":
+        tangent = tangent.astype(dtype)  # a float64 partial must not promote float32
+    elif dtype.kind == "c":
+        raise complex_refused(ufunc, (x,))
+    return Dual._make(out, tangent, x.tag)
+
+
 def ufunc_call(ufunc, inputs):
     """``ufunc(*inputs)`` with at least one Dual among the inputs (the operators' fast path)."""
     rule = TABLE.get(ufunc)
@@ -340,6 +363,8 @@ def apply_ufunc(ufunc, method, inputs, kwargs):
     if method == "__call__" and not kwargs:
         rule = TABLE.get(ufunc)
         if type(rule) is Elementwise:  # the common case (np.sin(x), W @ x + b): no out= to manage
+            if len(inputs) == 1 and type(inputs[0]) is Dual:
+                return _unary(ufunc, rule, inputs[0])
             return _elementwise(ufunc, rule, inputs)
     kwargs = dict(kwargs)
     out = _check_out(ufunc, kwargs)

@@ -228,3 +228,23 @@ def test_scalar_code_second_derivatives_by_hand():
     H = dualad.hessian(f, np.array([a, b]))
     np.testing.assert_allclose(H, [[6 * a * b, 3 * a * a + 1 / b ** 2],
                                    [3 * a * a + 1 / b ** 2, -2 * a / b ** 3]], rtol=1e-13)
+
+
+# ----------------------------------------------------------------------------- one-argument ufuncs
+def test_unary_ufuncs_on_arrays_by_hand():
+    x = np.array([0.3, -1.2, 2.0])
+    t = np.array([[1.0, 0.5], [0.0, 2.0], [-1.0, 1.0]])
+    for ufunc, deriv in ((np.sin, np.cos), (np.exp, np.exp), (np.negative, lambda v: -np.ones_like(v)),
+                         (np.positive, np.ones_like), (np.tanh, lambda v: 1 - np.tanh(v) ** 2)):
+        z = ufunc(Dual(x, t))
+        np.testing.assert_array_equal(z.value, ufunc(x))
+        np.testing.assert_allclose(z.tangent, deriv(x)[:, None] * t, rtol=1e-15)
+    z = np.cos(Dual(x.astype(np.float32), t.astype(np.float32)))
+    assert z.value.dtype == np.float32 and z.tangent.dtype == np.float32
+
+
+def test_unary_ufunc_nested_second_derivative():
+    # d2/dx2 of sum(sin(x) * exp(x)) = sum(2 cos(x) exp(x)) on the diagonal
+    x = np.array([0.2, -0.4, 1.1])
+    H = dualad.hessian(lambda v: np.sum(np.sin(v) * np.exp(v)), x)
+    np.testing.assert_allclose(H, np.diag(2 * np.cos(x) * np.exp(x)), rtol=1e-13, atol=1e-15)
