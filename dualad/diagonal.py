@@ -19,6 +19,8 @@ No derivative formula lives here: this is only a storage format for tangents.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = ["DiagonalTangent"]
@@ -96,7 +98,7 @@ class DiagonalTangent:
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         if method == "__call__" and not kwargs:
             shortcut = _SHORTCUTS.get(ufunc)
-            if shortcut is not None and all(type(x) is not DiagonalTangent or x._dense is None for x in inputs):
+            if shortcut is not None and not _any_dense(inputs):
                 result = shortcut(*inputs)
                 if result is not None:
                     return result
@@ -112,6 +114,13 @@ class DiagonalTangent:
         return func(*_densify(args), **_densify(kwargs))
 
 
+def _any_dense(inputs) -> bool:
+    for x in inputs:
+        if type(x) is DiagonalTangent and x._dense is not None:
+            return True
+    return False
+
+
 def _densify(obj):
     if type(obj) is DiagonalTangent:
         return obj.dense()
@@ -123,6 +132,10 @@ def _densify(obj):
 
 
 def _finite(a) -> bool:
+    # a . a is finite unless an entry is NaN or infinite (an overflowing sum of finite entries
+    # only sends us to the dense array, which is always right): one BLAS call, no warnings
+    if isinstance(a, np.ndarray) and a.dtype.kind == "f":
+        return math.isfinite(np.vdot(a, a))
     return bool(np.isfinite(a).all())
 
 
