@@ -186,9 +186,9 @@ def jacobian(f: Callable, x: Any, *, chunk_size: int | None = None):
            [-0.41614684,  0.        ]])
     """
     x = _as_input(x)
-    xshape = x.shape if isinstance(x, Dual) else np.shape(x)
+    xshape = x.shape
     n = math.prod(xshape)
-    dtype = _dtype(x)
+    dtype = x.dtype if type(x) is np.ndarray else _dtype(x)
     if chunk_size is None:
         chunk = _chunk_for(n, dtype.itemsize)  # n and itemsize are ints here: no argument checks
     else:
@@ -213,10 +213,10 @@ def jacobian(f: Callable, x: Any, *, chunk_size: int | None = None):
             J[:, start:stop] = t
         else:
             blocks.append(t)
-    out_shape = value.shape if isinstance(value, Dual) else np.shape(value)
+    out_shape = value.shape if isinstance(value, (Dual, np.ndarray)) else np.shape(value)
     if J is None:
         J = blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=-1)
-    return np.reshape(J, out_shape + xshape)
+    return J.reshape(out_shape + xshape)
 
 
 def jvp(f: Callable, x: Any, v: Any):
