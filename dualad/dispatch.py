@@ -118,6 +118,11 @@ def _scale(partial, tangent, batched):
     if type(partial) is np.float64:  # a scalar partial (scalar-style code): the quick check
         if math.isfinite(partial):
             return partial * tangent
+    elif type(partial) is np.ndarray:  # an array partial (array code): the same, inline
+        if batched and partial.ndim:
+            partial = partial[..., None]
+        if partial.dtype.kind == "f" and math.isfinite(np.vdot(partial, partial)):  # see _all_finite
+            return partial * tangent
     elif batched and _ndim(partial) > 0:
         partial = partial[..., None]
     if _all_finite(partial):
