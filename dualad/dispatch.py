@@ -433,13 +433,17 @@ def _check_key(key):
                               "integers computed from dual.value")
 
 
+_GETITEM_TANGENT = _GETITEM.tangent[0]
+
+
 def getitem(d: Dual, key):
     _check_key(key)
-    if type(d.tangent) is DiagonalTangent:
-        d.tangent = d.tangent.dense()  # indexing couples the diagonal: go dense once, not per index
-    batched = _is_batched(d)
-    t = _GETITEM.tangent[0](d.tangent if batched else d.tangent[..., None], d.value, key)
-    return Dual._make(d.value[key], t if batched else t[..., 0], d.tag)
+    t, value = d.tangent, d.value
+    if type(t) is DiagonalTangent:
+        t = d.tangent = t.dense()  # indexing couples the diagonal: go dense once, not per index
+    if _ndim(t) > _ndim(value):  # batched: the rule's layout already
+        return Dual._make(value[key], _GETITEM_TANGENT(t, value, key), d.tag)
+    return Dual._make(value[key], _GETITEM_TANGENT(t[..., None], value, key)[..., 0], d.tag)
 
 
 def _writable(a):
