@@ -181,9 +181,9 @@ def jacobian(f: Callable, x: Any, *, chunk_size: int | None = None):
     on ``x`` give zero rows.
 
     >>> import numpy as np, dualad
-    >>> dualad.jacobian(lambda v: [v[0] * v[1], np.sin(v[0])], [2.0, 3.0])
-    array([[ 3.        ,  2.        ],
-           [-0.41614684,  0.        ]])
+    >>> dualad.jacobian(lambda v: [v[0] * v[1], np.exp(v[0])], [2.0, 3.0])
+    array([[3.       , 2.       ],
+           [7.3890561, 0.       ]])
     """
     x = _as_input(x)
     xshape = x.shape
@@ -234,7 +234,8 @@ def jvp(f: Callable, x: Any, v: Any):
                          "shaped like x (use jacobian for many directions)")
     tag = new_tag()
     value, t = _output(f(Dual._make(x, v.astype(_dtype(x)), tag)), tag, 1, _dtype(x))
-    return value, t[..., 0]
+    t = t[..., 0]
+    return value, (t[()] if isinstance(t, np.ndarray) and t.ndim == 0 else t)
 
 
 def derivative(f: Callable, x: Any):
