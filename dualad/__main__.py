@@ -26,25 +26,24 @@ def example(x):
 
 
 def demo(out=None) -> None:
+    """Print the example's Jacobian by forward mode, checked against finite differences and reverse mode."""
+    from . import tape
+
     out = sys.stdout if out is None else out
     x = np.array([0.5, -1.0, 2.0])
-    np.set_printoptions(precision=6, suppress=True)
-    print("dualad demo: f(x) = [sin(x0) x1, exp(x1 - x2), x.x, log1p(x2^2) / (1 + x0^2)]", file=out)
-    print(f"x = {x}\n", file=out)
-    J = jacobian(example, x)
-    print("Jacobian by forward mode (one pass, 3 tangent directions):", file=out)
-    print(J, file=out)
-    fd, _ = central_differences(example, x)
-    print("\nmax |forward - central finite differences| =", f"{np.max(np.abs(J - fd)):.2e}", file=out)
-    try:
-        from . import tape
-    except ImportError:
-        return
-    Jr = tape.jacobian(example, x)
-    print("\nJacobian by reverse mode (dualad.tape: one recording, the 4 output rows swept back together):",
-          file=out)
-    print(Jr, file=out)
-    print("max |forward - reverse| =", f"{np.max(np.abs(J - Jr)):.2e}", file=out)
+    with np.printoptions(precision=6, suppress=True):  # local: the demo also runs inside tests
+        print("dualad demo: f(x) = [sin(x0) x1, exp(x1 - x2), x.x, log1p(x2^2) / (1 + x0^2)]", file=out)
+        print(f"x = {x}\n", file=out)
+        J = jacobian(example, x)
+        print("Jacobian by forward mode (one pass, 3 tangent directions):", file=out)
+        print(J, file=out)
+        fd, _ = central_differences(example, x)
+        print("\nmax |forward - central finite differences| =", f"{np.max(np.abs(J - fd)):.2e}", file=out)
+        Jr = tape.jacobian(example, x)
+        print("\nJacobian by reverse mode (dualad.tape: one recording, the 4 output rows swept back together):",
+              file=out)
+        print(Jr, file=out)
+        print("max |forward - reverse| =", f"{np.max(np.abs(J - Jr)):.2e}", file=out)
 
 
 COMPARE_HELP = """Measure forward mode, reverse mode and central finite differences over three families

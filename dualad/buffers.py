@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from . import dual
+from .arraylike import ArrayLike
 from .errors import InputError, describe
 
 __all__ = ["zeros_like"]
@@ -53,12 +53,12 @@ def zeros_like(x: Any, shape: tuple | int | None = None):
     array([[2., 0.],
            [0., 4.]])
     """
-    if not isinstance(x, dual.LAYERS):
+    if not isinstance(x, ArrayLike):
         x = _numeric(x)
     if shape is None:
         return np.zeros_like(x)
     shape = _shape(shape)
-    if not isinstance(x, dual.LAYERS):  # Duals and tape values get a differentiable buffer
+    if not isinstance(x, ArrayLike):  # Duals and tape values get a differentiable buffer
         return np.zeros(shape, dtype=x.dtype)
     base = np.zeros_like(np.reshape(x, -1)[:1])  # a zero Dual of x's kind, one entry
     return np.broadcast_to(base.reshape(()), shape) + 0.0

@@ -15,7 +15,7 @@ import operator
 import numpy as np
 
 from .errors import UnsupportedFunctionError
-from .rules import TABLE, Composite, Linear, _axes
+from .rules import TABLE, Composite, _axes
 
 __all__ = ["composite"]
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .arraylike import ArrayLike, primal as _primal
 from .errors import ConversionError, InputError, TangentShapeError, describe
 
 __all__ = ["Dual", "new_tag"]
@@ -52,7 +53,7 @@ def _as_float_array(x, what: str) -> np.ndarray:
                      "remedy: pass floats, ints or a numeric ndarray")
 
 
-class Dual:
+class Dual(ArrayLike):
     """A value with one or more tangent directions, for forward-mode differentiation.
 
     ``tangent`` has the value's shape (one direction) or the value's shape plus
@@ -66,6 +67,9 @@ class Dual:
     """
 
     __slots__ = ("value", "tangent", "tag")
+    _noun = "a Dual"
+    _short = "dual"
+    _escape = "read dual.value if you really want the value without its derivative"
 
     def __init__(self, value: Any, tangent: Any, tag: int = 0):
         value = _as_float_array(value, "the value")
@@ -113,65 +117,8 @@ class Dual:
         return np.ndim(self.tangent) > self.ndim if not isinstance(self.tangent, Dual) else \
             self.tangent.ndim > self.ndim
 
-    @property
-    def T(self) -> "Dual":
-        return np.transpose(self)
-
-    @property
-    def real(self) -> "Dual":
-        return self
-
-    def __len__(self) -> int:
-        return len(self.value)
-
-    def __iter__(self):
-        for i in range(len(self)):
-            yield self[i]
-
     def __repr__(self) -> str:
         return f"Dual(value={self.value!r}, tangent={self.tangent!r})"
-
-    # ----------------------------------------------------------------- conversions
-    def _refuse(self, what: str, instead: str):
-        raise ConversionError(
-            f"{what} would turn a Dual ({describe(self)}) into a plain number or array and silently "
-            f"drop its derivative; remedy: {instead}")
-
-    def __float__(self):
-        self._refuse("float(dual)", "keep computing with the Dual, or read dual.value if you really "
-                     "want the value without its derivative")
-
-    def __int__(self):
-        self._refuse("int(dual)", "use np.floor / np.round on the Dual (zero derivative), or read dual.value")
-
-    def __complex__(self):
-        self._refuse("complex(dual)", "dualad differentiates real values only")
-
-    def __index__(self):
-        self._refuse("using a Dual as an index", "index with integers computed from dual.value")
-
-    def __array__(self, dtype=None, copy=None):
-        self._refuse("converting to a numpy array (np.asarray, np.array([...]), or assigning into a "
-                     "float ndarray)",
-                     "build arrays of Duals with np.stack / np.concatenate, or write into a Dual buffer "
-                     "made by dualad.zeros_like(x) / np.zeros_like(dual)")
-
-    def __bool__(self) -> bool:
-        return bool(_primal(self))
-
-    def tolist(self) -> list:
-        """The entries as a (nested) list of scalar Duals."""
-        if self.ndim == 0:
-            return self
-        return [item.tolist() if item.ndim else item for item in self]
-
-    def item(self):
-        if self.size != 1:
-            raise ValueError("can only convert a Dual of size 1 to a scalar Dual")
-        return self.reshape(())
-
-    def copy(self) -> "Dual":
-        return np.copy(self)
 
     def astype(self, dtype, copy: bool = True) -> "Dual":
         dt = np.dtype(dtype)
@@ -180,79 +127,6 @@ class Dual:
                 f"astype({dt}) would drop the derivative of a Dual; remedy: cast to a float dtype "
                 "(float32/float64), or use np.floor / np.round first")
         return Dual._make(_astype(self.value, dt), _astype(self.tangent, dt), self.tag)
-
-    # ----------------------------------------------------------------- methods
-    def reshape(self, *shape, order="C"):
-        return np.reshape(self, shape[0] if len(shape) == 1 else shape, order=order)
-
-    def ravel(self):
-        return np.ravel(self)
-
-    def flatten(self):
-        return np.ravel(self).copy()
-
-    def transpose(self, *axes):
-        return np.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
-
-    def swapaxes(self, a, b):
-        return np.swapaxes(self, a, b)
-
-    def squeeze(self, axis=None):
-        return np.squeeze(self, axis=axis)
-
-    def sum(self, axis=None, keepdims=False):
-        return np.sum(self, axis=axis, keepdims=keepdims)
-
-    def mean(self, axis=None, keepdims=False):
-        return np.mean(self, axis=axis, keepdims=keepdims)
-
-    def var(self, axis=None, ddof=0, keepdims=False):
-        return np.var(self, axis=axis, ddof=ddof, keepdims=keepdims)
-
-    def std(self, axis=None, ddof=0, keepdims=False):
-        return np.std(self, axis=axis, ddof=ddof, keepdims=keepdims)
-
-    def prod(self, axis=None, keepdims=False):
-        return np.prod(self, axis=axis, keepdims=keepdims)
-
-    def max(self, axis=None, keepdims=False):
-        return np.max(self, axis=axis, keepdims=keepdims)
-
-    def min(self, axis=None, keepdims=False):
-        return np.min(self, axis=axis, keepdims=keepdims)
-
-    def argmax(self, axis=None):
-        return np.argmax(_primal(self), axis=axis)
-
-    def argmin(self, axis=None):
-        return np.argmin(_primal(self), axis=axis)
-
-    def cumsum(self, axis=None):
-        return np.cumsum(self, axis=axis)
-
-    def cumprod(self, axis=None):
-        return np.cumprod(self, axis=axis)
-
-    def dot(self, other):
-        return np.dot(self, other)
-
-    def repeat(self, repeats, axis=None):
-        return np.repeat(self, repeats, axis=axis)
-
-    def clip(self, min=None, max=None):
-        return np.clip(self, min, max)
-
-    def round(self, decimals=0):
-        return np.round(self, decimals)
-
-    def trace(self, offset=0, axis1=0, axis2=1):
-        return np.trace(self, offset, axis1, axis2)
-
-    def diagonal(self, offset=0, axis1=0, axis2=1):
-        return np.diagonal(self, offset, axis1, axis2)
-
-    def conj(self):
-        return self
 
     # ----------------------------------------------------------------- numpy protocols
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
@@ -274,50 +148,7 @@ class Dual:
     def __setitem__(self, key, item):
         dispatch.setitem(self, key, item)
 
-    # ----------------------------------------------------------------- comparisons act on values
-    def __lt__(self, other):
-        return _primal(self) < _primal(other)
-
-    def __le__(self, other):
-        return _primal(self) <= _primal(other)
-
-    def __gt__(self, other):
-        return _primal(self) > _primal(other)
-
-    def __ge__(self, other):
-        return _primal(self) >= _primal(other)
-
-    def __eq__(self, other):
-        return _primal(self) == _primal(other)
-
-    def __ne__(self, other):
-        return _primal(self) != _primal(other)
-
-    __hash__ = None  # mutable and compared elementwise, like ndarray
-
-
-#: Differentiable wrapper types whose ``.value`` is one layer down (see :func:`register_layer`).
-LAYERS: tuple = (Dual,)
-
-
-def register_layer(cls: type) -> None:
-    """Let ``_primal`` see through ``cls`` values too (the tape's Var, the sparsity tracer).
-
-    Called once, when the defining module is imported; registering twice is harmless.
-    """
-    global LAYERS
-    if cls not in LAYERS:
-        LAYERS = LAYERS + (cls,)
-
-
 _ACCEPTED = (Dual,) + _OPERANDS
-
-
-def _primal(x):
-    """The plain value under any number of differentiable layers (Duals, tape values)."""
-    while isinstance(x, LAYERS):
-        x = x.value
-    return x
 
 
 def _astype(x, dt):

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import dual as _dual
+from .arraylike import ArrayLike
 from .diagonal import DiagonalTangent
 from .dual import Dual, _primal, new_tag
 from .errors import InputError, OutputError, describe
@@ -46,7 +46,7 @@ def _chunk_for(n: int, itemsize: int) -> int:
 
 def _as_input(x: Any, name: str = "x"):
     """A float array copy of ``x`` (or ``x`` itself if it is a Dual or a tape value, for nesting)."""
-    if isinstance(x, _dual.LAYERS):
+    if isinstance(x, ArrayLike):
         return x
     try:
         arr = np.array(x)

@@ -5,7 +5,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .. import dual as _dual
+from ..arraylike import ArrayLike
 from ..dual import Dual, new_tag
 from ..errors import DualadError, InputError, OutputError, describe
 from ..forward import _as_input, _output
@@ -32,7 +32,7 @@ def _scipy_sparse():
 
 def _point(x, what: str = "x") -> np.ndarray:
     x = _as_input(x, what)
-    if isinstance(x, _dual.LAYERS):
+    if isinstance(x, ArrayLike):
         raise InputError(f"{what} is a differentiable value ({describe(x)}); sparse Jacobians do not nest inside another "
                          "differentiation; remedy: call them on plain arrays")
     return x

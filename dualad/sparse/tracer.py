@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import dual as _dual
+from ..arraylike import ArrayLike
 from ..dual import Dual
-from ..errors import ConversionError, OutputError, describe
+from ..errors import OutputError, describe
 from . import pattern as P
 
 __all__ = ["Tracer", "trace"]
@@ -32,7 +32,7 @@ __all__ = ["Tracer", "trace"]
 _OPERANDS = (np.ndarray, np.generic, int, float, bool, list, tuple)
 
 
-class Tracer:
+class Tracer(ArrayLike):
     """A value together with the set of inputs each of its entries depends on.
 
     >>> import numpy as np
@@ -47,6 +47,9 @@ class Tracer:
     # of another traced value: _root (that value's root), _rootmap (root entry of each entry)
     # and _seen (the root's write count last checked). On a root: _writes (write count),
     # _stamp (last write of each entry) and _dirty (entries changed through a view). See _fresh.
+    _noun = "a traced value"
+    _loses = "lose track of which inputs it depends on (dualad.jacobian would refuse it on a Dual too)"
+    _escape = "keep computing with numpy functions on it"
     __slots__ = ("value", "_layers", "_owned", "_root", "_rootmap", "_seen", "_writes", "_stamp", "_dirty")
 
     def __init__(self, value, layers: tuple = ()):
@@ -84,140 +87,14 @@ class Tracer:
     def dtype(self):
         return np.asarray(self.value).dtype
 
-    @property
-    def T(self) -> "Tracer":
-        return np.transpose(self)
-
-    @property
-    def real(self) -> "Tracer":
-        return self
-
-    def __len__(self) -> int:
-        return len(self.value)
-
-    def __iter__(self):
-        for i in range(len(self)):
-            yield self[i]
-
     def __repr__(self) -> str:
         return f"Tracer(shape={self.shape}, layers={len(self.layers)})"
-
-    def _refuse(self, what: str):
-        raise ConversionError(
-            f"{what} would turn a traced value ({describe(self.value)}) into a plain number or array "
-            "and lose track of which inputs it depends on (dualad.jacobian would refuse it on a Dual "
-            "too); remedy: keep computing with numpy functions on it")
-
-    def __float__(self):
-        self._refuse("float(x)")
-
-    def __int__(self):
-        self._refuse("int(x)")
-
-    def __complex__(self):
-        self._refuse("complex(x)")
-
-    def __index__(self):
-        self._refuse("using a traced value as an index")
-
-    def __array__(self, dtype=None, copy=None):
-        self._refuse("converting to a numpy array (np.asarray, np.array([...]), or assigning into a "
-                     "float ndarray)")
-
-    def __bool__(self) -> bool:
-        return bool(self.value)
-
-    def tolist(self):
-        if self.ndim == 0:
-            return self
-        return [item.tolist() if item.ndim else item for item in self]
-
-    def item(self):
-        if self.size != 1:
-            raise ValueError("can only convert a value of size 1 to a scalar")
-        return self.reshape(())
-
-    def copy(self) -> "Tracer":
-        return np.copy(self)
 
     def astype(self, dtype, copy: bool = True) -> "Tracer":
         dt = np.dtype(dtype)
         if dt.kind != "f":
-            self._refuse(f"astype({dt})")
+            self._refuse(f"astype({dt})", "cast to a float dtype")
         return Tracer(np.asarray(self.value).astype(dt), self.layers)
-
-    # ----------------------------------------------------------------- methods
-    def reshape(self, *shape, order="C"):
-        return np.reshape(self, shape[0] if len(shape) == 1 else shape, order=order)
-
-    def ravel(self):
-        return np.ravel(self)
-
-    def flatten(self):
-        return np.ravel(self).copy()
-
-    def transpose(self, *axes):
-        return np.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
-
-    def swapaxes(self, a, b):
-        return np.swapaxes(self, a, b)
-
-    def squeeze(self, axis=None):
-        return np.squeeze(self, axis=axis)
-
-    def sum(self, axis=None, keepdims=False):
-        return np.sum(self, axis=axis, keepdims=keepdims)
-
-    def mean(self, axis=None, keepdims=False):
-        return np.mean(self, axis=axis, keepdims=keepdims)
-
-    def var(self, axis=None, ddof=0, keepdims=False):
-        return np.var(self, axis=axis, ddof=ddof, keepdims=keepdims)
-
-    def std(self, axis=None, ddof=0, keepdims=False):
-        return np.std(self, axis=axis, ddof=ddof, keepdims=keepdims)
-
-    def prod(self, axis=None, keepdims=False):
-        return np.prod(self, axis=axis, keepdims=keepdims)
-
-    def max(self, axis=None, keepdims=False):
-        return np.max(self, axis=axis, keepdims=keepdims)
-
-    def min(self, axis=None, keepdims=False):
-        return np.min(self, axis=axis, keepdims=keepdims)
-
-    def argmax(self, axis=None):
-        return np.argmax(self.value, axis=axis)
-
-    def argmin(self, axis=None):
-        return np.argmin(self.value, axis=axis)
-
-    def cumsum(self, axis=None):
-        return np.cumsum(self, axis=axis)
-
-    def cumprod(self, axis=None):
-        return np.cumprod(self, axis=axis)
-
-    def dot(self, other):
-        return np.dot(self, other)
-
-    def repeat(self, repeats, axis=None):
-        return np.repeat(self, repeats, axis=axis)
-
-    def clip(self, min=None, max=None):
-        return np.clip(self, min, max)
-
-    def round(self, decimals=0):
-        return np.round(self, decimals)
-
-    def trace(self, offset=0, axis1=0, axis2=1):
-        return np.trace(self, offset, axis1, axis2)
-
-    def diagonal(self, offset=0, axis1=0, axis2=1):
-        return np.diagonal(self, offset, axis1, axis2)
-
-    def conj(self):
-        return self
 
     # ----------------------------------------------------------------- numpy protocols
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
@@ -242,28 +119,6 @@ class Tracer:
         if isinstance(item, Tracer):
             _views.fresh(item)
         _views.setitem(self, key, item)
-
-    # ----------------------------------------------------------------- comparisons act on values
-    def __lt__(self, other):
-        return self.value < _value(other)
-
-    def __le__(self, other):
-        return self.value <= _value(other)
-
-    def __gt__(self, other):
-        return self.value > _value(other)
-
-    def __ge__(self, other):
-        return self.value >= _value(other)
-
-    def __eq__(self, other):
-        return self.value == _value(other)
-
-    def __ne__(self, other):
-        return self.value != _value(other)
-
-    __hash__ = None
-
 
 def _value(x):
     return x.value if isinstance(x, Tracer) else x
@@ -302,9 +157,6 @@ Tracer.__neg__ = lambda self: _D.apply_ufunc(np.negative, "__call__", (self,), {
 Tracer.__pos__ = lambda self: _D.apply_ufunc(np.positive, "__call__", (self,), {})
 Tracer.__abs__ = lambda self: _D.apply_ufunc(np.absolute, "__call__", (self,), {})
 Tracer.__round__ = lambda self, ndigits=None: np.round(self, ndigits or 0)
-
-# so _primal, used by composites and buffers, sees through tracer values
-_dual.register_layer(Tracer)
 
 
 def trace(f, x: np.ndarray):

@@ -9,13 +9,9 @@ Pieces: :class:`Var` (a value being recorded), :class:`Tape` and
 :class:`Node` (the Wengert list and its backward sweep), the functions in
 :mod:`dualad.tape.api`, and the listing / DOT views in :mod:`dualad.tape.display`.
 """
-from .. import dual as _dual
 from .api import grad, hvp, jacobian, label, record, stop_gradient, value_and_grad, vjp
 from .graph import Node, Tape
 from .var import Var
-
-# _primal (and so comparisons, argmax, buffers) sees through tape values as through Duals.
-_dual.register_layer(Var)
 
 __all__ = ["grad", "value_and_grad", "vjp", "jacobian", "record", "stop_gradient", "label", "hvp",
            "Tape", "Node", "Var"]

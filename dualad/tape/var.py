@@ -23,6 +23,7 @@ import numpy as np
 
 from .. import composites, dispatch
 from ..buffers import zeros_like
+from ..arraylike import ArrayLike
 from ..dual import Dual, _primal
 from ..errors import ConversionError, UnsupportedFunctionError, describe
 from ..rules import (SETITEM, TABLE, Composite, Custom, Elementwise, Linear, NoDerivative,
@@ -36,7 +37,7 @@ _OPERANDS = (np.ndarray, np.generic, int, float, bool, list, tuple, Dual)
 _EXTREME_ACCUMULATE = getattr(composites, "ACCUMULATE", {})
 
 
-class Var:
+class Var(ArrayLike):
     """A value recorded on a :class:`~dualad.tape.Tape`; made by the tape functions, not by hand.
 
     ``value`` is the plain result (or a Dual in mixed mode), ``node`` the
@@ -50,6 +51,9 @@ class Var:
     """
 
     __slots__ = ("value", "node", "tape")
+    _noun = "a tape value"
+    _short = "value"
+    _escape = "use tape.stop_gradient(v) if the value really is a constant"
 
     def __init__(self, value, node: Node, tape: Tape):
         self.value = value
@@ -73,55 +77,8 @@ class Var:
     def dtype(self):
         return np.asarray(_primal(self.value)).dtype
 
-    @property
-    def T(self) -> "Var":
-        return np.transpose(self)
-
-    @property
-    def real(self) -> "Var":
-        return self
-
-    def __len__(self) -> int:
-        return len(_primal(self.value))
-
-    def __iter__(self):
-        for i in range(len(self)):
-            yield self[i]
-
     def __repr__(self) -> str:
         return f"Var({self.value!r}, node={self.node.label})"
-
-    # ----------------------------------------------------------------- conversions
-    def _refuse(self, what: str, instead: str):
-        raise ConversionError(
-            f"{what} would turn a tape value ({describe(self)}) into a plain number or array and silently "
-            f"drop its derivative; remedy: {instead}")
-
-    def __float__(self):
-        self._refuse("float(value)", "keep computing with numpy, or use tape.stop_gradient(v) if the "
-                     "value really is a constant")
-
-    def __int__(self):
-        self._refuse("int(value)", "use np.floor / np.round (zero derivative), or tape.stop_gradient(v)")
-
-    def __complex__(self):
-        self._refuse("complex(value)", "dualad differentiates real values only")
-
-    def __index__(self):
-        self._refuse("using a tape value as an index", "index with integers computed from tape.stop_gradient(v)")
-
-    def __array__(self, dtype=None, copy=None):
-        self._refuse("converting to a numpy array (np.asarray, np.array([...]), or assigning into a float "
-                     "ndarray)", "build arrays with np.stack / np.concatenate, or write into a buffer made by "
-                     "np.zeros_like(v) / dualad.zeros_like(v)")
-
-    def __bool__(self) -> bool:
-        return bool(_primal(self))
-
-    def item(self):
-        if self.size != 1:
-            raise ValueError("can only convert a tape value of size 1 to a scalar")
-        return self.reshape(())
 
     def astype(self, dtype, copy: bool = True) -> "Var":
         dt = np.dtype(dtype)
@@ -152,27 +109,6 @@ class Var:
     def __setitem__(self, key, item):
         setitem(self, key, item)
 
-    # ----------------------------------------------------------------- comparisons act on values
-    def __lt__(self, other):
-        return _primal(self) < _primal(other)
-
-    def __le__(self, other):
-        return _primal(self) <= _primal(other)
-
-    def __gt__(self, other):
-        return _primal(self) > _primal(other)
-
-    def __ge__(self, other):
-        return _primal(self) >= _primal(other)
-
-    def __eq__(self, other):
-        return _primal(self) == _primal(other)
-
-    def __ne__(self, other):
-        return _primal(self) != _primal(other)
-
-    __hash__ = None
-
     def _assign(self, result) -> None:
         """Make this Var hold ``result`` (for ``+=``, ``out=`` and ``v[key] = item``).
 
@@ -183,14 +119,6 @@ class Var:
         else:  # a constant (or a value of an outer level) now lives in this Var
             self.node = self.tape.push(constant, None, (result,), {}, (), result, name=self.node.name)
             self.value = result
-
-
-# Array methods that are plain numpy calls on ``self``: the very same functions serve
-# Dual and Var, so the two types accept the same method calls.
-for _m in ("reshape", "ravel", "flatten", "transpose", "swapaxes", "squeeze", "sum", "mean", "var", "std",
-           "prod", "max", "min", "argmax", "argmin", "cumsum", "cumprod", "dot", "repeat", "clip", "round",
-           "trace", "diagonal", "conj", "tolist", "copy"):
-    setattr(Var, _m, getattr(Dual, _m))
 
 
 def _binary(ufunc):

@@ -1,0 +1,184 @@
+"""The ndarray-like surface that every differentiable value type shares.
+
+``Dual`` (forward mode), the tape's ``Var`` (reverse mode) and the sparsity
+``Tracer`` differ in what they carry beside the value and in how they evaluate
+numpy calls. Everything here is the same for all three: array methods that are
+plain numpy calls on ``self`` (numpy hands them back to the subclass's
+protocols), conversions that would drop the derivative refused, and
+comparisons and ``bool()`` acting on the values.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import ConversionError, describe
+
+__all__ = ["ArrayLike", "primal"]
+
+
+def primal(x):
+    """The plain value under any number of differentiable layers (Duals, tape values, tracers)."""
+    while isinstance(x, ArrayLike):
+        x = x.value
+    return x
+
+
+class ArrayLike:
+    """Base class of dualad's value types; subclasses set ``value`` and the numpy protocols."""
+
+    __slots__ = ()
+    #: how error messages name the type, what a conversion would lose, and the deliberate way out
+    _noun = "a differentiable value"
+    _short = "x"
+    _loses = "silently drop its derivative"
+    _escape = "read .value if you really want the value without its derivative"
+
+    # ----------------------------------------------------------------- conversions refused
+    def _refuse(self, what: str, instead: str):
+        raise ConversionError(f"{what} would turn {self._noun} ({describe(self)}) into a plain number or "
+                              f"array and {self._loses}; remedy: {instead}")
+
+    def __float__(self):
+        self._refuse(f"float({self._short})", f"keep computing with numpy functions on it, or {self._escape}")
+
+    def __int__(self):
+        self._refuse(f"int({self._short})", f"use np.floor / np.round on it (zero derivative), or {self._escape}")
+
+    def __complex__(self):
+        self._refuse(f"complex({self._short})", "dualad differentiates real values only")
+
+    def __index__(self):
+        self._refuse("using it as an index", f"index with integers computed from the value ({self._escape})")
+
+    def __array__(self, dtype=None, copy=None):
+        self._refuse("converting to a numpy array (np.asarray, np.array([...]), or assigning into a "
+                     "float ndarray)",
+                     "build arrays with np.stack / np.concatenate, or write into a buffer made by "
+                     "dualad.zeros_like(x) / np.zeros_like(...)")
+
+    # ----------------------------------------------------------------- values only
+    def __bool__(self) -> bool:
+        return bool(primal(self))
+
+    def __lt__(self, other):
+        return primal(self) < primal(other)
+
+    def __le__(self, other):
+        return primal(self) <= primal(other)
+
+    def __gt__(self, other):
+        return primal(self) > primal(other)
+
+    def __ge__(self, other):
+        return primal(self) >= primal(other)
+
+    def __eq__(self, other):
+        return primal(self) == primal(other)
+
+    def __ne__(self, other):
+        return primal(self) != primal(other)
+
+    __hash__ = None  # mutable and compared elementwise, like ndarray
+
+    def argmax(self, axis=None):
+        return np.argmax(primal(self), axis=axis)
+
+    def argmin(self, axis=None):
+        return np.argmin(primal(self), axis=axis)
+
+    # ----------------------------------------------------------------- sequence protocol
+    def __len__(self) -> int:
+        return len(primal(self))
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def tolist(self):
+        """The entries as a (nested) list of scalar values of this type."""
+        if self.ndim == 0:
+            return self
+        return [item.tolist() if item.ndim else item for item in self]
+
+    def item(self):
+        if self.size != 1:
+            raise ValueError(f"can only convert {self._noun} of size 1 to a scalar")
+        return self.reshape(())
+
+    # ----------------------------------------------------------------- array methods: numpy calls
+    @property
+    def T(self):
+        return np.transpose(self)
+
+    @property
+    def real(self):
+        return self  # real values only
+
+    def conj(self):
+        return self
+
+    def copy(self):
+        return np.copy(self)
+
+    def reshape(self, *shape, order="C"):
+        return np.reshape(self, shape[0] if len(shape) == 1 else shape, order=order)
+
+    def ravel(self):
+        return np.ravel(self)
+
+    def flatten(self):
+        return np.ravel(self).copy()
+
+    def transpose(self, *axes):
+        return np.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
+
+    def swapaxes(self, a, b):
+        return np.swapaxes(self, a, b)
+
+    def squeeze(self, axis=None):
+        return np.squeeze(self, axis=axis)
+
+    def sum(self, axis=None, keepdims=False):
+        return np.sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return np.mean(self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis=None, ddof=0, keepdims=False):
+        return np.var(self, axis=axis, ddof=ddof, keepdims=keepdims)
+
+    def std(self, axis=None, ddof=0, keepdims=False):
+        return np.std(self, axis=axis, ddof=ddof, keepdims=keepdims)
+
+    def prod(self, axis=None, keepdims=False):
+        return np.prod(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        return np.max(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, keepdims=False):
+        return np.min(self, axis=axis, keepdims=keepdims)
+
+    def cumsum(self, axis=None):
+        return np.cumsum(self, axis=axis)
+
+    def cumprod(self, axis=None):
+        return np.cumprod(self, axis=axis)
+
+    def dot(self, other):
+        return np.dot(self, other)
+
+    def repeat(self, repeats, axis=None):
+        return np.repeat(self, repeats, axis=axis)
+
+    def clip(self, min=None, max=None):
+        return np.clip(self, min, max)
+
+    def round(self, decimals=0):
+        return np.round(self, decimals)
+
+    def trace(self, offset=0, axis1=0, axis2=1):
+        return np.trace(self, offset, axis1, axis2)
+
+    def diagonal(self, offset=0, axis1=0, axis2=1):
+        return np.diagonal(self, offset, axis1, axis2)
