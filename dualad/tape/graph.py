@@ -13,6 +13,7 @@ custom rules through their ``vjp``. No derivative formula lives here.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -95,6 +96,8 @@ class Node:
 
 
 def _shape(v) -> tuple:
+    if type(v) is np.ndarray:
+        return v.shape
     if isinstance(v, tuple):
         return tuple(_shape(x) for x in v)
     shape = getattr(v, "shape", None)
@@ -104,6 +107,28 @@ def _shape(v) -> tuple:
 def _zero_cotangent(value, k: int, like):
     dtype = np.asarray(_primal(like)).dtype
     return np.zeros(_shape(value) + (k,), dtype=dtype if dtype.kind == "f" else np.float64)
+
+
+def _times(p, ct):
+    """``p * ct`` for a partial ``p`` (the node value's shape) and a batched cotangent, NaN-safe.
+
+    0 x inf is 0 whichever factor is infinite: a zero cotangent meeting an infinite
+    partial (as forward mode does), and an infinite cotangent meeting a zero partial
+    (the mirror image, so that e.g. norm at 0 has gradient 0 in both modes).
+    """
+    if type(p) is np.ndarray:
+        if p.ndim:
+            p = p[..., None]  # one partial for all k cotangent directions
+    elif type(p) is np.float64 or type(p) is float:
+        if p != 0.0 and math.isfinite(p):  # a finite nonzero factor cannot make 0 x inf
+            return p * ct
+    elif _ndim(p):
+        p = p[..., None]
+    with np.errstate(invalid="ignore"):
+        c = p * ct
+    if not _all_finite(c):
+        c = np.where((ct == 0) | (p == 0), 0.0, c)
+    return c
 
 
 def local_vjp(node: Node, ct) -> list:
@@ -123,17 +148,11 @@ def local_vjp(node: Node, ct) -> list:
             elif partial is NEG_ONE:
                 c = -ct
             else:
-                p = partial(node.value, *node.args)
-                if _ndim(p):
-                    p = p[..., None]  # one partial for all k cotangent directions
-                with np.errstate(invalid="ignore"):
-                    c = p * ct
-                if not _all_finite(c):
-                    # 0 x inf is 0 whichever factor is infinite: a zero cotangent meeting an infinite
-                    # partial (as forward mode does), and an infinite cotangent meeting a zero partial
-                    # (the mirror image, so that e.g. norm at 0 has gradient 0 in both modes)
-                    c = np.where((ct == 0) | (p == 0), 0.0, c)
-            out.append((parent, unbroadcast(c, _shape(node.args[pos]))))
+                c = _times(partial(node.value, *node.args), ct)
+            shape = _shape(node.args[pos])
+            if c.shape[:-1] != shape:  # the input was broadcast: sum it back
+                c = unbroadcast(c, shape)
+            out.append((parent, c))
         return out
     if kind is Linear:
         return [(parent, rule.transpose[pos](ct, *node.args, **node.kwargs)) for pos, _, parent in node.inputs]
@@ -170,6 +189,9 @@ def _fit(c, value, k: int):
 
     A rule may return a broadcastable shape, or float64 from tie weights on a float32 value.
     """
+    if type(c) is np.ndarray and type(value) is np.ndarray and c.dtype is value.dtype:
+        if c.shape[:-1] == value.shape and c.shape[-1] == k:  # the usual case: nothing to do
+            return c
     want = _shape(value) + (k,)
     if _shape(c) != want:
         c = np.broadcast_to(c, want)
