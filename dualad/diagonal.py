@@ -70,6 +70,17 @@ class DiagonalTangent:
     def size(self) -> int:
         return len(self.diag) ** 2
 
+    def scale_rows(self, factor: np.ndarray):
+        """``factor[:, None] * self`` as a diagonal, for a finite float (n,) ``factor``; None if
+        that is not the shape, or once the dense array exists (writes through views must be seen).
+
+        The engine's entry for the commonest use (a one-argument ufunc's partial times the
+        seed), the same product as numpy's ``multiply`` shortcut below without its checks.
+        """
+        if self._dense is not None or factor.shape != self.diag.shape:
+            return None
+        return DiagonalTangent(factor * self.diag)
+
     def __len__(self) -> int:
         return len(self.diag)
 

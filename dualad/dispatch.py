@@ -119,10 +119,14 @@ def _scale(partial, tangent, batched):
         if math.isfinite(partial):
             return partial * tangent
     elif type(partial) is np.ndarray:  # an array partial (array code): the same, inline
+        if partial.dtype.kind == "f" and math.isfinite(np.vdot(partial, partial)):  # see _all_finite
+            if type(tangent) is DiagonalTangent:
+                scaled = tangent.scale_rows(partial)  # O(n), without numpy's protocol round trip
+                if scaled is not None:
+                    return scaled
+            return (partial[..., None] if batched and partial.ndim else partial) * tangent
         if batched and partial.ndim:
             partial = partial[..., None]
-        if partial.dtype.kind == "f" and math.isfinite(np.vdot(partial, partial)):  # see _all_finite
-            return partial * tangent
     elif batched and _ndim(partial) > 0:
         partial = partial[..., None]
     if _all_finite(partial):

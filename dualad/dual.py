@@ -97,7 +97,10 @@ class Dual(ArrayLike):
     # ----------------------------------------------------------------- array-like
     @property
     def shape(self) -> tuple:
-        return np.shape(self.value) if not isinstance(self.value, Dual) else self.value.shape
+        try:
+            return self.value.shape  # ndarrays, numpy scalars and nested Duals: no np.shape dispatch
+        except AttributeError:
+            return np.shape(self.value)  # anything without a shape (a plain Python number)
 
     @property
     def ndim(self) -> int:

@@ -92,6 +92,17 @@ def test_column_sums_and_other_functions():
     assert fresh().shape == (4, 4) and fresh().ndim == 2 and len(fresh()) == 4 and fresh().dtype == D.dtype
 
 
+def test_scale_rows_equals_the_dense_row_scaling():
+    s = np.array([0.5, -3.0, 1e300, 0.0])
+    result = fresh().scale_rows(s)
+    assert type(result) is DiagonalTangent
+    same(result, s[:, None] * np.diag(D))
+    assert fresh().scale_rows(np.ones(3)) is None  # not one factor per row
+    t = fresh()
+    t.dense()
+    assert t.scale_rows(s) is None  # the dense array exists: writes through its views must be seen
+
+
 def test_dense_form_is_shared_and_stops_the_shortcuts():
     t = fresh()
     view = t[1:]
