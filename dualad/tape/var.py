@@ -90,8 +90,8 @@ class Var(ArrayLike):
 
     # ----------------------------------------------------------------- numpy protocols
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        for x in inputs + tuple(kwargs.get("out", ())):
-            if not isinstance(x, (Var,) + _OPERANDS):
+        for x in inputs + tuple(kwargs.get("out", ())) if kwargs else inputs:
+            if not isinstance(x, _VAR_OPERANDS):
                 return NotImplemented
         return apply_ufunc(ufunc, method, inputs, kwargs)
 
@@ -121,19 +121,22 @@ class Var(ArrayLike):
             self.value = result
 
 
+_VAR_OPERANDS = (Var,) + _OPERANDS
+
+
 def _binary(ufunc):
     def op(self, other):
-        if not isinstance(other, (Var,) + _OPERANDS):
+        if not isinstance(other, _VAR_OPERANDS):
             return NotImplemented
         return ufunc_call(ufunc, (self, other))
 
     def rop(self, other):
-        if not isinstance(other, (Var,) + _OPERANDS):
+        if not isinstance(other, _VAR_OPERANDS):
             return NotImplemented
         return ufunc_call(ufunc, (other, self))
 
     def iop(self, other):
-        if not isinstance(other, (Var,) + _OPERANDS):
+        if not isinstance(other, _VAR_OPERANDS):
             return NotImplemented
         self._assign(ufunc_call(ufunc, (self, other)))
         return self
@@ -174,6 +177,25 @@ def top_tape(objs) -> Tape | None:
     return best
 
 
+def _levels(objs) -> tuple:
+    """``(top_tape(objs), dispatch.top_tag(objs))`` in one pass: the recording path's first question."""
+    tape, tag = None, -1
+    for x in objs:
+        if isinstance(x, Var):
+            if tape is None or x.tape.tag > tape.tag:
+                tape = x.tape
+        elif isinstance(x, Dual):
+            if x.tag > tag:
+                tag = x.tag
+        elif isinstance(x, (list, tuple)):
+            t, d = _levels(x)
+            if t is not None and (tape is None or t.tag > tape.tag):
+                tape = t
+            if d > tag:
+                tag = d
+    return tape, tag
+
+
 def _forward_first(objs, tape: Tape | None) -> bool:
     """True when a Dual outranks every Var: forward mode handles the call (Vars are its constants)."""
     return tape is not None and dispatch.top_tag(objs) > tape.tag
@@ -202,9 +224,12 @@ def _split(args, tape: Tape):
     """The argument values (this tape's Vars replaced by their values) and the recorded inputs."""
     values, inputs = [], []
     for pos, a in enumerate(args):
-        if isinstance(a, Var) and a.tape is tape:
-            values.append(a.value)
-            inputs.append((pos, None, a.node))
+        if isinstance(a, Var):
+            if a.tape is tape:
+                values.append(a.value)
+                inputs.append((pos, None, a.node))
+            else:
+                values.append(a)
         elif isinstance(a, (list, tuple)) and top_tape(a) is tape:
             items = []
             for sub, b in enumerate(a):
@@ -221,11 +246,15 @@ def _split(args, tape: Tape):
 
 def _check_differentiable(func, rule, inputs):
     """Refuse at once (not later, in backward) an argument the rule cannot differentiate."""
-    for pos, _, _ in inputs:
-        if type(rule) is Elementwise and rule.partials[pos] is None:
-            raise dispatch.unsupported(func, f" with respect to argument {pos}")
-        if type(rule) is Linear and pos not in rule.transpose:
-            raise dispatch.unsupported(func, f" with respect to argument {pos}")
+    kind = type(rule)
+    if kind is Elementwise:
+        for pos, _, _ in inputs:
+            if rule.partials[pos] is None:
+                raise dispatch.unsupported(func, f" with respect to argument {pos}")
+    elif kind is Linear:
+        for pos, _, _ in inputs:
+            if pos not in rule.transpose:
+                raise dispatch.unsupported(func, f" with respect to argument {pos}")
 
 
 def record(func, rule, args, kwargs, tape: Tape):
@@ -245,8 +274,8 @@ def record(func, rule, args, kwargs, tape: Tape):
 
 def call(func, args, kwargs):
     """``func(*args, **kwargs)`` with Vars among ``args``, by the function's rule kind."""
-    tape = top_tape(args)
-    if _forward_first(args, tape):
+    tape, tag = _levels(args)
+    if tape is not None and tag > tape.tag:  # a Dual outranks every Var: forward mode's call
         return dispatch.apply_function(func, args, kwargs)
     rule = TABLE.get(func)
     kind = type(rule)
@@ -254,7 +283,7 @@ def call(func, args, kwargs):
         return rule.impl(*args, **kwargs)
     if kind is NoDerivative:
         return func(*_strip(args), **_strip(kwargs))
-    if top_tape(tuple(kwargs.values())) is not None:
+    if kwargs and top_tape(tuple(kwargs.values())) is not None:
         raise UnsupportedFunctionError(
             f"{dispatch._name(func)} got a tape value as a keyword argument; remedy: pass differentiable "
             "arrays positionally")
@@ -271,11 +300,14 @@ def call(func, args, kwargs):
 
 def ufunc_call(ufunc, inputs):
     """``ufunc(*inputs)`` with a Var among the inputs and no keywords: the operators' fast path."""
-    tape = top_tape(inputs)
-    if dispatch.top_tag(inputs) > tape.tag:
+    tape, tag = _levels(inputs)
+    if tape is None:  # a Var only in out= (np.sin(a, out=v))
+        return call(ufunc, inputs, {})
+    if tag > tape.tag:
         return dispatch.apply_ufunc(ufunc, "__call__", inputs, {})
     rule = TABLE.get(ufunc)
-    if type(rule) is Elementwise:
+    kind = type(rule)
+    if kind is Elementwise or kind is Linear or kind is Custom:  # what call() would do, minus its checks
         return record(ufunc, rule, inputs, {}, tape)
     return call(ufunc, inputs, {})
 
@@ -295,6 +327,8 @@ def _finish_out(func, result, out):
 
 
 def apply_ufunc(ufunc, method, inputs, kwargs):
+    if method == "__call__" and not kwargs:  # np.sin(v), np.add(v, w): no out= to handle
+        return ufunc_call(ufunc, inputs)
     tape = top_tape(inputs)
     if _forward_first(inputs, tape):
         return dispatch.apply_ufunc(ufunc, method, inputs, kwargs)
@@ -323,7 +357,7 @@ def apply_ufunc(ufunc, method, inputs, kwargs):
 
 def apply_function(func, args, kwargs):
     kind = type(TABLE.get(func))
-    if kind is Composite or kind is NoDerivative:
+    if kind is Composite or kind is NoDerivative or not kwargs:  # no out= or dtype= to look at
         return call(func, args, kwargs)
     kwargs = dict(kwargs)
     out = dispatch._check_out(func, kwargs)
