@@ -438,11 +438,15 @@ def _check_key(key):
 
 
 _GETITEM_TANGENT = _GETITEM.tangent[0]
+_ARRAY = np.ndarray  # one global lookup instead of two in the per-index checks
 
 
 def getitem(d: Dual, key):
-    _check_key(key)
     t, value = d.tangent, d.value
+    if type(key) is int and type(t) is _ARRAY and type(value) is _ARRAY and t.ndim > value.ndim:
+        # x[i] on a batched array Dual (scalar-style loops): an int key needs none of the checks below
+        return Dual._make(value[key], _GETITEM_TANGENT(t, value, key), d.tag)
+    _check_key(key)
     if type(t) is DiagonalTangent:
         t = d.tangent = t.dense()  # indexing couples the diagonal: go dense once, not per index
     if _ndim(t) > _ndim(value):  # batched: the rule's layout already

@@ -156,6 +156,8 @@ def _has_advanced(key) -> bool:
 
 
 def _zeros_batched(shape, ct):
+    if type(ct) is np.ndarray:  # the common case: np.zeros is twice as fast as zeros_like
+        return np.zeros(tuple(shape) + ct.shape[-1:], ct.dtype)
     # zeros_like, not zeros: a Dual cotangent (forward over reverse) gets a Dual buffer
     return np.zeros_like(ct, shape=tuple(shape) + ct.shape[-1:])
 
@@ -163,8 +165,10 @@ def _zeros_batched(shape, ct):
 def _expand_reduced(ct, shape, axis, keepdims):
     """Put back the axes a reduction removed, so ``ct`` broadcasts against the input."""
     if not keepdims:
+        dims = list(ct.shape)
         for ax in sorted(_axes(axis, len(shape))):
-            ct = np.expand_dims(ct, ax)
+            dims.insert(ax, 1)
+        ct = ct.reshape(tuple(dims))  # one reshape, not one np.expand_dims per axis
     return ct
 
 
@@ -379,6 +383,8 @@ _linear(np.broadcast_to, {0: _broadcast_tangent}, {0: lambda ct, a, *rest, **kw:
 
 
 def _getitem_tangent(t, a, key):
+    if type(key) is int:
+        return t[key]  # x[i] in scalar-style loops: the same as the batch key (key,), one call fewer
     return t[batch_key(key)]
 
 

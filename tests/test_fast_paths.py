@@ -221,6 +221,31 @@ def test_scalar_binary_infinite_partial_and_mixed_tags():
     assert z.tag == 2 and z.value.value == 6.0 and z.tangent.value == 2.0
 
 
+def test_python_float_infinite_partial_times_zero_tangent_is_zero():
+    # the partial of x * c in x is c itself, here a Python float: the NaN-safe product still applies
+    z = Dual(2.0, np.array([0.0, 1.0])) * float("inf")
+    np.testing.assert_array_equal(z.tangent, [0.0, np.inf])
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_integer_index_equals_the_general_index_path(batched):
+    # x[i] with a Python int takes a short path; x[(i,)] and x[np.int64(i)] take the general one
+    value = np.arange(12.0).reshape(4, 3)
+    tangent = np.arange(24.0).reshape(4, 3, 2) if batched else -np.arange(12.0).reshape(4, 3)
+    d = Dual._make(value, tangent, 3)
+    for i in (0, 2, -1, -4):
+        for other in (d[(i,)], d[np.int64(i)]):
+            fast = d[i]
+            assert fast.tag == 3
+            np.testing.assert_array_equal(fast.value, other.value)
+            np.testing.assert_array_equal(fast.tangent, other.tangent)
+        np.testing.assert_array_equal(d[i].tangent, tangent[i])
+    row = d[1][2]  # a scalar from two int indexings
+    assert row.value == 5.0 and np.all(row.tangent == tangent[1, 2])
+    with pytest.raises(IndexError):
+        d[4]
+
+
 def test_scalar_code_second_derivatives_by_hand():
     # f(a, b) = a**3 * b - a / b: mixed and pure second partials from scalar-style code
     f = lambda v: v[0] ** 3 * v[1] - v[0] / v[1]  # noqa: E731
