@@ -192,22 +192,18 @@ def _elementwise(ufunc, rule: Elementwise, inputs):
     return Dual._make(out, tangent, tag)
 
 
-def _scalar_operand(x, tag):
-    """The float64 value of ``x`` if it is a scalar Dual at ``tag`` or a plain scalar, else None."""
-    if type(x) is Dual:
-        return x.value if x.tag == tag and type(x.value) is np.float64 else None
-    return x if type(x) in _SCALAR_OPERANDS else None
-
-
-def _scalar_term(partial, x, out, values):
+def _scalar_term(partial, tangent, out, va, vb):
+    """partial * tangent for one scalar operand, or None if the rule has no partial for it."""
     if partial is ONE:
-        return x.tangent
+        return tangent
     if partial is NEG_ONE:
-        return -x.tangent
-    p = partial(out, *values)
-    if type(p) is np.float64 and math.isfinite(p):
-        return p * x.tangent
-    return _scale(p, x.tangent, True)  # an infinite partial: the NaN-safe product
+        return -tangent
+    if partial is None:
+        return None
+    p = partial(out, va, vb)
+    if (type(p) is np.float64 or type(p) is float) and math.isfinite(p):
+        return p * tangent
+    return _scale(p, tangent, True)  # an infinite or array partial: the NaN-safe product
 
 
 def _scalar_binary(ufunc, rule: Elementwise, a, b):
@@ -215,21 +211,46 @@ def _scalar_binary(ufunc, rule: Elementwise, a, b):
 
     The same rule partials and conventions as :func:`_elementwise`, without its
     bookkeeping for arrays, broadcasting, nested tags and dtypes, which scalar
-    float64 operands never need.
+    float64 operands never need. Written out branch by branch because it runs for
+    every arithmetic operator in scalar-style loops, where a helper call per
+    operand is a measurable share of the cost.
     """
     op = _SCALAR_OPERATORS.get(ufunc)
-    tag = a.tag if type(a) is Dual else b.tag
-    va, vb = _scalar_operand(a, tag), _scalar_operand(b, tag)
-    if op is None or va is None or vb is None or None in rule.partials:
+    if op is None:
         return None
-    values = (va, vb)
+    # each operand: a Dual with a float64 value (both at one tag), or a plain scalar
+    if type(a) is Dual:
+        tag, va = a.tag, a.value
+        if type(va) is not np.float64:
+            return None
+        if type(b) is Dual:
+            vb = b.value
+            if b.tag != tag or type(vb) is not np.float64:
+                return None  # mixed tags: the general path finds the variable
+        elif type(b) in _SCALAR_OPERANDS:
+            vb = b
+        else:
+            return None
+    elif type(a) in _SCALAR_OPERANDS and type(b) is Dual:
+        tag, va, vb = b.tag, a, b.value
+        if type(vb) is not np.float64:
+            return None
+    else:
+        return None
     out = op(va, vb)
+    partial_a, partial_b = rule.partials
     if type(a) is not Dual:
-        return Dual._make(out, _scalar_term(rule.partials[1], b, out, values), tag)
-    tangent = _scalar_term(rule.partials[0], a, out, values)
-    if type(b) is Dual:
-        partial = rule.partials[1]
-        tangent = tangent - b.tangent if partial is NEG_ONE else tangent + _scalar_term(partial, b, out, values)
+        tangent = _scalar_term(partial_b, b.tangent, out, va, vb)
+    else:
+        tangent = _scalar_term(partial_a, a.tangent, out, va, vb)
+        if type(b) is Dual and tangent is not None:
+            if partial_b is NEG_ONE:
+                tangent = tangent - b.tangent  # one subtraction, not a negation and an addition
+            else:
+                term = _scalar_term(partial_b, b.tangent, out, va, vb)
+                tangent = None if term is None else tangent + term
+    if tangent is None:
+        return None  # no partial for a Dual operand: the general path raises the error
     return Dual._make(out, tangent, tag)
 
 
