@@ -193,64 +193,57 @@ def _elementwise(ufunc, rule: Elementwise, inputs):
 
 
 def _scalar_term(partial, tangent, out, va, vb):
-    """partial * tangent for one scalar operand, or None if the rule has no partial for it."""
+    """partial * tangent for one scalar operand (the partial is never None here)."""
     if partial is ONE:
         return tangent
     if partial is NEG_ONE:
         return -tangent
-    if partial is None:
-        return None
     p = partial(out, va, vb)
     if (type(p) is np.float64 or type(p) is float) and math.isfinite(p):
         return p * tangent
     return _scale(p, tangent, True)  # an infinite or array partial: the NaN-safe product
 
 
-def _scalar_binary(ufunc, rule: Elementwise, a, b):
-    """``a (op) b`` on scalar Duals of one tag and plain scalars (scalar-style code), or None.
+def binary(ufunc, a, b):
+    """``ufunc(a, b)`` with a Dual among the operands: what a Dual's arithmetic operators call.
 
-    The same rule partials and conventions as :func:`_elementwise`, without its
-    bookkeeping for arrays, broadcasting, nested tags and dtypes, which scalar
-    float64 operands never need. Written out branch by branch because it runs for
-    every arithmetic operator in scalar-style loops, where a helper call per
-    operand is a measurable share of the cost.
+    Scalar Duals of one tag and plain scalars (scalar-style code) take a short path:
+    the same rule partials and conventions as :func:`_elementwise`, without its
+    bookkeeping for arrays, broadcasting, nested tags and dtypes, which float64
+    scalars never need. Written out branch by branch, with the rule lookup here
+    rather than in a caller, because it runs for every operator in scalar-style
+    loops, where each extra Python call is a measurable share of the cost.
     """
+    rule = TABLE.get(ufunc)
     op = _SCALAR_OPERATORS.get(ufunc)
-    if op is None:
-        return None
+    if op is None or type(rule) is not Elementwise:
+        return apply_ufunc(ufunc, "__call__", (a, b), {})
+    partial_a, partial_b = rule.partials
     # each operand: a Dual with a float64 value (both at one tag), or a plain scalar
     if type(a) is Dual:
         tag, va = a.tag, a.value
-        if type(va) is not np.float64:
-            return None
         if type(b) is Dual:
             vb = b.value
-            if b.tag != tag or type(vb) is not np.float64:
-                return None  # mixed tags: the general path finds the variable
-        elif type(b) in _SCALAR_OPERANDS:
-            vb = b
+            scalar = b.tag == tag and type(va) is np.float64 and type(vb) is np.float64  # else mixed tags
         else:
-            return None
-    elif type(a) in _SCALAR_OPERANDS and type(b) is Dual:
+            vb = b
+            scalar = type(va) is np.float64 and type(b) in _SCALAR_OPERANDS
+    elif type(b) is Dual:
         tag, va, vb = b.tag, a, b.value
-        if type(vb) is not np.float64:
-            return None
+        scalar = type(vb) is np.float64 and type(a) in _SCALAR_OPERANDS
     else:
-        return None
+        scalar = False
+    if not scalar or partial_a is None or partial_b is None:
+        return _elementwise(ufunc, rule, (a, b))  # the general path (and its errors)
     out = op(va, vb)
-    partial_a, partial_b = rule.partials
-    if type(a) is not Dual:
-        tangent = _scalar_term(partial_b, b.tangent, out, va, vb)
-    else:
+    if type(b) is not Dual:
         tangent = _scalar_term(partial_a, a.tangent, out, va, vb)
-        if type(b) is Dual and tangent is not None:
-            if partial_b is NEG_ONE:
-                tangent = tangent - b.tangent  # one subtraction, not a negation and an addition
-            else:
-                term = _scalar_term(partial_b, b.tangent, out, va, vb)
-                tangent = None if term is None else tangent + term
-    if tangent is None:
-        return None  # no partial for a Dual operand: the general path raises the error
+    elif type(a) is not Dual:
+        tangent = _scalar_term(partial_b, b.tangent, out, va, vb)
+    elif partial_b is NEG_ONE:  # one subtraction, not a negation and an addition
+        tangent = _scalar_term(partial_a, a.tangent, out, va, vb) - b.tangent
+    else:
+        tangent = _scalar_term(partial_a, a.tangent, out, va, vb) + _scalar_term(partial_b, b.tangent, out, va, vb)
     return Dual._make(out, tangent, tag)
 
 
@@ -279,12 +272,10 @@ def _unary(ufunc, rule: Elementwise, x: Dual):
 
 def ufunc_call(ufunc, inputs):
     """``ufunc(*inputs)`` with at least one Dual among the inputs (the operators' fast path)."""
+    if len(inputs) == 2:
+        return binary(ufunc, *inputs)
     rule = TABLE.get(ufunc)
     if type(rule) is Elementwise:
-        if len(inputs) == 2:
-            result = _scalar_binary(ufunc, rule, *inputs)
-            if result is not None:
-                return result
         return _elementwise(ufunc, rule, inputs)
     return apply_ufunc(ufunc, "__call__", inputs, {})
 

@@ -167,17 +167,17 @@ def _binary(ufunc):
     def op(self, other):
         if not isinstance(other, _ACCEPTED):
             return NotImplemented
-        return dispatch.ufunc_call(ufunc, (self, other))
+        return dispatch.binary(ufunc, self, other)
 
     def rop(self, other):
         if not isinstance(other, _ACCEPTED):
             return NotImplemented
-        return dispatch.ufunc_call(ufunc, (other, self))
+        return dispatch.binary(ufunc, other, self)
 
     def iop(self, other):
         if not isinstance(other, _ACCEPTED):
             return NotImplemented
-        dispatch.assign(self, dispatch.ufunc_call(ufunc, (self, other)))
+        dispatch.assign(self, dispatch.binary(ufunc, self, other))
         return self
 
     return op, rop, iop
