@@ -236,14 +236,16 @@ def binary(ufunc, a, b):
     if not scalar or partial_a is None or partial_b is None:
         return _elementwise(ufunc, rule, (a, b))  # the general path (and its errors)
     out = op(va, vb)
-    if type(b) is not Dual:
-        tangent = _scalar_term(partial_a, a.tangent, out, va, vb)
-    elif type(a) is not Dual:
-        tangent = _scalar_term(partial_b, b.tangent, out, va, vb)
-    elif partial_b is NEG_ONE:  # one subtraction, not a negation and an addition
-        tangent = _scalar_term(partial_a, a.tangent, out, va, vb) - b.tangent
+    if type(a) is Dual:
+        # a ONE partial (x + c, x - y) passes the tangent on without a call
+        tangent = a.tangent if partial_a is ONE else _scalar_term(partial_a, a.tangent, out, va, vb)
+        if type(b) is Dual:
+            if partial_b is NEG_ONE:  # one subtraction, not a negation and an addition
+                tangent = tangent - b.tangent
+            else:
+                tangent = tangent + _scalar_term(partial_b, b.tangent, out, va, vb)
     else:
-        tangent = _scalar_term(partial_a, a.tangent, out, va, vb) + _scalar_term(partial_b, b.tangent, out, va, vb)
+        tangent = _scalar_term(partial_b, b.tangent, out, va, vb)
     return Dual._make(out, tangent, tag)
 
 

@@ -150,8 +150,8 @@ class Dual(ArrayLike):
         return dispatch.apply_function(func, args, kwargs)
 
     # ----------------------------------------------------------------- indexing
-    def __getitem__(self, key):
-        return dispatch.getitem(self, key)
+    # __getitem__ is dispatch.getitem itself (set below, once dispatch is imported): no
+    # wrapper frame, since x[i] runs once per element in scalar-style loops
 
     def __setitem__(self, key, item):
         dispatch.setitem(self, key, item)
@@ -197,3 +197,5 @@ Dual.__abs__ = lambda self: dispatch.ufunc_call(np.absolute, (self,))
 Dual.__round__ = lambda self, ndigits=None: np.round(self, ndigits or 0)
 
 from . import dispatch  # noqa: E402  (dispatch needs the Dual class defined above)
+
+Dual.__getitem__ = dispatch.getitem

@@ -112,12 +112,15 @@ def _scalar_rows(y, tag: int, k: int):
     cheaper than stacking m Duals through the dispatch.
     """
     values, rows, dtype = [], [], None
+    row_shape = (k,)
     for v in y:
         if type(v) is Dual and v.tag == tag:
             t = v.tangent
-            if type(t) is not np.ndarray or t.shape != (k,) or not isinstance(v.value, (float, np.floating)):
+            value = v.value
+            if type(t) is not np.ndarray or t.shape != row_shape or not (
+                    type(value) is np.float64 or isinstance(value, (float, np.floating))):
                 return None
-            values.append(v.value)
+            values.append(value)
             rows.append(t)
             dtype = t.dtype
         elif isinstance(v, _NUMBERS):
