@@ -5,6 +5,7 @@ Shapes follow JAX's ``jacfwd``: the Jacobian of ``f`` at ``x`` has shape
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Callable
 
@@ -48,6 +49,8 @@ def _as_input(x: Any, name: str = "x"):
     """A float array copy of ``x`` (or ``x`` itself if it is a Dual or a tape value, for nesting)."""
     if isinstance(x, ArrayLike):
         return x
+    if type(x) is np.ndarray and x.dtype.kind == "f":
+        return x.copy()  # the common case, without the checks below
     try:
         arr = np.array(x)
     except Exception as err:  # ragged lists and the like
@@ -145,7 +148,7 @@ def _output(y, tag: int, k: int, dtype):
         y = _stack_output(y)
     if isinstance(y, Dual) and y.tag == tag:
         t = y.tangent
-        if _ndim(t) == y.ndim:
+        if _ndim(t) == _ndim(y.value):
             t = t[..., None]
         return y.value, t
     if isinstance(y, Dual):  # a Dual of an outer differentiation: constant here
@@ -165,13 +168,29 @@ def _output(y, tag: int, k: int, dtype):
 DIAGONAL_SEED_MIN = 16
 
 
+#: Largest n whose n x n identity seed is kept (read-only) for copying; copying it is
+#: cheaper than zeros plus a strided write, which matters only for small n.
+_IDENTITY_MAX = 64
+
+
+@functools.lru_cache(maxsize=None)  # at most _IDENTITY_MAX sizes per float dtype; thread-safe
+def _identity(n: int, dtype: np.dtype) -> np.ndarray:
+    eye = np.eye(n, dtype=dtype)
+    eye.flags.writeable = False  # shared by every call: only ever copied
+    return eye
+
+
 def _seed(x, start: int, stop: int, tag: int) -> Dual:
     n = math.prod(x.shape)
     k = stop - start
     if type(x) is np.ndarray and x.ndim == 1 and k == n >= DIAGONAL_SEED_MIN:
         return Dual._make(x, DiagonalTangent(np.ones(n, dtype=x.dtype)), tag)
-    block = np.zeros((n, k), dtype=_dtype(x))
-    block[start:stop].reshape(-1)[::k + 1] = 1.0  # the ones at (start + i, i): a strided view, no index arrays
+    dtype = _dtype(x)
+    if k == n and n <= _IDENTITY_MAX:
+        block = _identity(n, dtype).copy()  # a fresh, writable seed: f may write into x
+    else:
+        block = np.zeros((n, k), dtype=dtype)
+        block[start:stop].reshape(-1)[::k + 1] = 1.0  # the ones at (start + i, i): a strided view, no index arrays
     shape = x.shape if isinstance(x, Dual) else x.shape
     return Dual._make(x, block.reshape(shape + (k,)), tag)
 
@@ -200,6 +219,12 @@ def jacobian(f: Callable, x: Any, *, chunk_size: int | None = None):
                              "remedy: pass e.g. chunk_size=8, or None for the automatic choice")
         chunk = int(chunk_size)
     tag = new_tag()
+    if chunk >= n:  # every column in one pass (the common case): f(x)'s tangent is J already
+        t = _output(f(_seed(x, 0, n, tag)), tag, n, dtype)[1]
+        J = t.reshape(t.shape[:-1] + xshape)
+        if type(J) is np.ndarray and not J.flags.writeable:
+            J = J.copy()  # a broadcast tangent is a read-only view; the caller gets an array of its own
+        return J
     starts = list(range(0, n, chunk)) or [0]
     value = None
     blocks = []

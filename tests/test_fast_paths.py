@@ -246,6 +246,20 @@ def test_integer_index_equals_the_general_index_path(batched):
         d[4]
 
 
+@pytest.mark.parametrize("n", [3, 20])  # a dense seed, and the diagonal one
+@pytest.mark.parametrize("f", [lambda v: v[0] + np.zeros((2, 3)), lambda v: v[0] + np.zeros(3),
+                               lambda v: np.broadcast_to(v, (2,) + v.shape), lambda v: v],
+                         ids=["scalar-to-matrix", "scalar-to-vector", "broadcast", "identity"])
+def test_one_pass_jacobian_is_a_writable_array_of_its_own(f, n):
+    # broadcast tangents are read-only views: the returned Jacobian must still be the caller's
+    x = np.linspace(0.5, 1.5, n)
+    J = dualad.jacobian(f, x)
+    assert type(J) is np.ndarray and J.flags.writeable
+    np.testing.assert_allclose(J, central_jacobian(f, x), atol=1e-8)
+    J[...] = 7.0  # writing into it changes no later result
+    np.testing.assert_allclose(dualad.jacobian(f, x), central_jacobian(f, x), atol=1e-8)
+
+
 def test_scalar_code_second_derivatives_by_hand():
     # f(a, b) = a**3 * b - a / b: mixed and pure second partials from scalar-style code
     f = lambda v: v[0] ** 3 * v[1] - v[0] / v[1]  # noqa: E731
