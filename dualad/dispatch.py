@@ -278,6 +278,8 @@ def ufunc_call(ufunc, inputs):
         return binary(ufunc, *inputs)
     rule = TABLE.get(ufunc)
     if type(rule) is Elementwise:
+        if len(inputs) == 1:  # -x, abs(x): the same short path as np.negative(x)
+            return _unary(ufunc, rule, inputs[0])
         return _elementwise(ufunc, rule, inputs)
     return apply_ufunc(ufunc, "__call__", inputs, {})
 
