@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -79,6 +79,9 @@ class Elementwise:
 class Linear:
     tangent: dict
     transpose: dict
+    # optional, per input: ``f(buf, ct, *args, **kw)`` adds the transpose of ``ct`` into the adjoint
+    # buffer ``buf`` in place and returns it; the reverse sweep uses it when a buffer of its own exists
+    transpose_into: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -303,8 +306,8 @@ for _f in (np.isnan, np.isinf, np.isfinite, np.signbit, np.greater, np.greater_e
 
 
 # --------------------------------------------------------------------------- linear
-def _linear(func, tangent: dict, transpose: dict):
-    TABLE[func] = Linear(tangent, transpose)
+def _linear(func, tangent: dict, transpose: dict, transpose_into: dict | None = None):
+    TABLE[func] = Linear(tangent, transpose, transpose_into or {})
 
 
 def _sum_tangent(t, a, axis=None, dtype=None, out=None, keepdims=False):
@@ -406,16 +409,19 @@ def _scatter_add(grad, key, ct):
     return flat.reshape(grad.shape)
 
 
-def _getitem_transpose(ct, a, key):
-    grad = _zeros_batched(np.shape(a), ct)
+def _getitem_transpose_into(grad, ct, a, key):
     if _has_advanced(key):
-        grad = _scatter_add(grad, key, ct)  # repeated indices must accumulate
-    else:
-        grad[batch_key(key)] = ct
+        return _scatter_add(grad, key, ct)  # repeated indices must accumulate
+    grad[batch_key(key)] += ct
     return grad
 
 
-_linear(operator.getitem, {0: _getitem_tangent}, {0: _getitem_transpose})
+def _getitem_transpose(ct, a, key):
+    return _getitem_transpose_into(_zeros_batched(np.shape(a), ct), ct, a, key)
+
+
+# x[a:b] of a long x: the sweep adds into x's adjoint in place, not via a zero buffer the size of x
+_linear(operator.getitem, {0: _getitem_tangent}, {0: _getitem_transpose}, {0: _getitem_transpose_into})
 
 
 def setitem_tangent(t, key, value_tangent):

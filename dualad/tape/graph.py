@@ -201,6 +201,35 @@ def _fit(c, value, k: int):
     return c
 
 
+def _add_in_place(node: Node, ct, adj: list, own: set, k: int) -> bool:
+    """Add ``node``'s contribution straight into its parent's adjoint, if its rule has an in-place transpose.
+
+    Only into a plain float buffer the sweep allocated itself (``own`` holds those
+    node indices), so no array anybody else holds is written to. Returns False
+    when the usual path has to run instead.
+    """
+    rule = node.rule
+    if type(rule) is not Linear or not rule.transpose_into or type(ct) is not np.ndarray or len(node.inputs) != 1:
+        return False
+    (pos, _, parent), = node.inputs
+    into = rule.transpose_into.get(pos)
+    value = parent.value
+    if into is None or type(value) is not np.ndarray or value.dtype.kind != "f":
+        return False
+    i = parent.index
+    buf = adj[i]
+    if i not in own:
+        if buf is None:
+            buf = np.zeros(value.shape + (k,), value.dtype)
+        elif type(buf) is np.ndarray:
+            buf = buf.astype(value.dtype)  # a copy: the adjoint so far may be shared
+        else:
+            return False
+        own.add(i)
+    adj[i] = into(buf, ct, *node.args, **node.kwargs)
+    return True
+
+
 class Tape:
     """One recording: the Wengert list of a single differentiation call.
 
@@ -260,11 +289,14 @@ class Tape:
             return adj
         adj[out.index] = seed
         k = _shape(seed)[-1]
+        own = set() if edges is None else None  # adjoint buffers the sweep made and may add into
         for node in reversed(self.nodes):
             ct = adj[node.index]
             if ct is None or not node.inputs:
                 continue
-            if node.errstate is None:
+            if own is not None and _add_in_place(node, ct, adj, own, k):
+                steps = ()
+            elif node.errstate is None:
                 steps = local_vjp(node, ct)
             else:
                 with np.errstate(**node.errstate):
