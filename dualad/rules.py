@@ -122,6 +122,8 @@ def _is_scalar(x) -> bool:
 def unbroadcast(ct, shape: tuple):
     """Sum a batched cotangent (``S + (k,)``) down to ``shape + (k,)``, undoing broadcasting."""
     target = tuple(shape)
+    if ct.shape[:-1] == target:  # nothing was broadcast
+        return ct
     lead = ct.ndim - 1 - len(target)
     if lead > 0:
         ct = ct.sum(axis=tuple(range(lead)))
@@ -491,9 +493,20 @@ _linear(np.roll, {0: _roll_tangent}, {0: _roll_transpose})
 # matmul is bilinear: linear in each argument with the other held fixed. The
 # trailing direction axis is folded into a matrix dimension so each product is
 # one BLAS call, whatever the number of directions.
+def _ndim(x) -> int:
+    return x.ndim if type(x) is np.ndarray else np.ndim(x)  # the attribute: np.ndim costs a call
+
+
+def _mT(x):
+    """``x`` with its last two axes swapped."""
+    return x.swapaxes(-1, -2) if type(x) is np.ndarray else np.swapaxes(x, -1, -2)
+
+
 def _matmul_left(t, b):
     """``t @ b`` where ``t`` carries a trailing direction axis (t: a.shape + (k,))."""
     k = t.shape[-1]
+    if k == 1:  # one direction (a gradient): the product itself, nothing to fold
+        return (t[..., 0] @ b)[..., None]
     if t.ndim == 2:  # a is a vector: rows of the (k, n) matrix are the directions
         return _back(t.T @ b) if np.ndim(b) > 1 else t.T @ b
     ts = np.swapaxes(t, -1, -2)  # (..., m, k, n)
@@ -506,6 +519,8 @@ def _matmul_left(t, b):
 
 def _matmul_right(a, t):
     """``a @ t`` where ``t`` carries a trailing direction axis (t: b.shape + (k,))."""
+    if t.shape[-1] == 1:  # one direction: the product itself
+        return (a @ t[..., 0])[..., None]
     if t.ndim == 2:  # b is a vector: t is an (n, k) matrix already
         return a @ t
     k = t.shape[-1]
@@ -514,27 +529,29 @@ def _matmul_right(a, t):
     return r.reshape(r.shape[:-1] + (p, k))
 
 
-def _as_matrix_ct(ct, a, b):
-    """View an output cotangent as (..., m, p, k) whatever the operands' ranks."""
-    if np.ndim(a) == 1:
-        ct = ct[..., None, :, :] if np.ndim(b) > 1 else ct[..., None, :]
-    if np.ndim(b) == 1:
+def _as_matrix_ct(ct, na: int, nb: int):
+    """View an output cotangent as (..., m, p, k) whatever the operands' ranks ``na``, ``nb``."""
+    if na == 1:
+        ct = ct[..., None, :, :] if nb > 1 else ct[..., None, :]
+    if nb == 1:
         ct = ct[..., None, :]
     return ct
 
 
 def _matmul_transpose_a(ct, a, b):
-    bm = b[:, None] if np.ndim(b) == 1 else b
-    g = _matmul_left(_as_matrix_ct(ct, a, b), np.swapaxes(bm, -1, -2))  # (..., m, n, k)
-    if np.ndim(a) == 1:
+    na, nb = _ndim(a), _ndim(b)
+    bm = b[:, None] if nb == 1 else b
+    g = _matmul_left(_as_matrix_ct(ct, na, nb), _mT(bm))  # (..., m, n, k)
+    if na == 1:
         g = g[..., 0, :, :]
     return unbroadcast(g, np.shape(a))
 
 
 def _matmul_transpose_b(ct, a, b):
-    am = a[None, :] if np.ndim(a) == 1 else a
-    g = _matmul_right(np.swapaxes(am, -1, -2), _as_matrix_ct(ct, a, b))  # (..., n, p, k)
-    if np.ndim(b) == 1:
+    na, nb = _ndim(a), _ndim(b)
+    am = a[None, :] if na == 1 else a
+    g = _matmul_right(_mT(am), _as_matrix_ct(ct, na, nb))  # (..., n, p, k)
+    if nb == 1:
         g = g[..., 0, :]
     return unbroadcast(g, np.shape(b))
 
