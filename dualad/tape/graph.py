@@ -202,17 +202,16 @@ def _fit(c, value, k: int):
 
 
 def _add_in_place(node: Node, ct, adj: list, own: set, k: int) -> bool:
-    """Add ``node``'s contribution straight into its parent's adjoint, if its rule has an in-place transpose.
+    """Add ``node``'s contribution straight into its parent's adjoint (its Linear rule has an in-place transpose).
 
     Only into a plain float buffer the sweep allocated itself (``own`` holds those
     node indices), so no array anybody else holds is written to. Returns False
     when the usual path has to run instead.
     """
-    rule = node.rule
-    if type(rule) is not Linear or not rule.transpose_into or type(ct) is not np.ndarray or len(node.inputs) != 1:
+    if type(ct) is not np.ndarray or len(node.inputs) != 1:
         return False
     (pos, _, parent), = node.inputs
-    into = rule.transpose_into.get(pos)
+    into = node.rule.transpose_into.get(pos)
     value = parent.value
     if into is None or type(value) is not np.ndarray or value.dtype.kind != "f":
         return False
@@ -294,7 +293,8 @@ class Tape:
             ct = adj[node.index]
             if ct is None or not node.inputs:
                 continue
-            if own is not None and _add_in_place(node, ct, adj, own, k):
+            rule = node.rule
+            if own is not None and type(rule) is Linear and rule.transpose_into and _add_in_place(node, ct, adj, own, k):
                 steps = ()
             elif node.errstate is None:
                 steps = local_vjp(node, ct)
