@@ -119,6 +119,8 @@ def _times(p, ct):
     if type(p) is np.ndarray:
         if p.ndim:
             p = p[..., None]  # one partial for all k cotangent directions
+        if type(ct) is np.ndarray and _all_finite(p) and _all_finite(ct):  # no 0 x inf: no errstate needed
+            return p * ct
     elif type(p) is np.float64 or type(p) is float:
         if p != 0.0 and math.isfinite(p):  # a finite nonzero factor cannot make 0 x inf
             return p * ct
