@@ -318,6 +318,8 @@ def _sum_tangent(t, a, axis=None, dtype=None, out=None, keepdims=False):
 
 def _sum_transpose(ct, a, axis=None, dtype=None, out=None, keepdims=False):
     shape = np.shape(a)
+    if axis is None and not keepdims:  # ct is (k,): it broadcasts as it is
+        return np.broadcast_to(ct, shape + ct.shape[-1:])
     return np.broadcast_to(_expand_reduced(ct, shape, axis, keepdims), shape + ct.shape[-1:])
 
 
