@@ -52,7 +52,10 @@ def _reject(name, **given):
 @composite(np.mean)
 def _mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
     _reject("mean", out=out, where=where)
-    count = _size(a) // max(1, _size(np.sum(np.zeros(_shape(a)), axis=axis, keepdims=keepdims)))
+    if axis is None:  # the common case: no zero array just to find the reduced size
+        count = _size(a)
+    else:
+        count = _size(a) // max(1, _size(np.sum(np.zeros(_shape(a)), axis=axis, keepdims=keepdims)))
     return np.sum(a, axis=axis, keepdims=keepdims) / count
 
 
