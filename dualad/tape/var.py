@@ -104,7 +104,8 @@ class Var(ArrayLike):
     # ----------------------------------------------------------------- indexing
     def __getitem__(self, key):
         _check_key(key)
-        return call(operator.getitem, (self, key), {})
+        # a plain key: this Var is the variable, so record at once (what call() would conclude)
+        return record(operator.getitem, TABLE[operator.getitem], (self, key), {}, self.tape)
 
     def __setitem__(self, key, item):
         setitem(self, key, item)
