@@ -9,6 +9,8 @@ comparisons and ``bool()`` acting on the values.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .errors import ConversionError, describe
@@ -24,7 +26,7 @@ def primal(x):
 
 
 class ArrayLike:
-    """Base class of dualad's value types; subclasses set ``value`` and the numpy protocols."""
+    """Base class of dualad's value types; subclasses set ``value``, ``shape`` and the numpy protocols."""
 
     __slots__ = ()
     #: how error messages name the type, what a conversion would lose, and the deliberate way out
@@ -32,6 +34,20 @@ class ArrayLike:
     _short = "x"
     _loses = "silently drop its derivative"
     _escape = "read .value if you really want the value without its derivative"
+
+    # ----------------------------------------------------------------- read off the shape and the plain value
+    # (each subclass defines ``shape``, the one attribute it reads its own way)
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def dtype(self):
+        return np.asarray(primal(self)).dtype
 
     # ----------------------------------------------------------------- conversions refused
     def _refuse(self, what: str, instead: str):

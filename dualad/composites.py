@@ -14,6 +14,7 @@ import operator
 
 import numpy as np
 
+from .arraylike import primal as _primal
 from .errors import UnsupportedFunctionError
 from .rules import TABLE, Composite, _axes
 
@@ -310,7 +311,6 @@ def _diff(a, n=1, axis=-1, prepend=None, append=None):
 
 @composite(np.sort)
 def _sort(a, axis=-1, kind=None, order=None, *, stable=None):
-    from .dual import _primal
     values = np.asarray(_primal(a)) if not isinstance(a, np.ndarray) else a
     if axis is None:
         a, axis = np.ravel(a), -1
@@ -409,7 +409,6 @@ def _clip(a, a_min=None, a_max=None, out=None, *, min=None, max=None, **kwargs):
 @composite(np.full_like)
 def _full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, **kwargs):
     # no derivative through a; fill_value's derivative reaches every entry
-    from .dual import _primal
     if dtype is not None and np.dtype(dtype).kind != "f":  # integer-valued: piecewise constant
         return np.full_like(_primal(a), _primal(fill_value), dtype=dtype, shape=shape)
     base = np.zeros_like(a, dtype=dtype) if shape is None else np.zeros_like(a, dtype=dtype, shape=shape)
@@ -428,7 +427,6 @@ def _real_if_close(a, tol=100):
 
 @composite(np.nan_to_num)
 def _nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
-    from .dual import _primal
     v = np.asarray(_primal(x))
     bad = ~np.isfinite(v)
     if not bad.any():
@@ -438,7 +436,6 @@ def _nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
 
 @composite(np.sinc)
 def _sinc(x):
-    from .dual import _primal
     zero = np.asarray(_primal(x)) == 0
     y = np.pi * x
     if not zero.any():
@@ -525,7 +522,6 @@ def _linalg_matmul(x1, x2):
 # ------------------------------------------------------------------ ufunc.accumulate of maximum / minimum
 def _extreme_accumulate(ufunc):
     def accumulate(a, axis=0):
-        from .dual import _primal
         a = np.moveaxis(a, axis, -1)
         v = np.asarray(_primal(a))
         run = ufunc.accumulate(v, axis=-1)

@@ -12,7 +12,8 @@ import numpy as np
 
 from . import composites  # noqa: F401  (fills the table's Composite entries)
 from .diagonal import DiagonalTangent
-from .dual import Dual, _primal
+from .arraylike import primal as _primal
+from .dual import Dual
 from .errors import ConversionError, UnsupportedFunctionError, describe
 from .rules import (NEG_ONE, ONE, TABLE, Composite, Custom, Elementwise, Linear, NoDerivative,
                     ZeroDerivative, setitem_tangent)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .arraylike import ArrayLike, primal as _primal
+from .arraylike import ArrayLike
 from .errors import ConversionError, InputError, TangentShapeError, describe
 
 __all__ = ["Dual", "new_tag"]
@@ -106,18 +106,6 @@ class Dual(ArrayLike):
             return self.value.shape  # ndarrays, numpy scalars and nested Duals: no np.shape dispatch
         except AttributeError:
             return np.shape(self.value)  # anything without a shape (a plain Python number)
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    @property
-    def size(self) -> int:
-        return int(np.prod(self.shape))
-
-    @property
-    def dtype(self):
-        return np.asarray(_primal(self)).dtype
 
     @property
     def batched(self) -> bool:

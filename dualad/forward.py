@@ -11,9 +11,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .arraylike import ArrayLike
+from .arraylike import ArrayLike, primal as _primal
 from .diagonal import DiagonalTangent
-from .dual import Dual, _primal, new_tag
+from .dual import Dual, new_tag
 from .errors import InputError, OutputError, describe
 
 __all__ = ["jvp", "derivative", "jacobian", "gradient", "hessian", "auto_chunk_size", "CHUNK_BYTES"]

@@ -75,18 +75,6 @@ class Tracer(ArrayLike):
     def shape(self) -> tuple:
         return np.shape(self.value)
 
-    @property
-    def ndim(self) -> int:
-        return np.ndim(self.value)
-
-    @property
-    def size(self) -> int:
-        return int(np.size(self.value))
-
-    @property
-    def dtype(self):
-        return np.asarray(self.value).dtype
-
     def __repr__(self) -> str:
         return f"Tracer(shape={self.shape}, layers={len(self.layers)})"
 

@@ -14,7 +14,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .. import forward
-from ..dual import Dual, _primal, new_tag
+from ..arraylike import primal as _primal
+from ..dual import Dual, new_tag
 from ..errors import InputError, OutputError, describe
 from .graph import Tape, _shape
 from .var import Var

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..dual import _primal
+from ..arraylike import primal as _primal
 from .graph import Node, Tape, local_vjp
 
 __all__ = ["listing", "to_dot", "format_value", "local_gradients"]

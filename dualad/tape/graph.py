@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from ..dispatch import _all_finite, _ndim, unsupported
-from ..dual import Dual, _primal, new_tag
+from ..arraylike import primal as _primal
+from ..dual import Dual, new_tag
 from ..errors import InputError, OutputError
 from ..rules import NEG_ONE, ONE, Custom, Elementwise, Linear, unbroadcast
 

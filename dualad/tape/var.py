@@ -23,8 +23,8 @@ import numpy as np
 
 from .. import composites, dispatch
 from ..buffers import zeros_like
-from ..arraylike import ArrayLike
-from ..dual import Dual, _primal
+from ..arraylike import ArrayLike, primal as _primal
+from ..dual import Dual
 from ..errors import ConversionError, UnsupportedFunctionError, describe
 from ..rules import (SETITEM, TABLE, Composite, Custom, Elementwise, Linear, NoDerivative,
                      ZeroDerivative)
@@ -64,18 +64,6 @@ class Var(ArrayLike):
     @property
     def shape(self) -> tuple:
         return _shape(self.value)
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    @property
-    def size(self) -> int:
-        return int(np.prod(self.shape))
-
-    @property
-    def dtype(self):
-        return np.asarray(_primal(self.value)).dtype
 
     def __repr__(self) -> str:
         return f"Var({self.value!r}, node={self.node.label})"
