@@ -16,12 +16,11 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .errors import InputError, OutputError
-from .forward import _as_input, jacobian as forward_jacobian
+from .forward import as_input, jacobian as forward_jacobian
 
 __all__ = ["check_grad", "GradCheckReport", "PairError", "central_differences", "METHODS"]
 
 METHODS = ("forward", "reverse", "fd")
-_LABELS = {"forward": "forward", "reverse": "reverse", "fd": "fd"}
 
 
 def central_differences(f: Callable, x: Any, rel_step: float | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -38,7 +37,7 @@ def central_differences(f: Callable, x: Any, rel_step: float | None = None) -> t
     array([[2., 0.],
            [0., 6.]])
     """
-    x = np.array(_as_input(x), copy=True)
+    x = np.array(as_input(x), copy=True)
     if rel_step is None:
         rel_step = float(np.finfo(x.dtype).eps) ** (1.0 / 3.0)
     flat = x.reshape(-1)
@@ -181,7 +180,7 @@ def check_grad(f: Callable, x: Any, *, methods: Sequence[str] = METHODS, rtol: f
             raise InputError(f"unknown method {meth!r}; remedy: choose from {METHODS}")
     if len(set(methods)) < 2:
         raise InputError(f"check_grad compares methods, so it needs at least two; got {methods}")
-    x = _as_input(x)
+    x = as_input(x)
     jacobians, steps, used_step = {}, None, None
     for meth in methods:
         if meth == "forward":

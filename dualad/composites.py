@@ -15,8 +15,9 @@ import operator
 import numpy as np
 
 from .arraylike import primal as _primal
+from .common import ndim as _ndim, shape as _shape, size as _size
 from .errors import UnsupportedFunctionError
-from .rules import TABLE, Composite, _axes
+from .rules import ACCUMULATE, TABLE, Composite, normalize_axes as _axes
 
 __all__ = ["composite"]
 
@@ -28,18 +29,6 @@ def composite(*funcs):
             TABLE[f] = Composite(impl)
         return impl
     return register
-
-
-def _shape(a) -> tuple:
-    return tuple(a.shape) if hasattr(a, "shape") else np.shape(a)
-
-
-def _ndim(a) -> int:
-    return len(_shape(a))
-
-
-def _size(a) -> int:
-    return math.prod(_shape(a))
 
 
 def _reject(name, **given):
@@ -543,5 +532,6 @@ def _extreme_accumulate(ufunc):
     return accumulate
 
 
-#: ``ufunc.accumulate`` on differentiable values, for the ufuncs with no cumulative numpy function.
-ACCUMULATE = {np.maximum: _extreme_accumulate(np.maximum), np.minimum: _extreme_accumulate(np.minimum)}
+# numpy has no cumulative function for these ufuncs: their accumulate is this numpy implementation
+ACCUMULATE[np.maximum] = _extreme_accumulate(np.maximum)
+ACCUMULATE[np.minimum] = _extreme_accumulate(np.minimum)

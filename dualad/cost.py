@@ -52,7 +52,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from .errors import OutputError, describe
-from .forward import _as_input, auto_chunk_size
+from .forward import as_input, auto_chunk_size
 from .forward import jacobian as forward_jacobian
 
 __all__ = ["compare", "scaling", "Comparison", "Scaling", "MethodCost", "FAMILIES",
@@ -228,7 +228,7 @@ def finite_difference_jacobian(f: Callable, x: Any, kind: str = "central"):
     """
     if kind not in ("central", "forward"):
         raise ValueError(f"kind must be 'central' or 'forward', got {kind!r}")
-    x = np.array(_as_input(x), dtype=float)  # validated: None, complex, strings raise InputError
+    x = np.array(as_input(x), dtype=float)  # validated: None, complex, strings raise InputError
     flat = x.reshape(-1)
     eps = np.finfo(x.dtype).eps
     scale = np.maximum(1.0, np.abs(flat))
@@ -308,12 +308,12 @@ class _Recording:
 
 
 def _record(f: Callable, x, m: int) -> _Recording:
-    from .tape.api import _auto_chunk  # the tape's own rule, so the pass count cannot drift from it
+    from .tape.api import auto_chunk  # the tape's own rule, so the pass count cannot drift from it
     recorded = _tape().record(f, x)
     ops = [node for node in recorded.nodes if node.func is not None]
     elements = sum(int(np.prod(node.shape)) for node in ops if not isinstance(node.value, tuple))
     return _Recording(len(ops), sum(1 for node in ops if node.inputs), elements, recorded.nbytes,
-                      _auto_chunk(recorded, m, 8))
+                      auto_chunk(recorded, m, 8))
 
 
 def compare(f: Callable, x: Any, *, methods: Iterable[str] = METHODS, chunk_size: int | None = None,
@@ -356,7 +356,7 @@ def compare(f: Callable, x: Any, *, methods: Iterable[str] = METHODS, chunk_size
     for label, k in (("chunk_size", chunk_size), ("reverse_chunk_size", reverse_chunk_size)):
         if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1):
             raise ValueError(f"{label} must be a positive int or None, got {k!r}")
-    x = np.array(_as_input(x), dtype=float)
+    x = np.array(as_input(x), dtype=float)
     n = x.size
     m = int(np.size(_real_output(f(x.copy()))))
     chunk = auto_chunk_size(n) if chunk_size is None else int(chunk_size)

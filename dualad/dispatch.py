@@ -10,45 +10,16 @@ import operator
 
 import numpy as np
 
-from . import composites  # noqa: F401  (fills the table's Composite entries)
-from .diagonal import DiagonalTangent
 from .arraylike import primal as _primal
+from .common import all_finite as _all_finite, complex_refused, func_name as _name, ndim as _ndim
+from .common import check_out, shape as _shape, strip as _strip, unsupported
+from .diagonal import DiagonalTangent
 from .dual import Dual
 from .errors import ConversionError, UnsupportedFunctionError, describe
-from .rules import (NEG_ONE, ONE, TABLE, Composite, Custom, Elementwise, Linear, NoDerivative,
-                    ZeroDerivative, setitem_tangent)
+from .rules import (ACCUMULATE, NEG_ONE, ONE, REDUCE, TABLE, Composite, Custom, Elementwise, Linear,
+                    NoDerivative, ZeroDerivative, setitem_tangent)
 
-_GETITEM = TABLE[__import__("operator").getitem]
-_REDUCE = {np.add: np.sum, np.multiply: np.prod, np.maximum: np.max, np.minimum: np.min}
-_ACCUMULATE = {np.add: np.cumsum, np.multiply: np.cumprod}
-
-
-def _name(func) -> str:
-    mod = getattr(func, "__module__", None) or "numpy"
-    mod = "np" if mod in ("numpy", "numpy.core.fromnumeric", "numpy._core.fromnumeric") or mod.startswith("numpy._") \
-        else mod.replace("numpy.", "np.")
-    return f"{mod}.{getattr(func, '__name__', repr(func))}"
-
-
-def unsupported(func, why: str = "", args=()) -> UnsupportedFunctionError:
-    dual = _first(args, top_tag(args))
-    on = f" (called on {describe(dual)})" if dual is not None else ""
-    return UnsupportedFunctionError(
-        f"{_name(func)}{why}{on} has no derivative rule in dualad, so it cannot run on a differentiable "
-        "value without losing the derivative; remedy: rewrite it with supported numpy functions, or "
-        "compute it on .value if it really does not depend on the input (see the README's "
-        "'Guarantees and limits')")
-
-
-def complex_refused(func, args) -> UnsupportedFunctionError:
-    """The error for a complex value computed from a Dual (a complex constant met a real Dual)."""
-    dual = _first(args, top_tag(args))
-    on = f" on {describe(dual)}" if dual is not None else ""
-    what = f"{_name(func)}{on}" if func is not None else "an operation on a Dual"
-    return UnsupportedFunctionError(
-        f"{what} produced complex values; dualad differentiates real functions only, and a complex "
-        "intermediate would give a wrong derivative (abs, real, ...) without notice; remedy: keep the "
-        "computation real, e.g. carry real and imaginary parts as two real arrays")
+_GETITEM = TABLE[operator.getitem]
 
 
 def top_tag(objs) -> int:
@@ -76,20 +47,6 @@ def _first(objs, tag):
     return None
 
 
-def _ndim(x) -> int:
-    try:
-        return x.ndim  # ndarrays, numpy scalars and Duals: cheaper than np.ndim on the hot path
-    except AttributeError:
-        return np.ndim(x)
-
-
-def _shape(x) -> tuple:
-    try:
-        return x.shape
-    except AttributeError:
-        return np.shape(x)
-
-
 def _is_batched(d: Dual) -> bool:
     return _ndim(d.tangent) > _ndim(d.value)
 
@@ -102,16 +59,6 @@ def _split(x, tag, batched):
         parts = [_split(y, tag, batched) for y in x]
         return type(x)(p[0] for p in parts), [p[1] for p in parts]
     return x, None
-
-
-def _all_finite(p) -> bool:
-    if isinstance(p, (float, np.floating)):
-        return math.isfinite(p)
-    # p . p is finite unless an entry is NaN or infinite (or the sum overflows, which only sends
-    # the caller down its slower, equally right path): one BLAS call, and no warnings
-    if isinstance(p, np.ndarray) and p.dtype.kind == "f":
-        return math.isfinite(np.vdot(p, p))
-    return bool(np.isfinite(_primal(p)).all())
 
 
 def _scale(partial, tangent, batched):
@@ -300,14 +247,6 @@ def _zero_derivative(func, args, kwargs):
     return Dual._make(out, _zero_tangent_like(out, proto, _is_batched(proto)), tag)
 
 
-def _strip(x):
-    if isinstance(x, Dual):
-        return _primal(x)
-    if isinstance(x, (list, tuple)):
-        return type(x)(_strip(y) for y in x)
-    return x
-
-
 def _wrap(out, tangent, tag, batched, func=None, args=()):
     if isinstance(out, tuple):  # several outputs (slogdet): constants where the rule gave no tangent
         items = [o if t is None else _wrap(o, t, tag, batched, func, args) for o, t in zip(out, tangent)]
@@ -349,28 +288,6 @@ def apply_rule(func, rule, args, kwargs):
     return _wrap(out, tangent, tag, batched, func, args)
 
 
-_PLAIN_KWARGS = {"out", "dtype"}
-
-
-def _check_out(func, kwargs):
-    """Pull ``out=`` out of kwargs; a Dual result cannot be written into a plain array."""
-    out = kwargs.pop("out", None)
-    if isinstance(out, tuple):
-        out = out[0] if len(out) == 1 else out
-    dtype = kwargs.pop("dtype", None)
-    if dtype is not None and np.dtype(dtype).kind != "f":
-        raise ConversionError(f"{_name(func)}(..., dtype={np.dtype(dtype)}) would drop the derivative; "
-                              "remedy: use a float dtype or leave dtype out")
-    for bad in ("where", "initial", "casting", "subok", "signature", "axes", "order"):
-        if bad in kwargs and not (bad == "order" and kwargs[bad] in ("K", "C")):
-            raise UnsupportedFunctionError(
-                f"{_name(func)} with the {bad}= argument is not supported on differentiable values; "
-                f"remedy: leave {bad}= out"
-                + (" (use np.where on the result instead of where=)" if bad == "where" else "")
-                + (" (transpose first if you need another memory order)" if bad == "order" else ""))
-    return out
-
-
 def _finish_out(func, result, out):
     if out is None:
         return result
@@ -393,7 +310,7 @@ def apply_ufunc(ufunc, method, inputs, kwargs):
                 return _unary(ufunc, rule, inputs[0])
             return _elementwise(ufunc, rule, inputs)
     kwargs = dict(kwargs)
-    out = _check_out(ufunc, kwargs)
+    out = check_out(ufunc, kwargs)
     if top_tag(inputs) < 0:  # only out= holds a Dual: the results are constants written into it
         result = getattr(ufunc, method)(*inputs, **kwargs)
         if isinstance(out, tuple):
@@ -413,13 +330,10 @@ def apply_ufunc(ufunc, method, inputs, kwargs):
             result = ufunc(*_strip(inputs))
         else:
             raise unsupported(ufunc, "", inputs)
-    elif method == "reduce" and ufunc in _REDUCE:
-        axis = kwargs.pop("axis", 0)
-        result = apply_function(_REDUCE[ufunc], (inputs[0],), {"axis": axis, **kwargs})
-    elif method == "accumulate" and ufunc in _ACCUMULATE:
-        result = apply_function(_ACCUMULATE[ufunc], (inputs[0],), {"axis": kwargs.pop("axis", 0)})
-    elif method == "accumulate" and ufunc in composites.ACCUMULATE:
-        result = composites.ACCUMULATE[ufunc](inputs[0], axis=kwargs.pop("axis", 0))
+    elif method == "reduce" and ufunc in REDUCE:
+        result = REDUCE[ufunc](inputs[0], axis=kwargs.pop("axis", 0), **kwargs)
+    elif method == "accumulate" and ufunc in ACCUMULATE:
+        result = ACCUMULATE[ufunc](inputs[0], axis=kwargs.pop("axis", 0))
     elif method == "outer" and type(TABLE.get(ufunc)) is Elementwise:
         a, b = inputs
         a = np.reshape(a, np.shape(_primal(a)) + (1,) * np.ndim(_primal(b)))
@@ -437,7 +351,7 @@ def apply_function(func, args, kwargs):
     if kind is NoDerivative:
         return func(*_strip(args), **_strip(kwargs))
     kwargs = dict(kwargs)
-    out = _check_out(func, kwargs)
+    out = check_out(func, kwargs)
     if kind is Linear or kind is Custom:
         result = apply_rule(func, entry, args, kwargs)
     elif kind is ZeroDerivative:

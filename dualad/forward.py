@@ -12,6 +12,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .arraylike import ArrayLike, primal as _primal
+from .common import ndim as _ndim
 from .diagonal import DiagonalTangent
 from .dual import Dual, new_tag
 from .errors import InputError, OutputError, describe
@@ -45,7 +46,7 @@ def _chunk_for(n: int, itemsize: int) -> int:
     return max(1, CHUNK_BYTES // (n * itemsize))
 
 
-def _as_input(x: Any, name: str = "x"):
+def as_input(x: Any, name: str = "x"):
     """A float array copy of ``x`` (or ``x`` itself if it is a Dual or a tape value, for nesting)."""
     if isinstance(x, ArrayLike):
         return x
@@ -72,10 +73,6 @@ def _as_input(x: Any, name: str = "x"):
             raise InputError(f"{name} holds an integer too large for float64; remedy: scale the input") from None
     raise InputError(f"{name} must be a number or an array of numbers, got {describe(arr)}; "
                      "remedy: pass floats, ints or a numeric ndarray")
-
-
-def _ndim(t) -> int:
-    return t.ndim if hasattr(t, "ndim") else np.ndim(t)  # arrays, Duals, diagonal tangents; np.ndim for the rest
 
 
 def _dtype(x) -> np.dtype:
@@ -139,7 +136,7 @@ def _scalar_rows(y, tag: int, k: int):
     return np.array(values), np.array(rows)
 
 
-def _output(y, tag: int, k: int, dtype):
+def split_output(y, tag: int, k: int, dtype):
     """(value, batched tangent of shape value.shape + (k,)) of an output at ``tag``."""
     if isinstance(y, (list, tuple)):
         fast = _scalar_rows(y, tag, k)
@@ -207,7 +204,7 @@ def jacobian(f: Callable, x: Any, *, chunk_size: int | None = None):
     array([[3.       , 2.       ],
            [7.3890561, 0.       ]])
     """
-    x = _as_input(x)
+    x = as_input(x)
     xshape = x.shape
     n = math.prod(xshape)
     dtype = x.dtype if type(x) is np.ndarray else _dtype(x)
@@ -220,7 +217,7 @@ def jacobian(f: Callable, x: Any, *, chunk_size: int | None = None):
         chunk = int(chunk_size)
     tag = new_tag()
     if chunk >= n:  # every column in one pass (the common case): f(x)'s tangent is J already
-        t = _output(f(_seed(x, 0, n, tag)), tag, n, dtype)[1]
+        t = split_output(f(_seed(x, 0, n, tag)), tag, n, dtype)[1]
         J = t.reshape(t.shape[:-1] + xshape)
         if type(J) is np.ndarray and not J.flags.writeable:
             J = J.copy()  # a broadcast tangent is a read-only view; the caller gets an array of its own
@@ -231,7 +228,7 @@ def jacobian(f: Callable, x: Any, *, chunk_size: int | None = None):
     J = None
     for start in starts:
         stop = min(n, start + chunk)
-        value, t = _output(f(_seed(x, start, stop, tag)), tag, stop - start, dtype)
+        value, t = split_output(f(_seed(x, start, stop, tag)), tag, stop - start, dtype)
         t = t.reshape((math.prod(t.shape[:-1]), stop - start))  # -1 fails when empty
         if len(starts) == 1:
             blocks.append(t)
@@ -254,14 +251,14 @@ def jvp(f: Callable, x: Any, v: Any):
     >>> dualad.jvp(np.sin, 0.0, 2.0)
     (np.float64(0.0), np.float64(2.0))
     """
-    x = _as_input(x)
-    v = _as_input(v, "v")
+    x = as_input(x)
+    v = as_input(v, "v")
     xshape = x.shape if isinstance(x, Dual) else np.shape(x)
     if isinstance(v, Dual) or np.shape(v) != xshape:
         raise InputError(f"v must have x's shape {xshape}, got {describe(v)}; remedy: pass one direction "
                          "shaped like x (use jacobian for many directions)")
     tag = new_tag()
-    value, t = _output(f(Dual._make(x, v.astype(_dtype(x)), tag)), tag, 1, _dtype(x))
+    value, t = split_output(f(Dual._make(x, v.astype(_dtype(x)), tag)), tag, 1, _dtype(x))
     t = t[..., 0]
     return value, (t[()] if isinstance(t, np.ndarray) and t.ndim == 0 else t)
 
@@ -273,7 +270,7 @@ def derivative(f: Callable, x: Any):
     >>> float(dualad.derivative(lambda t: t ** 3, 2.0))
     12.0
     """
-    x = _as_input(x)
+    x = as_input(x)
     if (x.ndim if isinstance(x, Dual) else np.ndim(x)) != 0:
         raise InputError(f"derivative needs a scalar x, got {describe(x)}; remedy: use jacobian or gradient")
     return jvp(f, x, np.ones((), dtype=_dtype(x)))[1]

@@ -43,12 +43,13 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .common import ndim as _ndim
 from .errors import UnsupportedFunctionError
 
 __all__ = [
     "TABLE", "Elementwise", "Linear", "Custom", "ZeroDerivative", "NoDerivative",
     "Composite", "ONE", "NEG_ONE", "unbroadcast", "batch_key", "setitem_tangent",
-    "SETITEM",
+    "SETITEM", "REDUCE", "ACCUMULATE", "normalize_axes",
 ]
 
 
@@ -107,6 +108,12 @@ class Composite:
 
 TABLE: dict[Any, Any] = {}
 
+#: ``ufunc.reduce`` / ``ufunc.accumulate`` on differentiable values: the numpy function each one
+#: calls (with ``axis=`` and, for reduce, the remaining keywords), which dispatches as usual.
+#: :mod:`dualad.composites` adds the accumulations numpy has no function for (``np.maximum``'s).
+REDUCE: dict[Any, Callable] = {np.add: np.sum, np.multiply: np.prod, np.maximum: np.max, np.minimum: np.min}
+ACCUMULATE: dict[Any, Callable] = {np.add: np.cumsum, np.multiply: np.cumprod}
+
 # Functional form of ``a[key] = v`` (returns the updated copy), keyed in the table.
 def SETITEM(a, key, v):  # noqa: N802 - used as a table key, named like a constant
     out = np.copy(a)  # np.copy keeps a Dual a Dual (the tape's forward-over-reverse)
@@ -115,10 +122,6 @@ def SETITEM(a, key, v):  # noqa: N802 - used as a table key, named like a consta
 
 
 # --------------------------------------------------------------------------- helpers
-def _is_scalar(x) -> bool:
-    return np.ndim(x) == 0
-
-
 def unbroadcast(ct, shape: tuple):
     """Sum a batched cotangent (``S + (k,)``) down to ``shape + (k,)``, undoing broadcasting."""
     target = tuple(shape)
@@ -133,7 +136,7 @@ def unbroadcast(ct, shape: tuple):
     return ct
 
 
-def _axes(axis, ndim: int) -> tuple:
+def normalize_axes(axis, ndim: int) -> tuple:
     """Normalise an ``axis`` argument to a tuple of non-negative ints (over the value's dims)."""
     if axis is None:
         return tuple(range(ndim))
@@ -171,7 +174,7 @@ def _expand_reduced(ct, shape, axis, keepdims):
     """Put back the axes a reduction removed, so ``ct`` broadcasts against the input."""
     if not keepdims:
         dims = list(ct.shape)
-        for ax in sorted(_axes(axis, len(shape))):
+        for ax in sorted(normalize_axes(axis, len(shape))):
             dims.insert(ax, 1)
         ct = ct.reshape(tuple(dims))  # one reshape, not one np.expand_dims per axis
     return ct
@@ -183,10 +186,6 @@ def _safe_div(num, den):
     if not np.any(zero):
         return num / den
     return np.where(zero, 0.0, num / np.where(zero, 1.0, den))
-
-
-def _front(t):
-    return np.moveaxis(t, -1, 0)
 
 
 def _back(t):
@@ -313,7 +312,7 @@ def _linear(func, tangent: dict, transpose: dict, transpose_into: dict | None = 
 
 
 def _sum_tangent(t, a, axis=None, dtype=None, out=None, keepdims=False):
-    return np.sum(t, axis=_axes(axis, t.ndim - 1), keepdims=keepdims)
+    return np.sum(t, axis=normalize_axes(axis, t.ndim - 1), keepdims=keepdims)
 
 
 def _sum_transpose(ct, a, axis=None, dtype=None, out=None, keepdims=False):
@@ -330,11 +329,11 @@ _linear(np.copy, {0: lambda t, a, *args, **kwargs: t.copy()}, {0: lambda ct, a, 
 def _cumsum_tangent(t, a, axis=None, dtype=None, out=None):
     if axis is None:
         return np.cumsum(t.reshape(-1, t.shape[-1]), axis=0)
-    return np.cumsum(t, axis=_axes(axis, t.ndim - 1)[0])
+    return np.cumsum(t, axis=normalize_axes(axis, t.ndim - 1)[0])
 
 
 def _cumsum_transpose(ct, a, axis=None, dtype=None, out=None):
-    ax = 0 if axis is None else _axes(axis, np.ndim(a))[0]
+    ax = 0 if axis is None else normalize_axes(axis, np.ndim(a))[0]
     rev = np.flip(np.cumsum(np.flip(ct, ax), axis=ax), ax)
     return rev.reshape(np.shape(a) + ct.shape[-1:])
 
@@ -481,7 +480,7 @@ _linear(np.where, {1: _where_tangent(1), 2: _where_tangent(2)}, {1: _where_trans
 def _roll_tangent(t, a, shift, axis=None):
     if axis is None:
         return np.roll(t.reshape(-1, t.shape[-1]), shift, axis=0).reshape(t.shape)
-    return np.roll(t, shift, axis=_axes(axis, t.ndim - 1))
+    return np.roll(t, shift, axis=normalize_axes(axis, t.ndim - 1))
 
 
 def _roll_transpose(ct, a, shift, axis=None):
@@ -495,10 +494,6 @@ _linear(np.roll, {0: _roll_tangent}, {0: _roll_transpose})
 # matmul is bilinear: linear in each argument with the other held fixed. The
 # trailing direction axis is folded into a matrix dimension so each product is
 # one BLAS call, whatever the number of directions.
-def _ndim(x) -> int:
-    return x.ndim if type(x) is np.ndarray else np.ndim(x)  # the attribute: np.ndim costs a call
-
-
 def _mT(x):
     """``x`` with its last two axes swapped."""
     return x.swapaxes(-1, -2) if type(x) is np.ndarray else np.swapaxes(x, -1, -2)
@@ -648,7 +643,7 @@ def _custom(*funcs):
 
 
 def _concat_axis(arrays, axis):
-    return None if axis is None else _axes(axis, np.ndim(arrays[0]))[0]
+    return None if axis is None else normalize_axes(axis, np.ndim(arrays[0]))[0]
 
 
 def _concat_jvp(out, args, kwargs, tangents):
@@ -681,13 +676,13 @@ TABLE[np.concatenate] = Custom(_concat_jvp, _concat_vjp)
 def _extreme_weights(a, out, axis, keepdims):
     """Weights that share a max/min's derivative equally between tied entries."""
     hit = a == _expand_reduced(out, np.shape(a), axis, keepdims)
-    return hit / np.sum(hit, axis=_axes(axis, np.ndim(a)), keepdims=True)
+    return hit / np.sum(hit, axis=normalize_axes(axis, np.ndim(a)), keepdims=True)
 
 
 def _extreme_jvp(out, args, kwargs, tangents):
     a, axis, keepdims = args[0], _arg(args, kwargs, 1, "axis"), _arg(args, kwargs, 3, "keepdims", False)
     w = _extreme_weights(a, out, axis, keepdims)
-    return np.sum(tangents[0] * w[..., None], axis=_axes(axis, np.ndim(a)), keepdims=bool(keepdims))
+    return np.sum(tangents[0] * w[..., None], axis=normalize_axes(axis, np.ndim(a)), keepdims=bool(keepdims))
 
 
 def _extreme_vjp(out, args, kwargs, ct):
@@ -719,7 +714,7 @@ def _prod_parts(args, kwargs):
     keepdims = _arg(args, kwargs, 3, "keepdims", False)
     if axis is None:
         return np.reshape(a, -1), 0, np.shape(a), keepdims, None
-    axes = _axes(axis, np.ndim(a))
+    axes = normalize_axes(axis, np.ndim(a))
     if len(axes) != 1:
         raise UnsupportedFunctionError(
             "np.prod over several axes at once is not supported on differentiable values; "
@@ -753,7 +748,7 @@ def _cumprod_parts(args, kwargs):
     a, axis = args[0], _arg(args, kwargs, 1, "axis")
     if axis is None:
         return np.reshape(a, -1), 0
-    return a, _axes(axis, np.ndim(a))[0]
+    return a, normalize_axes(axis, np.ndim(a))[0]
 
 
 def _cumprod_jvp(out, args, kwargs, tangents):
@@ -878,3 +873,8 @@ def _slogdet_vjp(out, args, kwargs, ct):
 
 
 TABLE[np.linalg.slogdet] = Custom(_slogdet_jvp, _slogdet_vjp)
+
+
+# Composite entries (mean, stack, tensordot, ...) are numpy implementations in terms of the
+# entries above; importing them here means the table is complete whoever imports it first.
+from . import composites  # noqa: E402,F401

@@ -45,23 +45,18 @@ from functools import lru_cache
 
 import numpy as np
 
-from .. import composites
-from .. import dispatch as _forward
+from ..common import check_out, func_name, strip as _strip, unsupported as _unsupported
 from ..errors import ConversionError, OutputError, UnsupportedFunctionError, describe
-from ..rules import (NEG_ONE, ONE, SETITEM, TABLE, Composite, Custom, Elementwise, Linear, NoDerivative,
-                     ZeroDerivative)
+from ..rules import (ACCUMULATE, NEG_ONE, ONE, REDUCE, SETITEM, TABLE, Composite, Custom, Elementwise,
+                     Linear, NoDerivative, ZeroDerivative)
 from . import pattern as P
 from .probe import structure
-from .tracer import Tracer, _value
+from .tracer import Tracer
 from .views import STALE, assign, fresh, link_view
 
 __all__ = ["apply_ufunc", "apply_function", "apply_rule", "getitem", "check_key", "stack_output"]
 
 # ----------------------------------------------------------------------------- helpers
-def _unsupported(func, why: str = "") -> UnsupportedFunctionError:
-    return _forward.unsupported(func, why)
-
-
 def check_key(key):
     parts = key if isinstance(key, tuple) else (key,)
     if any(isinstance(k, Tracer) for k in parts):
@@ -72,14 +67,6 @@ def check_key(key):
 def getitem(t: Tracer, key):
     check_key(key)
     return apply_rule(operator.getitem, TABLE[operator.getitem], (t, key), {})
-
-
-def _strip(x):
-    if isinstance(x, Tracer):
-        return x.value
-    if isinstance(x, (list, tuple)):
-        return type(x)(_strip(y) for y in x)
-    return x
 
 
 def _has_tracer(x) -> bool:
@@ -282,7 +269,7 @@ def _coupled(out, slots):
 def apply_rule(func, rule, args, kwargs):
     if _has_tracer(kwargs):
         raise UnsupportedFunctionError(
-            f"{_forward._name(func)} got a traced value as a keyword argument; remedy: pass "
+            f"{func_name(func)} got a traced value as a keyword argument; remedy: pass "
             "differentiable arrays positionally")
     args = tuple(_stack_nested(a) for a in args)
     slots = _slots(args)
@@ -319,25 +306,11 @@ def _zero(func, args, kwargs):
     return Tracer(func(*_strip(args), **_strip(kwargs)), ())
 
 
-_ACCUMULATE = {np.add: np.cumsum, np.multiply: np.cumprod}
-_REDUCE = {np.add: np.sum, np.multiply: np.prod, np.maximum: np.max, np.minimum: np.min}
 
 
 # ----------------------------------------------------------------------------- dispatch
 def _pop_out(func, kwargs):
-    out = kwargs.pop("out", None)
-    if isinstance(out, tuple):
-        out = out[0] if len(out) == 1 else out
-    dtype = kwargs.pop("dtype", None)
-    if dtype is not None and np.dtype(dtype).kind != "f":
-        raise ConversionError(f"{_forward._name(func)}(..., dtype={np.dtype(dtype)}) would drop the "
-                              "dependencies; remedy: use a float dtype or leave dtype out")
-    for bad in ("where", "initial", "casting", "subok", "signature", "axes", "order"):
-        if bad in kwargs and not (bad == "order" and kwargs[bad] in ("K", "C")):
-            raise UnsupportedFunctionError(
-                f"{_forward._name(func)} with the {bad}= argument is not supported on traced values; "
-                f"remedy: leave {bad}= out")
-    return out
+    return check_out(func, kwargs, loses="the dependencies", on="traced values")
 
 
 def _finish_out(func, result, out):
@@ -347,7 +320,7 @@ def _finish_out(func, result, out):
         assign(out, result if isinstance(result, Tracer) else Tracer(result, ()))
         return out
     if isinstance(result, Tracer):
-        raise ConversionError(f"{_forward._name(func)}(..., out=<{describe(out)}>) would write a traced "
+        raise ConversionError(f"{func_name(func)}(..., out=<{describe(out)}>) would write a traced "
                               "value into a plain array; remedy: leave out= away")
     out[...] = result
     return out
@@ -371,16 +344,13 @@ def apply_ufunc(ufunc, method, inputs, kwargs):
             result = ufunc(*_strip(inputs))
         else:
             raise _unsupported(ufunc)
-    elif method == "reduce" and ufunc in _REDUCE:
-        axis = kwargs.pop("axis", 0)
-        result = apply_function(_REDUCE[ufunc], (inputs[0],), {"axis": axis, **kwargs})
-    elif method == "accumulate" and ufunc in _ACCUMULATE:
-        result = apply_function(_ACCUMULATE[ufunc], (inputs[0],), {"axis": kwargs.pop("axis", 0)})
-    elif method == "accumulate" and ufunc in composites.ACCUMULATE:
-        result = composites.ACCUMULATE[ufunc](inputs[0], axis=kwargs.pop("axis", 0))
+    elif method == "reduce" and ufunc in REDUCE:
+        result = REDUCE[ufunc](inputs[0], axis=kwargs.pop("axis", 0), **kwargs)
+    elif method == "accumulate" and ufunc in ACCUMULATE:
+        result = ACCUMULATE[ufunc](inputs[0], axis=kwargs.pop("axis", 0))
     elif method == "outer" and type(TABLE.get(ufunc)) is Elementwise:
         a, b = inputs
-        a = np.reshape(a, np.shape(_value(a)) + (1,) * np.ndim(_value(b)))
+        a = np.reshape(a, np.shape(_strip(a)) + (1,) * np.ndim(_strip(b)))
         result = apply_ufunc(ufunc, "__call__", (a, b), {})
     else:
         raise _unsupported(ufunc, f".{method}")

@@ -8,7 +8,7 @@ import numpy as np
 from ..arraylike import ArrayLike
 from ..dual import Dual, new_tag
 from ..errors import DualadError, InputError, OutputError, describe
-from ..forward import _as_input, _output
+from ..forward import as_input, split_output
 from . import tracer
 from .coloring import check_coloring, color_columns
 
@@ -31,7 +31,7 @@ def _scipy_sparse():
 
 
 def _point(x, what: str = "x") -> np.ndarray:
-    x = _as_input(x, what)
+    x = as_input(x, what)
     if isinstance(x, ArrayLike):
         raise InputError(f"{what} is a differentiable value ({describe(x)}); sparse Jacobians do not nest inside another "
                          "differentiation; remedy: call them on plain arrays")
@@ -150,7 +150,7 @@ class SparseJacobian:
         dtype = x.dtype
         tag = new_tag()
         seed = Dual._make(x, self._seed.astype(dtype, copy=False).reshape(self.input_shape + (self._k,)), tag)
-        value, t = _output(self.f(seed), tag, self._k, dtype)
+        value, t = split_output(self.f(seed), tag, self._k, dtype)
         if isinstance(t, Dual) or isinstance(value, Dual):
             raise OutputError("the function returned a value of an outer differentiation; "
                               "sparse Jacobians do not nest")

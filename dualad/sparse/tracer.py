@@ -108,10 +108,6 @@ class Tracer(ArrayLike):
             _views.fresh(item)
         _views.setitem(self, key, item)
 
-def _value(x):
-    return x.value if isinstance(x, Tracer) else x
-
-
 def _binary(ufunc):
     def op(self, other):
         if not isinstance(other, (Tracer,) + _OPERANDS):

@@ -17,7 +17,7 @@ from .. import forward
 from ..arraylike import primal as _primal
 from ..dual import Dual, new_tag
 from ..errors import InputError, OutputError, describe
-from .graph import Tape, _shape
+from .graph import Tape, value_shape
 from .var import Var
 
 __all__ = ["grad", "value_and_grad", "vjp", "jacobian", "record", "stop_gradient", "label", "hvp"]
@@ -28,7 +28,7 @@ def _as_point(x: Any, name: str = "x"):
     """A float array copy of ``x``; Duals and tape values pass through (for nesting)."""
     if isinstance(x, (Var, Dual)):
         return x
-    return forward._as_input(x, name)
+    return forward.as_input(x, name)
 
 
 def watch(tape: Tape, x, name: str | None = None) -> Var:
@@ -47,7 +47,7 @@ def _stack(y):
             raise OutputError(f"the function returned a list holding {describe(v)}, which is not numeric; "
                               "remedy: return numbers or arrays only")
     if any(isinstance(v, (Var, Dual)) for v in items):
-        shapes = {_shape(v) for v in items}
+        shapes = {value_shape(v) for v in items}
         if len(shapes) > 1:
             raise OutputError(f"the function returned a list of arrays of different shapes {sorted(shapes)}; "
                               "remedy: return one array, or a list of equally shaped arrays")
@@ -86,7 +86,7 @@ def _float_dtype(v):
 def _input_adjoint(tape: Tape, adj: list, node, k: int):
     g = adj[node.index]
     if g is None:
-        return np.zeros(_shape(node.value) + (k,), dtype=_float_dtype(node.value))
+        return np.zeros(value_shape(node.value) + (k,), dtype=_float_dtype(node.value))
     return g
 
 
@@ -95,7 +95,7 @@ def _plain_copy(g):
     return np.array(g) if isinstance(g, (np.ndarray, np.generic)) else g
 
 
-def _auto_chunk(tape: Tape, m: int, itemsize: int) -> int:
+def auto_chunk(tape: Tape, m: int, itemsize: int) -> int:
     """Cotangent directions per sweep: all ``m`` while the widest node's cotangents fit the budget."""
     widest = max((math.prod(n.shape) for n in tape.nodes if not isinstance(n.value, tuple)), default=1)
     return max(1, min(m, forward.CHUNK_BYTES // (itemsize * max(widest, 1))))
@@ -155,8 +155,8 @@ def value_and_grad(f: Callable, x: Any):
     xv = watch(tape, _as_point(x))
     finish(tape, f(xv))
     value = tape.value
-    if _shape(value) != ():
-        raise OutputError(f"grad needs a scalar-valued function, but f returned shape {_shape(value)}; "
+    if value_shape(value) != ():
+        raise OutputError(f"grad needs a scalar-valued function, but f returned shape {value_shape(value)}; "
                           "remedy: use tape.jacobian or tape.vjp for vector outputs")
     seed = np.ones((1,), dtype=_float_dtype(value))
     adj = tape.sweep(seed)
@@ -191,8 +191,8 @@ def vjp(f: Callable, x: Any, u: Any):
     value = tape.value
     # validated like x: a complex u would lose its imaginary part, a string fail deep in numpy
     u = u if isinstance(u, (Var, Dual)) else np.asarray(_as_point(u, "u"), dtype=_float_dtype(value))
-    if _shape(u) != _shape(value):
-        raise InputError(f"u must have f(x)'s shape {_shape(value)}, got {describe(u)}; "
+    if value_shape(u) != value_shape(value):
+        raise InputError(f"u must have f(x)'s shape {value_shape(value)}, got {describe(u)}; "
                          "remedy: pass one cotangent shaped like the output")
     adj = tape.sweep(u[..., None])
     _release(tape)
@@ -217,11 +217,11 @@ def jacobian(f: Callable, x: Any, *, chunk_size: int | None = None):
     xv = watch(tape, x)
     finish(tape, f(xv))
     value = tape.value
-    yshape, xshape = _shape(value), _shape(x)
+    yshape, xshape = value_shape(value), value_shape(x)
     m, n = math.prod(yshape), math.prod(xshape)
     dtype = _float_dtype(value)
     if chunk_size is None:
-        chunk = _auto_chunk(tape, m, dtype.itemsize)
+        chunk = auto_chunk(tape, m, dtype.itemsize)
     elif isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
         raise InputError(f"chunk_size must be a positive int or None, got {chunk_size!r}; "
                          "remedy: pass e.g. chunk_size=8, or None for the automatic choice")
@@ -297,12 +297,12 @@ def hvp(f: Callable, x: Any, v: Any):
     """
     x = _as_point(x)
     v = _as_point(v, "v")
-    if isinstance(v, (Var, Dual)) or _shape(v) != _shape(x):
-        raise InputError(f"v must have x's shape {_shape(x)}, got {describe(v)}; "
+    if isinstance(v, (Var, Dual)) or value_shape(v) != value_shape(x):
+        raise InputError(f"v must have x's shape {value_shape(x)}, got {describe(v)}; "
                          "remedy: pass one direction shaped like x")
     tag = new_tag()
     g = grad(f, Dual._make(x, v.astype(_float_dtype(x)), tag))
     if isinstance(g, Dual) and g.tag == tag:
         return _plain_copy(g.tangent)
-    return np.zeros(_shape(x), dtype=_float_dtype(x))  # the gradient does not depend on x
+    return np.zeros(value_shape(x), dtype=_float_dtype(x))  # the gradient does not depend on x
 

@@ -18,13 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from ..dispatch import _all_finite, _ndim, unsupported
+from ..common import all_finite as _all_finite, complex_refused, ndim as _ndim, unsupported
 from ..arraylike import primal as _primal
 from ..dual import Dual, new_tag
 from ..errors import InputError, OutputError
 from ..rules import NEG_ONE, ONE, Custom, Elementwise, Linear, unbroadcast
 
-__all__ = ["Node", "Tape", "local_vjp"]
+__all__ = ["Node", "Tape", "local_vjp", "value_shape"]
 
 try:  # numpy >= 2 keeps one object per error state: an identity check spots a change cheaply
     from numpy._core._ufunc_config import _extobj_contextvar as _errstate_var
@@ -89,25 +89,26 @@ class Node:
 
     @property
     def shape(self) -> tuple:
-        return _shape(self.value)
+        return value_shape(self.value)
 
     def __repr__(self) -> str:
         parents = ", ".join(p.label for _, _, p in self.inputs)
         return f"<Node {self.label} = {self.op}({parents}) shape={self.shape}>"
 
 
-def _shape(v) -> tuple:
+def value_shape(v) -> tuple:
+    """The shape of a node value; a tuple of values (slogdet's) gives a tuple of shapes."""
     if type(v) is np.ndarray:
         return v.shape
     if isinstance(v, tuple):
-        return tuple(_shape(x) for x in v)
+        return tuple(value_shape(x) for x in v)
     shape = getattr(v, "shape", None)
     return tuple(shape) if shape is not None else np.shape(v)
 
 
 def _zero_cotangent(value, k: int, like):
     dtype = np.asarray(_primal(like)).dtype
-    return np.zeros(_shape(value) + (k,), dtype=dtype if dtype.kind == "f" else np.float64)
+    return np.zeros(value_shape(value) + (k,), dtype=dtype if dtype.kind == "f" else np.float64)
 
 
 def _times(p, ct):
@@ -152,7 +153,7 @@ def local_vjp(node: Node, ct) -> list:
                 c = -ct
             else:
                 c = _times(partial(node.value, *node.args), ct)
-            shape = _shape(node.args[pos])
+            shape = value_shape(node.args[pos])
             if c.shape[:-1] != shape:  # the input was broadcast: sum it back
                 c = unbroadcast(c, shape)
             out.append((parent, c))
@@ -162,7 +163,7 @@ def local_vjp(node: Node, ct) -> list:
     if kind is Custom:
         if isinstance(node.value, tuple):  # outputs nobody used get a zero cotangent
             proto = next(c for c in ct if c is not None)
-            ct = tuple(_zero_cotangent(v, _shape(proto)[-1], proto) if c is None else c
+            ct = tuple(_zero_cotangent(v, value_shape(proto)[-1], proto) if c is None else c
                        for v, c in zip(node.value, ct))
         cts = rule.vjp(node.value, node.args, node.kwargs, ct)
         out = []
@@ -195,8 +196,8 @@ def _fit(c, value, k: int):
     if type(c) is np.ndarray and type(value) is np.ndarray and c.dtype is value.dtype:
         if c.shape[:-1] == value.shape and c.shape[-1] == k:  # the usual case: nothing to do
             return c
-    want = _shape(value) + (k,)
-    if _shape(c) != want:
+    want = value_shape(value) + (k,)
+    if value_shape(c) != want:
         c = np.broadcast_to(c, want)
     dtype = getattr(value, "dtype", None)
     if dtype is not None and dtype.kind == "f" and c.dtype != dtype:
@@ -263,7 +264,6 @@ class Tape:
         if inputs:
             dtype = getattr(value, "dtype", None)
             if dtype is not None and dtype.kind == "c":  # a complex constant met a recorded value
-                from ..dispatch import complex_refused
                 raise complex_refused(func, ())
             token = _errstate_token()
             if token is not self._errstate_token and token != self._errstate_token:
@@ -290,7 +290,7 @@ class Tape:
         if out is None:
             return adj
         adj[out.index] = seed
-        k = _shape(seed)[-1]
+        k = value_shape(seed)[-1]
         own = set() if edges is None else None  # adjoint buffers the sweep made and may add into
         for node in reversed(self.nodes):
             ct = adj[node.index]
@@ -340,14 +340,14 @@ class Tape:
         dtype = np.asarray(_primal(value)).dtype
         dtype = dtype if dtype.kind == "f" else np.dtype(np.float64)
         if seed is None:
-            if _shape(value) != ():
-                raise OutputError(f"backward() needs a seed for an output of shape {_shape(value)}; "
+            if value_shape(value) != ():
+                raise OutputError(f"backward() needs a seed for an output of shape {value_shape(value)}; "
                                   "remedy: pass seed=<array shaped like the output>")
             seed = np.ones((), dtype=dtype)
         elif not isinstance(seed, Dual):
             seed = np.asarray(seed, dtype=dtype)
-        if _shape(seed) != _shape(value):
-            raise InputError(f"seed has shape {_shape(seed)} but the output has shape {_shape(value)}; "
+        if value_shape(seed) != value_shape(value):
+            raise InputError(f"seed has shape {value_shape(seed)} but the output has shape {value_shape(value)}; "
                              "remedy: pass a seed shaped like the output")
         self.edges = {}
         self.adjoints = self.sweep(seed[..., None], keep=True, edges=self.edges)

@@ -21,20 +21,19 @@ import operator
 
 import numpy as np
 
-from .. import composites, dispatch
+from .. import dispatch
+from ..common import check_out, func_name, strip as _strip, unsupported
 from ..buffers import zeros_like
 from ..arraylike import ArrayLike, primal as _primal
 from ..dual import Dual
 from ..errors import ConversionError, UnsupportedFunctionError, describe
-from ..rules import (SETITEM, TABLE, Composite, Custom, Elementwise, Linear, NoDerivative,
+from ..rules import (ACCUMULATE, REDUCE, SETITEM, TABLE, Composite, Custom, Elementwise, Linear, NoDerivative,
                      ZeroDerivative)
-from .graph import Node, Output, Tape, _shape
+from .graph import Node, Output, Tape, value_shape
 
 __all__ = ["Var"]
 
 _OPERANDS = (np.ndarray, np.generic, int, float, bool, list, tuple, Dual)
-# ufunc.accumulate of maximum/minimum, a numpy-only composite (same one forward mode uses)
-_EXTREME_ACCUMULATE = getattr(composites, "ACCUMULATE", {})
 
 
 class Var(ArrayLike):
@@ -63,7 +62,7 @@ class Var(ArrayLike):
     # ----------------------------------------------------------------- array-like
     @property
     def shape(self) -> tuple:
-        return _shape(self.value)
+        return value_shape(self.value)
 
     def __repr__(self) -> str:
         return f"Var({self.value!r}, node={self.node.label})"
@@ -190,17 +189,6 @@ def _forward_first(objs, tape: Tape | None) -> bool:
     return tape is not None and dispatch.top_tag(objs) > tape.tag
 
 
-def _strip(x):
-    """Plain values under every differentiable layer (for NoDerivative functions)."""
-    if isinstance(x, (Var, Dual)):
-        return _primal(x)
-    if isinstance(x, (list, tuple)):
-        return type(x)(_strip(y) for y in x)
-    if isinstance(x, dict):
-        return {k: _strip(v) for k, v in x.items()}
-    return x
-
-
 def _check_key(key):
     parts = key if isinstance(key, tuple) else (key,)
     if any(isinstance(k, (Var, Dual)) for k in parts):
@@ -239,11 +227,11 @@ def _check_differentiable(func, rule, inputs):
     if kind is Elementwise:
         for pos, _, _ in inputs:
             if rule.partials[pos] is None:
-                raise dispatch.unsupported(func, f" with respect to argument {pos}")
+                raise unsupported(func, f" with respect to argument {pos}")
     elif kind is Linear:
         for pos, _, _ in inputs:
             if pos not in rule.transpose:
-                raise dispatch.unsupported(func, f" with respect to argument {pos}")
+                raise unsupported(func, f" with respect to argument {pos}")
 
 
 def record(func, rule, args, kwargs, tape: Tape):
@@ -274,7 +262,7 @@ def call(func, args, kwargs):
         return func(*_strip(args), **_strip(kwargs))
     if kwargs and top_tape(tuple(kwargs.values())) is not None:
         raise UnsupportedFunctionError(
-            f"{dispatch._name(func)} got a tape value as a keyword argument; remedy: pass differentiable "
+            f"{func_name(func)} got a tape value as a keyword argument; remedy: pass differentiable "
             "arrays positionally")
     if tape is None:
         return func(*args, **kwargs)
@@ -284,7 +272,7 @@ def call(func, args, kwargs):
         values, _ = _split(args, tape)
         out = func(*values, **kwargs)
         return Var(out, tape.push(func, rule, values, kwargs, (), out), tape)
-    raise dispatch.unsupported(func, " (reverse mode)")
+    raise unsupported(func, " (reverse mode)")
 
 
 def ufunc_call(ufunc, inputs):
@@ -309,7 +297,7 @@ def _finish_out(func, result, out):
         return out
     if isinstance(result, (Var, Dual)):
         raise ConversionError(
-            f"{dispatch._name(func)}(..., out=<{describe(out)}>) would write a tape value into a plain array and "
+            f"{func_name(func)}(..., out=<{describe(out)}>) would write a tape value into a plain array and "
             "drop its derivative; remedy: leave out= away")
     out[...] = result
     return out
@@ -322,25 +310,23 @@ def apply_ufunc(ufunc, method, inputs, kwargs):
     if _forward_first(inputs, tape):
         return dispatch.apply_ufunc(ufunc, method, inputs, kwargs)
     kwargs = dict(kwargs)
-    out = dispatch._check_out(ufunc, kwargs)
+    out = check_out(ufunc, kwargs)
     if isinstance(out, tuple):
-        raise dispatch.unsupported(ufunc, " with several out= arrays")
+        raise unsupported(ufunc, " with several out= arrays")
     if method == "__call__":
         if kwargs:
-            raise dispatch.unsupported(ufunc, f" with keyword arguments {sorted(kwargs)}")
+            raise unsupported(ufunc, f" with keyword arguments {sorted(kwargs)}")
         result = ufunc_call(ufunc, inputs) if tape is not None else call(ufunc, inputs, {})
-    elif method == "reduce" and ufunc in dispatch._REDUCE:
-        result = call(dispatch._REDUCE[ufunc], (inputs[0],), {"axis": kwargs.pop("axis", 0), **kwargs})
-    elif method == "accumulate" and ufunc in dispatch._ACCUMULATE:
-        result = call(dispatch._ACCUMULATE[ufunc], (inputs[0],), {"axis": kwargs.pop("axis", 0)})
-    elif method == "accumulate" and ufunc in _EXTREME_ACCUMULATE:
-        result = _EXTREME_ACCUMULATE[ufunc](inputs[0], axis=kwargs.pop("axis", 0))
+    elif method == "reduce" and ufunc in REDUCE:
+        result = REDUCE[ufunc](inputs[0], axis=kwargs.pop("axis", 0), **kwargs)
+    elif method == "accumulate" and ufunc in ACCUMULATE:
+        result = ACCUMULATE[ufunc](inputs[0], axis=kwargs.pop("axis", 0))
     elif method == "outer" and type(TABLE.get(ufunc)) is Elementwise:
         a, b = inputs
         a = np.reshape(a, np.shape(_primal(a)) + (1,) * np.ndim(_primal(b)))
         result = call(ufunc, (a, b), {})
     else:
-        raise dispatch.unsupported(ufunc, f".{method}")
+        raise unsupported(ufunc, f".{method}")
     return _finish_out(ufunc, result, out)
 
 
@@ -349,7 +335,7 @@ def apply_function(func, args, kwargs):
     if kind is Composite or kind is NoDerivative or not kwargs:  # no out= or dtype= to look at
         return call(func, args, kwargs)
     kwargs = dict(kwargs)
-    out = dispatch._check_out(func, kwargs)
+    out = check_out(func, kwargs)
     return _finish_out(func, call(func, args, kwargs), out)
 
 
