@@ -17,8 +17,11 @@ The kinds of entry (after JAX's split of primitives):
     arguments held at their values); ``transpose[i](ct, *args)`` is its
     adjoint, which is all reverse mode needs.
 ``Custom``
-    An explicit ``jvp``/``vjp`` pair, only where neither form fits
-    (``solve``, ``inv``, ``det``, reductions with ties, ...).
+    An explicit ``jvp``, only where neither form fits (``solve``, ``inv``,
+    ``det``, reductions with ties, ...). Reverse mode transposes it
+    (linearise-and-transpose, :mod:`dualad.tape.linearize`) unless the entry
+    also gives a hand-written ``vjp`` (where that is faster, or where the
+    transposed jvp would recurse, as ``solve``'s would).
 ``ZeroDerivative``
     Piecewise-constant functions (``floor``, ``sign``, ``round``) and
     constant constructors (``zeros_like``): the result carries a zero tangent.
@@ -88,7 +91,9 @@ class Linear:
 @dataclass(frozen=True)
 class Custom:
     jvp: Callable              # (out, args, kwargs, tangents) -> tangent of out
-    vjp: Callable              # (out, args, kwargs, cotangent) -> list of cotangents per arg
+    # (out, args, kwargs, cotangent) -> list of cotangents per arg; None: reverse mode transposes
+    # the jvp (dualad.tape.linearize), so the formula is stated once
+    vjp: Callable | None = None
 
 
 @dataclass(frozen=True)
@@ -765,28 +770,7 @@ def _cumprod_jvp(out, args, kwargs, tangents):
     return np.moveaxis(np.stack(d), 0, ax)
 
 
-def _cumprod_vjp(out, args, kwargs, ct):
-    a, ax = _cumprod_parts(args, kwargs)
-    shape = np.shape(args[0])
-    ct = ct.reshape(np.shape(a) + ct.shape[-1:])
-    out = np.reshape(out, np.shape(a))
-    if not np.any(a == 0):
-        rev = np.flip(np.cumsum(np.flip(ct * out[..., None], ax), axis=ax), ax)
-        g = rev / a[..., None]
-    else:
-        # r_i = ct_i + a_{i+1} r_{i+1};  grad_i = out_{i-1} r_i  (out_{-1} = 1): exact at zeros.
-        c, a_, o = np.moveaxis(ct, ax, 0), np.moveaxis(a, ax, 0), np.moveaxis(out, ax, 0)
-        n = a_.shape[0]
-        r = [None] * n
-        r[-1] = c[-1]
-        for i in range(n - 2, -1, -1):
-            r[i] = c[i] + a_[i + 1][..., None] * r[i + 1]
-        prev = [np.ones_like(o[0])] + [o[i - 1] for i in range(1, n)]
-        g = np.moveaxis(np.stack([p[..., None] * ri for p, ri in zip(prev, r)]), 0, ax)
-    return [g.reshape(shape + ct.shape[-1:])] + [None] * (len(args) - 1)
-
-
-_custom(np.cumprod)(Custom(_cumprod_jvp, _cumprod_vjp))
+_custom(np.cumprod)(Custom(_cumprod_jvp))  # reverse mode transposes the jvp (dualad.tape.linearize)
 
 
 # linear algebra; batched (stacked) matrices follow numpy's broadcasting.
@@ -834,12 +818,7 @@ def _inv_jvp(out, args, kwargs, tangents):
     return -_matmul_right(out, _matmul_left(tangents[0], out))
 
 
-def _inv_vjp(out, args, kwargs, ct):
-    out_t = np.swapaxes(out, -1, -2)
-    return [-_matmul_right(out_t, _matmul_left(ct, out_t))]
-
-
-TABLE[np.linalg.inv] = Custom(_inv_jvp, _inv_vjp)
+TABLE[np.linalg.inv] = Custom(_inv_jvp)
 
 
 def _trace_product(inv, t):
@@ -853,12 +832,7 @@ def _det_jvp(out, args, kwargs, tangents):
     return np.expand_dims(out, -1) * _trace_product(inv, tangents[0])
 
 
-def _det_vjp(out, args, kwargs, ct):
-    inv = np.linalg.inv(args[0])
-    return [(ct * np.expand_dims(out, -1))[..., None, None, :] * np.swapaxes(inv, -1, -2)[..., None]]
-
-
-TABLE[np.linalg.det] = Custom(_det_jvp, _det_vjp)
+TABLE[np.linalg.det] = Custom(_det_jvp)
 
 
 def _slogdet_jvp(out, args, kwargs, tangents):
@@ -866,13 +840,7 @@ def _slogdet_jvp(out, args, kwargs, tangents):
     return (None, _trace_product(inv, tangents[0]))  # the sign is piecewise constant
 
 
-def _slogdet_vjp(out, args, kwargs, ct):
-    ct_logabsdet = ct[1]
-    inv = np.linalg.inv(args[0])
-    return [ct_logabsdet[..., None, None, :] * np.swapaxes(inv, -1, -2)[..., None]]
-
-
-TABLE[np.linalg.slogdet] = Custom(_slogdet_jvp, _slogdet_vjp)
+TABLE[np.linalg.slogdet] = Custom(_slogdet_jvp)
 
 
 # Composite entries (mean, stack, tensordot, ...) are numpy implementations in terms of the

@@ -9,7 +9,8 @@ recursion, so a chain of any length works.
 
 ``local_vjp`` reads the rule table and nothing else: elementwise rules through
 their partials (then ``unbroadcast``), linear rules through their transpose,
-custom rules through their ``vjp``. No derivative formula lives here.
+custom rules through their ``vjp`` (or, for a rule that gives only a ``jvp``, by
+transposing it: :mod:`dualad.tape.linearize`). No derivative formula lives here.
 """
 from __future__ import annotations
 
@@ -165,7 +166,12 @@ def local_vjp(node: Node, ct) -> list:
             proto = next(c for c in ct if c is not None)
             ct = tuple(_zero_cotangent(v, value_shape(proto)[-1], proto) if c is None else c
                        for v, c in zip(node.value, ct))
-        cts = rule.vjp(node.value, node.args, node.kwargs, ct)
+        if rule.vjp is not None:
+            cts = rule.vjp(node.value, node.args, node.kwargs, ct)
+        else:  # a jvp alone: transpose it (record it on a small tape and sweep that back)
+            from .linearize import transpose_jvp  # a cycle at import time: linearize records Vars
+            cts = transpose_jvp(rule.jvp, node.value, node.args, node.kwargs, ct,
+                                [(pos, sub) for pos, sub, _ in node.inputs])
         out = []
         for pos, sub, parent in node.inputs:
             c = cts[pos] if sub is None else cts[pos][sub]
