@@ -10,12 +10,22 @@ comparisons and ``bool()`` acting on the values.
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 
 from .errors import ConversionError, describe
 
-__all__ = ["ArrayLike", "primal"]
+__all__ = ["ArrayLike", "primal", "install_operators", "OPERANDS"]
+
+
+#: plain operand types every value type combines with (each type adds itself and its inner types)
+OPERANDS = (np.ndarray, np.generic, int, float, bool, list, tuple)
+
+#: the arithmetic operators and the ufunc each one is (reflected ``__r*__`` and in-place ``__i*__`` too)
+BINARY_OPERATORS = (("add", np.add), ("sub", np.subtract), ("mul", np.multiply), ("truediv", np.divide),
+                    ("pow", np.power), ("matmul", np.matmul), ("mod", np.remainder))
+UNARY_OPERATORS = (("neg", np.negative), ("pos", np.positive), ("abs", np.absolute))
 
 
 def primal(x):
@@ -95,6 +105,9 @@ class ArrayLike:
         return primal(self) != primal(other)
 
     __hash__ = None  # mutable and compared elementwise, like ndarray
+
+    def __round__(self, ndigits=None):
+        return np.round(self, ndigits or 0)
 
     def argmax(self, axis=None):
         return np.argmax(primal(self), axis=axis)
@@ -198,3 +211,55 @@ class ArrayLike:
 
     def diagonal(self, offset=0, axis1=0, axis2=1):
         return np.diagonal(self, offset, axis1, axis2)
+
+
+def install_operators(cls: type, *, call: Callable, binary: Callable, assign: Callable,
+                      operands: tuple) -> None:
+    """Give the value type ``cls`` its arithmetic operators, defined here once for every engine.
+
+    The engine supplies the hooks: ``call(ufunc, inputs)`` evaluates a ufunc on a tuple of
+    inputs, ``binary(ufunc, a, b)`` a two-input one (its fast path; it may just call ``call``),
+    ``assign(target, result)`` makes ``target`` hold ``result`` (for ``x += y``). An operand
+    that is not an instance of ``operands`` gets ``NotImplemented``, so its own type has its
+    turn. The hooks are bound into closures (not looked up per call): operators run once per
+    element in scalar-style loops.
+
+    >>> class Plain(ArrayLike): ...
+    >>> install_operators(Plain, call=lambda u, xs: u.__name__, binary=lambda u, a, b: u.__name__,
+    ...                   assign=lambda t, r: None, operands=(Plain, int))
+    >>> Plain() + 1, 2 * Plain(), -Plain()
+    ('add', 'multiply', 'negative')
+    """
+    for name, ufunc in BINARY_OPERATORS:
+        op, rop, iop = _binary_operators(ufunc, binary, assign, operands)
+        setattr(cls, f"__{name}__", op)
+        setattr(cls, f"__r{name}__", rop)
+        setattr(cls, f"__i{name}__", iop)
+    for name, ufunc in UNARY_OPERATORS:
+        setattr(cls, f"__{name}__", _unary_operator(ufunc, call))
+
+
+def _binary_operators(ufunc, binary, assign, operands):
+    def op(self, other):
+        if not isinstance(other, operands):
+            return NotImplemented
+        return binary(ufunc, self, other)
+
+    def rop(self, other):
+        if not isinstance(other, operands):
+            return NotImplemented
+        return binary(ufunc, other, self)
+
+    def iop(self, other):
+        if not isinstance(other, operands):
+            return NotImplemented
+        assign(self, binary(ufunc, self, other))
+        return self
+
+    return op, rop, iop
+
+
+def _unary_operator(ufunc, call):
+    def op(self):
+        return call(ufunc, (self,))
+    return op

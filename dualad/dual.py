@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .arraylike import ArrayLike
+from .arraylike import OPERANDS as _OPERANDS, ArrayLike, install_operators
 from .errors import ConversionError, InputError, TangentShapeError, describe
 
 __all__ = ["Dual", "new_tag"]
@@ -30,11 +30,6 @@ _new_object = object.__new__
 def new_tag() -> int:
     """A tag no other Dual carries yet."""
     return next(_tags)
-
-
-# Operand types a Dual knows how to combine with; anything else gets NotImplemented
-# so that its own type (a tape value, say) has its turn.
-_OPERANDS = (np.ndarray, np.generic, int, float, bool, list, tuple)
 
 
 def _as_float_array(x, what: str) -> np.ndarray:
@@ -146,6 +141,8 @@ class Dual(ArrayLike):
     def __setitem__(self, key, item):
         dispatch.setitem(self, key, item)
 
+# Operand types a Dual knows how to combine with; anything else gets NotImplemented
+# so that its own type (a tape value, say) has its turn.
 _ACCEPTED = (Dual,) + _OPERANDS
 
 
@@ -153,39 +150,7 @@ def _astype(x, dt):
     return x.astype(dt) if isinstance(x, Dual) else np.asarray(x).astype(dt)[()]
 
 
-def _binary(ufunc):
-    def op(self, other):
-        if not isinstance(other, _ACCEPTED):
-            return NotImplemented
-        return dispatch.binary(ufunc, self, other)
-
-    def rop(self, other):
-        if not isinstance(other, _ACCEPTED):
-            return NotImplemented
-        return dispatch.binary(ufunc, other, self)
-
-    def iop(self, other):
-        if not isinstance(other, _ACCEPTED):
-            return NotImplemented
-        dispatch.assign(self, dispatch.binary(ufunc, self, other))
-        return self
-
-    return op, rop, iop
-
-
-for _name, _ufunc in (("add", np.add), ("sub", np.subtract), ("mul", np.multiply),
-                      ("truediv", np.divide), ("pow", np.power), ("matmul", np.matmul),
-                      ("mod", np.remainder)):
-    _op, _rop, _iop = _binary(_ufunc)
-    setattr(Dual, f"__{_name}__", _op)
-    setattr(Dual, f"__r{_name}__", _rop)
-    setattr(Dual, f"__i{_name}__", _iop)
-
-Dual.__neg__ = lambda self: dispatch.ufunc_call(np.negative, (self,))
-Dual.__pos__ = lambda self: dispatch.ufunc_call(np.positive, (self,))
-Dual.__abs__ = lambda self: dispatch.ufunc_call(np.absolute, (self,))
-Dual.__round__ = lambda self, ndigits=None: np.round(self, ndigits or 0)
-
 from . import dispatch  # noqa: E402  (dispatch needs the Dual class defined above)
 
 Dual.__getitem__ = dispatch.getitem
+install_operators(Dual, call=dispatch.ufunc_call, binary=dispatch.binary, assign=dispatch.assign, operands=_ACCEPTED)

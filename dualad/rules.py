@@ -86,6 +86,13 @@ class Linear:
     # optional, per input: ``f(buf, ct, *args, **kw)`` adds the transpose of ``ct`` into the adjoint
     # buffer ``buf`` in place and returns it; the reverse sweep uses it when a buffer of its own exists
     transpose_into: dict = field(default_factory=dict)
+    # the map only moves entries or writes zeros (each output entry is a copy of at most one input
+    # entry): the sparsity tracer needs one probe direction, not several
+    selection: bool = False
+    # position of a boolean argument that picks, entry by entry, the argument after it (True) or
+    # the one after that (False), as np.where's condition does; the sparsity pattern keeps both
+    # choices, since the condition may flip away from the point where it was traced
+    selector: int | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +101,13 @@ class Custom:
     # (out, args, kwargs, cotangent) -> list of cotangents per arg; None: reverse mode transposes
     # the jvp (dualad.tape.linearize), so the formula is stated once
     vjp: Callable | None = None
+    # the jvp only moves entries (as Linear.selection): the sparsity tracer probes it exactly
+    selection: bool = False
+    # a Linear table function whose sparsity pattern (over the same axis=/keepdims=) is this
+    # entry's: every entry a max reads, not only the one that wins at the traced point
+    pattern_like: Callable | None = None
+    # items of a tuple output that are piecewise constant (slogdet's sign): no tangent, no pattern
+    constant_outputs: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -312,8 +326,8 @@ for _f in (np.isnan, np.isinf, np.isfinite, np.signbit, np.greater, np.greater_e
 
 
 # --------------------------------------------------------------------------- linear
-def _linear(func, tangent: dict, transpose: dict, transpose_into: dict | None = None):
-    TABLE[func] = Linear(tangent, transpose, transpose_into or {})
+def _linear(func, tangent: dict, transpose: dict, transpose_into: dict | None = None, **properties):
+    TABLE[func] = Linear(tangent, transpose, transpose_into or {}, **properties)
 
 
 def _sum_tangent(t, a, axis=None, dtype=None, out=None, keepdims=False):
@@ -328,7 +342,8 @@ def _sum_transpose(ct, a, axis=None, dtype=None, out=None, keepdims=False):
 
 
 _linear(np.sum, {0: _sum_tangent}, {0: _sum_transpose})
-_linear(np.copy, {0: lambda t, a, *args, **kwargs: t.copy()}, {0: lambda ct, a, *args, **kwargs: ct})
+_linear(np.copy, {0: lambda t, a, *args, **kwargs: t.copy()}, {0: lambda ct, a, *args, **kwargs: ct},
+        selection=True)
 
 
 def _cumsum_tangent(t, a, axis=None, dtype=None, out=None):
@@ -366,7 +381,7 @@ def _reshape_transpose(ct, a, *args, **kwargs):
     return ct.reshape(np.shape(a) + ct.shape[-1:])
 
 
-_linear(np.reshape, {0: _reshape_tangent}, {0: _reshape_transpose})
+_linear(np.reshape, {0: _reshape_tangent}, {0: _reshape_transpose}, selection=True)
 
 
 def _perm(a, axes):
@@ -382,7 +397,7 @@ def _transpose_transpose(ct, a, axes=None):
     return ct.transpose(tuple(np.argsort(_perm(a, axes))) + (ct.ndim - 1,))
 
 
-_linear(np.transpose, {0: _transpose_tangent}, {0: _transpose_transpose})
+_linear(np.transpose, {0: _transpose_tangent}, {0: _transpose_transpose}, selection=True)
 
 
 def _broadcast_tangent(t, a, shape, subok=False):
@@ -390,7 +405,8 @@ def _broadcast_tangent(t, a, shape, subok=False):
     return np.broadcast_to(t, shape + t.shape[-1:])
 
 
-_linear(np.broadcast_to, {0: _broadcast_tangent}, {0: lambda ct, a, *rest, **kw: unbroadcast(ct, np.shape(a))})
+_linear(np.broadcast_to, {0: _broadcast_tangent}, {0: lambda ct, a, *rest, **kw: unbroadcast(ct, np.shape(a))},
+        selection=True)
 
 
 def _getitem_tangent(t, a, key):
@@ -429,7 +445,7 @@ def _getitem_transpose(ct, a, key):
 
 
 # x[a:b] of a long x: the sweep adds into x's adjoint in place, not via a zero buffer the size of x
-_linear(operator.getitem, {0: _getitem_tangent}, {0: _getitem_transpose}, {0: _getitem_transpose_into})
+_linear(operator.getitem, {0: _getitem_tangent}, {0: _getitem_transpose}, {0: _getitem_transpose_into}, selection=True)
 
 
 def setitem_tangent(t, key, value_tangent):
@@ -459,7 +475,8 @@ def _setitem_transpose_v(ct, a, key, v):
     return unbroadcast(ct[batch_key(key)], np.shape(v))
 
 
-_linear(SETITEM, {0: _setitem_tangent_a, 2: _setitem_tangent_v}, {0: _setitem_transpose_a, 2: _setitem_transpose_v})
+_linear(SETITEM, {0: _setitem_tangent_a, 2: _setitem_tangent_v}, {0: _setitem_transpose_a, 2: _setitem_transpose_v},
+        selection=True)
 
 
 def _where_tangent(branch):
@@ -479,7 +496,8 @@ def _where_transpose(branch):
 
 # np.where selects rather than multiplies, so NaN or inf in the unselected branch's
 # tangent never leaks into the result.
-_linear(np.where, {1: _where_tangent(1), 2: _where_tangent(2)}, {1: _where_transpose(1), 2: _where_transpose(2)})
+_linear(np.where, {1: _where_tangent(1), 2: _where_tangent(2)}, {1: _where_transpose(1), 2: _where_transpose(2)},
+        selection=True, selector=0)
 
 
 def _roll_tangent(t, a, shift, axis=None):
@@ -493,7 +511,7 @@ def _roll_transpose(ct, a, shift, axis=None):
     return _roll_tangent(ct, a, back, axis)
 
 
-_linear(np.roll, {0: _roll_tangent}, {0: _roll_transpose})
+_linear(np.roll, {0: _roll_tangent}, {0: _roll_transpose}, selection=True)
 
 
 # matmul is bilinear: linear in each argument with the other held fixed. The
@@ -675,7 +693,7 @@ def _concat_vjp(out, args, kwargs, ct):
     return [parts] + [None] * (len(args) - 1)
 
 
-TABLE[np.concatenate] = Custom(_concat_jvp, _concat_vjp)
+TABLE[np.concatenate] = Custom(_concat_jvp, _concat_vjp, selection=True)
 
 
 def _extreme_weights(a, out, axis, keepdims):
@@ -702,7 +720,7 @@ def _arg(args, kwargs, pos, name, default=None):
     return kwargs.get(name, default)
 
 
-_custom(np.max, np.amax, np.min, np.amin)(Custom(_extreme_jvp, _extreme_vjp))
+_custom(np.max, np.amax, np.min, np.amin)(Custom(_extreme_jvp, _extreme_vjp, pattern_like=np.sum))
 
 
 def _prod_except_self(a, axis):
@@ -746,7 +764,7 @@ def _prod_vjp(out, args, kwargs, ct):
     return [g.reshape(shape + ct.shape[-1:])] + [None] * (len(args) - 1)
 
 
-_custom(np.prod)(Custom(_prod_jvp, _prod_vjp))
+_custom(np.prod)(Custom(_prod_jvp, _prod_vjp, pattern_like=np.sum))
 
 
 def _cumprod_parts(args, kwargs):
@@ -770,7 +788,7 @@ def _cumprod_jvp(out, args, kwargs, tangents):
     return np.moveaxis(np.stack(d), 0, ax)
 
 
-_custom(np.cumprod)(Custom(_cumprod_jvp))  # reverse mode transposes the jvp (dualad.tape.linearize)
+_custom(np.cumprod)(Custom(_cumprod_jvp, pattern_like=np.cumsum))  # reverse mode transposes the jvp (dualad.tape.linearize)
 
 
 # linear algebra; batched (stacked) matrices follow numpy's broadcasting.
@@ -840,7 +858,7 @@ def _slogdet_jvp(out, args, kwargs, tangents):
     return (None, _trace_product(inv, tangents[0]))  # the sign is piecewise constant
 
 
-TABLE[np.linalg.slogdet] = Custom(_slogdet_jvp)
+TABLE[np.linalg.slogdet] = Custom(_slogdet_jvp, constant_outputs=(0,))
 
 
 # Composite entries (mean, stack, tensordot, ...) are numpy implementations in terms of the

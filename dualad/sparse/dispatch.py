@@ -12,8 +12,9 @@ How each kind of rule moves a pattern
     entries, with every other operand replaced by its absolute value
     normalised to 0/1 (1 wherever it is nonzero or depends on the input), so
     coefficients such as matmul's matrix cannot cancel. Maps that only move
-    entries (indexing, reshape, transpose, broadcast_to, roll, assignment,
-    concatenate, np.where) need one probe direction: the entry's number.
+    entries (rules marked ``selection``: indexing, reshape, transpose,
+    broadcast_to, roll, assignment, concatenate, np.where) need one probe
+    direction: the entry's number.
     Others get four -- ``1``, ``w``, ``w**2`` and a random permutation of
     ``w`` -- which identify every output entry that copies one input entry
     and flag those that combine several (reductions, products). Those are
@@ -22,15 +23,17 @@ How each kind of rule moves a pattern
     entry's sources, and one-hot probes (through the rule's transpose when it
     has one) for whatever is left. This is the dense "apply the map to the 0/1
     pattern, threshold > 0" recipe without an ``(entries, n)`` array per
-    value. ``np.where`` keeps *both* branches, whatever the condition is at
-    ``x``.
+    value. A rule with a ``selector`` (``np.where``'s condition) keeps *both*
+    branches, whatever the condition is at ``x``.
 ``Custom``
-    ``concatenate`` is probed like a linear map (its jvp only copies).
-    ``max``/``min``/``prod`` take the pattern of ``sum`` over the same axes
-    (every reduced entry, not just the winner at ``x``) and ``cumprod`` that
-    of ``cumsum``. Any other custom rule (``solve``, ``inv``, ``det``,
-    ``slogdet``...) is treated as coupling everything: each output entry
-    depends on every input of every traced operand.
+    Read off the entry's properties in :mod:`dualad.rules`: a ``selection``
+    (``concatenate``, whose jvp only copies) is probed like a linear map; a
+    ``pattern_like`` entry takes that Linear function's pattern over the same
+    axes (``max``/``min``/``prod`` that of ``sum``: every reduced entry, not
+    just the winner at ``x``; ``cumprod`` that of ``cumsum``). Any other
+    custom rule (``solve``, ``inv``, ``det``, ``slogdet``...) is treated as
+    coupling everything: each output entry depends on every input of every
+    traced operand, except ``constant_outputs`` (``slogdet``'s sign).
 ``ZeroDerivative`` / ``NoDerivative``
     An empty pattern / a plain array.
 ``Composite``
@@ -47,8 +50,8 @@ import numpy as np
 
 from ..common import check_out, func_name, strip as _strip, unsupported as _unsupported
 from ..errors import ConversionError, OutputError, UnsupportedFunctionError, describe
-from ..rules import (ACCUMULATE, NEG_ONE, ONE, REDUCE, SETITEM, TABLE, Composite, Custom, Elementwise,
-                     Linear, NoDerivative, ZeroDerivative)
+from ..rules import (ACCUMULATE, NEG_ONE, ONE, REDUCE, TABLE, Composite, Custom, Elementwise, Linear,
+                     NoDerivative, ZeroDerivative)
 from . import pattern as P
 from .probe import structure
 from .tracer import Tracer
@@ -192,8 +195,8 @@ def _linear_maps(func, rule: Linear, args, values, kwargs, slots):
             for j, arg in enumerate(args):
                 if j != i and j in rule.tangent:
                     a[j] = _unit(values[j], arg if isinstance(arg, Tracer) else None)
-            if func is np.where:  # keep both branches: the condition may flip away from x
-                a[0] = np.full(np.shape(values[0]), i == 1)
+            if rule.selector is not None:  # keep both choices: the condition may flip away from x
+                a[rule.selector] = np.full(np.shape(values[rule.selector]), i == rule.selector + 1)
             units[i] = a
         return units[i]
 
@@ -223,22 +226,9 @@ def _bound(func, args, kwargs):
     return b.arguments
 
 
-# Custom rules whose pattern is that of a linear reduction over the same axes: every
-# entry the reduction reads, not only the one that wins at x.
-_AS_LINEAR = {np.max: np.sum, np.amax: np.sum, np.min: np.sum, np.amin: np.sum, np.prod: np.sum,
-              np.cumprod: np.cumsum}
-# Custom rules whose jvp only copies tangents around, so probing it is exact.
-_PROBE_JVP = {np.concatenate}
-# Rules whose tangent map (per operand) only moves entries or writes zeros -- each output entry
-# is a copy of at most one input entry -- so one probe direction, the entry's number, suffices.
-# (np.where counts as one: its condition is replaced by all-True / all-False, see _linear_maps.)
-_SELECTIONS = {operator.getitem, SETITEM, np.reshape, np.transpose, np.broadcast_to, np.roll, np.copy,
-               np.where, np.concatenate}
-
-
-def _as_linear(func, args, kwargs, out):
+def _as_linear(func, proxy, args, kwargs, out):
+    """The pattern of the Linear function ``proxy`` over the same axes (``Custom.pattern_like``)."""
     bound = _bound(func, args, kwargs)
-    proxy = _AS_LINEAR[func]
     kw = {"axis": bound.get("axis")}
     if proxy is np.sum and bound.get("keepdims") is not None:
         kw["keepdims"] = bool(bound.get("keepdims"))
@@ -246,7 +236,7 @@ def _as_linear(func, args, kwargs, out):
     return Tracer(out, traced.layers)
 
 
-def _coupled(out, slots):
+def _coupled(out, slots, constant_outputs=()):
     """Every output entry depends on everything the traced operands depend on."""
     rows = [P.to_csr(tr.layers, tr.size)[1] for _, _, tr in slots if tr.layers]
     deps = np.unique(np.concatenate(rows)) if rows else np.zeros(0, P.IDX)
@@ -258,10 +248,7 @@ def _coupled(out, slots):
         return Tracer(o, (np.broadcast_to(deps, (size, len(deps))),))
 
     if isinstance(out, tuple):
-        items = [wrap(o) for o in out]
-        if len(items) == 2 and np.shape(out[0]) == np.shape(out[1]) and hasattr(out, "_fields") \
-                and out._fields[0] == "sign":
-            items[0] = out[0]  # slogdet's sign is piecewise constant
+        items = [out[i] if i in constant_outputs else wrap(o) for i, o in enumerate(out)]
         return type(out)(*items) if hasattr(out, "_fields") else tuple(items)
     return wrap(out)
 
@@ -273,17 +260,17 @@ def apply_rule(func, rule, args, kwargs):
             "differentiable arrays positionally")
     args = tuple(_stack_nested(a) for a in args)
     slots = _slots(args)
-    selection = func in _SELECTIONS
+    selection = rule.selection
     for _, _, tr in slots:
         if not (selection and len(slots) == 1 and tr._root is None):
             fresh(tr)  # a copy from an array with entries changed through a view is checked below
     values = [_strip(a) for a in args]
     out = func(*values, **kwargs)
     if type(rule) is Custom:
-        if func in _AS_LINEAR:
-            return _as_linear(func, args, kwargs, out)
-        if func not in _PROBE_JVP:
-            return _coupled(out, slots)
+        if rule.pattern_like is not None:
+            return _as_linear(func, rule.pattern_like, args, kwargs, out)
+        if not rule.selection:
+            return _coupled(out, slots, rule.constant_outputs)
 
         def fwd(tangents):
             return rule.jvp(out, values, kwargs, _tangent_struct(args, slots, tangents))

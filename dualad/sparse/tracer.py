@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..arraylike import ArrayLike
+from ..arraylike import OPERANDS as _OPERANDS, ArrayLike, install_operators
 from ..dual import Dual
 from ..errors import OutputError, describe
 from . import pattern as P
 
 __all__ = ["Tracer", "trace"]
 
-_OPERANDS = (np.ndarray, np.generic, int, float, bool, list, tuple)
 
 
 class Tracer(ArrayLike):
@@ -108,41 +107,6 @@ class Tracer(ArrayLike):
             _views.fresh(item)
         _views.setitem(self, key, item)
 
-def _binary(ufunc):
-    def op(self, other):
-        if not isinstance(other, (Tracer,) + _OPERANDS):
-            return NotImplemented
-        return _D.apply_ufunc(ufunc, "__call__", (self, other), {})
-
-    def rop(self, other):
-        if not isinstance(other, (Tracer,) + _OPERANDS):
-            return NotImplemented
-        return _D.apply_ufunc(ufunc, "__call__", (other, self), {})
-
-    def iop(self, other):
-        if not isinstance(other, (Tracer,) + _OPERANDS):
-            return NotImplemented
-        result = _D.apply_ufunc(ufunc, "__call__", (self, other), {})
-        _views.assign(self, result)
-        return self
-
-    return op, rop, iop
-
-
-for _name, _ufunc in (("add", np.add), ("sub", np.subtract), ("mul", np.multiply),
-                      ("truediv", np.divide), ("pow", np.power), ("matmul", np.matmul),
-                      ("mod", np.remainder)):
-    _op, _rop, _iop = _binary(_ufunc)
-    setattr(Tracer, f"__{_name}__", _op)
-    setattr(Tracer, f"__r{_name}__", _rop)
-    setattr(Tracer, f"__i{_name}__", _iop)
-
-Tracer.__neg__ = lambda self: _D.apply_ufunc(np.negative, "__call__", (self,), {})
-Tracer.__pos__ = lambda self: _D.apply_ufunc(np.positive, "__call__", (self,), {})
-Tracer.__abs__ = lambda self: _D.apply_ufunc(np.absolute, "__call__", (self,), {})
-Tracer.__round__ = lambda self, ndigits=None: np.round(self, ndigits or 0)
-
-
 def trace(f, x: np.ndarray):
     """Run ``f`` on a tracer of ``x``: ``(output value, (indptr, indices))`` of the output's pattern.
 
@@ -178,3 +142,14 @@ def trace(f, x: np.ndarray):
 
 from . import dispatch as _D  # noqa: E402  (dispatch needs the Tracer class above)
 from . import views as _views  # noqa: E402
+
+
+def _call(ufunc, inputs):
+    return _D.apply_ufunc(ufunc, "__call__", inputs, {})
+
+
+def _binary(ufunc, a, b):
+    return _D.apply_ufunc(ufunc, "__call__", (a, b), {})
+
+
+install_operators(Tracer, call=_call, binary=_binary, assign=_views.assign, operands=(Tracer,) + _OPERANDS)

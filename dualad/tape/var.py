@@ -24,7 +24,7 @@ import numpy as np
 from .. import dispatch
 from ..common import check_out, func_name, strip as _strip, unsupported
 from ..buffers import zeros_like
-from ..arraylike import ArrayLike, primal as _primal
+from ..arraylike import OPERANDS, ArrayLike, install_operators, primal as _primal
 from ..dual import Dual
 from ..errors import ConversionError, UnsupportedFunctionError, describe
 from ..rules import (ACCUMULATE, REDUCE, SETITEM, TABLE, Composite, Custom, Elementwise, Linear, NoDerivative,
@@ -33,7 +33,7 @@ from .graph import Node, Output, Tape, value_shape
 
 __all__ = ["Var"]
 
-_OPERANDS = (np.ndarray, np.generic, int, float, bool, list, tuple, Dual)
+_OPERANDS = OPERANDS + (Dual,)
 
 
 class Var(ArrayLike):
@@ -110,39 +110,6 @@ class Var(ArrayLike):
 
 
 _VAR_OPERANDS = (Var,) + _OPERANDS
-
-
-def _binary(ufunc):
-    def op(self, other):
-        if not isinstance(other, _VAR_OPERANDS):
-            return NotImplemented
-        return ufunc_call(ufunc, (self, other))
-
-    def rop(self, other):
-        if not isinstance(other, _VAR_OPERANDS):
-            return NotImplemented
-        return ufunc_call(ufunc, (other, self))
-
-    def iop(self, other):
-        if not isinstance(other, _VAR_OPERANDS):
-            return NotImplemented
-        self._assign(ufunc_call(ufunc, (self, other)))
-        return self
-
-    return op, rop, iop
-
-
-for _name, _ufunc in (("add", np.add), ("sub", np.subtract), ("mul", np.multiply), ("truediv", np.divide),
-                      ("pow", np.power), ("matmul", np.matmul), ("mod", np.remainder)):
-    _op, _rop, _iop = _binary(_ufunc)
-    setattr(Var, f"__{_name}__", _op)
-    setattr(Var, f"__r{_name}__", _rop)
-    setattr(Var, f"__i{_name}__", _iop)
-
-Var.__neg__ = lambda self: ufunc_call(np.negative, (self,))
-Var.__pos__ = lambda self: ufunc_call(np.positive, (self,))
-Var.__abs__ = lambda self: ufunc_call(np.absolute, (self,))
-Var.__round__ = lambda self, ndigits=None: np.round(self, ndigits or 0)
 
 
 def constant(value):
@@ -357,3 +324,14 @@ def setitem(buf: Var, key, item) -> None:
         # a plain buffer cannot hold a differentiable item: give it the item's layers (zero tangent)
         buf._assign(buf + zeros_like(item_value, buf.shape))
     buf._assign(call(SETITEM, (buf, key, item), {}))
+
+
+def _binary(ufunc, a, b):
+    return ufunc_call(ufunc, (a, b))
+
+
+def _assign(target: Var, result) -> None:
+    target._assign(result)
+
+
+install_operators(Var, call=ufunc_call, binary=_binary, assign=_assign, operands=_VAR_OPERANDS)
