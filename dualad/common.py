@@ -15,6 +15,7 @@ private helpers.
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 import numpy as np
@@ -71,10 +72,22 @@ def strip(x: Any) -> Any:
 
 def func_name(func: Any) -> str:
     """How error messages name a numpy function: ``np.sum``, ``np.linalg.solve``, ``scipy.special.erf``."""
+    if isinstance(func, np.ufunc) and getattr(np, func.__name__, None) is not func:
+        return _foreign_ufunc_name(func)
     mod = getattr(func, "__module__", None) or "numpy"
     mod = "np" if mod in ("numpy", "numpy.core.fromnumeric", "numpy._core.fromnumeric") or mod.startswith("numpy._") \
         else mod.replace("numpy.", "np.")
     return f"{mod}.{getattr(func, '__name__', repr(func))}"
+
+
+def _foreign_ufunc_name(func: Any) -> str:
+    """The name of a ufunc from outside numpy (ufuncs carry no ``__module__``): scipy.special's."""
+    special = sys.modules.get("scipy.special")
+    if special is not None and getattr(special, func.__name__, None) is func:
+        return f"scipy.special.{func.__name__}"
+    if special is not None and getattr(getattr(special, "_ufuncs", None), func.__name__, None) is func:
+        return f"scipy.special._ufuncs.{func.__name__}"
+    return f"the ufunc {func.__name__}"
 
 
 def _outermost(objs, best=None):

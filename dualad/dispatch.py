@@ -17,7 +17,7 @@ from .diagonal import DiagonalTangent
 from .dual import Dual
 from .errors import ConversionError, UnsupportedFunctionError, describe
 from .rules import (ACCUMULATE, NEG_ONE, ONE, REDUCE, TABLE, Composite, Custom, Elementwise, Linear,
-                    NoDerivative, ZeroDerivative, setitem_tangent)
+                    NoDerivative, ZeroDerivative, late_rule, setitem_tangent)
 
 _GETITEM = TABLE[operator.getitem]
 
@@ -309,6 +309,7 @@ def apply_ufunc(ufunc, method, inputs, kwargs):
             if len(inputs) == 1 and type(inputs[0]) is Dual:
                 return _unary(ufunc, rule, inputs[0])
             return _elementwise(ufunc, rule, inputs)
+    given = kwargs
     kwargs = dict(kwargs)
     out = check_out(ufunc, kwargs)
     if top_tag(inputs) < 0:  # only out= holds a Dual: the results are constants written into it
@@ -328,6 +329,8 @@ def apply_ufunc(ufunc, method, inputs, kwargs):
             result = _zero_derivative(ufunc, inputs, {})
         elif type(rule) is NoDerivative:
             result = ufunc(*_strip(inputs))
+        elif rule is None and late_rule(ufunc) is not None:  # an optional library's rules just loaded
+            return apply_ufunc(ufunc, method, inputs, given)
         else:
             raise unsupported(ufunc, "", inputs)
     elif method == "reduce" and ufunc in REDUCE:
@@ -338,6 +341,8 @@ def apply_ufunc(ufunc, method, inputs, kwargs):
         a, b = inputs
         a = np.reshape(a, np.shape(_primal(a)) + (1,) * np.ndim(_primal(b)))
         result = ufunc_call(ufunc, (a, b))
+    elif ufunc not in TABLE and late_rule(ufunc) is not None:  # an optional library's rules just loaded
+        return apply_ufunc(ufunc, method, inputs, given)
     else:
         raise unsupported(ufunc, f".{method}", inputs)
     return _finish_out(ufunc, result, out)

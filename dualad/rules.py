@@ -39,8 +39,10 @@ when a value carries a single direction). Cotangents use the same layout.
 """
 from __future__ import annotations
 
+import importlib
 import math
 import operator
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -52,7 +54,7 @@ from .errors import UnsupportedFunctionError
 __all__ = [
     "TABLE", "Elementwise", "Linear", "Custom", "ZeroDerivative", "NoDerivative",
     "Composite", "ONE", "NEG_ONE", "unbroadcast", "batch_key", "setitem_tangent",
-    "SETITEM", "REDUCE", "ACCUMULATE", "normalize_axes",
+    "SETITEM", "REDUCE", "ACCUMULATE", "normalize_axes", "OPTIONAL_RULES", "late_rule",
 ]
 
 
@@ -126,6 +128,26 @@ class Composite:
 
 
 TABLE: dict[Any, Any] = {}
+
+#: Rule modules for optional libraries, keyed by the library whose functions they cover. Such a
+#: module registers its entries into TABLE when imported; it is imported on the first table miss
+#: after the user has imported the library (a user who calls scipy.special.erf has imported it),
+#: so ``import dualad`` never imports scipy and a table hit never pays for this.
+OPTIONAL_RULES: dict[str, str] = {"scipy.special": "dualad.ops.special"}
+_LOADED: set = set()
+
+
+def late_rule(func):
+    """``func``'s table entry after loading the rule modules of optional libraries already imported.
+
+    Engines call this only where ``TABLE.get(func)`` missed, just before they would refuse ``func``.
+    """
+    for library, module in OPTIONAL_RULES.items():
+        if module not in _LOADED and library in sys.modules:
+            _LOADED.add(module)
+            importlib.import_module(module)
+    return TABLE.get(func)
+
 
 #: ``ufunc.reduce`` / ``ufunc.accumulate`` on differentiable values: the numpy function each one
 #: calls (with ``axis=`` and, for reduce, the remaining keywords), which dispatches as usual.

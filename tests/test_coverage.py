@@ -331,3 +331,54 @@ def test_no_silent_pass_through_reverse():
     assert not failures, "\n".join(failures)
     counts = Counter(verdicts.values())
     assert counts["supported"] >= 140 and counts["raises"] >= 100, counts
+
+
+# ----------------------------------------------------------------------------- scipy.special
+# scipy.special's public callables: mostly ufuncs (rules in dualad/ops/special.py, loaded on first
+# use), a few Python functions. The same verdicts as above; integer-order functions get an
+# integer first argument, three-argument ones two constants first.
+SPECIAL_PATTERNS = [
+    ("v", V, lambda x: (x,)),
+    ("s", S, lambda x: (x,)),
+    ("v,c", V, lambda x: (x, CV())),
+    ("c,v", V, lambda x: (CV() + 1.0, x)),
+    ("2,v", V, lambda x: (2, x)),
+    ("c,c,v", V, lambda x: (CV() + 1.0, CV() + 1.5, x)),
+]
+SPECIAL_SKIP = {"seterr": "global state", "errstate": "global state", "geterr": "global state"}
+
+
+def special_callables():
+    special = pytest.importorskip("scipy.special")
+    return [(f"scipy.special.{name}", getattr(special, name)) for name in sorted(dir(special))
+            if not name.startswith("_") and name not in SPECIAL_SKIP and callable(getattr(special, name))
+            and not inspect.ismodule(getattr(special, name)) and not isinstance(getattr(special, name), type)]
+
+
+def survey_special(mode):
+    verdicts, failures = {}, []
+    for name, func in special_callables():
+        kinds = set()
+        for pattern in SPECIAL_PATTERNS:
+            if isinstance(func, np.ufunc) and len(pattern[2](V)) != func.nin:
+                continue  # an extra positional argument of a ufunc is its out= buffer, not an operand
+            kind, detail = classify(name, func, pattern, mode)
+            kinds.add(kind)
+            if kind == "FAIL":
+                failures.append(f"{name}({pattern[0]}): {detail}")
+        verdicts[name] = next((v for v in ("FAIL", "supported", "zero", "no-derivative", "integer", "raises",
+                                           "numpy-refuses", "independent") if v in kinds), "n/a")
+    return verdicts, failures
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_scipy_special_no_silent_pass_through(mode):
+    verdicts, failures = survey_special(mode)
+    counts = Counter(verdicts.values())
+    print(f"\n[scipy.special {mode}] {len(verdicts)} callables: " + ", ".join(
+        f"{k} {counts[k]}" for k in ("supported", "zero", "raises", "numpy-refuses", "no-derivative", "integer",
+                                      "independent", "n/a", "FAIL")))
+    assert not failures, "\n".join(f[:300] for f in failures)
+    # before the scipy.special rules (dualad/ops/special.py): 0 differentiated
+    assert counts["supported"] >= 60, counts

@@ -51,7 +51,7 @@ import numpy as np
 from ..common import check_out, func_name, strip as _strip, unsupported as _unsupported
 from ..errors import ConversionError, OutputError, UnsupportedFunctionError, describe
 from ..rules import (ACCUMULATE, NEG_ONE, ONE, REDUCE, TABLE, Composite, Custom, Elementwise, Linear,
-                     NoDerivative, ZeroDerivative)
+                     NoDerivative, ZeroDerivative, late_rule)
 from . import pattern as P
 from .probe import structure
 from .tracer import Tracer
@@ -314,6 +314,7 @@ def _finish_out(func, result, out):
 
 
 def apply_ufunc(ufunc, method, inputs, kwargs):
+    given = kwargs
     kwargs = dict(kwargs)
     out = _pop_out(ufunc, kwargs)
     if method == "__call__":
@@ -329,6 +330,8 @@ def apply_ufunc(ufunc, method, inputs, kwargs):
             result = _zero(ufunc, inputs, {})
         elif kind is NoDerivative:
             result = ufunc(*_strip(inputs))
+        elif rule is None and late_rule(ufunc) is not None:  # an optional library's rules just loaded
+            return apply_ufunc(ufunc, method, inputs, given)
         else:
             raise _unsupported(ufunc)
     elif method == "reduce" and ufunc in REDUCE:
@@ -339,6 +342,8 @@ def apply_ufunc(ufunc, method, inputs, kwargs):
         a, b = inputs
         a = np.reshape(a, np.shape(_strip(a)) + (1,) * np.ndim(_strip(b)))
         result = apply_ufunc(ufunc, "__call__", (a, b), {})
+    elif ufunc not in TABLE and late_rule(ufunc) is not None:  # an optional library's rules just loaded
+        return apply_ufunc(ufunc, method, inputs, given)
     else:
         raise _unsupported(ufunc, f".{method}")
     return _finish_out(ufunc, result, out)

@@ -28,7 +28,7 @@ from ..arraylike import OPERANDS, ArrayLike, install_operators, primal as _prima
 from ..dual import Dual
 from ..errors import ConversionError, UnsupportedFunctionError, describe
 from ..rules import (ACCUMULATE, REDUCE, SETITEM, TABLE, Composite, Custom, Elementwise, Linear, NoDerivative,
-                     ZeroDerivative)
+                     ZeroDerivative, late_rule)
 from .graph import Node, Output, Tape, value_shape
 
 __all__ = ["Var"]
@@ -239,6 +239,8 @@ def call(func, args, kwargs):
         values, _ = _split(args, tape)
         out = func(*values, **kwargs)
         return Var(out, tape.push(func, rule, values, kwargs, (), out), tape)
+    if rule is None and late_rule(func) is not None:  # an optional library's rules just loaded
+        return call(func, args, kwargs)
     raise unsupported(func, " (reverse mode)")
 
 
@@ -276,6 +278,7 @@ def apply_ufunc(ufunc, method, inputs, kwargs):
     tape = top_tape(inputs)
     if _forward_first(inputs, tape):
         return dispatch.apply_ufunc(ufunc, method, inputs, kwargs)
+    given = kwargs
     kwargs = dict(kwargs)
     out = check_out(ufunc, kwargs)
     if isinstance(out, tuple):
@@ -292,6 +295,8 @@ def apply_ufunc(ufunc, method, inputs, kwargs):
         a, b = inputs
         a = np.reshape(a, np.shape(_primal(a)) + (1,) * np.ndim(_primal(b)))
         result = call(ufunc, (a, b), {})
+    elif ufunc not in TABLE and late_rule(ufunc) is not None:  # an optional library's rules just loaded
+        return apply_ufunc(ufunc, method, inputs, given)
     else:
         raise unsupported(ufunc, f".{method}")
     return _finish_out(ufunc, result, out)
