@@ -239,7 +239,7 @@ def finite_difference_jacobian(f: Callable, x: Any, kind: str = "central"):
     def call(v):
         nonlocal evals
         evals += 1
-        return _real_output(f(v.reshape(x.shape)))
+        return _real_output(f(v.reshape(x.shape).copy()))  # f may change its input: each call gets a copy
 
     base = call(flat) if kind == "forward" else None
     columns = None

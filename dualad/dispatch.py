@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import math
 import operator
+import sys
 
 import numpy as np
 
+from . import aliasing, lifetime
 from .arraylike import primal as _primal
 from .common import all_finite as _all_finite, complex_refused, func_name as _name, ndim as _ndim
 from .common import check_out, shape as _shape, strip as _strip, unsupported
 from .diagonal import DiagonalTangent
 from .dual import Dual
 from .errors import ConversionError, UnsupportedFunctionError, describe
+from .subclasses import refuse_array_subclass
 from .rules import (ACCUMULATE, NEG_ONE, ONE, REDUCE, TABLE, Composite, Custom, Elementwise, Linear,
                     NoDerivative, ZeroDerivative, late_rule, setitem_tangent)
 
@@ -58,6 +61,10 @@ def _split(x, tag, batched):
     if isinstance(x, (list, tuple)) and top_tag(x) == tag:
         parts = [_split(y, tag, batched) for y in x]
         return type(x)(p[0] for p in parts), [p[1] for p in parts]
+    if type(x) is Dual:  # a lower level's Dual: a constant here, if its call is still running
+        lifetime.check_tag(x.tag, "with a Dual of a running call")
+    elif type(x) is not _ARRAY and isinstance(x, _ARRAY):
+        refuse_array_subclass(x, "an argument")
     return x, None
 
 
@@ -108,6 +115,8 @@ def _elementwise(ufunc, rule: Elementwise, inputs):
     tag = top_tag(inputs)
     values = [x.value if isinstance(x, Dual) and x.tag == tag else x for x in inputs]
     out = _evaluate(ufunc, values)
+    if type(out) is not np.float64 and type(out) is not _ARRAY and isinstance(out, _ARRAY):
+        refuse_array_subclass(out, f"an operand of {_name(ufunc)}")  # np.matrix / masked constants
     tangent = None
     batched = False
     for i, x in enumerate(inputs):
@@ -124,6 +133,8 @@ def _elementwise(ufunc, rule: Elementwise, inputs):
             else:
                 c = _scale(partial(out, *values), t, batched)
                 tangent = c if tangent is None else tangent + c
+        elif type(x) is Dual:  # a lower level's Dual: a constant here, if its call is still running
+            lifetime.check_tag(x.tag, f"in {_name(ufunc)} with a Dual of a running call")
     if type(out) is np.float64 and getattr(tangent, "dtype", None) == _FLOAT64:
         return Dual._make(out, tangent, tag)  # a scalar result (scalar-style code): nothing to broadcast or cast
     want = _shape(out)
@@ -285,7 +296,13 @@ def apply_rule(func, rule, args, kwargs):
                 raise unsupported(func, f" with respect to argument {i}", args)
             c = linear_map(t, *values, **kwargs)
             tangent = c if tangent is None else tangent + c
-    return _wrap(out, tangent, tag, batched, func, args)
+    result = _wrap(out, tangent, tag, batched, func, args)
+    if type(result) is Dual:
+        plain = _primal(out)
+        # a view (base set), or the input itself (np.atleast_1d returns it)
+        if type(plain) is _ARRAY and (plain.base is not None or (values and _primal(values[0]) is plain)):
+            _note_views(result, func, args, kwargs, tag)  # reshape, transpose, ravel...: numpy's views
+    return result
 
 
 def _finish_out(func, result, out):
@@ -379,25 +396,64 @@ _ARRAY = np.ndarray  # one global lookup instead of two in the per-index checks
 
 def getitem(d: Dual, key):
     t, value = d.tangent, d.value
-    if type(key) is int and type(t) is _ARRAY and type(value) is _ARRAY and t.ndim > value.ndim:
-        # x[i] on a batched array Dual (scalar-style loops): an int key needs none of the checks below
+    if type(key) is int and type(t) is _ARRAY and type(value) is _ARRAY and t.ndim > value.ndim == 1:
+        # x[i] on a batched 1-D Dual (scalar-style loops): a scalar, never a view; none of the checks below
         return Dual._make(value[key], _GETITEM_TANGENT(t, value, key), d.tag)
     _check_key(key)
     if type(t) is DiagonalTangent:
         t = d.tangent = t.dense()  # indexing couples the diagonal: go dense once, not per index
+    out = value[key]
     if _ndim(t) > _ndim(value):  # batched: the rule's layout already
-        return Dual._make(value[key], _GETITEM_TANGENT(t, value, key), d.tag)
-    return Dual._make(value[key], _GETITEM_TANGENT(t[..., None], value, key)[..., 0], d.tag)
+        result = Dual._make(out, _GETITEM_TANGENT(t, value, key), d.tag)
+    else:
+        result = Dual._make(out, _GETITEM_TANGENT(t[..., None], value, key)[..., 0], d.tag)
+    plain = _primal(out)
+    if type(plain) is _ARRAY and plain.base is not None and aliasing.shares_memory(plain, _primal(value)):
+        aliasing.note_view(result, d, aliasing.getitem_step(key))
+    return result
 
 
-def _writable(a):
+def _note_views(result, func, args, kwargs, tag):
+    """Register ``result`` as a view of the argument whose array numpy's result is a view of."""
+    plain = _primal(result)
+    if type(plain) is not _ARRAY:
+        return
+    for pos, a in enumerate(args):
+        if type(a) is Dual and a.tag == tag and aliasing.shares_memory(plain, _primal(a.value)):
+            aliasing.note_view(result, a, aliasing.call_step(func, tuple(args), kwargs, pos))
+            return
+
+
+def _own(a):
+    """``a`` if nobody else holds it (so it may be written in place), else a private copy.
+
+    Duals share arrays freely (``x + 0`` passes the tangent on; a copy of a Dual shares
+    both), so a write first makes sure the arrays it changes are this Dual's alone:
+    an array that is not a view and is referenced only from the Dual's slot (the
+    reference count says so exactly) is written in place; anything else is copied.
+    """
+    if type(a) is _ARRAY:
+        if a.base is None and a.flags.writeable and sys.getrefcount(a) <= _OWN_REFS:
+            return a
+        return a.copy(order="K")  # keep the memory layout: later views/copies decide as numpy's would
     if type(a) is DiagonalTangent:
-        return a.dense()  # the array its views share, so writes reach them
-    if isinstance(a, np.ndarray) and a.flags.writeable:
-        return a
-    if isinstance(a, Dual):
-        return a
+        return np.array(a.dense())
+    if type(a) is Dual:
+        if sys.getrefcount(a) <= _OWN_REFS:
+            return a
+        return Dual._make(a.value, a.tangent, a.tag)  # its own object; its arrays are copied when written
     return np.array(a, copy=True)
+
+
+def _probe_refs() -> int:
+    holder = Dual._make(np.zeros(1), np.zeros(1), 0)
+
+    def count(a):
+        return sys.getrefcount(a)
+    return count(holder.value)
+
+
+_OWN_REFS = _probe_refs()  # references to an array held only by a Dual slot, seen inside _own
 
 
 def _lift(d: Dual, tag: int, proto: Dual):
@@ -409,13 +465,35 @@ def _lift(d: Dual, tag: int, proto: Dual):
     d.value, d.tangent, d.tag = inner, np.zeros(d.shape + k, dtype=dtype), tag
 
 
+def _check_live(item, d: Dual):
+    if type(item) is Dual and item.tag != d.tag:
+        lifetime.check_tag(item.tag, "as the value written into a Dual")
+        lifetime.check_tag(d.tag, "as the buffer written into")
+
+
 def setitem(d: Dual, key, item):
-    """``d[key] = item``, updating value and tangent together."""
+    """``d[key] = item``, updating value and tangent together, with numpy's view semantics."""
     _check_key(key)
+    aliasing.write(d, key, item, _setitem, np.copy)
+
+
+def _read_only(value) -> bool:
+    """True for a read-only array value (np.broadcast_to's result): numpy refuses writes into it."""
+    return type(value) is _ARRAY and not value.flags.writeable
+
+
+READ_ONLY = ("assignment destination is read-only (numpy returns a read-only array here: np.broadcast_to, "
+              "np.diagonal...); remedy: write into a copy (np.copy(...) or x.copy())")
+
+
+def _setitem(d: Dual, key, item):
+    if _read_only(d.value):
+        raise ValueError(READ_ONLY)
+    _check_live(item, d)
     if isinstance(item, Dual) and item.tag > d.tag:
         _lift(d, item.tag, item)
-    d.value = _writable(d.value)
-    d.tangent = _writable(d.tangent)
+    d.value = _own(d.value)
+    d.tangent = _own(d.tangent)
     batched = _is_batched(d)
     value = item.value if isinstance(item, Dual) and item.tag == d.tag else item
     if isinstance(value, Dual) and not isinstance(d.value, Dual):
@@ -437,22 +515,17 @@ def setitem(d: Dual, key, item):
 
 
 def assign(target: Dual, result):
-    """Make ``target`` hold ``result`` (for ``+=`` and ``out=``), in place when layouts allow."""
-    if type(target.tangent) is DiagonalTangent:
-        target.tangent = target.tangent.dense()  # shared with views of target: write there
-    if isinstance(result, Dual) and type(result.tangent) is DiagonalTangent:
-        result.tangent = result.tangent.dense()
-    if (isinstance(result, Dual) and result.tag == target.tag
-            and isinstance(target.value, np.ndarray) and target.value.flags.writeable
-            and isinstance(target.tangent, np.ndarray) and target.tangent.flags.writeable
-            and isinstance(result.value, np.ndarray) and isinstance(result.tangent, np.ndarray)
-            and result.value.shape == target.value.shape and result.tangent.shape == target.tangent.shape
-            and result.value.dtype == target.value.dtype):
-        target.value[...] = result.value
-        target.tangent[...] = result.tangent
+    """Make ``target`` hold ``result`` (for ``+=`` and ``out=``), as numpy's in-place write would.
+
+    A target in a group of views is written through its root (every view sees it);
+    otherwise it takes the result's arrays (never writing into arrays others may hold).
+    """
+    if aliasing.alias_of(target) is not None:
+        aliasing.write(target, Ellipsis, result, _setitem, np.copy)
         return
     if not isinstance(result, Dual):  # a constant written into a Dual: zero tangent there
-        setitem(target, Ellipsis, result)
+        _setitem(target, Ellipsis, result)
         return
+    if result.tag != target.tag:
+        _check_live(result, target)
     target.value, target.tangent, target.tag = result.value, result.tangent, result.tag
-

@@ -64,7 +64,8 @@ class Dual(ArrayLike):
     array([1.38177329, 0.        ])
     """
 
-    __slots__ = ("value", "tangent", "tag")
+    # alias: set only for roots and views (dualad.aliasing); __weakref__: a root's group finds its views
+    __slots__ = ("value", "tangent", "tag", "alias", "__weakref__")
     _noun = "a Dual"
     _short = "dual"
     _escape = "read dual.value if you really want the value without its derivative"
@@ -140,6 +141,25 @@ class Dual(ArrayLike):
 
     def __setitem__(self, key, item):
         dispatch.setitem(self, key, item)
+
+    # ----------------------------------------------------------------- aliasing (dualad.aliasing)
+    def _release(self) -> None:
+        """Drop this view's arrays before its root is written (they are derived again afterwards)."""
+        self.value = self.tangent = None
+
+    def _become(self, other: "Dual") -> None:
+        """Take ``other``'s value, tangent and tag (a view derived again from its root)."""
+        self.value, self.tangent, self.tag = other.value, other.tangent, other.tag
+
+    def __copy__(self) -> "Dual":
+        # a new Dual, not a view: the arrays are shared until either side writes, and a write
+        # copies whatever arrays someone else still holds (dispatch.setitem), so neither sees the other's
+        return Dual._make(self.value, self.tangent, self.tag)
+
+    def __deepcopy__(self, memo) -> "Dual":
+        import copy
+        return Dual._make(copy.deepcopy(self.value, memo), copy.deepcopy(self.tangent, memo), self.tag)
+
 
 # Operand types a Dual knows how to combine with; anything else gets NotImplemented
 # so that its own type (a tape value, say) has its turn.

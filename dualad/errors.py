@@ -14,6 +14,9 @@ __all__ = [
     "InputError",
     "OutputError",
     "TangentShapeError",
+    "LifetimeError",
+    "AliasingError",
+    "NondeterministicError",
 ]
 
 
@@ -49,3 +52,17 @@ def describe(x) -> str:
     if shape is None:
         return f"a {type(x).__name__}"
     return f"a {type(x).__name__} of shape {tuple(shape)} and dtype {dtype}"
+
+
+class LifetimeError(DualadError, ValueError):
+    """A Dual or tape value was used after the derivative call that made it had returned."""
+
+
+class AliasingError(DualadError, ValueError):
+    """An in-place write cannot keep numpy's semantics together with a correct derivative
+    (a constant changed after the tape recorded it, a write dualad cannot follow)."""
+
+
+class NondeterministicError(DualadError, ValueError):
+    """The passes of one derivative call disagreed on f's value (f draws random numbers,
+    or changes state it reads)."""

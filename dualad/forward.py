@@ -15,7 +15,9 @@ from .arraylike import ArrayLike, primal as _primal
 from .common import ndim as _ndim
 from .diagonal import DiagonalTangent
 from .dual import Dual, new_tag
-from .errors import InputError, OutputError, describe
+from .errors import InputError, NondeterministicError, OutputError, describe
+from .lifetime import check_tag, escaped, finish_tag
+from .subclasses import refuse_array_subclass
 
 __all__ = ["jvp", "derivative", "jacobian", "gradient", "hessian", "auto_chunk_size", "CHUNK_BYTES"]
 
@@ -52,6 +54,7 @@ def as_input(x: Any, name: str = "x"):
         return x
     if type(x) is np.ndarray and x.dtype.kind == "f":
         return x.copy()  # the common case, without the checks below
+    refuse_array_subclass(x, name)
     try:
         arr = np.array(x)
     except Exception as err:  # ragged lists and the like
@@ -127,6 +130,8 @@ def _scalar_rows(y, tag: int, k: int):
             values.append(v)
             rows.append(None)  # a constant output: a zero row
         else:
+            if type(v) is Dual:
+                check_tag(v.tag, "in the function's return value")
             return None
     if dtype is None:
         return None  # no Dual at all: the general path decides the constant output's dtype
@@ -149,10 +154,14 @@ def split_output(y, tag: int, k: int, dtype):
             t = t[..., None]
         return y.value, t
     if isinstance(y, Dual):  # a Dual of an outer differentiation: constant here
+        check_tag(y.tag, "as the function's return value")
         value = y
     elif isinstance(y, (np.ndarray, np.generic, int, float, bool)):
         value = _plain_output(y)
     else:
+        closed = getattr(getattr(y, "tape", None), "closed", None)
+        if closed is not None:  # a tape value kept from a finished reverse-mode call
+            raise escaped("a tape value", closed, "as the function's return value")
         raise OutputError(f"the function returned a {type(y).__name__}, which dualad cannot differentiate; "
                           "remedy: return a float, an array, a Dual, or a list/tuple of those")
     shape = value.shape if isinstance(value, Dual) else np.shape(value)
@@ -215,20 +224,34 @@ def jacobian(f: Callable, x: Any, *, chunk_size: int | None = None):
             raise InputError(f"chunk_size must be a positive int or None, got {chunk_size!r}; "
                              "remedy: pass e.g. chunk_size=8, or None for the automatic choice")
         chunk = int(chunk_size)
-    tag = new_tag()
     if chunk >= n:  # every column in one pass (the common case): f(x)'s tangent is J already
-        t = split_output(f(_seed(x, 0, n, tag)), tag, n, dtype)[1]
+        tag = new_tag()
+        try:
+            y = f(_seed(x, 0, n, tag))
+        finally:
+            finish_tag(tag, "dualad.jacobian")
+        t = split_output(y, tag, n, dtype)[1]
         J = t.reshape(t.shape[:-1] + xshape)
         if type(J) is np.ndarray and not J.flags.writeable:
             J = J.copy()  # a broadcast tangent is a read-only view; the caller gets an array of its own
         return J
     starts = list(range(0, n, chunk)) or [0]
-    value = None
+    value = first = None
     blocks = []
     J = None
     for start in starts:
         stop = min(n, start + chunk)
-        value, t = split_output(f(_seed(x, start, stop, tag)), tag, stop - start, dtype)
+        # a tag per pass: a Dual kept from an earlier pass (seeded with other columns) raises
+        tag = new_tag()
+        try:
+            y = f(_seed(x, start, stop, tag))
+        finally:
+            finish_tag(tag, "dualad.jacobian")
+        value, t = split_output(y, tag, stop - start, dtype)
+        if start == 0:
+            first = value
+        else:
+            _same_value(first, value, start, stop)
         t = t.reshape((math.prod(t.shape[:-1]), stop - start))  # -1 fails when empty
         if len(starts) == 1:
             blocks.append(t)
@@ -244,6 +267,19 @@ def jacobian(f: Callable, x: Any, *, chunk_size: int | None = None):
     return J.reshape(out_shape + xshape)
 
 
+def _same_value(first, value, start: int, stop: int) -> None:
+    """Every pass of one Jacobian evaluates f at the same x: its value must not change."""
+    a, b = np.asarray(_primal(first)), np.asarray(_primal(value))
+    if a.shape != b.shape or not np.array_equal(a, b, equal_nan=True):
+        raise NondeterministicError(
+            f"f returned a different value in the pass for Jacobian columns {start}..{stop - 1} than in the "
+            "first pass, at the same x; f is not deterministic (it draws random numbers, or reads state "
+            "that it or someone else changes between calls), so the columns would belong to different "
+            "functions; remedy: make f a pure function of x (fix the random seed inside f, e.g. "
+            "np.random.default_rng(0), and do not mutate captured state), or compute the Jacobian in one "
+            "pass (chunk_size=None on a small x) or by dualad.tape.jacobian")
+
+
 def jvp(f: Callable, x: Any, v: Any):
     """``(f(x), J @ v)``: the value and the directional derivative along ``v``, in one pass.
 
@@ -257,8 +293,16 @@ def jvp(f: Callable, x: Any, v: Any):
     if isinstance(v, Dual) or np.shape(v) != xshape:
         raise InputError(f"v must have x's shape {xshape}, got {describe(v)}; remedy: pass one direction "
                          "shaped like x (use jacobian for many directions)")
+    return _jvp(f, x, v, "dualad.jvp")
+
+
+def _jvp(f: Callable, x, v, caller: str):
     tag = new_tag()
-    value, t = split_output(f(Dual._make(x, v.astype(_dtype(x)), tag)), tag, 1, _dtype(x))
+    try:
+        y = f(Dual._make(x, v.astype(_dtype(x)), tag))
+    finally:
+        finish_tag(tag, caller)
+    value, t = split_output(y, tag, 1, _dtype(x))
     t = t[..., 0]
     return value, (t[()] if isinstance(t, np.ndarray) and t.ndim == 0 else t)
 
@@ -273,7 +317,7 @@ def derivative(f: Callable, x: Any):
     x = as_input(x)
     if (x.ndim if isinstance(x, Dual) else np.ndim(x)) != 0:
         raise InputError(f"derivative needs a scalar x, got {describe(x)}; remedy: use jacobian or gradient")
-    return jvp(f, x, np.ones((), dtype=_dtype(x)))[1]
+    return _jvp(f, x, np.ones((), dtype=_dtype(x)), "dualad.derivative")[1]
 
 
 def gradient(f: Callable, x: Any):

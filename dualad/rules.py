@@ -493,8 +493,25 @@ def _setitem_transpose_a(ct, a, key, v):
     return out
 
 
+def _last_writes(shape, key):
+    """Mask over ``key``'s broadcast positions: True where a write to a repeated index is numpy's last."""
+    target = np.arange(math.prod(shape)).reshape(shape)[key]
+    flat = np.ravel(target)
+    _, first_from_end = np.unique(flat[::-1], return_index=True)
+    if first_from_end.size == flat.size:
+        return None  # no repeats: every write counts
+    last = np.zeros(flat.size, dtype=bool)
+    last[flat.size - 1 - first_from_end] = True
+    return last.reshape(np.shape(target))
+
+
 def _setitem_transpose_v(ct, a, key, v):
-    return unbroadcast(ct[batch_key(key)], np.shape(v))
+    picked = ct[batch_key(key)]
+    if _has_advanced(key):
+        last = _last_writes(np.shape(a), key)
+        if last is not None:  # z[[0, 0]] = (p, q) keeps q: p gets no cotangent
+            picked = picked * last[..., None]
+    return unbroadcast(picked, np.shape(v))
 
 
 _linear(SETITEM, {0: _setitem_tangent_a, 2: _setitem_tangent_v}, {0: _setitem_transpose_a, 2: _setitem_transpose_v},

@@ -7,6 +7,7 @@ import numpy as np
 
 from ..arraylike import ArrayLike
 from ..dual import Dual, new_tag
+from ..lifetime import finish_tag
 from ..errors import DualadError, InputError, OutputError, describe
 from ..forward import as_input, split_output
 from . import tracer
@@ -126,6 +127,7 @@ class SparseJacobian:
         k = max(1, self.ncolors)
         self._seed = np.zeros((n, k))
         self._seed[np.arange(n), self.colors] = 1.0
+        self._seed.flags.writeable = False  # shared by every call: f must never be able to change it
         S = self.sparsity
         rows = np.repeat(np.arange(m, dtype=np.int64), np.diff(S.indptr))
         self._take = rows * k + self.colors[S.indices]
@@ -149,8 +151,13 @@ class SparseJacobian:
                              f"{self.input_shape}; remedy: build another SparseJacobian")
         dtype = x.dtype
         tag = new_tag()
+        # the cached seed is read-only (set in __init__), so nothing f does can change it
         seed = Dual._make(x, self._seed.astype(dtype, copy=False).reshape(self.input_shape + (self._k,)), tag)
-        value, t = split_output(self.f(seed), tag, self._k, dtype)
+        try:
+            y = self.f(seed)
+        finally:
+            finish_tag(tag, "dualad.SparseJacobian")
+        value, t = split_output(y, tag, self._k, dtype)
         if isinstance(t, Dual) or isinstance(value, Dual):
             raise OutputError("the function returned a value of an outer differentiation; "
                               "sparse Jacobians do not nest")

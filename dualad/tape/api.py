@@ -17,8 +17,9 @@ from .. import forward
 from ..arraylike import primal as _primal
 from ..dual import Dual, new_tag
 from ..errors import InputError, OutputError, describe
+from ..lifetime import finish_tag
 from .graph import Tape, value_shape
-from .var import Var
+from .var import Var, check_alive
 
 __all__ = ["grad", "value_and_grad", "vjp", "jacobian", "record", "stop_gradient", "label", "hvp"]
 
@@ -58,13 +59,27 @@ def _stack(y):
 def finish(tape: Tape, y):
     """Record ``y`` as the tape's output (stacking lists) and return it."""
     if isinstance(y, (list, tuple)):
+        for item in y:
+            if isinstance(item, (Var, Dual)) and getattr(item, "tape", None) is not tape:
+                check_alive(item, "in the function's return value")
         y = _stack(y)
+    if isinstance(y, (Var, Dual)) and getattr(y, "tape", None) is not tape:
+        check_alive(y, "as the function's return value")
     if not isinstance(y, (Var, Dual)):
         if not isinstance(y, (np.ndarray, np.generic, int, float, bool)) or np.asarray(y).dtype.kind not in "biuf":
             raise OutputError(f"the function returned {describe(y)}, which is not numeric; "
                               "remedy: return a float, an array, or a list/tuple of those")
     tape.output = y
     return y
+
+
+def _run(tape: Tape, f: Callable, xs: list, caller: str):
+    """``finish(tape, f(*xs))``, closing the tape when f returns (or raises): from then on its
+    values raise LifetimeError if they are used again (they escaped the call)."""
+    try:
+        return finish(tape, f(*xs))
+    finally:
+        tape.closed = caller
 
 
 def _release(tape: Tape) -> None:
@@ -139,7 +154,7 @@ def record(f: Callable, *xs: Any, names: Sequence[str] | None = None) -> Tape:
     names = list(names) if names is not None else _names(f, len(xs))
     tape = Tape()
     xs_ = [watch(tape, _as_point(x, n), n) for x, n in zip(xs, names)]
-    finish(tape, f(*xs_))
+    _run(tape, f, xs_, "dualad.tape.record")
     return tape
 
 
@@ -153,7 +168,7 @@ def value_and_grad(f: Callable, x: Any):
     """
     tape = Tape()
     xv = watch(tape, _as_point(x))
-    finish(tape, f(xv))
+    _run(tape, f, [xv], "dualad.tape.grad")
     value = tape.value
     if value_shape(value) != ():
         raise OutputError(f"grad needs a scalar-valued function, but f returned shape {value_shape(value)}; "
@@ -187,7 +202,7 @@ def vjp(f: Callable, x: Any, u: Any):
     """
     tape = Tape()
     xv = watch(tape, _as_point(x))
-    finish(tape, f(xv))
+    _run(tape, f, [xv], "dualad.tape.vjp")
     value = tape.value
     # validated like x: a complex u would lose its imaginary part, a string fail deep in numpy
     u = u if isinstance(u, (Var, Dual)) else np.asarray(_as_point(u, "u"), dtype=_float_dtype(value))
@@ -215,7 +230,7 @@ def jacobian(f: Callable, x: Any, *, chunk_size: int | None = None):
     x = _as_point(x)
     tape = Tape()
     xv = watch(tape, x)
-    finish(tape, f(xv))
+    _run(tape, f, [xv], "dualad.tape.jacobian")
     value = tape.value
     yshape, xshape = value_shape(value), value_shape(x)
     m, n = math.prod(yshape), math.prod(xshape)
@@ -301,7 +316,10 @@ def hvp(f: Callable, x: Any, v: Any):
         raise InputError(f"v must have x's shape {value_shape(x)}, got {describe(v)}; "
                          "remedy: pass one direction shaped like x")
     tag = new_tag()
-    g = grad(f, Dual._make(x, v.astype(_float_dtype(x)), tag))
+    try:
+        g = grad(f, Dual._make(x, v.astype(_float_dtype(x)), tag))
+    finally:
+        finish_tag(tag, "dualad.hvp")
     if isinstance(g, Dual) and g.tag == tag:
         return _plain_copy(g.tangent)
     return np.zeros(value_shape(x), dtype=_float_dtype(x))  # the gradient does not depend on x

@@ -263,9 +263,15 @@ class Tape:
         self.edges: dict = {}
         self.errstate = np.geterr()
         self._errstate_token = _errstate_token()
+        #: None while the call recording on this tape runs; then the caller's name
+        #: ('dualad.tape.grad'...): a value of a closed tape raises LifetimeError when used
+        self.closed: str | None = None
 
     # ----------------------------------------------------------------- recording
     def push(self, func, rule, args, kwargs, inputs, value, name=None) -> Node:
+        if self.closed is not None:
+            from ..lifetime import escaped
+            raise escaped("a tape value", self.closed, f"in {getattr(func, '__name__', 'an operation')}")
         node = Node(len(self.nodes), func, rule, args, kwargs, inputs, value, name)
         if inputs:
             dtype = getattr(value, "dtype", None)

@@ -21,12 +21,13 @@ import operator
 
 import numpy as np
 
-from .. import dispatch
+from .. import aliasing, dispatch, lifetime
 from ..common import check_out, func_name, strip as _strip, unsupported
 from ..buffers import zeros_like
 from ..arraylike import OPERANDS, ArrayLike, install_operators, primal as _primal
 from ..dual import Dual
 from ..errors import ConversionError, UnsupportedFunctionError, describe
+from ..subclasses import refuse_array_subclass
 from ..rules import (ACCUMULATE, REDUCE, SETITEM, TABLE, Composite, Custom, Elementwise, Linear, NoDerivative,
                      ZeroDerivative, late_rule)
 from .graph import Node, Output, Tape, value_shape
@@ -49,7 +50,8 @@ class Var(ArrayLike):
     array([0.        , 1.38177329])
     """
 
-    __slots__ = ("value", "node", "tape")
+    # alias: set only for roots and views (dualad.aliasing); __weakref__: a root's group finds its views
+    __slots__ = ("value", "node", "tape", "alias", "__weakref__")
     _noun = "a tape value"
     _short = "value"
     _escape = "use tape.stop_gradient(v) if the value really is a constant"
@@ -92,24 +94,51 @@ class Var(ArrayLike):
     def __getitem__(self, key):
         _check_key(key)
         # a plain key: this Var is the variable, so record at once (what call() would conclude)
-        return record(operator.getitem, TABLE[operator.getitem], (self, key), {}, self.tape)
+        result = record(operator.getitem, _GETITEM_RULE, (self, key), {}, self.tape)
+        plain = _primal(result.value)
+        if type(plain) is np.ndarray and plain.base is not None and aliasing.shares_memory(plain, _primal(self.value)):
+            aliasing.note_view(result, self, aliasing.getitem_step(key))
+        return result
 
     def __setitem__(self, key, item):
         setitem(self, key, item)
 
     def _assign(self, result) -> None:
-        """Make this Var hold ``result`` (for ``+=``, ``out=`` and ``v[key] = item``).
+        """Make this Var hold ``result`` (for ``+=`` and ``out=``), as numpy's in-place write would.
 
+        A Var in a group of views is written through its root (every view sees it).
         The old value is never written to: nodes that read it keep it intact.
         """
+        if aliasing.alias_of(self) is not None:
+            aliasing.write(self, Ellipsis, result, _raw_setitem, np.copy)
+            return
+        self._replace(result)
+
+    def _replace(self, result) -> None:
         if isinstance(result, Var) and result.tape is self.tape:
             self.value, self.node = result.value, result.node
         else:  # a constant (or a value of an outer level) now lives in this Var
+            check_alive(result, "as the value assigned into a tape value")
             self.node = self.tape.push(constant, None, (result,), {}, (), result, name=self.node.name)
             self.value = result
 
+    # ----------------------------------------------------------------- aliasing (dualad.aliasing)
+    def _release(self) -> None:
+        """Nothing to drop: a Var's value is never written in place."""
+
+    def _become(self, other: "Var") -> None:
+        """Take ``other``'s value, node and tape (a view derived again from its root)."""
+        self.value, self.node, self.tape = other.value, other.node, other.tape
+
+    def __copy__(self) -> "Var":
+        return Var(self.value, self.node, self.tape)  # values are never written in place: sharing is safe
+
+    def __deepcopy__(self, memo) -> "Var":
+        return Var(self.value, self.node, self.tape)
+
 
 _VAR_OPERANDS = (Var,) + _OPERANDS
+_GETITEM_RULE = TABLE[operator.getitem]
 
 
 def constant(value):
@@ -164,8 +193,46 @@ def _check_key(key):
 
 
 # --------------------------------------------------------------------------- recording
+def _note_views(result, func, args, kwargs, tape):
+    """Register ``result`` as a view of the argument whose array numpy's result is a view of."""
+    plain = _primal(result.value)
+    for pos, a in enumerate(args):
+        if type(a) is Var and a.tape is tape and aliasing.shares_memory(plain, _primal(a.value)):
+            aliasing.note_view(result, a, aliasing.call_step(func, tuple(args), kwargs, pos))
+            return
+
+
+def _constant(a):
+    """A recorded constant the caller cannot change behind the tape's back (copy-on-record).
+
+    The backward sweep reads constants (``x * buf``, ``W @ x``) long after they were
+    recorded, and numpy has no version counter to tell whether f (or its caller)
+    wrote into them meanwhile: a work buffer reused in a loop would silently give
+    a wrong gradient. So a writable array (or a read-only view of one) is copied
+    when it is recorded; a read-only array that owns its memory is kept as is, so
+    ``W.flags.writeable = False`` skips the copy of a large constant. A Dual
+    constant (forward over reverse) is held in an object of the tape's own.
+    """
+    if type(a) is np.ndarray:
+        if a.flags.writeable or (a.base is not None and not _frozen(a)):
+            return a.copy()
+        return a
+    if type(a) is Dual:
+        lifetime.check_tag(a.tag, "as a constant on a tape")
+        return Dual._make(a.value, a.tangent, a.tag)  # its slots cannot be rebound by a later write
+    if isinstance(a, np.ndarray):
+        return np.array(a)
+    return a
+
+
+def _frozen(a) -> bool:
+    base = a.base
+    return isinstance(base, np.ndarray) and not base.flags.writeable and base.base is None
+
+
 def _split(args, tape: Tape):
-    """The argument values (this tape's Vars replaced by their values) and the recorded inputs."""
+    """The argument values (this tape's Vars replaced by their values, constants protected by
+    :func:`_constant`) and the recorded inputs."""
     values, inputs = [], []
     for pos, a in enumerate(args):
         if isinstance(a, Var):
@@ -181,11 +248,26 @@ def _split(args, tape: Tape):
                     items.append(b.value)
                     inputs.append((pos, sub, b.node))
                 else:
-                    items.append(b)
+                    items.append(_constant(b))
             values.append(type(a)(items))
+        elif type(a) is np.ndarray or type(a) is Dual:
+            values.append(_constant(a))
         else:
+            if isinstance(a, np.ndarray):
+                refuse_array_subclass(a, "a constant")  # np.matrix / masked arrays
             values.append(a)
     return tuple(values), tuple(inputs)
+
+
+def check_alive(x, where: str) -> None:
+    """Raise :class:`~dualad.errors.LifetimeError` if ``x`` (a Var or Dual, any depth) outlived its call."""
+    while isinstance(x, (Var, Dual)):
+        if type(x) is Var:
+            if x.tape.closed is not None:
+                raise lifetime.escaped("a tape value", x.tape.closed, where)
+        else:
+            lifetime.check_tag(x.tag, where)
+        x = x.value
 
 
 def _check_differentiable(func, rule, inputs):
@@ -207,6 +289,13 @@ def record(func, rule, args, kwargs, tape: Tape):
     _check_differentiable(func, rule, inputs)
     out = func(*values, **kwargs)
     node = tape.push(func, rule, values, kwargs, inputs, out)
+    if type(rule) is Linear and func is not operator.getitem:
+        plain = _primal(out)
+        # a view (base set), or the input itself (np.atleast_1d returns it)
+        if type(plain) is np.ndarray and (plain.base is not None or (values and _primal(values[0]) is plain)):
+            result = Var(out, node, tape)
+            _note_views(result, func, args, kwargs, tape)  # reshape, transpose, ravel...: numpy's views
+            return result
     if isinstance(out, tuple):  # several outputs (slogdet): one projection node each
         items = []
         for i, o in enumerate(out):
@@ -316,8 +405,18 @@ def _is_plain(v) -> bool:
 
 
 def setitem(buf: Var, key, item) -> None:
-    """``buf[key] = item`` recorded as the functional node ``buf = SETITEM(buf, key, item)``."""
+    """``buf[key] = item`` recorded as the functional node ``buf = SETITEM(buf, key, item)``,
+    with numpy's view semantics (a write into a view is a write into its root)."""
     _check_key(key)
+    aliasing.write(buf, key, item, _raw_setitem, np.copy)
+
+
+def _raw_setitem(buf: Var, key, item) -> None:
+    plain = _primal(buf.value)
+    if type(plain) is np.ndarray and not plain.flags.writeable:
+        raise ValueError(dispatch.READ_ONLY)
+    if isinstance(item, Var) and item.tape is not buf.tape:
+        check_alive(item, "as the value written into a tape value")
     if isinstance(item, Var) and item.tape.tag > buf.tape.tag:
         # the buffer belongs to an outer level: it becomes a constant of the item's tape
         inner = Var(buf.value, buf.node, buf.tape)
@@ -327,8 +426,8 @@ def setitem(buf: Var, key, item) -> None:
     item_value = item.value if isinstance(item, Var) and item.tape is buf.tape else item
     if _is_plain(buf.value) and not _is_plain(item_value):
         # a plain buffer cannot hold a differentiable item: give it the item's layers (zero tangent)
-        buf._assign(buf + zeros_like(item_value, buf.shape))
-    buf._assign(call(SETITEM, (buf, key, item), {}))
+        buf._replace(buf + zeros_like(item_value, buf.shape))
+    buf._replace(call(SETITEM, (buf, key, item), {}))
 
 
 def _binary(ufunc, a, b):

@@ -1,0 +1,180 @@
+"""numpy's view semantics for differentiable values, the same in forward and reverse mode.
+
+The model (README, "Guarantees and limits"):
+
+- A *view* is a Dual or tape value made by an operation whose numpy result is a
+  view of its input's array (``x[1:]``, ``x[::2]``, ``x[0]`` of a 2-D x,
+  ``reshape``, ``.T``/``transpose``, ``ravel``, ``squeeze``, ``swapaxes``,
+  ``diagonal``, ``broadcast_to``...). dualad asks numpy which results are views
+  (``result.base``), so a copy in numpy is a copy here too.
+- The value the first view was taken of is the *root*; the root and its views
+  form a :class:`Group`. Each view remembers the chain of calls from the root
+  (``root[::2].reshape(2, 2)``), never the arrays themselves.
+- A write into any member (``v[key] = item``, ``v += w``, ``np.sin(a, out=v)``)
+  is carried out on the root, at the root positions the member's ``key``
+  selects (found by running the same chain on an index array), with the mode's
+  own ``root[key] = item`` (a recorded SETITEM in reverse mode; value and
+  tangent written together in forward mode). Then every live member is derived
+  again from the root by its chain. So later reads of the root or of any view
+  see the write, with the derivative, exactly as numpy's shared memory would.
+- Members are found through weak references: a view nobody holds costs nothing.
+
+Nothing here knows a derivative or a mode; the modes pass in their ``setitem``.
+"""
+from __future__ import annotations
+
+import operator
+import weakref
+
+import numpy as np
+
+__all__ = ["Group", "alias_of", "shares_memory", "note_view", "getitem_step", "call_step", "write"]
+
+_GETITEM = operator.getitem
+_PRUNE_AT = 64  # prune dead weak references when a group's list grows past this (then doubles)
+
+
+class Group:
+    """A root value and weak references to its live views."""
+
+    __slots__ = ("root", "views", "index", "prune_at")
+
+    def __init__(self, root):
+        self.root = root
+        self.views: list = []
+        self.index = None  # np.arange(root.size).reshape(root.shape), made at the first write
+        self.prune_at = _PRUNE_AT
+
+    def flat_index(self) -> np.ndarray:
+        if self.index is None:
+            shape = self.root.shape
+            self.index = np.arange(int(np.prod(shape, dtype=np.int64))).reshape(shape)
+        return self.index
+
+    def live(self) -> list:
+        """The live members other than the root (dead references dropped)."""
+        out, refs = [], []
+        for ref in self.views:
+            v = ref()
+            if v is not None:
+                out.append(v)
+                refs.append(ref)
+        self.views = refs
+        return out
+
+
+def positions(view_alias) -> np.ndarray:
+    """Root positions (flat indices, shaped like the view) of a view's entries."""
+    group, chain = view_alias
+    return derive(group.flat_index(), chain)
+
+
+def alias_of(x):
+    """A value's alias record: None (no known views), a :class:`Group` (a root) or, for a view,
+    the tuple ``(group, chain)``; chain holds the calls ``(func, pos, args, kwargs)`` that make it from the root."""
+    try:
+        return x.alias
+    except AttributeError:  # the slot is set only when views are involved
+        return None
+
+
+def shares_memory(out, src) -> bool:
+    """True when the plain array ``out`` is a numpy view of ``src`` (or ``src`` itself)."""
+    if out is src:
+        return type(out) is np.ndarray
+    if type(out) is not np.ndarray:
+        return False
+    base = out.base
+    if base is None:
+        return False
+    if type(src) is np.ndarray and src.base is not None:
+        src = src.base
+    return base is src
+
+
+def derive(obj, chain: tuple):
+    """Run a view's chain of calls on ``obj`` (the root, or an index array)."""
+    for func, pos, args, kwargs in chain:
+        if func is _GETITEM:  # the common step, without building an argument list
+            obj = obj[args[1]]
+        else:
+            obj = func(*args[:pos], obj, *args[pos + 1:], **kwargs)
+    return obj
+
+
+def note_view(result, source, step: tuple) -> None:
+    """Record that ``result`` is a numpy view of ``source``, made by ``step``:
+    ``(func, pos, args, kwargs)`` with ``source``'s place ``args[pos]`` left as None."""
+    alias = alias_of(source)
+    if type(alias) is tuple:
+        group = alias[0]
+        result.alias = (group, alias[1] + (step,))
+    else:
+        if alias is None:
+            alias = source.alias = Group(source)
+        group = alias
+        result.alias = (group, (step,))
+    views = group.views
+    views.append(weakref.ref(result))
+    if len(views) > group.prune_at:
+        group.live()
+        group.prune_at = max(_PRUNE_AT, 2 * len(group.views))
+
+
+def getitem_step(key) -> tuple:
+    return (_GETITEM, 0, (None, key), None)
+
+
+def call_step(func, args: tuple, kwargs: dict, pos: int) -> tuple:
+    return (func, pos, args[:pos] + (None,) + args[pos + 1:], kwargs)
+
+
+def _writeable(x) -> bool:
+    while hasattr(x, "value"):
+        x = x.value
+    return not isinstance(x, np.ndarray) or x.flags.writeable
+
+
+def _member(item, group: Group) -> bool:
+    if item is group.root:
+        return True
+    alias = alias_of(item)
+    return type(alias) is tuple and alias[0] is group
+
+
+def write(target, key, item, setitem, copy=None) -> None:
+    """``target[key] = item`` with numpy's aliasing: through the root when ``target`` is in a group.
+
+    ``setitem(obj, key, item)`` is the mode's own write (it may replace ``obj``'s
+    arrays); ``copy(item)`` snapshots an item that is itself a member (``v[1:] = v[:-1]``).
+    """
+    alias = alias_of(target)
+    if alias is None:
+        setitem(target, key, item)
+        return
+    if type(alias) is tuple:
+        group = alias[0]
+        root = group.root
+        if not _writeable(target) and _writeable(root):
+            raise ValueError("assignment destination is read-only (numpy makes this view read-only: "
+                             "np.broadcast_to, np.diagonal...); remedy: write into a copy")
+        where = positions(alias)[key]
+        if root.ndim == 0:
+            root_key = Ellipsis
+        elif np.ndim(where) == 0:
+            root_key = np.unravel_index(int(where), root.shape)
+        else:
+            root_key = np.unravel_index(where, root.shape)
+    else:
+        group, root, root_key = alias, target, key
+    if copy is not None and _member(item, group):
+        item = copy(item)  # numpy reads an overlapping source before writing: take a snapshot
+    members = group.live()
+    for v in members:
+        v._release()  # the members' arrays are derived again below; dropping them first lets the
+        # root be written in place when nobody else holds its arrays
+    try:
+        setitem(root, root_key, item)
+    finally:
+        for v in members:
+            v._become(derive(root, v.alias[1]))
