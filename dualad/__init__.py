@@ -7,7 +7,7 @@
 from . import rules  # noqa: F401  (the rule table: read by both modes)
 from .buffers import zeros_like
 from .dual import Dual
-from .errors import (ConversionError, DualadError, InputError, OutputError, TangentShapeError,
+from .errors import (ConversionError, DegeneracyError, DualadError, InputError, OutputError, TangentShapeError,
                      UnsupportedFunctionError)
 from .forward import auto_chunk_size, derivative, gradient, hessian, jacobian, jvp
 from . import tape  # noqa: E402  (reverse mode: dualad.tape.grad, .jacobian, .record, ...)
@@ -20,5 +20,5 @@ __version__ = "0.1.0"
 __all__ = [
     "Dual", "jvp", "derivative", "jacobian", "gradient", "hessian", "auto_chunk_size", "zeros_like",
     "DualadError", "UnsupportedFunctionError", "ConversionError", "InputError", "OutputError",
-    "TangentShapeError", "tape", "hvp", "check_grad", "jacobian_sparsity", "sparse_jacobian", "SparseJacobian",
+    "TangentShapeError", "DegeneracyError", "tape", "hvp", "check_grad", "jacobian_sparsity", "sparse_jacobian", "SparseJacobian",
 ]

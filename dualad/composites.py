@@ -535,3 +535,7 @@ def _extreme_accumulate(ufunc):
 # numpy has no cumulative function for these ufuncs: their accumulate is this numpy implementation
 ACCUMULATE[np.maximum] = _extreme_accumulate(np.maximum)
 ACCUMULATE[np.minimum] = _extreme_accumulate(np.minimum)
+
+
+# The rule families in dualad.ops register after the core composites above (some extend them).
+from . import ops  # noqa: E402,F401

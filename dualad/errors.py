@@ -17,6 +17,7 @@ __all__ = [
     "LifetimeError",
     "AliasingError",
     "NondeterministicError",
+    "DegeneracyError",
 ]
 
 
@@ -43,6 +44,11 @@ class OutputError(DualadError, TypeError):
 
 class TangentShapeError(DualadError, ValueError):
     """A tangent's shape does not fit its value's shape."""
+
+
+class DegeneracyError(DualadError, ValueError):
+    """A derivative does not exist at this point: eigen- or singular-vectors of a repeated
+    eigenvalue or singular value, a rank-deficient factorisation."""
 
 
 def describe(x) -> str:

@@ -727,3 +727,202 @@ NO_DERIVATIVE_CASES: dict = {
 def all_cases():
     """``(key, index, f, x)`` for every entry of :data:`CASES`, in table order."""
     return [(key, i, f, x) for key, cases in CASES.items() for i, (f, x) in enumerate(cases)]
+
+
+# ------------------------------------------------------------------ issue 14: numpy.linalg (dualad/ops/linalg.py)
+# Eigenvector signs are LAPACK's choice, so eigen/singular-vector cases use products that do not
+# change when a column flips sign (V * V[0], U * U[0]).
+def _spd(n, batch=()):
+    a = _rng.uniform(-0.5, 0.5, batch + (n, n))
+    return a @ np.swapaxes(a, -1, -2) + np.diag(np.arange(1.0, n + 1.0))  # distinct, separated eigenvalues
+
+
+_T43 = _r(4, 3)
+_T35 = _r(3, 5)
+_T243 = _r(2, 4, 3)
+_SPD3 = _spd(3)
+_SPD3S = _spd(3, (2,))
+_B5 = _r(5)
+_B52 = _r(5, 2)
+_ATS = _wellcond(4).reshape(2, 2, 2, 2)
+
+
+def _signfree(V):
+    """V with each column's sign fixed by its first row (invariant to LAPACK's sign choice)."""
+    return V * V[..., :1, :]
+
+
+def _signfree_rows(Vh):
+    return Vh * Vh[..., :, :1]
+
+
+CASES.update({
+    np.linalg.cholesky: [
+        (lambda x: np.linalg.cholesky(x), _SPD3),
+        (lambda x: np.linalg.cholesky(x, upper=True), _SPD3),
+        (lambda x: np.linalg.cholesky(x), _SPD3S),
+        (lambda x: np.linalg.cholesky(x @ x.T + np.eye(2)), _r(2, 3)),
+    ],
+    np.linalg.qr: [
+        (lambda x: np.linalg.qr(x)[0], _T43),
+        (lambda x: np.linalg.qr(x)[1], _T43),
+        (lambda x: np.linalg.qr(x).R, _T35),
+        (lambda x: np.linalg.qr(x)[0] * 2.0, _T35),
+        (lambda x: np.linalg.qr(x, mode="r"), _T43),
+        (lambda x: np.linalg.qr(x, "r"), _T35),
+        (lambda x: np.linalg.qr(x, mode="complete")[1], _T43),
+        (lambda x: np.linalg.qr(x, mode="complete")[0][:, :3], _T43),   # the columns that span A
+        (lambda x: (lambda q: q[:, 3:] @ q[:, 3:].T)(np.linalg.qr(x, mode="complete")[0]), _T43),  # complement
+        (lambda x: np.linalg.qr(x, mode="complete")[0], _T35),
+        (lambda x: np.linalg.qr(x)[1], _T243),
+        (lambda x: np.linalg.qr(x)[0], _wellcond(3)),
+    ],
+    np.linalg.eigh: [
+        (lambda x: np.linalg.eigh(x)[0], _SPD3),
+        (lambda x: _signfree(np.linalg.eigh(x)[1]), _SPD3),
+        (lambda x: _signfree(np.linalg.eigh(x, UPLO="U").eigenvectors), _SPD3),
+        (lambda x: np.linalg.eigh(x, "U")[0] * 2.0, _SPD3),
+        (lambda x: _signfree(np.linalg.eigh(x)[1]) + np.linalg.eigh(x)[0][..., None, :], _SPD3S),
+        (lambda x: np.linalg.eigh(x + x.T).eigenvalues, _r(3, 3)),
+    ],
+    np.linalg.eigvalsh: [
+        (lambda x: np.linalg.eigvalsh(x), _SPD3),
+        (lambda x: np.linalg.eigvalsh(x, UPLO="U"), _SPD3),
+        (lambda x: np.linalg.eigvalsh(x), _SPD3S),
+        (lambda x: np.linalg.eigvalsh(x @ x.T), _r(2, 3)),
+    ],
+    np.linalg.svd: [
+        (lambda x: np.linalg.svd(x, compute_uv=False), _T43),
+        (lambda x: np.linalg.svd(x)[1], _T35),
+        (lambda x: _signfree(np.linalg.svd(x, full_matrices=False)[0]), _T43),
+        (lambda x: _signfree_rows(np.linalg.svd(x, full_matrices=False)[2]), _T43),
+        (lambda x: _signfree(np.linalg.svd(x, full_matrices=False).U), _T35),
+        (lambda x: _signfree_rows(np.linalg.svd(x, full_matrices=False).Vh), _T35),
+        (lambda x: _signfree(np.linalg.svd(x)[0]), _wellcond(3)),
+        (lambda x: _signfree(np.linalg.svd(x, full_matrices=False)[0]), _T243),
+        # full_matrices=True on non-square input: the leading columns, and the complement's projector
+        (lambda x: (lambda u: np.concatenate([_signfree(u[:, :3]).ravel(), (u[:, 3:] @ u[:, 3:].T).ravel()]))(
+            np.linalg.svd(x)[0]), _T43),
+        (lambda x: (lambda vh: np.concatenate([_signfree_rows(vh[:3]).ravel(), (vh[3:].T @ vh[3:]).ravel()]))(
+            np.linalg.svd(x)[2]), _T35),
+        (lambda x: (lambda r: r.U[:, :3] * r.S @ r.Vh)(np.linalg.svd(x)), _T43),   # reconstruction
+        (lambda x: np.linalg.svd(x, hermitian=True)[1], _SPD3),
+    ],
+    np.linalg.svdvals: [
+        (lambda x: np.linalg.svdvals(x), _T43),
+        (lambda x: np.linalg.svdvals(x), _T35),
+        (lambda x: np.linalg.svdvals(x), _T243),
+    ],
+    np.linalg.pinv: [
+        (lambda x: np.linalg.pinv(x), _T43),
+        (lambda x: np.linalg.pinv(x), _T35),
+        (lambda x: np.linalg.pinv(x), _T243),
+        (lambda x: np.linalg.pinv(x, hermitian=True), _SPD3),
+    ],
+    np.linalg.lstsq: [
+        (lambda x: np.linalg.lstsq(x, _B4)[0], _T43),
+        (lambda x: np.linalg.lstsq(_T43, x)[0], _r(4)),
+        (lambda x: np.linalg.lstsq(x[:12].reshape(4, 3), x[12:])[1], _r(16)),
+        (lambda x: np.linalg.lstsq(x, _B42, rcond=None)[0], _T43),
+        (lambda x: np.linalg.lstsq(x, _B42)[1], _T43),
+        (lambda x: np.linalg.lstsq(x, _B3[:2])[0], _r(2, 4)),   # underdetermined: minimum-norm solution
+        (lambda x: np.linalg.lstsq(x, _B4)[3], _T43),
+    ],
+    np.linalg.cond: [
+        (lambda x: np.linalg.cond(x), _wellcond(3)),
+        (lambda x: np.linalg.cond(x, 2), _T43),
+        (lambda x: np.linalg.cond(x, -2), _wellcond(3)),
+        (lambda x: np.linalg.cond(x, "fro"), _wellcond(3)),
+        (lambda x: np.linalg.cond(x, 1), _wellcond(3)),
+        (lambda x: np.linalg.cond(x, -1), _wellcond(3)),
+        (lambda x: np.linalg.cond(x, np.inf), _wellcond(3)),
+        (lambda x: np.linalg.cond(x, -np.inf), _wellcond(3)),
+        (lambda x: np.linalg.cond(x, "nuc"), _wellcond(3)),
+        (lambda x: np.linalg.cond(x), _wellcond(2, (2,))),
+    ],
+    np.linalg.matrix_norm: [
+        (lambda x: np.linalg.matrix_norm(x), _r(2, 3)),
+        (lambda x: np.linalg.matrix_norm(x, ord=2), _T243),
+        (lambda x: np.linalg.matrix_norm(x, ord="nuc", keepdims=True), _T243),
+        (lambda x: np.linalg.matrix_norm(x, ord=-2), _T43),
+        (lambda x: np.linalg.matrix_norm(x, ord=1), _T43),
+        (lambda x: np.linalg.matrix_norm(x, ord=-np.inf), _T43),
+    ],
+    np.linalg.vector_norm: [
+        (lambda x: np.linalg.vector_norm(x), _r(2, 3)),
+        (lambda x: np.linalg.vector_norm(x, axis=1), _r(2, 3)),
+        (lambda x: np.linalg.vector_norm(x, axis=(0, 2), keepdims=True), _r(2, 3, 2)),
+        (lambda x: np.linalg.vector_norm(x, ord=1, axis=0), _r(2, 3)),
+        (lambda x: np.linalg.vector_norm(x, ord=np.inf), _r(5)),
+        (lambda x: np.linalg.vector_norm(x, ord=3.0, axis=-1), _r(2, 3)),
+    ],
+    np.linalg.tensorsolve: [
+        (lambda x: np.linalg.tensorsolve(x, _B4.reshape(2, 2)), _ATS),
+        (lambda x: np.linalg.tensorsolve(_ATS, x), _r(2, 2)),
+        (lambda x: np.linalg.tensorsolve(x, _B4.reshape(2, 2), axes=(0,)), _ATS),
+    ],
+    np.linalg.tensorinv: [
+        (lambda x: np.linalg.tensorinv(x), _ATS),
+        (lambda x: np.linalg.tensorinv(x, ind=1), _wellcond(3)),
+    ],
+    np.linalg.trace: [
+        (lambda x: np.linalg.trace(x), _r(3, 3)),
+        (lambda x: np.linalg.trace(x, offset=1), _r(2, 3, 3)),
+    ],
+    np.linalg.diagonal: [
+        (lambda x: np.linalg.diagonal(x), _r(2, 3, 3)),
+        (lambda x: np.linalg.diagonal(x, offset=-1), _r(3, 4)),
+    ],
+    np.linalg.matrix_transpose: [
+        (lambda x: np.linalg.matrix_transpose(x) * x, _r(3, 3)),
+        (lambda x: np.linalg.matrix_transpose(x), _r(2, 3, 2)),
+    ],
+    np.linalg.outer: [
+        (lambda x: np.linalg.outer(x, _B3), _r(2)),
+        (lambda x: np.linalg.outer(x, x), _r(3)),
+    ],
+    np.linalg.cross: [
+        (lambda x: np.linalg.cross(x, _B3), _r(3)),
+        (lambda x: np.linalg.cross(x[:3], x[3:]), _r(6)),
+        (lambda x: np.linalg.cross(x, _B23.T, axis=0), _r(3, 2)),
+    ],
+    np.linalg.tensordot: [
+        (lambda x: np.linalg.tensordot(x, _B34, axes=1), _r(2, 3)),
+        (lambda x: np.linalg.tensordot(x, x, axes=([1], [0])), _r(2, 2)),
+    ],
+    np.linalg.vecdot: [
+        (lambda x: np.linalg.vecdot(x, _B3), _r(2, 3)),
+        (lambda x: np.linalg.vecdot(x, _B23, axis=0), _r(2, 3)),
+        (lambda x: np.linalg.vecdot(x[:3], x[3:]), _r(6)),
+    ],
+})
+if hasattr(np, "matrix_transpose"):
+    CASES[np.matrix_transpose] = [(lambda x: np.matrix_transpose(x), _r(2, 3, 2))]
+if hasattr(np, "vecdot"):
+    CASES[np.vecdot] = [
+        (lambda x: np.vecdot(x, _B3), _r(2, 3)),
+        (lambda x: np.vecdot(_B23, x), _r(3)),
+        (lambda x: np.vecdot(x[:3], x[3:]), _r(6)),
+        (lambda x: np.vecdot(x, x[:1]), _r(2, 3)),
+    ]
+if hasattr(np, "matvec"):
+    CASES[np.matvec] = [
+        (lambda x: np.matvec(x, _B4), _r(3, 4)),
+        (lambda x: np.matvec(_B34, x), _r(4)),
+        (lambda x: np.matvec(x[:12].reshape(3, 4), x[12:]), _r(16)),
+        (lambda x: np.matvec(x, _B23[:, None, :]), _r(2, 3)),   # broadcast over a stack of vectors
+    ]
+    CASES[np.vecmat] = [
+        (lambda x: np.vecmat(x, _B34), _r(3)),
+        (lambda x: np.vecmat(_B3, x), _r(3, 4)),
+        (lambda x: np.vecmat(x[:3], x[3:].reshape(3, 2)), _r(9)),
+        (lambda x: np.vecmat(x, _B34), _r(2, 3)),
+    ]
+CASES[np.linalg.norm] += [
+    (lambda x: np.linalg.norm(x, 2), _T43),
+    (lambda x: np.linalg.norm(x, -2), _T43),
+    (lambda x: np.linalg.norm(x, "nuc"), _T35),
+    (lambda x: np.linalg.norm(x, 2, axis=(1, 2)), _T243),
+    (lambda x: np.linalg.norm(x, "nuc", axis=(2, 1), keepdims=True), _T243),
+    (lambda x: np.linalg.norm(x, -2, axis=(0, 2)), _T243),
+]

@@ -118,10 +118,16 @@ def _ufunc_methods():
     return out
 
 
+#: The modules surveyed, with the prefix their callables are named by. Kept generic so other
+#: namespaces (scipy.special, ...) join by adding a line here; counts are printed per module.
+MODULES = [(np, "np."), (np.linalg, "np.linalg.")]
+
+
 def callables():
-    """Every public callable of numpy and numpy.linalg, plus the binary ufuncs' methods."""
+    """Every public callable of the surveyed modules, plus numpy's binary ufuncs' methods."""
     seen, out = set(), []
-    for name, obj in _public(np, "np.") + _public(np.linalg, "np.linalg.") + _ufunc_methods():
+    listed = [item for module, prefix in MODULES for item in _public(module, prefix)]
+    for name, obj in listed + _ufunc_methods():
         key = (id(obj), name.rsplit(".", 1)[-1])
         if key not in seen:
             seen.add(key)
@@ -303,8 +309,25 @@ def survey(mode):
     return verdicts, patterns, failures
 
 
+def module_of(name: str) -> str:
+    """The surveyed module a callable belongs to: the longest matching prefix in MODULES."""
+    best = max((p for _, p in MODULES if name.startswith(p)), key=len)
+    return best[:-1]
+
+
+def differentiated_by_module(verdicts) -> dict:
+    """{module prefix: (differentiated, callables)} -- 'differentiated' = a nonzero derivative, checked."""
+    table: dict = {}
+    for name, verdict in verdicts.items():
+        done, total = table.get(module_of(name), (0, 0))
+        table[module_of(name)] = (done + (verdict == "supported"), total + 1)
+    return table
+
+
 def _report(mode, verdicts, patterns):
     counts = Counter(verdicts.values())
+    print(f"\n[{mode}] differentiated: " + ", ".join(
+        f"{module} {done} of {total}" for module, (done, total) in differentiated_by_module(verdicts).items()))
     print(f"\n[{mode}] {len(verdicts)} callables: " + ", ".join(f"{k} {counts[k]}" for k in
           ("supported", "zero", "raises", "numpy-refuses", "no-derivative", "integer", "independent",
            "n/a", "FAIL")))

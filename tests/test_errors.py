@@ -40,7 +40,7 @@ def test_error_hierarchy():
 # ----------------------------------------------------------------------------- unsupported functions
 UNSUPPORTED = [
     ("np.linalg.eig", lambda: np.linalg.eig(M)),
-    ("np.linalg.svd", lambda: np.linalg.svd(M)),
+    ("np.linalg.eigvals", lambda: np.linalg.eigvals(M)),
     ("np.fft.fft", lambda: np.fft.fft(D)),
     ("np.gcd", lambda: np.gcd(D, 2)),
     ("np.interp", lambda: np.interp(D, [0.0, 1.0, 2.0], [0.0, 1.0, 4.0])),
@@ -61,9 +61,6 @@ def test_unsupported_inside_jacobian():
 
 
 @pytest.mark.parametrize("call, needles", [
-    (lambda: np.linalg.norm(M, 2), ("ord=2", "ord='fro'")),
-    (lambda: np.linalg.norm(M, "nuc"), ("'nuc'", "ord='fro'")),
-    (lambda: np.linalg.norm(M, -2), ("ord=-2", "ord='fro'")),
     (lambda: np.reshape(D, (2,), order="F"), ("order=", "leave order= out")),
     (lambda: np.add(D, 1.0, where=np.array([True, False])), ("where=", "np.where")),
     (lambda: np.einsum("...i->...", D), ("einsum", "spell out every index")),

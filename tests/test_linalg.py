@@ -167,9 +167,12 @@ def test_norm_at_zero_is_zero_and_finite():
 
 
 @pytest.mark.parametrize("ord", [2, -2, "nuc"])
-def test_singular_value_norms_refuse(ord):
-    with pytest.raises(dualad.UnsupportedFunctionError, match="remedy"):
-        dualad.jacobian(lambda m: np.linalg.norm(m, ord), MAT)
+def test_singular_value_norms_hand_formula(ord):
+    # d s_i / dA = u_i v_iᵀ: ord=2 the first pair, -2 the last, 'nuc' their sum U Vᵀ
+    U, s, Vh = np.linalg.svd(MAT)
+    want = {2: np.outer(U[:, 0], Vh[0]), -2: np.outer(U[:, -1], Vh[-1]), "nuc": U @ Vh}[ord]
+    np.testing.assert_allclose(dualad.gradient(lambda m: np.linalg.norm(m, ord), MAT), want, atol=1e-12)
+    np.testing.assert_allclose(dualad.tape.grad(lambda m: np.linalg.norm(m, ord), MAT), want, atol=1e-12)
 
 
 def test_norm_hessian_hand_formula():

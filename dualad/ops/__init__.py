@@ -1,5 +1,12 @@
 """Rule families beyond the core table, each module registering its entries into ``rules.TABLE``.
 
-Modules for optional libraries (``special``: scipy.special's ufuncs) are imported only on demand,
-by :func:`dualad.rules.late_rule`, never by ``import dualad``.
+- :mod:`dualad.ops.linalg`: numpy.linalg factorisations and spectral functions, numpy 2's linalg names.
+
+The numpy families are imported at the end of :mod:`dualad.composites`, so their entries exist
+whenever any engine (forward, tape, sparsity) is loaded. Modules for optional libraries
+(``special``: scipy.special's ufuncs) are imported only on demand, by
+:func:`dualad.rules.late_rule`, never by ``import dualad``.
 """
+from . import linalg  # noqa: F401
+
+__all__ = ["linalg"]
