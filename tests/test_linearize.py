@@ -35,7 +35,7 @@ def test_transposed_jvp_equals_hand_vjp(key, i):
     assert nodes, "the case never reaches the rule"
     rng = np.random.default_rng(i)
     for node in nodes:
-        ct = rng.standard_normal(np.shape(node.value) + (2,))
+        ct = _random_cotangent(node.value, rng)
         hand = rule.vjp(node.value, node.args, node.kwargs, ct)
         transposed = transpose_jvp(rule.jvp, node.value, node.args, node.kwargs, ct,
                                    [(pos, sub) for pos, sub, _ in node.inputs])
@@ -44,6 +44,13 @@ def test_transposed_jvp_equals_hand_vjp(key, i):
             got = transposed[pos] if sub is None else transposed[pos][sub]
             want = np.broadcast_to(want, np.shape(got))  # a rule may return a broadcastable cotangent
             np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def _random_cotangent(value, rng):
+    """A batched (k = 2) cotangent for a node's value; one per item of a tuple value (qr, eigh, svd)."""
+    if isinstance(value, tuple):
+        return tuple(_random_cotangent(v, rng) for v in value)
+    return rng.standard_normal(np.shape(value) + (2,))
 
 
 def _jvp(out, args, kwargs, tangents):
