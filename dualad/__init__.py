@@ -13,6 +13,7 @@ from .forward import auto_chunk_size, derivative, gradient, hessian, jacobian, j
 from . import tape  # noqa: E402  (reverse mode: dualad.tape.grad, .jacobian, .record, ...)
 from .tape import hvp
 from .checking import check_grad
+from .parallel import batch_gradient, batch_jacobian
 from .sparse import SparseJacobian, jacobian_sparsity, sparse_jacobian  # scipy imported when they run
 
 __version__ = "0.1.0"
@@ -21,4 +22,5 @@ __all__ = [
     "Dual", "jvp", "derivative", "jacobian", "gradient", "hessian", "auto_chunk_size", "zeros_like",
     "DualadError", "UnsupportedFunctionError", "ConversionError", "InputError", "OutputError",
     "TangentShapeError", "DegeneracyError", "tape", "hvp", "check_grad", "jacobian_sparsity", "sparse_jacobian", "SparseJacobian",
+    "batch_jacobian", "batch_gradient",
 ]

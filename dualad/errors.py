@@ -18,6 +18,8 @@ __all__ = [
     "AliasingError",
     "NondeterministicError",
     "DegeneracyError",
+    "SerializationError",
+    "WorkerError",
 ]
 
 
@@ -49,6 +51,14 @@ class TangentShapeError(DualadError, ValueError):
 class DegeneracyError(DualadError, ValueError):
     """A derivative does not exist at this point: eigen- or singular-vectors of a repeated
     eigenvalue or singular value, a rank-deficient factorisation."""
+
+
+class SerializationError(DualadError, TypeError):
+    """The work of a parallel call (the function, the point) cannot be sent to an executor's workers."""
+
+
+class WorkerError(DualadError, RuntimeError):
+    """A worker of an executor died (or its task was cancelled) while computing a block; nothing is returned."""
 
 
 def describe(x) -> str:

@@ -19,7 +19,8 @@ from .errors import InputError, NondeterministicError, OutputError, describe
 from .lifetime import check_tag, escaped, finish_tag
 from .subclasses import refuse_array_subclass
 
-__all__ = ["jvp", "derivative", "jacobian", "gradient", "hessian", "auto_chunk_size", "CHUNK_BYTES"]
+__all__ = ["jvp", "derivative", "jacobian", "gradient", "hessian", "auto_chunk_size", "CHUNK_BYTES",
+           "jacobian_columns", "push_forward", "check_chunk_size", "same_value"]
 
 #: Byte budget of the seed tangent block (n inputs x chunk directions) in one pass.
 #: Below it every column is seeded at once; above it the columns go in chunks, so
@@ -201,18 +202,83 @@ def _seed(x, start: int, stop: int, tag: int) -> Dual:
     return Dual._make(x, block.reshape(shape + (k,)), tag)
 
 
-def jacobian(f: Callable, x: Any, *, chunk_size: int | None = None):
+def _columns_pass(f: Callable, x, start: int, stop: int, dtype) -> tuple[Any, Any]:
+    """One pass seeding columns ``start .. stop``: ``(f(x), J[:, start:stop] as an (m, k) block)``."""
+    # a tag per pass: a Dual kept from an earlier pass (seeded with other columns) raises
+    tag = new_tag()
+    try:
+        y = f(_seed(x, start, stop, tag))
+    finally:
+        finish_tag(tag, "dualad.jacobian")
+    value, t = split_output(y, tag, stop - start, dtype)
+    return value, t.reshape((math.prod(t.shape[:-1]), stop - start))  # -1 fails when empty
+
+
+def jacobian_columns(f: Callable, x: Any, start: int, stop: int) -> tuple[Any, Any]:
+    """``(f(x), J[:, start:stop])``: one pass seeding columns ``start .. stop`` of the identity.
+
+    The block is an ``(m, stop - start)`` array (m outputs, flattened). The serial
+    chunk loop of :func:`jacobian` makes the same pass, so a Jacobian assembled
+    from blocks (on an executor) is bit-for-bit the serial one.
+
+    >>> import numpy as np
+    >>> jacobian_columns(lambda v: v ** 2, np.array([1.0, 2.0, 3.0]), 1, 3)
+    (array([1., 4., 9.]), array([[0., 0.],
+           [4., 0.],
+           [0., 6.]]))
+    """
+    x = as_input(x)
+    return _columns_pass(f, x, start, stop, _dtype(x))
+
+
+def push_forward(f: Callable, x: Any, seed: Any) -> tuple[Any, Any]:
+    """``(f(x), tangent)`` with ``seed`` (``x.shape + (k,)``) as the k tangent directions of ``x``.
+
+    The tangent has shape ``f(x).shape + (k,)``: ``J @ seed`` in one pass, for any
+    seed (colour groups of a sparse Jacobian, batched identities).
+
+    >>> import numpy as np
+    >>> push_forward(lambda v: v * v[::-1], np.array([1.0, 2.0]), np.eye(2))[1]
+    array([[2., 1.],
+           [2., 1.]])
+    """
+    x = as_input(x)
+    tag = new_tag()
+    try:
+        y = f(Dual._make(x, np.asarray(seed, dtype=_dtype(x)), tag))
+    finally:
+        finish_tag(tag, "dualad.push_forward")
+    return split_output(y, tag, np.shape(seed)[-1], _dtype(x))
+
+
+def check_chunk_size(chunk_size: Any) -> int:
+    """``chunk_size`` as a positive int, or an :class:`InputError` naming the remedy."""
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        raise InputError(f"chunk_size must be a positive int or None, got {chunk_size!r}; "
+                         "remedy: pass e.g. chunk_size=8, or None for the automatic choice")
+    return int(chunk_size)
+
+
+def jacobian(f: Callable, x: Any, *, chunk_size: int | None = None, executor: Any = None):
     """The Jacobian of ``f`` at ``x`` by forward mode, of shape ``f(x).shape + x.shape``.
 
     Each pass seeds ``chunk_size`` columns of the identity as tangent directions;
     ``None`` picks the size by :func:`auto_chunk_size`. Outputs that do not depend
     on ``x`` give zero rows.
 
+    ``executor`` (any ``concurrent.futures.Executor``: a process pool, a thread
+    pool, dask's ``client.get_executor()``) spreads blocks of columns over its
+    workers; see :mod:`dualad.parallel`. The result is bit-for-bit the serial one
+    with the same blocks (``chunk_size``).
+
     >>> import numpy as np, dualad
     >>> dualad.jacobian(lambda v: [v[0] * v[1], np.exp(v[0])], [2.0, 3.0])
     array([[3.       , 2.       ],
            [7.3890561, 0.       ]])
     """
+    if executor is not None:
+        from .parallel import jacobians  # lazy: the parallel machinery costs nothing unless asked for
+        return jacobians.forward_jacobian(f, x, chunk_size=chunk_size, executor=executor)
     x = as_input(x)
     xshape = x.shape
     n = math.prod(xshape)
@@ -220,10 +286,7 @@ def jacobian(f: Callable, x: Any, *, chunk_size: int | None = None):
     if chunk_size is None:
         chunk = _chunk_for(n, dtype.itemsize)  # n and itemsize are ints here: no argument checks
     else:
-        if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-            raise InputError(f"chunk_size must be a positive int or None, got {chunk_size!r}; "
-                             "remedy: pass e.g. chunk_size=8, or None for the automatic choice")
-        chunk = int(chunk_size)
+        chunk = check_chunk_size(chunk_size)
     if chunk >= n:  # every column in one pass (the common case): f(x)'s tangent is J already
         tag = new_tag()
         try:
@@ -241,18 +304,11 @@ def jacobian(f: Callable, x: Any, *, chunk_size: int | None = None):
     J = None
     for start in starts:
         stop = min(n, start + chunk)
-        # a tag per pass: a Dual kept from an earlier pass (seeded with other columns) raises
-        tag = new_tag()
-        try:
-            y = f(_seed(x, start, stop, tag))
-        finally:
-            finish_tag(tag, "dualad.jacobian")
-        value, t = split_output(y, tag, stop - start, dtype)
+        value, t = _columns_pass(f, x, start, stop, dtype)
         if start == 0:
             first = value
         else:
-            _same_value(first, value, start, stop)
-        t = t.reshape((math.prod(t.shape[:-1]), stop - start))  # -1 fails when empty
+            same_value(first, value, start, stop)
         if len(starts) == 1:
             blocks.append(t)
         elif isinstance(t, np.ndarray):
@@ -267,7 +323,7 @@ def jacobian(f: Callable, x: Any, *, chunk_size: int | None = None):
     return J.reshape(out_shape + xshape)
 
 
-def _same_value(first, value, start: int, stop: int) -> None:
+def same_value(first, value, start: int, stop: int) -> None:
     """Every pass of one Jacobian evaluates f at the same x: its value must not change."""
     a, b = np.asarray(_primal(first)), np.asarray(_primal(value))
     if a.shape != b.shape or not np.array_equal(a, b, equal_nan=True):
@@ -335,12 +391,15 @@ def gradient(f: Callable, x: Any):
     return J
 
 
-def hessian(f: Callable, x: Any):
+def hessian(f: Callable, x: Any, *, executor: Any = None):
     """The Hessian of a scalar-valued ``f`` at ``x`` (shape ``x.shape + x.shape``), forward over forward.
+
+    ``executor`` spreads blocks of Hessian columns over its workers (see :func:`jacobian`).
 
     >>> import numpy as np, dualad
     >>> dualad.hessian(lambda v: v[0] ** 2 * v[1], np.array([1.0, 3.0]))
     array([[6., 2.],
            [2., 0.]])
     """
-    return jacobian(lambda y: gradient(f, y), x)
+    # a partial of a module-level function, not a lambda: it pickles whenever f does
+    return jacobian(functools.partial(gradient, f), x, executor=executor)

@@ -21,7 +21,7 @@ from ..lifetime import finish_tag
 from .graph import Tape, value_shape
 from .var import Var, check_alive
 
-__all__ = ["grad", "value_and_grad", "vjp", "jacobian", "record", "stop_gradient", "label", "hvp"]
+__all__ = ["grad", "value_and_grad", "vjp", "jacobian", "jacobian_rows", "record", "stop_gradient", "label", "hvp"]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -214,12 +214,46 @@ def vjp(f: Callable, x: Any, u: Any):
     return value, _plain_copy(_input_adjoint(tape, adj, tape.inputs[0], 1)[..., 0])
 
 
-def jacobian(f: Callable, x: Any, *, chunk_size: int | None = None):
+def jacobian_rows(f: Callable, x: Any, start: int, stop: int) -> tuple[Any, np.ndarray]:
+    """``(f(x), J[start:stop])``: record ``f`` and sweep rows ``start .. stop`` of the identity.
+
+    The rows come as an ``(stop - start, n)`` array (n inputs, flattened). Each
+    executor task of :func:`jacobian` calls this: the sweep is the one the serial
+    chunk loop makes for the same rows, so the result is bit-for-bit the same.
+
+    >>> import numpy as np
+    >>> jacobian_rows(lambda v: v ** 2, np.array([1.0, 2.0, 3.0]), 1, 3)
+    (array([1., 4., 9.]), array([[0., 4., 0.],
+           [0., 0., 6.]]))
+    """
+    x = _as_point(x)
+    tape = Tape()
+    xv = watch(tape, x)
+    finish(tape, f(xv))
+    value = tape.value
+    yshape, xshape = value_shape(value), value_shape(x)
+    m, n = math.prod(yshape), math.prod(xshape)
+    stop = min(stop, m)
+    k = max(0, stop - start)
+    if tape.output_node is None or k == 0:
+        _release(tape)
+        return np.asarray(_primal(value)), np.zeros((k, n), dtype=_float_dtype(x))
+    rows = _input_adjoint(tape, tape.sweep(_identity_rows(m, start, k, _float_dtype(value), yshape)),
+                          tape.inputs[0], k)
+    _release(tape)
+    return np.asarray(_primal(value)), np.array(np.reshape(rows, (n, k)).T)  # an array of our own, rows in C order
+
+
+def jacobian(f: Callable, x: Any, *, chunk_size: int | None = None, executor: Any = None):
     """The Jacobian of ``f`` at ``x`` by reverse mode, of shape ``f(x).shape + x.shape``.
 
     ``f`` is recorded once; each backward sweep carries ``chunk_size`` rows of
     the identity as a batch of cotangents (``None``: all rows at once while the
     cotangents fit in ``dualad.forward.CHUNK_BYTES``).
+
+    ``executor`` (any ``concurrent.futures.Executor``) spreads blocks of rows over
+    its workers, each recording ``f`` once and sweeping its rows; see
+    :mod:`dualad.parallel`.
 
     >>> import numpy as np
     >>> from dualad import tape
@@ -227,6 +261,9 @@ def jacobian(f: Callable, x: Any, *, chunk_size: int | None = None):
     array([[ 3.        ,  2.        ],
            [-0.41614684,  0.        ]])
     """
+    if executor is not None:
+        from ..parallel import jacobians  # lazy: the parallel machinery costs nothing unless asked for
+        return jacobians.reverse_jacobian(f, x, chunk_size=chunk_size, executor=executor)
     x = _as_point(x)
     tape = Tape()
     xv = watch(tape, x)
