@@ -638,12 +638,15 @@ class _Progress:
 
 
 def scaling(make_f: Callable[[int], tuple], sizes: Iterable[int], *, name: str = "",
-            size_label: str = "size", progress: bool | None = None, **compare_kwargs) -> Scaling:
+            size_label: str = "size", progress: bool | None = None, executor: Any = None,
+            **compare_kwargs) -> Scaling:
     """Run :func:`compare` on ``make_f(size) -> (f, x)`` for each size.
 
     The keyword arguments of :func:`compare` (``methods``, ``repeat``, ``chunk_size``,
     ``fd``, ``memory``) pass through. A progress bar goes to stderr once the sweep
     has run for about a second (``progress=True`` always, ``False`` never).
+    ``executor`` (a ``concurrent.futures.Executor``) runs the sizes side by side,
+    one per task; the times are then taken under that contention.
     Plot the result with ``.plot()``; ``.crossover()`` gives the size where forward
     and reverse mode trade places.
 
@@ -654,6 +657,11 @@ def scaling(make_f: Callable[[int], tuple], sizes: Iterable[int], *, name: str =
     ([2, 8], 8)
     """
     sizes = [int(s) for s in sizes]
+    if executor is not None:  # one size per task (see dualad.parallel.sweeps); make_f must pickle
+        from .parallel import sweeps
+        results = sweeps.compare_sizes(make_f, sizes, executor=executor, name=name, size_label=size_label,
+                                       progress=progress, **compare_kwargs)
+        return Scaling(sizes, results, name, size_label)
     bar = _Progress(len(sizes), name or "scaling", progress)
     results = []
     try:

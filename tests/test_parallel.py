@@ -111,6 +111,33 @@ def test_shapes_dtypes_and_corner_cases(process_pool):
     assert tape.jacobian(lambda v: v ** 2, np.zeros(0), executor=process_pool).shape == (0, 0)
 
 
+def test_sparse_jacobian_colour_groups_equal_serial(executor):
+    pytest.importorskip("scipy")
+
+    def bratu(u):
+        h = 1.0 / (len(u) + 1)
+        up = np.concatenate([u[1:], np.zeros(1)])
+        um = np.concatenate([np.zeros(1), u[:-1]])
+        return (um - 2 * u + up) / h ** 2 + np.exp(u)
+
+    x = np.linspace(0.0, 1.0, 30)
+    serial = dualad.sparse_jacobian(bratu, x)
+    J = dualad.sparse_jacobian(bratu, x, executor=executor)
+    assert J.nnz == serial.nnz and _bits(J.data) == _bits(serial.data)
+    assert np.array_equal(J.indices, serial.indices) and np.array_equal(J.indptr, serial.indptr)
+    np.testing.assert_allclose(J.toarray(), dualad.jacobian(bratu, x), rtol=1e-15, atol=0)
+    sj = dualad.SparseJacobian(bratu, x, executor=executor)
+    assert _bits(sj(x + 0.5).data) == _bits(dualad.SparseJacobian(bratu, x)(x + 0.5).data)
+
+
+def test_cost_scaling_sizes_on_the_executor(process_pool):
+    from dualad.cost import scaling, tall_problem
+    s = scaling(tall_problem, [2, 8], repeat=1, memory=False, reverse_chunk_size=1, executor=process_pool)
+    serial = scaling(tall_problem, [2, 8], repeat=1, memory=False, reverse_chunk_size=1)
+    assert [r.m for r in s.results] == [r.m for r in serial.results] == [2, 8]
+    assert s.results[-1]["reverse"].passes == serial.results[-1]["reverse"].passes == 8
+
+
 # ----------------------------------------------------------------------------- closures and pickling
 def test_closures_and_lambdas_travel(executor):
     scale = np.arange(1.0, 13.0)

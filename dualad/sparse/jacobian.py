@@ -113,8 +113,10 @@ class SparseJacobian:
            [0., 0., 0., 4., 3.]])
     """
 
-    def __init__(self, f: Callable, x_example: Any, sparsity=None, coloring: str | Any = "greedy"):
+    def __init__(self, f: Callable, x_example: Any, sparsity=None, coloring: str | Any = "greedy", *,
+                 executor: Any = None):
         sp = _scipy_sparse()
+        self.executor = executor  # colour groups on a concurrent.futures.Executor (dualad.parallel)
         x = _point(x_example, "x_example")
         self.f = f
         self.input_shape = np.shape(x)
@@ -150,14 +152,20 @@ class SparseJacobian:
             raise InputError(f"x has shape {np.shape(x)}, but this SparseJacobian was built for shape "
                              f"{self.input_shape}; remedy: build another SparseJacobian")
         dtype = x.dtype
-        tag = new_tag()
-        # the cached seed is read-only (set in __init__), so nothing f does can change it
-        seed = Dual._make(x, self._seed.astype(dtype, copy=False).reshape(self.input_shape + (self._k,)), tag)
-        try:
-            y = self.f(seed)
-        finally:
-            finish_tag(tag, "dualad.SparseJacobian")
-        value, t = split_output(y, tag, self._k, dtype)
+        if self.executor is not None:  # groups of colours, one pass each, on the executor's workers
+            from ..parallel import sweeps
+            shape, t = sweeps.compressed_tangent(self.f, x, self._seed.astype(dtype, copy=False),
+                                                 executor=self.executor)
+            value = np.empty(shape)  # only its size is read below
+        else:
+            tag = new_tag()
+            # the cached seed is read-only (set in __init__), so nothing f does can change it
+            seed = Dual._make(x, self._seed.astype(dtype, copy=False).reshape(self.input_shape + (self._k,)), tag)
+            try:
+                y = self.f(seed)
+            finally:
+                finish_tag(tag, "dualad.SparseJacobian")
+            value, t = split_output(y, tag, self._k, dtype)
         if isinstance(t, Dual) or isinstance(value, Dual):
             raise OutputError("the function returned a value of an outer differentiation; "
                               "sparse Jacobians do not nest")
@@ -169,7 +177,7 @@ class SparseJacobian:
         return sp.csr_matrix((data, self._indices, self._indptr), shape=self.sparsity.shape)
 
 
-def sparse_jacobian(f: Callable, x: Any, sparsity=None, coloring: str | Any = "greedy"):
+def sparse_jacobian(f: Callable, x: Any, sparsity=None, coloring: str | Any = "greedy", *, executor: Any = None):
     """The Jacobian of ``f`` at ``x`` as a ``scipy.sparse.csr_matrix`` of shape ``(m, n)``, by colouring.
 
     The pattern is ``sparsity`` (a scipy sparse or dense boolean ``(m, n)``
@@ -181,7 +189,8 @@ def sparse_jacobian(f: Callable, x: Any, sparsity=None, coloring: str | Any = "g
     inputs, as in ``dualad.jacobian(f, x).reshape(m, n)``.
 
     To evaluate many Jacobians of one function, build a :class:`SparseJacobian`
-    once instead.
+    once instead. ``executor`` (a ``concurrent.futures.Executor``) evaluates
+    groups of colours on its workers (the pattern is detected on the caller).
 
     >>> import numpy as np, dualad
     >>> J = dualad.sparse_jacobian(lambda u: u ** 2, np.array([1.0, 2.0, 3.0]))
@@ -190,4 +199,4 @@ def sparse_jacobian(f: Callable, x: Any, sparsity=None, coloring: str | Any = "g
            [0., 4., 0.],
            [0., 0., 6.]])
     """
-    return SparseJacobian(f, x, sparsity=sparsity, coloring=coloring)(x)
+    return SparseJacobian(f, x, sparsity=sparsity, coloring=coloring, executor=executor)(x)

@@ -1,0 +1,217 @@
+"""Past one machine (issue 18): executor speed-ups, the batch path, the break-even, caller memory.
+
+    OPENBLAS_NUM_THREADS=1 python benchmarks/parallel.py            # a few minutes
+    OPENBLAS_NUM_THREADS=1 python benchmarks/parallel.py --quick    # fewer repeats
+
+Every figure is a ratio of times measured in ONE run, A and B interleaved
+(serial, pool, dask, serial, pool, dask, ...), so machine load hits both; the
+load average is printed before and after. Each parallel result is checked bit
+for bit against the serial one before it is timed.
+
+Targets
+  1. A dense Jacobian whose forward pass costs >= 50 ms, on 2 processes: >= 1.7x
+     faster than serial (ProcessPoolExecutor and a dask LocalCluster).
+  2. 64 Jacobians of a 20-input function through ``batch_jacobian`` without an
+     executor: >= 5x faster than a Python loop of ``dualad.jacobian``.
+  3. Overhead for a cheap f: the fixed cost of one parallel call (round trips,
+     pickling) and the serial Jacobian time where an executor starts to pay.
+  4. Caller memory (tracemalloc): peak over the Jacobian's own size.
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import logging
+import multiprocessing
+import os
+import statistics
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
+import dualad  # noqa: E402
+from dualad.parallel import jacobians  # noqa: E402
+
+
+def reaction_diffusion(u, steps=40, dt=0.2):
+    """A simulation: explicit steps of u_t = u_xx + u (1 - u) sin(u) on a periodic grid of len(u) points."""
+    for _ in range(steps):
+        lap = np.roll(u, 1) - 2 * u + np.roll(u, -1)
+        u = u + dt * (lap + u * (1 - u) * np.sin(u))
+    return u
+
+
+def small_model(x):
+    """R^20 -> R^20, batch-polymorphic (a leading batch axis passes through)."""
+    h = np.tanh(x @ W20)
+    return np.sin(h) * x[..., :1] + np.exp(-x ** 2) * np.sum(h ** 2, axis=-1, keepdims=True)
+
+
+W20 = np.random.default_rng(0).normal(size=(20, 20)) / 5
+
+
+def cheap(x):
+    return np.sin(x) * np.cos(x[::-1]) + x ** 2
+
+
+def _time(fn, repeat):
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def interleaved(named, repeat):
+    """{name: [seconds, ...]} with the candidates run in turn, ``repeat`` rounds."""
+    out = {name: [] for name in named}
+    for _ in range(repeat):
+        for name, fn in named.items():
+            out[name] += _time(fn, 1)
+    return out
+
+
+def fmt(seconds):
+    return f"{seconds * 1e3:.1f} ms" if seconds >= 1e-3 else f"{seconds * 1e6:.0f} us"
+
+
+def load():
+    return "load average %.2f %.2f %.2f" % os.getloadavg()
+
+
+def start_dask(workers):
+    import dask
+    from dask.distributed import Client, LocalCluster
+    dask.config.set({"distributed.worker.daemon": False})
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                           silence_logs=logging.CRITICAL)
+    return cluster, Client(cluster)
+
+
+def target_dense(executors, repeat, n):
+    x = np.linspace(0.1, 0.9, n)
+    f = reaction_diffusion
+    plain = min(_time(lambda: f(x.copy()), 5))
+    serial = dualad.jacobian(f, x)
+    runs = {"serial": lambda: dualad.jacobian(f, x)}
+    for name, ex in executors.items():
+        for per_worker in (1, 2):
+            chunk = -(-n // (2 * per_worker))
+            J = dualad.jacobian(f, x, executor=ex, chunk_size=chunk)
+            assert J.tobytes() == dualad.jacobian(f, x, chunk_size=chunk).tobytes()
+            assert np.array_equal(J, serial)
+            runs[f"{name}, {per_worker}/worker"] = (lambda ex=ex, chunk=chunk:
+                                                    dualad.jacobian(f, x, executor=ex, chunk_size=chunk))
+    block = min(_time(lambda: dualad.forward.jacobian_columns(f, x, 0, n // 4), 3))
+    print(f"\n### 1. Dense Jacobian, reaction-diffusion n = {n}, 40 steps ({load()})")
+    print(f"plain f: {fmt(plain)}; one forward pass with n/4 = {n // 4} columns: {fmt(block)}; "
+          f"full pass (serial, all {n} columns): see below\n")
+    times = interleaved(runs, repeat)
+    base = statistics.median(times["serial"])
+    print("| run | median | min | max | speed-up (median) | range |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name, ts in times.items():
+        ratios = [s / t for s, t in zip(times["serial"], ts)]
+        print(f"| {name} | {fmt(statistics.median(ts))} | {fmt(min(ts))} | {fmt(max(ts))} | "
+              f"{base / statistics.median(ts):.2f}x | {min(ratios):.2f}-{max(ratios):.2f}x |")
+    print(load())
+
+
+def target_batch(repeat):
+    X = np.random.default_rng(1).normal(size=(64, 20))
+    loop = np.stack([dualad.jacobian(small_model, r) for r in X])
+    B = dualad.batch_jacobian(small_model, X)
+    assert np.allclose(B, loop, rtol=1e-13, atol=1e-14)
+    from dualad.parallel.batch import vectorized_jacobians
+    assert not isinstance(vectorized_jacobians(small_model, X), str)
+    runs = {"loop of dualad.jacobian": lambda: [dualad.jacobian(small_model, r) for r in X],
+            "batch_jacobian": lambda: dualad.batch_jacobian(small_model, X)}
+    times = interleaved(runs, repeat)
+    ratios = [a / b for a, b in zip(*times.values())]
+    print(f"\n### 2. 64 Jacobians of a 20-input function ({load()})\n")
+    for name, ts in times.items():
+        print(f"- {name}: median {fmt(statistics.median(ts))} (min {fmt(min(ts))})")
+    print(f"- speed-up: median {statistics.median(ratios):.1f}x, range {min(ratios):.1f}-{max(ratios):.1f}x")
+
+
+def target_overhead(executors, repeat):
+    print(f"\n### 3. Overhead and break-even ({load()})\n")
+    print("| n (cheap f) | serial | " + " | ".join(executors) + " |")
+    print("| --- | --- | " + " | ".join("---" for _ in executors) + " |")
+    rows = []
+    for n in (50, 200, 800, 1600, 3200):
+        x = np.linspace(0, 1, n)
+        runs = {"serial": lambda x=x: dualad.jacobian(cheap, x)}
+        for name, ex in executors.items():
+            runs[name] = lambda ex=ex, x=x: dualad.jacobian(cheap, x, executor=ex)
+        times = interleaved(runs, repeat)
+        med = {k: statistics.median(v) for k, v in times.items()}
+        rows.append((n, med))
+        print(f"| {n} | {fmt(med['serial'])} | " + " | ".join(
+            f"{fmt(med[k])} ({med['serial'] / med[k]:.2f}x)" for k in executors) + " |")
+    for name, ex in executors.items():
+        trivial = statistics.median(_time(lambda: dualad.jacobian(cheap, np.ones(2), executor=ex), repeat * 2))
+        print(f"- {name}: fixed cost of one parallel call (n = 2): {fmt(trivial)}; "
+              f"an executor pays once the serial Jacobian takes more than about 2x that ({fmt(2 * trivial)})")
+
+
+def target_memory(pool, n):
+    x = np.linspace(0.0, 1.0, n)
+    f = cheap
+    jbytes = n * n * 8
+    chunk = jacobians.block_size(n, 2, None)
+    tracemalloc.start()
+    dualad.jacobian(f, x, executor=pool)
+    peak_pool = tracemalloc.get_traced_memory()[1]
+    tracemalloc.reset_peak()
+    dualad.jacobian(f, x)
+    serial_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    print(f"\n### 4. Caller memory, n = {n} (Jacobian {jbytes / 2**20:.1f} MiB, blocks of {chunk} columns = "
+          f"{n * chunk * 8 / 2**20:.1f} MiB)\n")
+    print(f"- process pool (2 workers): caller peak {peak_pool / 2**20:.1f} MiB = J + "
+          f"{(peak_pool - jbytes) / (n * chunk * 8):.2f} blocks")
+    print(f"- serial (one pass, for comparison): peak {serial_peak / 2**20:.1f} MiB = "
+          f"{serial_peak / jbytes:.2f} J")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--no-dask", action="store_true")
+    parser.add_argument("--only", default="1234")
+    args = parser.parse_args()
+    repeat = 3 if args.quick else 7
+    print(f"# benchmarks/parallel.py: {os.cpu_count()} cores, numpy {np.__version__}, "
+          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}, {load()}")
+    context = multiprocessing.get_context("fork")
+    pool = cf.ProcessPoolExecutor(2, mp_context=context)
+    executors = {"process pool": pool}
+    cluster = client = None
+    if not args.no_dask:
+        cluster, client = start_dask(2)
+        executors["dask LocalCluster"] = client.get_executor()
+    for ex in executors.values():  # warm up: worker start-up and imports are not part of a call
+        dualad.jacobian(cheap, np.ones(8), executor=ex)
+    try:
+        if "2" in args.only:
+            target_batch(repeat * 3)
+        if "1" in args.only:
+            target_dense(executors, repeat, 1024)
+        if "3" in args.only:
+            target_overhead(executors, repeat)
+        if "4" in args.only:
+            target_memory(pool, 3000)
+    finally:
+        pool.shutdown()
+        if client is not None:
+            client.close()
+            cluster.close()
+
+
+if __name__ == "__main__":
+    main()
