@@ -153,10 +153,14 @@ def target_overhead(executors, repeat):
         rows.append((n, med))
         print(f"| {n} | {fmt(med['serial'])} | " + " | ".join(
             f"{fmt(med[k])} ({med['serial'] / med[k]:.2f}x)" for k in executors) + " |")
+    x64 = np.linspace(0, 1, 64)
     for name, ex in executors.items():
         trivial = statistics.median(_time(lambda: dualad.jacobian(cheap, np.ones(2), executor=ex), repeat * 2))
-        print(f"- {name}: fixed cost of one parallel call (n = 2): {fmt(trivial)}; "
-              f"an executor pays once the serial Jacobian takes more than about 2x that ({fmt(2 * trivial)})")
+        many = statistics.median(_time(lambda: dualad.jacobian(cheap, x64, executor=ex, chunk_size=1), repeat))
+        few = statistics.median(_time(lambda: dualad.jacobian(cheap, x64, executor=ex, chunk_size=32), repeat))
+        print(f"- {name}: fixed cost of one parallel call (n = 2): {fmt(trivial)}; each extra block (task round "
+              f"trip, 64 blocks vs 2): {fmt((many - few) / 62)}; an executor pays once the serial Jacobian takes "
+              f"more than about 2x the fixed cost ({fmt(2 * trivial)}) on 2 workers")
 
 
 def target_memory(pool, n):
