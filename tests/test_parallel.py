@@ -138,6 +138,27 @@ def test_cost_scaling_sizes_on_the_executor(process_pool):
     assert s.results[-1]["reverse"].passes == serial.results[-1]["reverse"].passes == 8
 
 
+def test_f_writing_into_its_input_and_nondeterministic_f(process_pool):
+    pytest.importorskip("scipy")
+
+    def writes(v):
+        v = v * 1.0
+        v[0] = v[0] ** 2  # a write into the function's own array: each block must start from clean seeds
+        return v[1:] * v[:-1]
+
+    for chunk in (1, 2):
+        assert _bits(dualad.jacobian(writes, X0, executor=process_pool, chunk_size=chunk)) == _bits(
+            dualad.jacobian(writes, X0, chunk_size=chunk))
+    J = dualad.sparse_jacobian(writes, X0, executor=process_pool)
+    np.testing.assert_array_equal(J.toarray(), dualad.sparse_jacobian(writes, X0).toarray())
+
+    def noisy(v):
+        return v * np.random.default_rng().normal()  # a fresh random number every call
+
+    with pytest.raises(dualad.errors.NondeterministicError, match="not deterministic"):
+        dualad.jacobian(noisy, X0, executor=process_pool, chunk_size=3)
+
+
 # ----------------------------------------------------------------------------- closures and pickling
 def test_closures_and_lambdas_travel(executor):
     scale = np.arange(1.0, 13.0)
