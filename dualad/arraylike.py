@@ -10,6 +10,7 @@ comparisons and ``bool()`` acting on the values.
 from __future__ import annotations
 
 import math
+import sys
 from typing import Callable
 
 import numpy as np
@@ -61,8 +62,12 @@ class ArrayLike:
 
     # ----------------------------------------------------------------- conversions refused
     def _refuse(self, what: str, instead: str):
+        hint = ""
+        if "scipy" in sys.modules:  # inside a scipy function? name it (error path only)
+            from .scipy.equivalents import scipy_caller_hint
+            hint = scipy_caller_hint()
         raise ConversionError(f"{what} would turn {self._noun} ({describe(self)}) into a plain number or "
-                              f"array and {self._loses}; remedy: {instead}")
+                              f"array and {self._loses}; remedy: {instead}.{hint}")
 
     def __float__(self):
         self._refuse(f"float({self._short})", f"keep computing with numpy functions on it, or {self._escape}")
