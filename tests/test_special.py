@@ -298,3 +298,12 @@ def test_against_jax(name, jax_name, position, point):
     want = float(jax.jit(jax.grad(theirs))(x))  # jit: one compilation, faster than eager here
     np.testing.assert_allclose(dualad.derivative(ours, x), want, rtol=1e-9)
     np.testing.assert_allclose(tape.grad(ours, x), want, rtol=1e-9)
+
+
+def test_importing_the_mirrors_does_not_register_the_rules():
+    """Test modules that iterate over TABLE at collection must not see entries that depend on
+    which other test modules were imported first: the rules load on a miss, not on an import."""
+    code = ("import sys, scipy.special, dualad\nfrom dualad.scipy import special\n"
+            "assert 'dualad.ops.special' not in sys.modules\nprint('ok')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

@@ -21,12 +21,8 @@ import scipy.special as _scipy_special
 
 from ..arraylike import ArrayLike, primal
 from ..errors import UnsupportedFunctionError
-from ..rules import late_rule
 
 __all__ = ["logsumexp", "softmax", "log_softmax", "polygamma", "multigammaln"]
-
-late_rule(None)  # make sure scipy.special's ufunc rules are in the table (scipy is imported above)
-
 
 def __getattr__(name: str) -> Any:
     # scipy.special's ufuncs differentiate as they are: hand them out under the same names
