@@ -9,11 +9,14 @@ from .buffers import zeros_like
 from .dual import Dual
 from .errors import (ConversionError, DegeneracyError, DualadError, InputError, OutputError, TangentShapeError,
                      UnsupportedFunctionError)
-from .forward import auto_chunk_size, derivative, gradient, hessian, jacobian, jvp
+from .forward import auto_chunk_size
+from .valueforms import derivative, gradient, hessian, jacobian, jvp  # argnums, containers, has_aux
+from .pytree import register_dataclass, register_pytree_node
 from . import tape  # noqa: E402  (reverse mode: dualad.tape.grad, .jacobian, .record, ...)
 from .tape import hvp
 from .checking import check_grad
 from .parallel import batch_gradient, batch_jacobian
+from .transforms import grad, hess, jacfwd, jacrev, value_and_grad  # function transforms, JAX's names
 from .sparse import SparseJacobian, jacobian_sparsity, sparse_jacobian  # scipy imported when they run
 
 __version__ = "0.1.0"
@@ -21,6 +24,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Dual", "jvp", "derivative", "jacobian", "gradient", "hessian", "auto_chunk_size", "zeros_like",
     "DualadError", "UnsupportedFunctionError", "ConversionError", "InputError", "OutputError",
-    "TangentShapeError", "DegeneracyError", "tape", "hvp", "check_grad", "jacobian_sparsity", "sparse_jacobian", "SparseJacobian",
-    "batch_jacobian", "batch_gradient",
+    "TangentShapeError", "DegeneracyError", "tape", "hvp", "check_grad", "jacobian_sparsity", "sparse_jacobian",
+    "SparseJacobian", "batch_jacobian", "batch_gradient",
+    "jacfwd", "jacrev", "grad", "value_and_grad", "hess", "register_pytree_node", "register_dataclass",
 ]

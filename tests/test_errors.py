@@ -193,11 +193,18 @@ def test_complex_dual():
     _raises(InputError, lambda: Dual(1.0, 1j), "complex")
 
 
-@pytest.mark.parametrize("x", ["abc", ["a", "b"], None, {"a": 1.0}, object(), [[1.0, 2.0], [3.0]],
-                               [1.0, None], np.array(["1.0"])],
-                         ids=["str", "strlist", "None", "dict", "object", "ragged", "None-in-list", "strarray"])
+@pytest.mark.parametrize("x", ["abc", ["a", "b"], None, object(), [[1.0, 2.0], [3.0]],
+                               [1.0, None], np.array(["1.0"]), {"a": "1.0"}, {"a": 1.0, "b": None}],
+                         ids=["str", "strlist", "None", "object", "ragged", "None-in-list", "strarray",
+                              "dict-of-str", "dict-with-None"])
 def test_non_numeric_x(x):
     _raises(InputError, lambda: dualad.jacobian(np.sin, x), "number")
+
+
+def test_dict_x_is_a_container_not_an_error():
+    # a dict used to be refused as "not a number"; it is now a container of inputs (issue 13)
+    J = dualad.jacobian(lambda d: np.sin(d["a"]) * d["b"], {"a": 1.0, "b": 2.0})
+    assert J == {"a": pytest.approx(np.cos(1.0) * 2.0), "b": pytest.approx(np.sin(1.0))}
 
 
 def test_non_numeric_x_in_every_api_function():
@@ -227,8 +234,8 @@ def test_tangent_shape():
 
 
 # ----------------------------------------------------------------------------- outputs
-@pytest.mark.parametrize("out", ["a string", None, {"k": 1.0}, object(), np.array(["x"])],
-                         ids=["str", "None", "dict", "object", "strarray"])
+@pytest.mark.parametrize("out", ["a string", None, {"k": "a string"}, object(), np.array(["x"]), {"k": None}],
+                         ids=["str", "None", "dict-of-str", "object", "strarray", "dict-of-None"])
 def test_f_returning_non_numeric(out):
     _raises(OutputError, lambda: dualad.jacobian(lambda x: out, [1.0, 2.0]), "return a float, an array")
     _raises(OutputError, lambda: dualad.jvp(lambda x: out, 1.0, 1.0), "return a float")

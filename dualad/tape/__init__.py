@@ -9,9 +9,11 @@ Pieces: :class:`Var` (a value being recorded), :class:`Tape` and
 :class:`Node` (the Wengert list and its backward sweep), the functions in
 :mod:`dualad.tape.api`, and the listing / DOT views in :mod:`dualad.tape.display`.
 """
-from .api import grad, hvp, jacobian, label, record, stop_gradient, value_and_grad, vjp
+from .api import label, record, stop_gradient
 from .graph import Node, Tape
 from .var import Var
+# the value forms with argnums, containers and has_aux, over the single-array functions of .api
+from .valueforms import grad, hvp, jacobian, value_and_grad, vjp
 
 __all__ = ["grad", "value_and_grad", "vjp", "jacobian", "record", "stop_gradient", "label", "hvp",
            "Tape", "Node", "Var"]
