@@ -201,11 +201,22 @@ class Call:
         self.out_dtypes: list[np.dtype] = []
         self.aux: Any = None
         self.floor = new_tag() if self.has_aux else 0  # tags made by this call are larger
+        # False until f ran in this process: with a process executor f runs only in the workers,
+        # and the output's structure (and the aux data) must then be learned here, see run()
+        self.seen = False
         self.scalar_output = False
         self.expect_out: tuple[PyTreeDef, list[tuple[int, ...]]] | None = None
 
     # ------------------------------------------------------------------ f as a function of z
+    def run(self, core: Callable[..., Any], *rest: Any, **options: Any) -> Any:
+        """``core(self, z, *rest, **options)``; then, if f never ran in this process, one plain evaluation."""
+        result = core(self, self.z, *rest, **options)
+        if not self.seen:  # an executor ran f elsewhere: learn the output structure and aux here
+            self(self.z)
+        return result
+
     def __call__(self, z: Any) -> Any:
+        self.seen = True
         if self.flat:
             parts = [z[a:b].reshape(s) for (a, b), s in zip(_offsets(self.in_shapes), self.in_shapes)]
         else:
@@ -390,10 +401,15 @@ def _fast(args: tuple[Any, ...], argnums: Any, has_aux: Any, kwargs: dict[str, A
             and (not kwargs or kwargs.keys() <= core_options(core)))
 
 
-def fast_call(args: tuple[Any, ...], argnums: Any, has_aux: Any, f_kwargs: dict[str, Any]) -> bool:
-    """The same test inside a transform, whose options are apart from f's keywords already."""
+def fast_call(args: tuple[Any, ...], argnums: Any, has_aux: Any, f_kwargs: dict[str, Any],
+              options: dict[str, Any] | None = None) -> bool:
+    """The same test inside a transform, whose options are apart from f's keywords already.
+
+    With an executor, f may run in other processes: the output's structure is then learned by
+    :meth:`Call.run`, so the call goes the general way.
+    """
     return (argnums == 0 and type(argnums) is int and has_aux is False and len(args) == 1 and not f_kwargs
-            and is_plain(args[0]))
+            and is_plain(args[0]) and (not options or options.get("executor") is None))
 
 
 def plain_output_of(f: Callable[..., Any]) -> tuple[Callable[[Any], Any], list[Call]]:
@@ -414,12 +430,12 @@ def plain_output_of(f: Callable[..., Any]) -> tuple[Callable[[Any], Any], list[C
 def jacobian_call(core: Callable[..., Any], f: Callable[..., Any], args: tuple[Any, ...],
                   kwargs: dict[str, Any], argnums: Any, has_aux: bool, options: dict[str, Any], what: str) -> Any:
     """The Jacobian by ``core`` (forward or reverse) in the callers' structures."""
-    if fast_call(args, argnums, has_aux, kwargs):
+    if fast_call(args, argnums, has_aux, kwargs, options):
         g, box = plain_output_of(f)
         J = core(g, args[0], **options)
         return J if not box else box[0].jacobian(J)
     call = Call(f, args, kwargs, argnums, has_aux, what)
-    return call.finish(call.jacobian(core(call, call.z, **options)))
+    return call.finish(call.jacobian(call.run(core, **options)))
 
 
 def jacobian(f: Callable[..., Any], x: Any, /, *more: Any, argnums: int | Sequence[int] = 0,
@@ -443,7 +459,7 @@ def jacobian(f: Callable[..., Any], x: Any, /, *more: Any, argnums: int | Sequen
            [0., 2.]]))
     """
     if (not more and type(x) in PLAIN_INPUTS and type(argnums) is int and argnums == 0 and has_aux is False
-            and (not kwargs or kwargs.keys() <= core_options(forward.jacobian))):
+            and (not kwargs or (kwargs.keys() <= core_options(forward.jacobian) and kwargs.get("executor") is None))):
         # the single-array call of old, at the cost of one closure: the output goes to the core as
         # it is, unless it turns out to be a container
         tree: Call | None = None
@@ -465,7 +481,7 @@ def jacobian(f: Callable[..., Any], x: Any, /, *more: Any, argnums: int | Sequen
 def jvp_call(core: Callable[..., Any], f: Callable[..., Any], args: tuple[Any, ...], v: Any,
              kwargs: dict[str, Any], argnums: Any, has_aux: bool, options: dict[str, Any], what: str) -> Any:
     call = Call(f, args, kwargs, argnums, has_aux, what)
-    value, tangent = core(call, call.z, call.flat_like_input(v, "v"), **options)
+    value, tangent = call.run(core, call.flat_like_input(v, "v"), **options)
     value, tangent = call.like_output(value), call.like_output(tangent)
     return (value, tangent, call.aux_value()) if has_aux else (value, tangent)
 
@@ -516,17 +532,17 @@ def derivative(f: Callable[..., Any], x: Any, /, *more: Any, argnums: int | Sequ
         if any(s != () for s in shapes):
             raise InputError(f"derivative needs scalar arguments, got leaf shapes {shapes}; "
                              "remedy: use jacobian or gradient")
-        return call.finish(call.jacobian(forward.jacobian(call, call.z, **options)))
+        return call.finish(call.jacobian(call.run(forward.jacobian, **options)))
     return call.finish(call.like_output(forward.derivative(call, call.z, **options)))
 
 
 def gradient_call(core: Callable[..., Any], f: Callable[..., Any], args: tuple[Any, ...],
                   kwargs: dict[str, Any], argnums: Any, has_aux: bool, options: dict[str, Any], what: str) -> Any:
-    if fast_call(args, argnums, has_aux, kwargs):
+    if fast_call(args, argnums, has_aux, kwargs, options):
         return core(f, args[0], **options)  # a container output is refused by the core
     call = Call(f, args, kwargs, argnums, has_aux, what)
     call.scalar_output = True
-    return call.finish(call.like_input(core(call, call.z, **options)))
+    return call.finish(call.like_input(call.run(core, **options)))
 
 
 def gradient(f: Callable[..., Any], x: Any, /, *more: Any, argnums: int | Sequence[int] = 0,
@@ -550,11 +566,11 @@ def gradient(f: Callable[..., Any], x: Any, /, *more: Any, argnums: int | Sequen
 
 def hessian_call(core: Callable[..., Any], f: Callable[..., Any], args: tuple[Any, ...],
                  kwargs: dict[str, Any], argnums: Any, has_aux: bool, options: dict[str, Any], what: str) -> Any:
-    if fast_call(args, argnums, has_aux, kwargs):
+    if fast_call(args, argnums, has_aux, kwargs, options):
         return core(f, args[0], **options)
     call = Call(f, args, kwargs, argnums, has_aux, what)
     call.scalar_output = True
-    return call.finish(call.hessian(core(call, call.z, **options)))
+    return call.finish(call.hessian(call.run(core, **options)))
 
 
 def hessian(f: Callable[..., Any], x: Any, /, *more: Any, argnums: int | Sequence[int] = 0,

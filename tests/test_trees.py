@@ -428,3 +428,15 @@ def test_scipy_least_squares_and_root_with_args():
     sol = optimize.root(system, [1.0, 0.5], jac=dualad.jacfwd(system), args=(2.0,), method="hybr")
     assert sol.success
     np.testing.assert_allclose(sol.x, [1.0, 1.0], rtol=1e-10)
+
+
+def test_containers_with_an_executor():
+    # f runs in the executor's workers; the output's structure is learned in the caller
+    from concurrent.futures import ThreadPoolExecutor
+    f_np = functools.partial(tree_out, np)
+    expected = reference(jax.jacfwd, tree_out, (0, 1))(jnp.asarray(A), to_jax(T))
+    with ThreadPoolExecutor(2) as pool:
+        same(dualad.jacobian(f_np, A, T, argnums=(0, 1), executor=pool), expected)
+        same(dualad.jacrev(f_np, argnums=(0, 1), executor=pool)(A, T), expected)
+        J, aux = dualad.jacfwd(lambda a: (f_np(a, T), {"n": np.sum(a)}), has_aux=True, executor=pool)(A)
+        assert float(aux["n"]) == pytest.approx(np.sum(A))
