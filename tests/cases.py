@@ -926,3 +926,104 @@ CASES[np.linalg.norm] += [
     (lambda x: np.linalg.norm(x, "nuc", axis=(2, 1), keepdims=True), _T243),
     (lambda x: np.linalg.norm(x, -2, axis=(0, 2)), _T243),
 ]
+
+
+# ------------------------------------------------------------------ issue 14: statistics (dualad/ops/statistics.py)
+def _with_nans(x, *positions):
+    x = x.copy()
+    for p in positions:
+        x[p] = np.nan
+    return x
+
+
+_N34 = _with_nans(_r(3, 4), (0, 1), (2, 3))
+_N6 = _with_nans(_r(6), 2)
+_METHODS = ["inverted_cdf", "averaged_inverted_cdf", "closest_observation", "interpolated_inverted_cdf", "hazen",
+            "weibull", "linear", "median_unbiased", "normal_unbiased", "lower", "higher", "midpoint", "nearest"]
+_Q34 = _r(3, 4)
+_AW5 = _pos(5)
+
+CASES.update({
+    np.quantile: [(lambda x, m=m: np.quantile(x, [0.15, 0.5, 0.8], axis=1, method=m), _Q34) for m in _METHODS] + [
+        (lambda x: np.quantile(x, 0.3), _r(7)),
+        (lambda x: np.quantile(x, 0.7, axis=0, keepdims=True), _r(3, 4)),
+        (lambda x: np.quantile(x, [0.25, 0.75], axis=(0, 2)), _r(2, 3, 2)),
+        (lambda x: np.quantile(x, np.array([[0.1], [0.9]]), axis=-1, keepdims=True), _r(2, 3)),
+    ],
+    np.percentile: [
+        (lambda x: np.percentile(x, 40), _r(6)),
+        (lambda x: np.percentile(x, [10, 50, 95], axis=0, method="weibull"), _r(5, 2)),
+        (lambda x: np.percentile(x, 75, axis=1, keepdims=True, method="nearest"), _r(2, 5)),
+    ],
+    np.median: [
+        (lambda x: np.median(x), _r(5)),
+        (lambda x: np.median(x), _r(6)),
+        (lambda x: np.median(x, axis=0), _r(4, 3)),
+        (lambda x: np.median(x, axis=(1, 2), keepdims=True), _r(2, 3, 2)),
+    ],
+    np.nanquantile: [
+        (lambda x: np.nanquantile(x, [0.2, 0.6], axis=1), _N34),
+        (lambda x: np.nanquantile(x, 0.4, method="hazen"), _N6),
+    ],
+    np.nanpercentile: [(lambda x: np.nanpercentile(x, [30, 70], axis=0, keepdims=True), _N34)],
+    np.nanmedian: [
+        (lambda x: np.nanmedian(x), _N6),
+        (lambda x: np.nanmedian(x, axis=1), _N34),
+        (lambda x: np.nanmedian(x, axis=0, keepdims=True), _N34),
+    ],
+    np.cov: [
+        (lambda x: np.cov(x), _r(3, 5)),
+        (lambda x: np.cov(x, rowvar=False), _r(5, 2)),
+        (lambda x: np.cov(x[0], x[1]), _r(2, 5)),
+        (lambda x: np.cov(x, bias=True), _r(2, 4)),
+        (lambda x: np.cov(x, ddof=0, aweights=_AW5), _r(2, 5)),
+        (lambda x: np.cov(x, fweights=[1, 2, 1, 3, 1]), _r(2, 5)),
+        (lambda x: np.cov(x[:2], aweights=np.exp(x[2])), _r(3, 5)),     # weights from x
+        (lambda x: np.cov(x), _r(5)),
+    ],
+    np.corrcoef: [
+        (lambda x: np.corrcoef(x), _r(3, 5)),
+        (lambda x: np.corrcoef(x[0], x[1]), _r(2, 5)),
+        (lambda x: np.corrcoef(x, rowvar=False), _r(5, 2)),
+    ],
+    np.nansum: [(lambda x: np.nansum(x), _N6), (lambda x: np.nansum(x, axis=1, keepdims=True), _N34)],
+    np.nanprod: [(lambda x: np.nanprod(x, axis=0), _N34)],
+    np.nancumsum: [(lambda x: np.nancumsum(x), _N34), (lambda x: np.nancumsum(x, axis=1), _N34)],
+    np.nancumprod: [(lambda x: np.nancumprod(x, axis=0), _N34)],
+    np.nanmean: [(lambda x: np.nanmean(x), _N6), (lambda x: np.nanmean(x, axis=0), _N34)],
+    np.nanvar: [(lambda x: np.nanvar(x, axis=1), _N34), (lambda x: np.nanvar(x, ddof=1), _N6)],
+    np.nanstd: [(lambda x: np.nanstd(x, axis=0, keepdims=True), _N34), (lambda x: np.nanstd(x), _N6)],
+    np.nanmax: [(lambda x: np.nanmax(x, axis=1), _N34), (lambda x: np.nanmax(x), _N6)],
+    np.nanmin: [(lambda x: np.nanmin(x, axis=0), _N34), (lambda x: np.nanmin(x, keepdims=True), _N34)],
+    np.partition: [
+        (lambda x: np.partition(x, 2), _r(6)),
+        (lambda x: np.partition(x, [0, 3], axis=0), _r(5, 2)),
+        (lambda x: np.partition(x, 1, axis=None), _r(2, 3)),
+    ],
+    np.unique: [
+        (lambda x: np.unique(x), _r(5)),
+        (lambda x: np.unique(x, return_counts=True)[0] * 2.0, _r(2, 3)),
+        (lambda x: np.unique(np.concatenate([x, x[:2]])), _r(4)),   # repeated entries share their derivative
+    ],
+    np.unique_values: [(lambda x: np.unique_values(x), _r(5))],
+    np.unique_counts: [(lambda x: np.unique_counts(x).values, _r(2, 3))],
+    np.unique_inverse: [(lambda x: np.unique_inverse(x)[0], _r(4))],
+    np.unique_all: [(lambda x: np.unique_all(np.concatenate([x, x[1:2]])).values, _r(4))],
+})
+if hasattr(np, "cumulative_sum"):
+    CASES[np.cumulative_sum] = [
+        (lambda x: np.cumulative_sum(x), _r(5)),
+        (lambda x: np.cumulative_sum(x, axis=1, include_initial=True), _r(2, 3)),
+    ]
+    CASES[np.cumulative_prod] = [
+        (lambda x: np.cumulative_prod(x, axis=0), _r(3, 2)),
+        (lambda x: np.cumulative_prod(x, include_initial=True), _r(4)),
+    ]
+CASES[np.average] += [
+    (lambda x: np.average(x, axis=1, weights=np.exp(x[0])), _r(2, 3)),            # weights from x
+    (lambda x: np.average(x, axis=0, weights=x[:, 0] ** 2 + 1.0, returned=True)[0], _r(3, 2)),
+    (lambda x: np.average(x, weights=np.exp(x), returned=True)[1], _r(4)),
+    (lambda x: np.average(x, axis=1, keepdims=True), _r(2, 3)),
+]
+NO_DERIVATIVE_CASES[np.nanargmax] = [(lambda x: np.nanargmax(x), _N6)]
+NO_DERIVATIVE_CASES[np.nanargmin] = [(lambda x: np.nanargmin(x, axis=1), _N34)]

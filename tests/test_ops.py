@@ -136,6 +136,35 @@ def test_cholesky_reads_only_the_lower_triangle_like_numpy():
                                central_jacobian(f, np.array([0.3, -0.7])), rtol=1e-7, atol=1e-9)
 
 
+# ----------------------------------------------------------------------------- statistics conventions
+@pytest.mark.parametrize("engine", [dualad.jacobian, tape.jacobian], ids=["forward", "reverse"])
+def test_order_statistics_share_ties_equally(engine):
+    np.testing.assert_array_equal(engine(np.median, np.array([1.0, 2.0, 2.0])), [0.0, 0.5, 0.5])
+    np.testing.assert_array_equal(engine(lambda x: np.quantile(x, 1.0), np.array([3.0, 1.0, 3.0])), [0.5, 0, 0.5])
+    # unique: each distinct value moves with the mean of the entries equal to it
+    J = engine(np.unique, np.array([2.0, 1.0, 2.0, 2.0]))
+    np.testing.assert_allclose(J, [[0, 1, 0, 0], [1 / 3, 0, 1 / 3, 1 / 3]])
+
+
+def test_quantile_of_a_slice_with_nan_is_nan_with_zero_derivative():
+    y, t = dualad.jvp(lambda x: np.median(x, axis=1), np.array([[1.0, np.nan, 2.0], [3.0, 1.0, 2.0]]), np.ones((2, 3)))
+    assert np.isnan(y[0]) and y[1] == 2.0 and t[0] == 0.0 and t[1] == 1.0
+
+
+@pytest.mark.parametrize("engine", [dualad.jacobian, tape.jacobian], ids=["forward", "reverse"])
+@pytest.mark.parametrize("ufunc, base", [(np.logaddexp, np.exp), (np.logaddexp2, np.exp2)])
+def test_logaddexp_reduce(engine, ufunc, base):
+    x = np.array([[0.3, -1.2, 2.0], [5.0, 4.0, -3.0]])
+    for axis in (0, 1, None):
+        f = lambda v: ufunc.reduce(v, axis=axis)  # noqa: E731
+        np.testing.assert_allclose(f(x), ufunc.reduce(x, axis=axis), rtol=1e-14)
+        J = engine(f, x)
+        np.testing.assert_allclose(J, central_jacobian(f, x), rtol=1e-7, atol=1e-9)
+    # softmax weights: d logsumexp / dx = exp(x - logsumexp)
+    np.testing.assert_allclose(engine(lambda v: np.logaddexp.reduce(v), x[0]), np.exp(x[0]) / np.exp(x[0]).sum())
+    assert engine(lambda v: np.logaddexp.reduce(v, keepdims=True, axis=1), x).shape == (2, 1, 2, 3)
+
+
 # ----------------------------------------------------------------------------- against JAX
 @pytest.fixture(scope="module")
 def jnp():
@@ -149,6 +178,8 @@ JAX_SAMPLES = [
     ("eigh-vectors", lambda m, x: (lambda v: v * v[:1])(m.linalg.eigh(x + x.T)[1]), (3, 3)),
     ("svd-U", lambda m, x: (lambda u: u * u[:1])(m.linalg.svd(x, full_matrices=False)[0]), (3, 4)),
     ("pinv", lambda m, x: m.linalg.pinv(x), (4, 3)),
+    ("quantile", lambda m, x: m.quantile(x, m.array([0.2, 0.5, 0.9]), axis=1), (3, 6)),
+    ("corrcoef", lambda m, x: m.corrcoef(x), (3, 5)),
 ]
 
 
