@@ -439,6 +439,8 @@ if hasattr(np, "cumulative_sum"):
     @composite(np.cumulative_sum)
     def _cumulative_sum(x, /, *, axis=None, dtype=None, out=None, include_initial=False):
         _refuse("cumulative_sum", out=out)
+        if len(shape_of(x)) == 0:  # numpy treats a scalar as a 1-element vector
+            x = np.reshape(x, (1,))
         if axis is None and len(shape_of(x)) > 1:
             raise ValueError("For arrays which have more than one dimension ``axis`` argument is required.")
         r = np.cumsum(x, axis=0 if axis is None else axis)
@@ -447,6 +449,8 @@ if hasattr(np, "cumulative_sum"):
     @composite(np.cumulative_prod)
     def _cumulative_prod(x, /, *, axis=None, dtype=None, out=None, include_initial=False):
         _refuse("cumulative_prod", out=out)
+        if len(shape_of(x)) == 0:  # numpy treats a scalar as a 1-element vector
+            x = np.reshape(x, (1,))
         if axis is None and len(shape_of(x)) > 1:
             raise ValueError("For arrays which have more than one dimension ``axis`` argument is required.")
         r = np.cumprod(x, axis=0 if axis is None else axis)
@@ -458,6 +462,8 @@ def _log_add_exp_reduce(base_exp, base_log):
     def reduce(a, axis=0, dtype=None, keepdims=False, **kwargs):
         _refuse("logaddexp.reduce", **{k: v for k, v in kwargs.items() if k in ("where", "initial")})
         values = plain(a)
+        if values.ndim == 0:  # reducing a scalar gives it back, as numpy does
+            return a
         peak = np.max(values, axis=axis, keepdims=True) if values.size else np.zeros(())
         peak = np.where(np.isfinite(peak), peak, 0.0)  # -inf rows: shift by 0 (the sum is 0, log -inf)
         with np.errstate(divide="ignore"):
