@@ -33,7 +33,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
 import dualad  # noqa: E402
-from dualad.parallel import jacobians  # noqa: E402
+from dualad.parallel import jacobians, progress  # noqa: E402
+
+progress.DELAY = float("inf")  # no progress bars in the measurements
 
 
 def reaction_diffusion(u, steps=40, dt=0.2):
@@ -93,31 +95,33 @@ def start_dask(workers):
 
 
 def target_dense(executors, repeat, n):
+    """Parallel vs serial with the SAME blocks (same arithmetic, bit-identical results): the fair baseline,
+    since on this machine a chunked serial Jacobian can beat the one-pass default (cache)."""
     x = np.linspace(0.1, 0.9, n)
     f = reaction_diffusion
     plain = min(_time(lambda: f(x.copy()), 5))
-    serial = dualad.jacobian(f, x)
-    runs = {"serial": lambda: dualad.jacobian(f, x)}
-    for name, ex in executors.items():
-        for per_worker in (1, 2):
-            chunk = -(-n // (2 * per_worker))
+    reference = dualad.jacobian(f, x)
+    print(f"\n### 1. Dense Jacobian, reaction-diffusion n = {n}, 40 steps ({load()})")
+    for per_worker in (1, 2):
+        chunk = -(-n // (2 * per_worker))
+        runs = {f"serial, chunk_size={chunk}": lambda chunk=chunk: dualad.jacobian(f, x, chunk_size=chunk)}
+        for name, ex in executors.items():
             J = dualad.jacobian(f, x, executor=ex, chunk_size=chunk)
             assert J.tobytes() == dualad.jacobian(f, x, chunk_size=chunk).tobytes()
-            assert np.array_equal(J, serial)
-            runs[f"{name}, {per_worker}/worker"] = (lambda ex=ex, chunk=chunk:
-                                                    dualad.jacobian(f, x, executor=ex, chunk_size=chunk))
-    block = min(_time(lambda: dualad.forward.jacobian_columns(f, x, 0, n // 4), 3))
-    print(f"\n### 1. Dense Jacobian, reaction-diffusion n = {n}, 40 steps ({load()})")
-    print(f"plain f: {fmt(plain)}; one forward pass with n/4 = {n // 4} columns: {fmt(block)}; "
-          f"full pass (serial, all {n} columns): see below\n")
-    times = interleaved(runs, repeat)
-    base = statistics.median(times["serial"])
-    print("| run | median | min | max | speed-up (median) | range |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for name, ts in times.items():
-        ratios = [s / t for s, t in zip(times["serial"], ts)]
-        print(f"| {name} | {fmt(statistics.median(ts))} | {fmt(min(ts))} | {fmt(max(ts))} | "
-              f"{base / statistics.median(ts):.2f}x | {min(ratios):.2f}-{max(ratios):.2f}x |")
+            assert np.array_equal(J, reference)
+            runs[name] = lambda ex=ex, chunk=chunk: dualad.jacobian(f, x, executor=ex, chunk_size=chunk)
+        block = min(_time(lambda: dualad.forward.jacobian_columns(f, x, 0, chunk), 2))
+        print(f"\n{per_worker} block(s) per worker: {n // chunk} blocks of {chunk} columns; plain f {fmt(plain)}, "
+              f"one forward pass (one block) {fmt(block)}\n")
+        times = interleaved(runs, repeat)
+        serial = times[next(iter(runs))]
+        base = statistics.median(serial)
+        print("| run | median | min | max | speed-up (median) | range of paired ratios |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        for name, ts in times.items():
+            ratios = [s / t for s, t in zip(serial, ts)]
+            print(f"| {name} | {fmt(statistics.median(ts))} | {fmt(min(ts))} | {fmt(max(ts))} | "
+                  f"{base / statistics.median(ts):.2f}x | {min(ratios):.2f}-{max(ratios):.2f}x |")
     print(load())
 
 
@@ -143,7 +147,7 @@ def target_overhead(executors, repeat):
     print("| n (cheap f) | serial | " + " | ".join(executors) + " |")
     print("| --- | --- | " + " | ".join("---" for _ in executors) + " |")
     rows = []
-    for n in (50, 200, 800, 1600, 3200):
+    for n in (50, 200, 400, 800, 1600):
         x = np.linspace(0, 1, n)
         runs = {"serial": lambda x=x: dualad.jacobian(cheap, x)}
         for name, ex in executors.items():
@@ -188,6 +192,7 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--no-dask", action="store_true")
     parser.add_argument("--only", default="1234")
+    parser.add_argument("--n", type=int, default=512, help="inputs of the dense Jacobian (target 1)")
     args = parser.parse_args()
     repeat = 3 if args.quick else 7
     print(f"# benchmarks/parallel.py: {os.cpu_count()} cores, numpy {np.__version__}, "
@@ -205,7 +210,7 @@ def main():
         if "2" in args.only:
             target_batch(repeat * 3)
         if "1" in args.only:
-            target_dense(executors, repeat, 1024)
+            target_dense(executors, repeat, args.n)
         if "3" in args.only:
             target_overhead(executors, repeat)
         if "4" in args.only:

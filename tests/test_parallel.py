@@ -295,6 +295,7 @@ def test_progress_bar_on_stderr(thread_pool, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "tqdm", None)  # the one-line fallback
     dualad.batch_jacobian(np.sin, np.ones((4, 3)), executor=thread_pool, chunk_size=1, progress=True)
     assert "4/4 blocks" in capsys.readouterr().err
+    monkeypatch.setattr(progress, "DELAY", 1.0)
     dualad.jacobian(np.sin, X0, executor=thread_pool)  # quick work: no bar
     assert capsys.readouterr().err == ""
 
@@ -399,6 +400,14 @@ def test_bad_executors_and_nested_points(process_pool):
         dualad.batch_jacobian(np.sin, 1.0)
     with pytest.raises(InputError, match="vectorize"):
         dualad.batch_jacobian(np.sin, X0[:, None], vectorize="yes")
+
+
+def test_loky_executor_if_installed():
+    loky = pytest.importorskip("loky")
+    executor = loky.get_reusable_executor(max_workers=2)
+    offset = np.arange(12.0)
+    f = lambda v: np.sin(v + offset) * v[0]  # noqa: E731  (a closure, sent by loky's own cloudpickle too)
+    assert _bits(dualad.jacobian(f, X0, executor=executor)) == _bits(dualad.jacobian(f, X0))
 
 
 def test_worker_count_and_block_sizes(process_pool, thread_pool, dask_executor):

@@ -24,20 +24,24 @@ class Progress:
     >>> bar.update(1); bar.close()
     """
 
-    def __init__(self, total: int, label: str, enabled: bool | None = None, delay: float = DELAY,
+    def __init__(self, total: int, label: str, enabled: bool | None = None, delay: float | None = None,
                  stream: Any = None):
         self.total, self.label, self.enabled = total, label, enabled
-        self.delay = 0.0 if enabled else delay
+        # DELAY is read per call, so setting dualad.parallel.progress.DELAY takes effect at once
+        self.delay = 0.0 if enabled else (DELAY if delay is None else delay)
         self.stream = stream if stream is not None else sys.stderr
         self.start = time.perf_counter()
         self._bar: Any = None
         self._shown = False
-        self._done = 0
+        self._done = -1
 
     def update(self, done: int) -> None:
+        changed = done != self._done
         self._done = done
         if self.enabled is False:
             return
+        if self._shown and not changed and self._bar is not None:
+            return  # tqdm refreshes its own clock; a redraw per poll would only spam logs
         elapsed = time.perf_counter() - self.start
         if elapsed < self.delay and not self._shown:
             return
