@@ -87,6 +87,12 @@ class ArrayLike:
                      "build arrays with np.stack / np.concatenate, or write into a buffer made by "
                      "dualad.zeros_like(x) / np.zeros_like(...)")
 
+    # ----------------------------------------------------------------- notebooks
+    def _repr_html_(self) -> str:
+        """One short line in Jupyter (kind, shape, dtype, directions or tape node, a clipped value)."""
+        from .notebook import html_summary
+        return html_summary(self)
+
     # ----------------------------------------------------------------- values only
     def __bool__(self) -> bool:
         return bool(primal(self))

@@ -611,16 +611,34 @@ def _pyplot():
 
 
 class _Progress:
-    """A one-line progress bar on stderr that appears only once the work has taken ``delay`` s."""
+    """A progress bar on stderr that appears only once the work has taken ``delay`` s.
 
-    def __init__(self, total: int, label: str, enabled, delay: float = 1.0, stream=None):
+    ``tqdm`` draws it when installed (``pip install dualad[progress]``); otherwise a built-in
+    one-line bar does. ``enabled``: None (after the delay), True (at once), False (never).
+    """
+
+    def __init__(self, total: int, label: str, enabled, delay: float = 1.0, stream=None, use_tqdm=None):
         self.total, self.label, self.delay = total, label, delay
         self.enabled = enabled
         self.stream = stream if stream is not None else sys.stderr
         self.start = time.perf_counter()
         self.shown = False
+        self.tqdm = None
+        if enabled is not False and use_tqdm is not False:
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:
+                tqdm = None
+            if tqdm is not None:
+                self.tqdm = tqdm(total=total, desc=label, file=self.stream, leave=True, dynamic_ncols=True,
+                                 delay=0.0 if enabled else delay)
 
     def update(self, done: int, note: str = "") -> None:
+        if self.tqdm is not None:
+            self.tqdm.update(done - self.tqdm.n)
+            if note:
+                self.tqdm.set_postfix_str(note, refresh=False)  # drawn with the next update, after the delay
+            return
         elapsed = time.perf_counter() - self.start
         if self.enabled is False or (self.enabled is None and elapsed < self.delay):
             return
@@ -632,6 +650,9 @@ class _Progress:
         self.shown = True
 
     def close(self) -> None:
+        if self.tqdm is not None:
+            self.tqdm.close()
+            return
         if self.shown:
             self.stream.write("\n")
             self.stream.flush()

@@ -12,6 +12,7 @@ from ..errors import DualadError, InputError, OutputError, describe
 from ..forward import as_input, split_output
 from . import tracer
 from .coloring import check_coloring, color_columns
+from .plot import as_pattern, plot_pattern
 
 __all__ = ["jacobian_sparsity", "sparse_jacobian", "SparseJacobian", "MissingDependencyError"]
 
@@ -62,7 +63,8 @@ def jacobian_sparsity(f: Callable, x: Any):
     x = _point(x)
     value, (indptr, indices) = tracer.trace(f, x)
     m, n = int(np.size(value)), int(np.size(x))
-    return sp.csr_matrix((np.ones(len(indices), dtype=bool), indices, indptr), shape=(m, n))
+    pattern = sp.csr_matrix((np.ones(len(indices), dtype=bool), indices, indptr), shape=(m, n))
+    return as_pattern(pattern)  # the same matrix, with a .plot() method
 
 
 def _as_pattern(sparsity, sp):
@@ -135,6 +137,13 @@ class SparseJacobian:
         self._take = rows * k + self.colors[S.indices]
         self._indices, self._indptr = S.indices.copy(), S.indptr.copy()
         self._k = k
+
+    def plot(self, *, ax: Any = None, title: str | None = None) -> Any:
+        """Spy plot of the pattern, each nonzero coloured by its column's colour (one tangent direction each).
+
+        Needs matplotlib; returns the ``Axes``.
+        """
+        return plot_pattern(self.sparsity, self.colors, ax=ax, title=title)
 
     def __repr__(self) -> str:
         m, n = self.sparsity.shape

@@ -401,6 +401,16 @@ class Tape:
     def __repr__(self) -> str:
         return f"<Tape: {len(self.nodes)} nodes, {self.nbytes} bytes, {len(self.inputs)} inputs>"
 
+    def _repr_svg_(self) -> str | None:
+        """The graph as SVG in Jupyter, through the optional graphviz package (None without it or ``dot``)."""
+        from ..notebook import tape_svg
+        return tape_svg(self)
+
+    def _repr_markdown_(self) -> str | None:
+        """The DOT text in Jupyter when no SVG can be drawn (graphviz or its ``dot`` program missing)."""
+        from ..notebook import tape_markdown
+        return tape_markdown(self)
+
     @property
     def nbytes(self) -> int:
         """Bytes held by the tape: node values, the constant arrays they read, adjoints if kept."""
