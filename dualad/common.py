@@ -142,6 +142,8 @@ def check_out(func: Any, kwargs: dict, loses: str = "the derivative", on: str = 
         raise ConversionError(f"{func_name(func)}(..., dtype={np.dtype(dtype)}) would drop {loses}; "
                               "remedy: use a float dtype or leave dtype out")
     for bad in _REFUSED_KEYWORDS:
+        if bad == "axes" and not isinstance(func, np.ufunc):
+            continue  # a gufunc's axes= is refused; np.transpose(x, axes=...) is its rule's own argument
         if bad in kwargs and not (bad == "order" and kwargs[bad] in ("K", "C")):
             raise UnsupportedFunctionError(
                 f"{func_name(func)} with the {bad}= argument is not supported on {on}; "

@@ -1027,3 +1027,144 @@ CASES[np.average] += [
 ]
 NO_DERIVATIVE_CASES[np.nanargmax] = [(lambda x: np.nanargmax(x), _N6)]
 NO_DERIVATIVE_CASES[np.nanargmin] = [(lambda x: np.nanargmin(x, axis=1), _N34)]
+
+
+# ------------------------------------------------------------------ issue 14: manipulation (dualad/ops/manipulation.py)
+def _put_case(x):
+    y = x.copy()
+    np.put(y, [0, 3, -1], x[1:4] ** 2)
+    return y
+
+
+def _put_wrap_case(x):
+    y = x * 2.0
+    np.put(y, [7, 1], x[0], mode="wrap")
+    return y
+
+
+def _put_along_axis_case(x):
+    y = x.copy()
+    np.put_along_axis(y, np.array([[2], [0]]), x[:, :1] * 3.0, axis=1)
+    return y
+
+
+def _fill_diagonal_case(x):
+    y = x.copy()
+    np.fill_diagonal(y, x[0, :2] ** 2)
+    return y
+
+
+def _fill_diagonal_wrap_case(x):
+    y = np.sin(x)
+    np.fill_diagonal(y, 0.5, wrap=True)
+    return y
+
+
+def _pad_cases():
+    out = []
+    for mode in ("constant", "edge", "wrap", "reflect", "symmetric", "maximum", "minimum", "mean", "median",
+                 "linear_ramp"):
+        out.append((lambda x, m=mode: np.pad(x, ((1, 2), (2, 0)), mode=m), _r(3, 3)))
+    out += [
+        (lambda x: np.pad(x, 2), _r(4)),
+        (lambda x: np.pad(x, (3, 1), mode="constant", constant_values=(1.5, -2.0)), _r(4)),
+        (lambda x: np.pad(x, 6, mode="reflect"), _r(4)),                         # wider than the array
+        (lambda x: np.pad(x, 5, mode="wrap"), _r(3)),
+        (lambda x: np.pad(x, 3, mode="reflect", reflect_type="odd"), _r(4)),
+        (lambda x: np.pad(x, ((1, 1), (2, 1)), mode="symmetric", reflect_type="odd"), _r(2, 3)),
+        (lambda x: np.pad(x, (2, 3), mode="maximum", stat_length=2), _r(5)),
+        (lambda x: np.pad(x, 2, mode="linear_ramp", end_values=(1.0, -1.0)), _r(4)),
+        (lambda x: np.pad(x, ((0, 1), (1, 0), (1, 1)), mode="edge"), _r(2, 2, 2)),
+    ]
+    return out
+
+
+CASES.update({
+    np.pad: _pad_cases(),
+    np.split: [(lambda x: np.split(x, 3)[1], _r(6)), (lambda x: np.split(x, [1, 3], axis=1)[2], _r(2, 4))],
+    np.array_split: [(lambda x: np.array_split(x, 3)[0], _r(5)), (lambda x: np.array_split(x, 2, axis=-1)[1], _r(2, 3))],
+    np.hsplit: [(lambda x: np.hsplit(x, 2)[1], _r(2, 4)), (lambda x: np.hsplit(x, [1])[0], _r(3))],
+    np.vsplit: [(lambda x: np.vsplit(x, 2)[0], _r(4, 2))],
+    np.dsplit: [(lambda x: np.dsplit(x, 2)[1], _r(2, 2, 4))],
+    np.tril: [(lambda x: np.tril(x), _r(3, 3)), (lambda x: np.tril(x, -1), _r(3, 4)), (lambda x: np.tril(x, 1), _r(2, 3, 3))],
+    np.triu: [(lambda x: np.triu(x), _r(3, 3)), (lambda x: np.triu(x, 1), _r(4, 3)), (lambda x: np.triu(x), _r(3))],
+    np.rot90: [(lambda x: np.rot90(x), _r(2, 3)), (lambda x: np.rot90(x, 2), _r(2, 3)), (lambda x: np.rot90(x, -1, (0, 2)), _r(2, 2, 3))],
+    np.rollaxis: [(lambda x: np.rollaxis(x, 2), _r(2, 3, 2)), (lambda x: np.rollaxis(x, 0, 3), _r(2, 3, 2))],
+    np.block: [
+        (lambda x: np.block([[x, x[:, :1]], [x[:1], x[:1, :1] * 2.0]]), _r(2, 3)),
+        (lambda x: np.block([x, _B3]), _r(3)),
+        (lambda x: np.block([[x], [x ** 2]]), _r(3)),
+    ],
+    np.broadcast_arrays: [
+        (lambda x: np.broadcast_arrays(x[:, :1], x[0])[0] * np.broadcast_arrays(x[:, :1], x[0])[1], _r(3, 3)),
+        (lambda x: np.broadcast_arrays(x, _B23)[0], _r(3)),
+    ],
+    np.insert: [
+        (lambda x: np.insert(x, 2, x[:2] * 3.0), _r(5)),
+        (lambda x: np.insert(x, [1, 3], 7.0, axis=1), _r(2, 3)),
+        (lambda x: np.insert(x, 1, x[0], axis=0), _r(2, 3)),
+        (lambda x: np.insert(_B3, [0, 2], x), _r(2)),
+    ],
+    np.delete: [(lambda x: np.delete(x, [0, 2]), _r(5)), (lambda x: np.delete(x, 1, axis=1), _r(2, 3)),
+                (lambda x: np.delete(x, slice(0, 3, 2)), _r(2, 2))],
+    np.resize: [(lambda x: np.resize(x, (3, 3)), _r(4)), (lambda x: np.resize(x, 2), _r(2, 3))],
+    np.compress: [(lambda x: np.compress([True, False, True], x, axis=0), _r(3, 2)), (lambda x: np.compress(x > 0, x), _r(5))],
+    np.extract: [(lambda x: np.extract(_MASK23, x), _r(2, 3))],
+    np.diagflat: [(lambda x: np.diagflat(x), _r(3)), (lambda x: np.diagflat(x, -1), _r(2, 2))],
+    np.lib.stride_tricks.sliding_window_view: [
+        (lambda x: np.lib.stride_tricks.sliding_window_view(x, 3), _r(5)),
+        (lambda x: np.lib.stride_tricks.sliding_window_view(x, (2, 2)), _r(3, 3)),
+        (lambda x: np.lib.stride_tricks.sliding_window_view(x, 2, axis=0).sum(axis=-1), _r(3, 2)),
+    ],
+    np.meshgrid: [
+        (lambda x: np.meshgrid(x, x[:2] ** 2)[1], _r(3)),
+        (lambda x: np.meshgrid(x, x[:2], indexing="ij")[0], _r(3)),
+        (lambda x: np.meshgrid(x, _B3, sparse=True)[0], _r(2)),
+    ],
+    np.put: [(_put_case, _r(6)), (_put_wrap_case, _r(5))],
+    np.put_along_axis: [(_put_along_axis_case, _r(2, 3))],
+    np.fill_diagonal: [(_fill_diagonal_case, _r(3, 3)), (_fill_diagonal_wrap_case, _r(5, 2))],
+    np.select: [
+        (lambda x: np.select([x < -0.5, x > 0.5], [x ** 2, -x], default=3.0 * x), _r(2, 4)),
+        (lambda x: np.select([x > 0], [np.exp(x)]), _r(5)),
+    ],
+    np.choose: [
+        (lambda x: np.choose(np.array([0, 1, 1, 0]), [x, x ** 2]), _r(4)),
+        (lambda x: np.choose(np.array([2, 0, 5]), [x, _B3, x * 3.0], mode="clip"), _r(3)),
+    ],
+    np.piecewise: [
+        (lambda x: np.piecewise(x, [x < 0, x >= 0], [lambda t: t ** 2, np.sin]), _r(5)),
+        (lambda x: np.piecewise(x, [x < 0], [lambda t: t ** 3, 1.5]), _r(2, 3)),
+        (lambda x: np.piecewise(x, [x < -1, x > 1], [np.exp, lambda t: t * 2.0, lambda t: -t]), _r(6)),
+    ],
+    np.linspace: [
+        (lambda x: np.linspace(x[0], x[1], 5), _r(2)),
+        (lambda x: np.linspace(x[:2], x[2:], 4, endpoint=False, axis=1), _r(4)),
+        (lambda x: np.linspace(0.0, x, 3), _r(2)),
+        (lambda x: np.linspace(x[0], 2.0, 4, retstep=True)[1] * x[1], _r(2)),
+    ],
+    np.logspace: [(lambda x: np.logspace(x[0], x[1], 4), _r(2, lo=-1.0, hi=1.0))],
+    np.geomspace: [(lambda x: np.geomspace(x[0], x[1], 4), _pos(2)), (lambda x: np.geomspace(-x, -x * 3.0, 3), _pos(2))],
+    np.apply_along_axis: [
+        (lambda x: np.apply_along_axis(lambda r: np.sum(r ** 2) * r[0], 1, x), _r(2, 3)),
+        (lambda x: np.apply_along_axis(lambda r: np.stack([np.sum(r), r[0] * r[-1]]), 0, x), _r(3, 2)),
+        (lambda x: np.apply_along_axis(np.cumsum, -1, x), _r(2, 2, 3)),
+    ],
+})
+if hasattr(np, "unstack"):
+    CASES[np.unstack] = [(lambda x: np.unstack(x)[1], _r(2, 3)), (lambda x: np.unstack(x, axis=-1)[0] * 2.0, _r(2, 3))]
+if hasattr(np, "astype"):
+    CASES[np.astype] = [(lambda x: np.astype(x, np.float64) ** 2, _r(3)), (lambda x: np.astype(x, "float64"), _r(2, 2))]
+CASES[np.transpose] += [(lambda x: np.transpose(x, axes=(2, 0, 1)), _r(2, 3, 2)),
+                        (lambda x: x.transpose((1, 0)) * 2.0, _r(2, 3))]
+CASES[np.einsum] += [
+    (lambda x: np.einsum("...ij,...jk->...ik", x, _B232), _r(2, 2, 3)),
+    (lambda x: np.einsum("...j,j", x, _B3), _r(2, 3)),
+    (lambda x: np.einsum("...ii->...i", x), _r(2, 3, 3)),
+    (lambda x: np.einsum("ij...->j...", x), _r(2, 3, 2)),
+    (lambda x: np.einsum(x, [0, 1], _B34, [1, 2], [0, 2]), _r(2, 3)),
+    (lambda x: np.einsum(x, [0, 0]), _r(3, 3)),
+    (lambda x: np.einsum(x, [Ellipsis, 0], _B3, [0], [Ellipsis]), _r(2, 3)),
+    (lambda x: np.einsum("iij->j", x), _r(2, 2, 3)),
+    (lambda x: np.einsum("ii,i->i", x[:, :3], x[:, 3]), _r(3, 4)),
+]

@@ -136,9 +136,10 @@ def test_no_derivative_entries_give_plain_values(key):
         np.testing.assert_equal(result, plain)
 
 
-def test_reverse_refuses_einsum_repeated_index_with_a_remedy():
-    with pytest.raises(UnsupportedFunctionError, match="remedy"):
-        tape.grad(lambda m: np.einsum("ii->", m), np.eye(3))
+def test_reverse_einsum_repeated_index_puts_the_adjoint_on_the_diagonal():
+    np.testing.assert_array_equal(tape.grad(lambda m: np.einsum("ii->", m), np.eye(3)), np.eye(3))
+    np.testing.assert_array_equal(tape.jacobian(lambda m: np.einsum("ii->i", m), np.eye(2)),
+                                  np.einsum("ij,ik->ijk", np.eye(2), np.eye(2)))
 
 
 # ----------------------------------------------------------------------------- hand-derived gradients

@@ -1,13 +1,15 @@
 """Rule families beyond the core table, each module registering its entries into ``rules.TABLE``.
 
 - :mod:`dualad.ops.linalg`: numpy.linalg factorisations and spectral functions, numpy 2's linalg names;
-- :mod:`dualad.ops.statistics`: quantiles (every method), cov/corrcoef, the nan-functions, partition, unique.
+- :mod:`dualad.ops.statistics`: quantiles (every method), cov/corrcoef, the nan-functions, partition, unique;
+- :mod:`dualad.ops.manipulation`: pad, split family, tril/triu, block, insert/delete, put, select, linspace, ...;
+- :mod:`dualad.ops.einsum`: ``np.einsum`` in every form (``...``, integer lists), repeated indices in reverse mode.
 
 The numpy families are imported at the end of :mod:`dualad.composites`, so their entries exist
 whenever any engine (forward, tape, sparsity) is loaded. Modules for optional libraries
 (``special``: scipy.special's ufuncs) are imported only on demand, by
 :func:`dualad.rules.late_rule`, never by ``import dualad``.
 """
-from . import linalg, statistics  # noqa: F401
+from . import einsum, linalg, manipulation, statistics  # noqa: F401
 
-__all__ = ["linalg", "statistics"]
+__all__ = ["einsum", "linalg", "manipulation", "statistics"]
