@@ -42,8 +42,8 @@ from typing import Any, Callable, Literal, Sequence, overload
 from . import forward
 from .errors import InputError, describe
 from .tape import api as tape_api
-from .tape.valueforms import value_and_grad_call
-from .valueforms import check_argnums, core_options, gradient_call, hessian_call, jacobian_call
+from .tape.valueforms import grad_call, value_and_grad_call
+from .valueforms import check_argnums, core_options, hessian_call, jacobian_call
 
 __all__ = ["jacfwd", "jacrev", "grad", "value_and_grad", "hess"]
 
@@ -150,7 +150,7 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool 
     _check(f, argnums, has_aux, {}, None, "grad")
 
     def grad_f(*args: Any, **kwargs: Any) -> Any:
-        return gradient_call(tape_api.grad, f, args, kwargs, argnums, has_aux, {}, "grad")
+        return grad_call(f, args, kwargs, argnums, has_aux, "grad")
     return _wrap(f, grad_f)
 
 

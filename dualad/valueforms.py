@@ -146,6 +146,9 @@ def _offsets(shapes: Sequence[tuple[int, ...]]) -> list[tuple[int, int]]:
     return out
 
 
+_UNBUILT = object()
+
+
 class Call:
     """One call of a value form: ``f(*args, **kwargs)`` seen as a function of one array ``z``.
 
@@ -187,7 +190,7 @@ class Call:
         self.in_leaves = leaves
         if len(leaves) == 1:
             self.flat = False
-            self.z = leaves[0]  # the core reads and checks it (and copies it) as before
+            self._z = leaves[0]  # the core reads and checks it (and copies it) as before
             self.in_shapes = [None]  # known after the core has read it; see in_shape_list
         else:
             where = f"a leaf of argument(s) {positions if self.tupled else positions[0]}"
@@ -195,7 +198,8 @@ class Call:
             self.flat = True
             self.in_shapes = [_shape(leaf) for leaf in leaves]
             self.in_dtypes = [_float_dtype(leaf) for leaf in leaves]
-            self.z = np.concatenate([np.reshape(leaf, -1) for leaf in leaves]) if leaves else np.zeros(0)
+            self.in_leaves = leaves
+            self._z: Any = _UNBUILT  # the flat vector, made when a core needs it (not for tape gradients)
         self.out_def: PyTreeDef | None = None
         self.out_shapes: list[tuple[int, ...]] = []
         self.out_dtypes: list[np.dtype] = []
@@ -208,6 +212,14 @@ class Call:
         self.expect_out: tuple[PyTreeDef, list[tuple[int, ...]]] | None = None
 
     # ------------------------------------------------------------------ f as a function of z
+    @property
+    def z(self) -> Any:
+        """The differentiated leaves as one array: the single leaf itself, or all raveled and concatenated."""
+        if self._z is _UNBUILT:
+            leaves = self.in_leaves
+            self._z = np.concatenate([np.reshape(leaf, -1) for leaf in leaves]) if leaves else np.zeros(0)
+        return self._z
+
     def run(self, core: Callable[..., Any], *rest: Any, **options: Any) -> Any:
         """``core(self, z, *rest, **options)``; then, if f never ran in this process, one plain evaluation."""
         result = core(self, self.z, *rest, **options)
@@ -216,11 +228,15 @@ class Call:
         return result
 
     def __call__(self, z: Any) -> Any:
-        self.seen = True
         if self.flat:
             parts = [z[a:b].reshape(s) for (a, b), s in zip(_offsets(self.in_shapes), self.in_shapes)]
         else:
             parts = [z]
+        return self.at_leaves(*parts)
+
+    def at_leaves(self, *parts: Any) -> Any:
+        """f with the differentiated leaves replaced by ``parts`` (its output flattened for the core)."""
+        self.seen = True
         selected = parts[0] if self.in_def.is_leaf else tree_unflatten(self.in_def, parts)
         args = list(self.args)
         if self.tupled:

@@ -21,7 +21,7 @@ from ..lifetime import finish_tag
 from .graph import Tape, value_shape
 from .var import Var, check_alive
 
-__all__ = ["grad", "value_and_grad", "vjp", "jacobian", "jacobian_rows", "record", "stop_gradient", "label", "hvp"]
+__all__ = ["grad", "value_and_grad", "value_and_grad_of_inputs", "vjp", "jacobian", "jacobian_rows", "record", "stop_gradient", "label", "hvp"]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -177,6 +177,30 @@ def value_and_grad(f: Callable, x: Any):
     adj = tape.sweep(seed)
     _release(tape)
     return value, _plain_copy(_input_adjoint(tape, adj, tape.inputs[0], 1)[..., 0])
+
+
+def value_and_grad_of_inputs(f: Callable, xs: Sequence[Any]) -> tuple[Any, list]:
+    """``(f(*xs), [gradient for each x])`` of a scalar-valued ``f`` of several arrays, by one sweep.
+
+    Each array is an input of its own on one tape (nothing is packed into one
+    vector and cut apart again): the containers of :mod:`dualad.tape.valueforms`
+    cost what the plain arrays cost.
+
+    >>> import numpy as np
+    >>> from dualad.tape.api import value_and_grad_of_inputs
+    >>> value_and_grad_of_inputs(lambda a, b: np.sum(a * b), [np.array([1.0, 2.0]), np.array([3.0, 4.0])])
+    (np.float64(11.0), [array([3., 4.]), array([1., 2.])])
+    """
+    tape = Tape()
+    inputs = [watch(tape, _as_point(x)) for x in xs]
+    _run(tape, f, inputs, "dualad.tape.grad")
+    value = tape.value
+    if value_shape(value) != ():
+        raise OutputError(f"grad needs a scalar-valued function, but f returned shape {value_shape(value)}; "
+                          "remedy: use tape.jacobian or tape.vjp for vector outputs")
+    adj = tape.sweep(np.ones((1,), dtype=_float_dtype(value)))
+    _release(tape)
+    return value, [_plain_copy(_input_adjoint(tape, adj, node, 1)[..., 0]) for node in tape.inputs]
 
 
 def grad(f: Callable, x: Any):

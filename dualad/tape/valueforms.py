@@ -19,10 +19,10 @@ import numpy as np
 
 from ..errors import InputError
 from ..pytree import tree_flatten
-from ..valueforms import PLAIN_INPUTS, Call, fast_call, gradient_call, is_plain, jacobian_call, split_options
+from ..valueforms import PLAIN_INPUTS, Call, fast_call, is_plain, jacobian_call, split_options
 from . import api
 
-__all__ = ["grad", "value_and_grad", "vjp", "jacobian", "hvp"]
+__all__ = ["grad", "value_and_grad", "vjp", "jacobian", "hvp", "grad_call", "value_and_grad_call"]
 
 
 def _fast(args: tuple[Any, ...], argnums: Any, has_aux: Any, kwargs: dict[str, Any]) -> bool:
@@ -36,9 +36,21 @@ def value_and_grad_call(f: Callable[..., Any], args: tuple[Any, ...], kwargs: di
         return api.value_and_grad(f, args[0])
     call = Call(f, args, kwargs, argnums, has_aux, what)
     call.scalar_output = True
-    value, g = api.value_and_grad(call, call.z)
-    g = call.like_input(g)
+    value, g = _value_and_grad(call)
     return ((value, call.aux_value()), g) if has_aux else (value, g)
+
+
+def _value_and_grad(call: Call) -> tuple[Any, Any]:
+    """One recording with each leaf its own tape input (no flat vector cut apart on the tape), one sweep."""
+    if not call.flat:
+        value, g = api.value_and_grad(call, call.z)
+        return value, call.like_input(g)
+    value, grads = api.value_and_grad_of_inputs(call.at_leaves, call.in_leaves)
+    return value, call.tree_input([_like(g, dtype) for g, dtype in zip(grads, call.in_dtypes)])
+
+
+def _like(g: Any, dtype: Any) -> Any:
+    return g.astype(dtype) if type(g) is np.ndarray and g.dtype != dtype else g
 
 
 def value_and_grad(f: Callable[..., Any], x: Any, /, *more: Any, argnums: int | Sequence[int] = 0,
@@ -76,7 +88,16 @@ def grad(f: Callable[..., Any], x: Any, /, *more: Any, argnums: int | Sequence[i
     if not more and not kwargs and type(x) in PLAIN_INPUTS and type(argnums) is int and argnums == 0 \
             and has_aux is False:
         return api.grad(f, x)
-    return gradient_call(api.grad, f, (x, *more), kwargs, argnums, has_aux, {}, "tape.grad")
+    return grad_call(f, (x, *more), kwargs, argnums, has_aux, "tape.grad")
+
+
+def grad_call(f: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], argnums: Any,
+              has_aux: bool, what: str) -> Any:
+    if fast_call(args, argnums, has_aux, kwargs):
+        return api.grad(f, args[0])
+    call = Call(f, args, kwargs, argnums, has_aux, what)
+    call.scalar_output = True
+    return call.finish(_value_and_grad(call)[1])
 
 
 def vjp(f: Callable[..., Any], x: Any, u: Any, /, *more: Any, argnums: int | Sequence[int] = 0,
