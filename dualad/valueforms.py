@@ -35,7 +35,7 @@ from . import forward
 from .arraylike import ArrayLike
 from .dual import Dual, new_tag
 from .errors import InputError, OutputError, describe
-from .pytree import PyTreeDef, tree_flatten, tree_map, tree_unflatten
+from .pytree import PyTreeDef, is_scalar_list, tree_flatten, tree_map, tree_unflatten
 
 __all__ = ["jacobian", "jvp", "derivative", "gradient", "hessian", "Call", "split_options", "PLAIN_INPUTS",
            "check_argnums", "is_plain", "fast_call",
@@ -413,7 +413,8 @@ def is_plain(x: Any) -> bool:
 def _fast(args: tuple[Any, ...], argnums: Any, has_aux: Any, kwargs: dict[str, Any],
           core: Callable[..., Any]) -> bool:
     """True for the calls the core served before: one plain array argument, no extras."""
-    return (argnums == 0 and type(argnums) is int and has_aux is False and len(args) == 1 and is_plain(args[0])
+    return (type(argnums) is int and argnums == 0 and has_aux is False and len(args) == 1
+            and (type(args[0]) in PLAIN_INPUTS or isinstance(args[0], ArrayLike))
             and (not kwargs or kwargs.keys() <= core_options(core)))
 
 
@@ -428,13 +429,32 @@ def fast_call(args: tuple[Any, ...], argnums: Any, has_aux: Any, f_kwargs: dict[
             and is_plain(args[0]) and (not options or options.get("executor") is None))
 
 
+def one_array(y: Any) -> bool:
+    """True when an output is one array for the core (no container): arrays, numbers, Duals, tape
+    values, and lists of scalars, which the core stacks (scalar-style code returns those)."""
+    t = type(y)
+    if t in _PLAIN_OUTPUTS or isinstance(y, ArrayLike):
+        return True
+    if t is list or t is tuple:
+        for v in y:  # the common list: scalar Duals of float64 values, checked without calls
+            tv = type(v)
+            if tv is Dual:
+                if type(v.value) is np.float64:
+                    continue
+            elif tv is float or tv is np.float64 or tv is int:
+                continue
+            return is_scalar_list(y)  # anything else: the general test, once
+        return True
+    return False
+
+
 def plain_output_of(f: Callable[..., Any]) -> tuple[Callable[[Any], Any], list[Call]]:
     """``f`` for the fast path: its output goes to the core as it is unless it is a container."""
     box: list[Call] = []
 
     def g(z: Any) -> Any:
         y = f(z)
-        if type(y) in _PLAIN_OUTPUTS:
+        if one_array(y):
             return y
         if not box:
             box.append(Call(f, (z,), {}, 0, False, "jacobian"))
@@ -483,7 +503,7 @@ def jacobian(f: Callable[..., Any], x: Any, /, *more: Any, argnums: int | Sequen
         def g(z: Any) -> Any:
             nonlocal tree
             y = f(z)
-            if type(y) in _PLAIN_OUTPUTS:
+            if type(y) is Dual or one_array(y):
                 return y
             if tree is None:
                 tree = Call(f, (z,), {}, 0, False, "jacobian")
