@@ -25,7 +25,8 @@ OPERANDS = (np.ndarray, np.generic, int, float, bool, list, tuple)
 
 #: the arithmetic operators and the ufunc each one is (reflected ``__r*__`` and in-place ``__i*__`` too)
 BINARY_OPERATORS = (("add", np.add), ("sub", np.subtract), ("mul", np.multiply), ("truediv", np.divide),
-                    ("pow", np.power), ("matmul", np.matmul), ("mod", np.remainder))
+                    ("pow", np.power), ("matmul", np.matmul), ("mod", np.remainder),
+                    ("floordiv", np.floor_divide), ("divmod", np.divmod))
 UNARY_OPERATORS = (("neg", np.negative), ("pos", np.positive), ("abs", np.absolute))
 
 

@@ -18,7 +18,7 @@ Other tables:
 
 ``RAISES``
     keys whose every call on a differentiable value must raise
-    ``UnsupportedFunctionError`` (a Composite that refuses, like ``np.i0``).
+    ``UnsupportedFunctionError`` (a Composite that refuses).
 ``NO_DERIVATIVE_CASES``
     ``(f, x)`` samples for NoDerivative entries: on a Dual, ``f`` must return
     plain values equal to ``f`` on the plain array.
@@ -670,9 +670,7 @@ CASES: dict = {
 CASES[np.linalg.solve].append((lambda x: np.linalg.solve(x, _B3), _wellcond(3, (2,))))  # stacked A, vector b
 
 #: Table keys that must refuse (UnsupportedFunctionError) on a differentiable value.
-RAISES: dict = {
-    np.i0: [(lambda x: np.i0(x), _r(3))],
-}
+RAISES: dict = {}  # (np.i0 refused until issue 14 gave it a rule)
 
 #: Samples for NoDerivative entries: on a Dual they return plain values.
 NO_DERIVATIVE_CASES: dict = {
@@ -1167,4 +1165,82 @@ CASES[np.einsum] += [
     (lambda x: np.einsum(x, [Ellipsis, 0], _B3, [0], [Ellipsis]), _r(2, 3)),
     (lambda x: np.einsum("iij->j", x), _r(2, 2, 3)),
     (lambda x: np.einsum("ii,i->i", x[:, :3], x[:, 3]), _r(3, 4)),
+]
+
+
+# ------------------------------------------------------------------ issue 14: signal, calculus, polynomials
+_XP = np.array([0.0, 1.0, 2.5, 4.0])
+_FP = np.array([1.0, -1.0, 2.0, 0.5])
+_QUERY = np.array([-0.5, 0.3, 1.7, 3.3, 5.0])
+_COORDS = np.array([0.0, 0.5, 1.5, 1.7, 3.0])
+_R7 = _r(7)
+
+
+def _conv_cases(func):
+    out = []
+    for n, m in ((5, 3), (3, 5), (4, 6), (4, 4)):
+        for mode in ("full", "same", "valid"):
+            out.append((lambda x, n=n, mode=mode: func(x[:n], x[n:], mode), _r(n + m)))
+    out.append((lambda x: func(x, _B3), _r(5)))
+    return out
+
+
+CASES.update({
+    np.interp: [
+        (lambda x: np.interp(x, _XP, _FP), _QUERY),
+        (lambda x: np.interp(_QUERY[1:4], _XP, x), _FP),
+        (lambda x: np.interp(_QUERY[1:4], x, _FP), _XP),
+        (lambda x: np.interp(x[:2], x[2:6], x[6:]), np.concatenate([[0.4, 2.2], _XP, _FP])),
+        (lambda x: np.interp(x, _XP, _FP, left=-3.0, right=7.0), _QUERY),
+        (lambda x: np.interp(x, _XP, _FP, period=4.5), _QUERY + 0.05),
+    ],
+    np.convolve: _conv_cases(np.convolve),
+    np.correlate: _conv_cases(np.correlate),
+    np.gradient: [
+        (lambda x: np.gradient(x), _r(5)),
+        (lambda x: np.gradient(x, 0.5, edge_order=2), _r(5)),
+        (lambda x: np.gradient(x, _COORDS), _r(5)),
+        (lambda x: np.gradient(x, _COORDS, edge_order=2), _r(5)),
+        (lambda x: np.gradient(x[:5] ** 2, x[5:]), np.concatenate([_r(5), np.cumsum(_pos(5))])),  # coordinates from x
+        (lambda x: np.stack(np.gradient(x, 0.5, 2.0)), _r(3, 4)),
+        (lambda x: np.gradient(x, axis=1, edge_order=2), _r(3, 4)),
+        (lambda x: np.gradient(x, x[0, 0] ** 2 + 1.0, axis=0), _r(3, 4)),                            # spacing from x
+    ],
+    np.ediff1d: [(lambda x: np.ediff1d(x), _r(2, 3)), (lambda x: np.ediff1d(x, to_begin=x[0], to_end=[1.0, 2.0]), _r(4))],
+    np.unwrap: [(lambda x: np.unwrap(x * 4.0), _r(6)), (lambda x: np.unwrap(x * 4.0, axis=0, period=3.0), _r(4, 2))],
+    np.modf: [(lambda x: np.modf(x * 3.0)[0], _r(5) + 0.01), (lambda x: np.modf(x)[1] + x, _r(2, 3) + 0.01)],
+    np.frexp: [(lambda x: np.frexp(x * 3.0)[0], _r(5)), (lambda x: np.frexp(x)[0] * np.frexp(x)[1], _r(2, 3))],
+    np.floor_divide: [(lambda x: np.floor_divide(x * 3.0, 0.7), _r(5) + 0.013), (lambda x: x // 0.3, _r(2, 3) + 0.013)],
+    np.divmod: [(lambda x: np.divmod(x * 3.0, x[::-1] + 3.0)[1], _r(5)), (lambda x: np.divmod(x, 0.7)[0] + np.divmod(x, 0.7)[1], _r(4))],
+    np.i0: [(lambda x: np.i0(x), _r(4)), (lambda x: np.i0(x * 6.0), _r(2, 3)), (lambda x: np.i0(x), np.array([0.0, 9.5, -12.0]))],
+    np.polyder: [(lambda x: np.polyder(x), _r(4)), (lambda x: np.polyder(x, 2), _r(5)), (lambda x: np.polyder(x, 3), _r(3))],
+    np.polyint: [(lambda x: np.polyint(x), _r(3)), (lambda x: np.polyint(x, 2, k=[1.0, 2.0]), _r(3)),
+                 (lambda x: np.polyint(x[:3], 1, k=x[3]), _r(4))],
+    np.polyadd: [(lambda x: np.polyadd(x[:2], x[2:]), _r(5)), (lambda x: np.polyadd(x, [1.0, 2.0, 3.0, 4.0]), _r(2))],
+    np.polysub: [(lambda x: np.polysub(x[:3], x[3:]), _r(5)), (lambda x: np.polysub([1.0], x), _r(3))],
+    np.polymul: [(lambda x: np.polymul(x[:2], x[2:]), _r(5)), (lambda x: np.polymul(x, [2.0, -1.0]), _r(3))],
+    np.polydiv: [(lambda x: np.concatenate([np.polydiv(x[:4], x[4:])[0], np.polydiv(x[:4], x[4:])[1][-1:]]), _r(6)),
+                 (lambda x: np.polydiv(x, [1.0, 0.5])[0], _r(4))],
+    np.vander: [(lambda x: np.vander(x, 4), _r(3)), (lambda x: np.vander(x, increasing=True), _r(4)),
+                (lambda x: np.vander(x, 1), _r(2))],
+    np.polyfit: [
+        (lambda x: np.polyfit(np.linspace(0.0, 1.0, 7), x, 2), _r(7)),
+        (lambda x: np.polyfit(x, _R7, 2), np.linspace(0.0, 1.0, 7) + _rng.uniform(-0.02, 0.02, 7)),
+        (lambda x: np.polyfit(np.linspace(0.0, 1.0, 7), _R7, 2, w=x), _pos(7)),
+        (lambda x: np.polyfit(np.linspace(0.0, 1.0, 7), x, 2, cov=True)[1], _r(7)),
+        (lambda x: np.polyfit(np.linspace(0.0, 1.0, 6), x.reshape(6, 2), 1), _r(12)),
+        (lambda x: np.polyfit(np.linspace(0.0, 1.0, 7), x, 2, full=True)[1], _r(7)),
+    ],
+})
+if hasattr(np, "trapezoid"):
+    CASES[np.trapezoid] = [
+        (lambda x: np.trapezoid(x), _r(5)),
+        (lambda x: np.trapezoid(x[:5], x[5:]), np.concatenate([_r(5), np.cumsum(_pos(5))])),
+        (lambda x: np.trapezoid(x, dx=0.3, axis=0), _r(3, 4)),
+        (lambda x: np.trapezoid(x, _COORDS[:4]), _r(2, 4)),
+    ]
+CASES[np.diff] += [
+    (lambda x: np.diff(x, prepend=0.5, append=x[-1:] * 2.0), _r(5)),
+    (lambda x: np.diff(x, axis=0, prepend=x[:1]), _r(3, 2)),
+    (lambda x: np.diff(x, n=2, append=[1.0, 2.0]), _r(4)),
 ]

@@ -43,8 +43,8 @@ UNSUPPORTED = [
     ("np.linalg.eigvals", lambda: np.linalg.eigvals(M)),
     ("np.fft.fft", lambda: np.fft.fft(D)),
     ("np.gcd", lambda: np.gcd(D, 2)),
-    ("np.interp", lambda: np.interp(D, [0.0, 1.0, 2.0], [0.0, 1.0, 4.0])),
-    ("np.floor_divide", lambda: np.floor_divide(D, 2.0)),
+    ("np.fft.ifft", lambda: np.fft.ifft(D)),
+    ("np.fft.rfft", lambda: np.fft.rfft(D)),
     ("np.add.at", lambda: np.add.at(D, [0], 1.0)),
     ("np.subtract.reduce", lambda: np.subtract.reduce(D)),
 ]
@@ -63,10 +63,8 @@ def test_unsupported_inside_jacobian():
 @pytest.mark.parametrize("call, needles", [
     (lambda: np.reshape(D, (2,), order="F"), ("order=", "leave order= out")),
     (lambda: np.add(D, 1.0, where=np.array([True, False])), ("where=", "np.where")),
-    (lambda: np.i0(D), ("np.i0", "scipy")),
     (lambda: np.linalg.solve(a=np.eye(2), b=D), ("keyword", "positionally")),
     (lambda: np.prod(M, axis=(0, 1)), ("several axes", "one axis at a time")),
-    (lambda: np.diff(D, prepend=0.0), ("prepend", "np.concatenate")),
     (lambda: np.cross(D, D), ("3-vectors",)),
     (lambda: np.kron(D, M), ("ranks", "reshape")),
 ])

@@ -3,13 +3,15 @@
 - :mod:`dualad.ops.linalg`: numpy.linalg factorisations and spectral functions, numpy 2's linalg names;
 - :mod:`dualad.ops.statistics`: quantiles (every method), cov/corrcoef, the nan-functions, partition, unique;
 - :mod:`dualad.ops.manipulation`: pad, split family, tril/triu, block, insert/delete, put, select, linspace, ...;
-- :mod:`dualad.ops.einsum`: ``np.einsum`` in every form (``...``, integer lists), repeated indices in reverse mode.
+- :mod:`dualad.ops.einsum`: ``np.einsum`` in every form (``...``, integer lists), repeated indices in reverse mode;
+- :mod:`dualad.ops.signal`: interp, convolve/correlate, gradient, diff/ediff1d, trapezoid, unwrap, i0, modf/frexp/ldexp/divmod;
+- :mod:`dualad.ops.polynomial`: polyfit, polyder, polyint, polyadd/sub/mul/div, vander.
 
 The numpy families are imported at the end of :mod:`dualad.composites`, so their entries exist
 whenever any engine (forward, tape, sparsity) is loaded. Modules for optional libraries
 (``special``: scipy.special's ufuncs) are imported only on demand, by
 :func:`dualad.rules.late_rule`, never by ``import dualad``.
 """
-from . import einsum, linalg, manipulation, statistics  # noqa: F401
+from . import einsum, linalg, manipulation, polynomial, signal, statistics  # noqa: F401
 
-__all__ = ["einsum", "linalg", "manipulation", "statistics"]
+__all__ = ["einsum", "linalg", "manipulation", "polynomial", "signal", "statistics"]
