@@ -1210,6 +1210,8 @@ CASES.update({
     np.unwrap: [(lambda x: np.unwrap(x * 4.0), _r(6)), (lambda x: np.unwrap(x * 4.0, axis=0, period=3.0), _r(4, 2))],
     np.modf: [(lambda x: np.modf(x * 3.0)[0], _r(5) + 0.01), (lambda x: np.modf(x)[1] + x, _r(2, 3) + 0.01)],
     np.frexp: [(lambda x: np.frexp(x * 3.0)[0], _r(5)), (lambda x: np.frexp(x)[0] * np.frexp(x)[1], _r(2, 3))],
+    np.ldexp: [(lambda x: np.ldexp(x, np.array([1, 2, 3, -1, 0])), _r(5)), (lambda x: np.ldexp(x, 3), _r(2, 3)),
+               (lambda x: np.ldexp(x, np.array([[1], [-2]])), _r(3))],
     np.floor_divide: [(lambda x: np.floor_divide(x * 3.0, 0.7), _r(5) + 0.013), (lambda x: x // 0.3, _r(2, 3) + 0.013)],
     np.divmod: [(lambda x: np.divmod(x * 3.0, x[::-1] + 3.0)[1], _r(5)), (lambda x: np.divmod(x, 0.7)[0] + np.divmod(x, 0.7)[1], _r(4))],
     np.i0: [(lambda x: np.i0(x), _r(4)), (lambda x: np.i0(x * 6.0), _r(2, 3)), (lambda x: np.i0(x), np.array([0.0, 9.5, -12.0]))],

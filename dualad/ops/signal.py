@@ -28,7 +28,7 @@ import numpy as np
 
 from ..arraylike import ArrayLike
 from ..errors import UnsupportedFunctionError
-from ..rules import TABLE, Custom, Elementwise, ZeroDerivative, unbroadcast
+from ..rules import TABLE, Custom, Linear, ZeroDerivative, unbroadcast
 from .common import composite, plain, shape_of
 
 __all__: list = []
@@ -318,8 +318,15 @@ def _frexp_vjp(out, args, kwargs, ct):
 
 
 TABLE[np.frexp] = Custom(_frexp_jvp, _frexp_vjp)
-TABLE[np.ldexp] = Elementwise((lambda out, x, e: np.ldexp(np.ones_like(x), e), None),
-                              ((-2.0, 2.0), (-3.0, 3.0)), "ldexp: exponents are integers (no derivative)")
+def _exponent(e):
+    e = plain(e)
+    return np.asarray(e)[..., None] if np.ndim(e) else e
+
+
+# ldexp(x, e) = x * 2**e is linear in x; its integer exponent has no derivative (a Linear rule, not an
+# Elementwise one: the generic elementwise checks sample every argument from floats)
+TABLE[np.ldexp] = Linear({0: lambda t, x, e: np.ldexp(t, _exponent(e))},
+                         {0: lambda ct, x, e: unbroadcast(np.ldexp(ct, _exponent(e)), np.shape(plain(x)))})
 TABLE[np.floor_divide] = ZeroDerivative()
 
 
