@@ -1215,7 +1215,7 @@ CASES.update({
     np.floor_divide: [(lambda x: np.floor_divide(x * 3.0, 0.7), _r(5) + 0.013), (lambda x: x // 0.3, _r(2, 3) + 0.013)],
     np.divmod: [(lambda x: np.divmod(x * 3.0, x[::-1] + 3.0)[1], _r(5)), (lambda x: np.divmod(x, 0.7)[0] + np.divmod(x, 0.7)[1], _r(4))],
     np.i0: [(lambda x: np.i0(x), _r(4)), (lambda x: np.i0(x * 6.0), _r(2, 3)), (lambda x: np.i0(x), np.array([0.0, 9.5, -12.0]))],
-    np.polyder: [(lambda x: np.polyder(x), _r(4)), (lambda x: np.polyder(x, 2), _r(5)), (lambda x: np.polyder(x, 3), _r(3))],
+    np.polyder: [(lambda x: np.polyder(x), _r(4)), (lambda x: np.polyder(x, 2), _r(5)), (lambda x: np.polyder(x, 3), _r(4))],
     np.polyint: [(lambda x: np.polyint(x), _r(3)), (lambda x: np.polyint(x, 2, k=[1.0, 2.0]), _r(3)),
                  (lambda x: np.polyint(x[:3], 1, k=x[3]), _r(4))],
     np.polyadd: [(lambda x: np.polyadd(x[:2], x[2:]), _r(5)), (lambda x: np.polyadd(x, [1.0, 2.0, 3.0, 4.0]), _r(2))],
