@@ -94,6 +94,33 @@ def start_dask(workers):
     return cluster, Client(cluster)
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid):
+    """User + system CPU seconds of one process so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def worker_pids(executor):
+    if isinstance(executor, cf.ProcessPoolExecutor):
+        dualad.jacobian(cheap, np.ones(4), executor=executor)  # make sure the workers exist
+        return list(executor._processes)
+    client = executor._client
+    return list(client.run(os.getpid).values())
+
+
+def cpu_profile(fn, pids):
+    """(wall, caller CPU, [worker CPU ...]) of one call: the CPU seconds each process spent on it."""
+    before = [_cpu_seconds(p) for p in pids]
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return wall, cpu, [_cpu_seconds(p) - b for p, b in zip(pids, before)]
+
+
 def target_dense(executors, repeat, n):
     """Parallel vs serial with the SAME blocks (same arithmetic, bit-identical results): the fair baseline,
     since on this machine a chunked serial Jacobian can beat the one-pass default (cache)."""
@@ -113,6 +140,16 @@ def target_dense(executors, repeat, n):
         block = min(_time(lambda: dualad.forward.jacobian_columns(f, x, 0, chunk), 2))
         print(f"\n{per_worker} block(s) per worker: {n // chunk} blocks of {chunk} columns; plain f {fmt(plain)}, "
               f"one forward pass (one block) {fmt(block)}\n")
+        # CPU seconds, which machine load does not inflate: the serial pass, and per process in parallel.
+        # On an idle machine the parallel wall time is the busiest process's CPU time, so
+        # serial CPU / max(worker CPU) + caller CPU projects the speed-up the load hides.
+        serial_cpu = min(cpu_profile(runs[next(iter(runs))], [])[1] for _ in range(2))
+        projections = {}
+        for name, ex in executors.items():
+            pids = worker_pids(ex)
+            best = min((cpu_profile(runs[name], pids) for _ in range(2)), key=lambda r: max(r[2]) + r[1])
+            _, caller, workers = best
+            projections[name] = (serial_cpu / (max(workers) + caller), caller, workers)
         times = interleaved(runs, repeat)
         serial = times[next(iter(runs))]
         base = statistics.median(serial)
@@ -122,6 +159,11 @@ def target_dense(executors, repeat, n):
             ratios = [s / t for s, t in zip(serial, ts)]
             print(f"| {name} | {fmt(statistics.median(ts))} | {fmt(min(ts))} | {fmt(max(ts))} | "
                   f"{base / statistics.median(ts):.2f}x | {min(ratios):.2f}-{max(ratios):.2f}x |")
+        print(f"\nCPU seconds: serial {serial_cpu:.2f} s")
+        for name, (projected, caller, workers) in projections.items():
+            print(f"- {name}: caller {caller:.2f} s, workers " + ", ".join(f"{w:.2f} s" for w in workers)
+                  + f" (total {caller + sum(workers):.2f} s): projected idle-machine speed-up "
+                  f"{projected:.2f}x")
     print(load())
 
 
