@@ -414,7 +414,7 @@ def test_worker_count_and_block_sizes(process_pool, thread_pool, dask_executor):
     assert engine.executor_workers(process_pool) == 2 == engine.executor_workers(thread_pool)
     assert engine.executor_workers(dask_executor) == 2
     from dualad.parallel.jacobians import block_size
-    assert block_size(1000, 2, None) == 250 and block_size(1000, 2, 7) == 7
+    assert block_size(1000, 2, None) == 500 and block_size(1000, 2, 7) == 7
 
 
 def test_dying_dask_worker_is_a_worker_error(dask_executor):

@@ -5,11 +5,14 @@ writes every block into it as it arrives, so the caller's memory stays near the
 Jacobian's own size plus the few blocks in flight (at most workers + 1).
 
 Block sizing (:func:`block_size`): without ``chunk_size``, the n columns (or m
-rows) are cut into :data:`BLOCKS_PER_WORKER` blocks per worker. Every block
-repeats the primal work of ``f`` and pays one round trip to a worker, so fewer,
-larger blocks amortise both; two per worker (rather than one) let a fast worker
-take over from a slow one on a shared machine. A block never exceeds the
-memory budget of the serial path (:func:`dualad.auto_chunk_size`). With
+rows) are cut into :data:`BLOCKS_PER_WORKER` (one) block per worker. Every
+block repeats the primal work of ``f`` and pays one round trip to a worker
+(measured: about 1 ms on a local process pool, 15-50 ms through a dask
+scheduler), so the fewest blocks that keep every worker busy amortise both; in
+CPU seconds, one block per worker projected 1.70x on 2 processes where two per
+worker projected 0.69x (``benchmarks/parallel.py``). Pass a smaller
+``chunk_size`` for balance on uneven workers. A block never exceeds the memory
+budget of the serial path (:func:`dualad.auto_chunk_size`). With
 ``chunk_size`` given, every block has that many columns (rows), exactly as the
 serial chunk loop, so the two results are bit-for-bit equal.
 """
@@ -30,14 +33,14 @@ from .engine import Block, check_executor, executor_workers, run_blocks
 __all__ = ["forward_jacobian", "reverse_jacobian", "block_size", "spans", "BLOCKS_PER_WORKER"]
 
 #: Blocks per worker when ``chunk_size`` is not given (see the module docstring).
-BLOCKS_PER_WORKER = 2
+BLOCKS_PER_WORKER = 1
 
 
 def block_size(count: int, workers: int, chunk_size: int | None, itemsize: int = 8) -> int:
-    """Columns (or rows) per task: ``chunk_size`` if given, else ``count`` over ``2 x workers``, within the memory budget.
+    """Columns (or rows) per task: ``chunk_size`` if given, else ``count`` over the workers, within the memory budget.
 
     >>> block_size(1000, 2, None), block_size(1000, 2, 64), block_size(3, 8, None)
-    (250, 64, 1)
+    (500, 64, 1)
     """
     if chunk_size is not None:
         return forward.check_chunk_size(chunk_size)
