@@ -21,7 +21,7 @@ import numpy as np
 
 from ..arraylike import ArrayLike
 from ..errors import UnsupportedFunctionError
-from .common import composite, norm_axes, plain, shape_of
+from .common import composite, plain, shape_of
 
 __all__ = ["gather_like"]
 
