@@ -1246,3 +1246,27 @@ CASES[np.diff] += [
     (lambda x: np.diff(x, axis=0, prepend=x[:1]), _r(3, 2)),
     (lambda x: np.diff(x, n=2, append=[1.0, 2.0]), _r(4)),
 ]
+# dualad.scipy's own rule entries (issue 14, scipy part): importing dualad.scipy.linalg registers them
+try:
+    from dualad.scipy import linalg as _scipy_linalg
+except ImportError:  # scipy is an optional extra
+    _scipy_linalg = None
+if _scipy_linalg is not None:
+    _EYE3 = np.eye(3)
+    _SYL_B = np.array([[2.5, 0.3, 0.0], [0.1, 3.0, 0.4], [0.2, 0.0, 2.2]])
+    _SYL_Q = np.array([[1.0, 0.5, -0.3], [0.2, -1.0, 0.7], [0.4, 0.1, 0.9]])
+    CASES.update({
+        _scipy_linalg.expm: [(lambda x: _scipy_linalg.expm(x), 0.4 * _r(3, 3)),
+                             (lambda x: _scipy_linalg.expm(x), 0.4 * _r(2, 2, 2))],
+        _scipy_linalg.logm_real: [(lambda x: _scipy_linalg.logm_real(x @ x.T + 2.0 * _EYE3), _r(3, 3))],
+        _scipy_linalg.sqrtm_real: [(lambda x: _scipy_linalg.sqrtm_real(x @ x.T + 2.0 * _EYE3), _r(3, 3))],
+        _scipy_linalg.solve_sylvester: [
+            (lambda x: _scipy_linalg.solve_sylvester(x + 3.0 * _EYE3, _SYL_B, _SYL_Q), _r(3, 3)),
+            (lambda x: _scipy_linalg.solve_sylvester(_SYL_B.T, x[:9].reshape(3, 3) + 3.0 * _EYE3,
+                                                      x[9:].reshape(3, 3)), _r(18))],
+        _scipy_linalg.funm_symmetric: [(lambda x: _scipy_linalg.funm_symmetric(x + x.T, np.exp), 0.5 * _r(3, 3))],
+        _scipy_linalg.lu_packed: [(lambda x: _scipy_linalg.lu_packed(x + np.diag([0.5, 3.0, 1.0])[[2, 0, 1]]),
+                                   _r(3, 3))],
+        _scipy_linalg.symmetric_directions: [(lambda x: _scipy_linalg.symmetric_directions(x + x.T) * x[0, 1],
+                                              _r(3, 3))],
+    })

@@ -117,7 +117,7 @@ Its derivative is the Fréchet derivative, from the block-triangular identity.
 >>> float(expm(np.zeros((2, 2)))[0, 0])
 1.0
 """
-_logm_primitive = _matrix_function("logm", _logm)
+logm_real = _matrix_function("logm_real", _logm)  # the rule entry behind logm
 
 
 def logm(A, disp: bool = True):
@@ -126,7 +126,7 @@ def logm(A, disp: bool = True):
     >>> float(logm(np.eye(2) * np.e)[0, 0])
     1.0
     """
-    out = _logm_primitive(A)
+    out = logm_real(A)
     if not disp:
         plain = _plain(out)
         return out, float(np.linalg.norm(_sl.expm(plain) - _plain(A), 1) / np.linalg.norm(_plain(A), 1))
@@ -210,8 +210,8 @@ def _sqrtm(A):
     return out
 
 
-_sqrtm_primitive = primitive(_sqrtm)
-_sqrtm_primitive.__name__ = "sqrtm"
+sqrtm_real = primitive(_sqrtm)
+sqrtm_real.__name__ = sqrtm_real.__qualname__ = "sqrtm_real"  # the rule entry behind sqrtm
 
 
 def _sqrtm_jvp(out, args, kwargs, tangents):  # S dX + dX S = dA
@@ -223,7 +223,7 @@ def _sqrtm_vjp(out, args, kwargs, ct):  # the adjoint solves S^T Y + Y S^T = G
     return [_back(_per_direction(lambda g: solve_sylvester(S, S, g), _front(ct)))]
 
 
-TABLE[_sqrtm_primitive] = Custom(_sqrtm_jvp, _sqrtm_vjp)
+TABLE[sqrtm_real] = Custom(_sqrtm_jvp, _sqrtm_vjp)
 
 
 def sqrtm(A, disp: Any = None, blocksize: Any = None):
@@ -232,7 +232,7 @@ def sqrtm(A, disp: Any = None, blocksize: Any = None):
     >>> float(sqrtm(np.array([[4.0, 0.0], [0.0, 9.0]]))[1, 1])
     3.0
     """
-    return _sqrtm_primitive(A)
+    return sqrtm_real(A)
 
 
 def _symmetric_or_refuse(function: str, plain) -> None:
@@ -247,25 +247,25 @@ def _funm_symmetric(A, func):
     return (V * func(w)) @ V.T
 
 
-_funm_primitive = primitive(_funm_symmetric)
-_funm_primitive.__name__ = "funm"
+funm_symmetric = primitive(_funm_symmetric)
+funm_symmetric.__name__ = funm_symmetric.__qualname__ = "funm_symmetric"  # the rule entry behind funm
 
 
 def _daleckii_krein(A, func, E):
     """L_f(A, E) = V (F o V^T E V) V^T for symmetric A = V diag(w) V^T and ANY direction E (k first):
     F holds the divided differences (f(w_i) - f(w_j)) / (w_i - w_j), and f'(w_i) where w_i == w_j."""
-    if isinstance(A, ArrayLike):
-        raise _refuse("funm", "a second derivative", "use expm/logm/sqrtm, whose derivatives nest")
     from ..forward import jvp  # noqa: PLC0415 - the forward engine imports this package's parents
+    if isinstance(A, ArrayLike):  # a second derivative: eigh's own rule differentiates w and V, along
+        A = symmetric_directions(A)  # symmetric directions only (eigh reads one triangle)
     w, V = np.linalg.eigh(A)
-    fw, dfw = jvp(func, w, np.ones_like(w))
+    fw, dfw = jvp(func, w, np.ones(np.shape(_plain(w)), dtype=_plain(w).dtype))
     gap = w[:, None] - w[None, :]
-    close = np.abs(gap) <= 1e-8 * max(1.0, np.abs(w).max())
+    close = np.abs(_plain(gap)) <= 1e-8 * max(1.0, np.abs(_plain(w)).max())
     F = np.where(close, 0.5 * (dfw[:, None] + dfw[None, :]), (fw[:, None] - fw[None, :]) / np.where(close, 1.0, gap))
-    return V @ (F * (V.T @ E @ V)) @ V.T
+    return V @ (F * (_mT(V) @ E @ V)) @ _mT(V)
 
 
-TABLE[_funm_primitive] = Custom(
+TABLE[funm_symmetric] = Custom(
     lambda out, args, kwargs, tangents: _back(_daleckii_krein(args[0], args[1], _front(tangents[0]))),
     lambda out, args, kwargs, ct: [_back(_daleckii_krein(args[0], args[1], _front(ct))), None])  # self-adjoint
 
@@ -275,12 +275,13 @@ def funm(A, func, disp: bool = True):
 
     ``func`` acts elementwise on an array of eigenvalues and is written with numpy functions (its
     derivative enters the Daleckii-Krein formula, right for every direction, symmetric or not, and
-    at repeated eigenvalues). Non-symmetric input and second derivatives are refused.
+    at repeated eigenvalues). Non-symmetric input is refused, and so are second derivatives along
+    non-symmetric directions.
 
     >>> float(funm(np.diag([1.0, 4.0]), np.sqrt)[1, 1])
     2.0
     """
-    out = _funm_primitive(A, func)
+    out = funm_symmetric(A, func)
     return out if disp else (out, 0.0)
 
 
@@ -685,8 +686,8 @@ symmetric_directions.__doc__ = """The identity on symmetric matrices that refuse
 
 scipy.linalg.schur reads the whole matrix, so off the symmetric matrices its derivative is not
 eigh's; forward mode checks each direction and raises on a non-symmetric one. Reverse mode cannot
-see directions: it returns the symmetric part of the gradient, which is exact whenever the matrix
-is symmetric by construction (``A = X + X.T``, ``X @ X.T``).
+see directions: it passes the cotangent through (the gradient of eigh's reading of one triangle),
+which is exact whenever the matrix is symmetric by construction (``A = X + X.T``, ``X @ X.T``).
 """
 
 
@@ -694,13 +695,13 @@ def _symmetric_directions_jvp(out, args, kwargs, tangents):
     t = tangents[0]
     plain = _plain(t)
     if not np.allclose(plain, np.swapaxes(plain, -2, -3), rtol=1e-10, atol=1e-12 * max(1.0, np.abs(plain).max())):
-        raise _refuse("schur", "a direction that leaves the symmetric matrices (scipy's schur then has a "
-                      "non-diagonal derivative)", "build the matrix symmetric (A = X + X.T), or use eigh")
+        raise _refuse("schur/funm", "a direction that leaves the symmetric matrices (scipy's schur then has a "
+                      "non-diagonal derivative, and eigh reads one triangle)",
+                      "build the matrix symmetric (A = X + X.T), or use eigh")
     return t
 
 
-TABLE[symmetric_directions] = Custom(
-    _symmetric_directions_jvp, lambda out, args, kwargs, ct: [0.5 * (ct + np.swapaxes(ct, -2, -3))])
+TABLE[symmetric_directions] = Custom(_symmetric_directions_jvp, lambda out, args, kwargs, ct: [ct])
 
 
 def schur(a, output: str = "real", lwork=None, overwrite_a: bool = False, sort=None, check_finite: bool = True):
