@@ -29,7 +29,8 @@ NAMES = [
     "xlogy", "xlog1py", "boxcox", "boxcox1p", "pseudo_huber", "huber", "owens_t", "exp1", "expi", "expn",
     "spence", "zeta(x, q)", "zeta(x)", "i0", "i1", "i0e", "i1e", "j0", "j1", "y0", "y1", "k0", "k1",
     "k0e", "k1e", "jv", "yv", "iv", "kv", "hyp1f1", "expm1", "log1p", "exp2", "exp10", "cbrt", "cosm1",
-    "exprel", "sindg", "cosdg", "sici", "fresnel",
+    "exprel", "sindg", "cosdg", "sici", "fresnel", "stdtr", "stdtrit", "gammaincinv", "gammainccinv",
+    "betaincinv", "chdtr", "chdtrc", "chdtri", "pdtr", "ndtri_exp",
 ]
 RTOL, ATOL = 1e-5, 1e-6
 
@@ -114,7 +115,8 @@ def _cases(name):
 
 DIFFERENTIABLE = [n for n in NAMES if n != "zeta(x)"]  # zeta(x) refuses its only argument
 # entries with a refused argument (an integer order, or no closed-form derivative)
-REFUSING = ["gammainc", "gammaincc", "betainc", "expn", "zeta(x, q)", "zeta(x)", "jv", "yv", "iv", "kv", "hyp1f1"]
+REFUSING = ["gammainc", "gammaincc", "betainc", "expn", "zeta(x, q)", "zeta(x)", "jv", "yv", "iv", "kv", "hyp1f1",
+            "stdtr", "stdtrit", "gammaincinv", "gammainccinv", "betaincinv", "chdtr", "chdtrc", "chdtri", "pdtr"]
 
 
 # ----------------------------------------------------------------------------- registration

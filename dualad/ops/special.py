@@ -158,6 +158,30 @@ _ew("gammaincc", Refused("gammaincc", "a"), lambda o, a, x: -_gamma_density(a, x
 _ew("betainc", Refused("betainc", "a"), Refused("betainc", "b"), lambda o, a, b, x: _beta_density(a, b, x),
     domain=((0.5, 3.0), (0.5, 3.0), (0.1, 0.9)))
 
+
+# distribution functions and their inverses (what scipy.stats' cdf and ppf call)
+def _t_density(df, t):
+    half = 0.5 * (df + 1.0)
+    return np.exp(sc.gammaln(half) - sc.gammaln(0.5 * df) - 0.5 * np.log(df * math.pi) - half * np.log1p(t * t / df))
+
+
+_ew("stdtr", Refused("stdtr", "df"), lambda o, df, t: _t_density(df, t), domain=((1.0, 10.0), _REAL))
+_ew("stdtrit", Refused("stdtrit", "df"), lambda o, df, p: 1.0 / _t_density(df, o), domain=((1.0, 10.0), (0.1, 0.9)))
+_ew("gammaincinv", Refused("gammaincinv", "a"), lambda o, a, y: 1.0 / _gamma_density(a, o),
+    domain=((0.5, 3.0), (0.1, 0.9)))
+_ew("gammainccinv", Refused("gammainccinv", "a"), lambda o, a, y: -1.0 / _gamma_density(a, o),
+    domain=((0.5, 3.0), (0.1, 0.9)))
+_ew("betaincinv", Refused("betaincinv", "a"), Refused("betaincinv", "b"),
+    lambda o, a, b, y: 1.0 / _beta_density(a, b, o), domain=((0.5, 3.0), (0.5, 3.0), (0.1, 0.9)))
+_ew("chdtr", Refused("chdtr", "v"), lambda o, v, x: 0.5 * _gamma_density(0.5 * v, 0.5 * x), domain=((1.0, 5.0), _POS))
+_ew("chdtrc", Refused("chdtrc", "v"), lambda o, v, x: -0.5 * _gamma_density(0.5 * v, 0.5 * x),
+    domain=((1.0, 5.0), _POS))
+_ew("chdtri", Refused("chdtri", "v"), lambda o, v, p: -2.0 / _gamma_density(0.5 * v, 0.5 * o),
+    domain=((1.0, 5.0), (0.1, 0.9)))  # chdtri inverts chdtrc, the survival function
+_ew("pdtr", Refused("pdtr", "k", integer=True), lambda o, k, m: -_gamma_density(np.floor(k) + 1.0, m),
+    domain=((0.0, 5.0), _POS))
+_ew("ndtri_exp", lambda o, y: _SQRT2PI * np.exp(y + 0.5 * o * o), domain=((-3.0, -0.1),))
+
 # --------------------------------------------------------------------------- logistic, entropies, logs
 _ew("expit", lambda o, x: o * (1.0 - o))
 _ew("logit", lambda o, x: 1.0 / (x * (1.0 - x)), domain=((0.1, 0.9),))
