@@ -69,7 +69,7 @@ def gaussian_filter1d(input, sigma, axis: int = -1, order: int = 0, output=None,
     """A 1-d Gaussian filter, like :func:`scipy.ndimage.gaussian_filter1d` (``order=0``).
 
     >>> np.round(gaussian_filter1d(np.array([0.0, 1.0, 0.0]), 1.0, mode="constant"), 4)
-    array([0.2448, 0.4026, 0.2448])
+    array([0.242 , 0.3989, 0.242 ])
     """
     if order != 0:
         raise _refuse("gaussian_filter1d", f"order={order}", "differentiate the filtered signal with dualad instead")

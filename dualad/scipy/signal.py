@@ -188,8 +188,8 @@ def detrend(data, axis: int = -1, type: str = "linear", bp=0, overwrite_data: bo
     """Remove the mean (``type='constant'``) or the least-squares line (``'linear'``) along ``axis``,
     like :func:`scipy.signal.detrend` (no breakpoints: ``bp=0``).
 
-    >>> detrend(np.array([1.0, 2.0, 3.0]))
-    array([0., 0., 0.])
+    >>> np.abs(detrend(np.array([1.0, 2.0, 4.0]))).round(6)  # the residual of the least-squares line
+    array([0.166667, 0.333333, 0.166667])
     """
     if type in ("constant", "c"):
         return data - np.mean(data, axis=axis, keepdims=True)
