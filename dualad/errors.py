@@ -20,6 +20,7 @@ __all__ = [
     "DegeneracyError",
     "SerializationError",
     "WorkerError",
+    "CustomRuleError",
 ]
 
 
@@ -59,6 +60,11 @@ class SerializationError(DualadError, TypeError):
 
 class WorkerError(DualadError, RuntimeError):
     """A worker of an executor died (or its task was cancelled) while computing a block; nothing is returned."""
+
+
+class CustomRuleError(DualadError, ValueError):
+    """A user-defined rule (``custom_jvp``, ``custom_vjp``, ``float_function``, ``custom_root``,
+    an ODE sensitivity) is missing, misused, or returned something that does not fit."""
 
 
 def describe(x) -> str:

@@ -33,7 +33,9 @@ How each kind of rule moves a pattern
     just the winner at ``x``; ``cumprod`` that of ``cumsum``). Any other
     custom rule (``solve``, ``inv``, ``det``, ``slogdet``...) is treated as
     coupling everything: each output entry depends on every input of every
-    traced operand, except ``constant_outputs`` (``slogdet``'s sign).
+    traced operand, except ``constant_outputs`` (``slogdet``'s sign), unless
+    the function declares its own pattern (``dualad.custom_jvp(...,
+    sparsity=...)``, see :mod:`dualad.sparse.declared`).
 ``ZeroDerivative`` / ``NoDerivative``
     An empty pattern / a plain array.
 ``Composite``
@@ -269,6 +271,9 @@ def apply_rule(func, rule, args, kwargs):
     if type(rule) is Custom:
         if rule.pattern_like is not None:
             return _as_linear(func, rule.pattern_like, args, kwargs, out)
+        declared = getattr(func, "sparsity_pattern", None)  # a user's rule with a declared pattern
+        if declared is not None:
+            return declared(out, values, slots)
         if not rule.selection:
             return _coupled(out, slots, rule.constant_outputs)
 

@@ -32,7 +32,7 @@ from ..arraylike import primal
 from .graph import Tape, value_shape
 from .var import Var
 
-__all__ = ["transpose_jvp"]
+__all__ = ["transpose_jvp", "transpose_by_columns"]
 
 
 def _float_dtype(x) -> np.dtype:
@@ -99,4 +99,46 @@ def transpose_jvp(jvp: Callable, out: Any, args: Sequence, kwargs: dict, ct: Any
             if result[pos] is None:
                 result[pos] = [None] * len(args[pos])
             result[pos][sub] = g
+    return result
+
+
+def transpose_by_columns(jvp: Callable, out: Any, args: Sequence, kwargs: dict, ct: Any,
+                         inputs: Sequence[int]) -> list:
+    """The same result as :func:`transpose_jvp` for a ``jvp`` that cannot be recorded on a tape.
+
+    A user's rule may convert its tangents to plain floats (a compiled JVP): then the Jacobian
+    is formed from the jvp on the identity directions (one direction per input entry, in one
+    call) and the cotangent is multiplied by its transpose. Exact as well; it costs a direction
+    per input entry. ``inputs`` lists the positions of the differentiated (array) arguments.
+    """
+    import math
+
+    k = _directions(ct)
+    sizes = [math.prod(value_shape(args[pos])) for pos in inputs]
+    n = sum(sizes)
+    tangents: list = [None] * len(args)
+    start = 0
+    for pos, size in zip(inputs, sizes):
+        dtype = _float_dtype(args[pos])
+        block = np.zeros((size, n), dtype=dtype)
+        block[:, start:start + size] = np.eye(size, dtype=dtype)
+        tangents[pos] = block.reshape(value_shape(args[pos]) + (n,))
+        start += size
+    J = jvp(out, args, kwargs, tangents)  # out.shape + (n,), or a tuple of those
+
+    def rows(x, width):
+        return np.reshape(x, (-1, width))
+
+    if isinstance(J, tuple):
+        pairs = [(j, c) for j, c in zip(J, ct) if j is not None and c is not None]
+        J = np.concatenate([rows(j, n) for j, _ in pairs], axis=0) if pairs else np.zeros((0, n))
+        seed = np.concatenate([rows(c, k) for _, c in pairs], axis=0) if pairs else np.zeros((0, k))
+    else:
+        J, seed = rows(J, n), rows(ct, k)
+    g = np.swapaxes(J, 0, 1) @ seed  # (n, k)
+    result: list = [None] * len(args)
+    start = 0
+    for pos, size in zip(inputs, sizes):
+        result[pos] = np.reshape(g[start:start + size], value_shape(args[pos]) + (k,))
+        start += size
     return result
