@@ -116,4 +116,49 @@ Jsparse = sj(np.arange(5.0))
 
 errors: tuple[type[Exception], ...] = (dualad.DualadError, dualad.InputError, dualad.OutputError,
                                        dualad.ConversionError, dualad.UnsupportedFunctionError,
-                                       dualad.TangentShapeError, dualad.DegeneracyError)
+                                       dualad.TangentShapeError, dualad.DegeneracyError,
+                                       dualad.CustomRuleError)
+
+
+# user rules and implicit solutions (issue 16)
+@dualad.custom_jvp
+def softplus(v: Any) -> Any:
+    return np.log1p(np.exp(v))
+
+
+@softplus.defjvp
+def softplus_jvp(primals: tuple[Any, ...], tangents: tuple[Any, ...]) -> tuple[Any, Any]:
+    return softplus(primals[0]), tangents[0] / (1.0 + np.exp(-primals[0]))
+
+
+@dualad.custom_vjp
+def doubled(v: Any) -> Any:
+    return 2.0 * v
+
+
+doubled.defvjp(lambda v: (2.0 * v, None), lambda residuals, g: (2.0 * g,))
+black_box = dualad.float_function(np.sin, jacobian=lambda v: np.diag(np.cos(v)))
+J_rules = dualad.jacobian(lambda v: softplus(v) + black_box(v), x)
+g_rules = tape.grad(lambda v: np.sum(doubled(v)), x)
+
+
+def root_residual(v: Any, p: Any) -> Any:
+    return v ** 3 - p
+
+
+@dualad.custom_root(root_residual)
+def cube_root(p: Any) -> Any:
+    return np.cbrt(p)
+
+
+@dualad.custom_fixed_point(lambda v, p: 0.5 * (v + p / v))
+def square_root(p: Any) -> Any:
+    return np.sqrt(p)
+
+
+@dualad.custom_argmin(lambda v, p: np.sum((v - p) ** 2))
+def nearest(p: Any) -> Any:
+    return np.array(p, dtype=float)
+
+
+d_roots = dualad.jacobian(lambda p: cube_root(p) + square_root(p) + nearest(p), np.array([8.0, 4.0]))
