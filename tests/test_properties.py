@@ -263,7 +263,10 @@ def test_each_operation_three_ways(name, f, smooth):
         float(np.sum(np.asarray(dualad.jvp(f, x, v)[1]) * u)), rel=1e-10, abs=1e-12)
 
 
-points = st.lists(st.floats(-1.5, 1.5, allow_nan=False, width=64), min_size=N, max_size=N).map(np.array)
+# Entries whose squares underflow (0 < |v| < 1e-150) are left out: there a norm's value is 0 in
+# numpy too, and its derivative meets the documented 0 x inf gap (forward NaN, reverse 0).
+_NOT_UNDERFLOWING = st.floats(-1.5, 1.5, allow_nan=False, width=64).filter(lambda v: v == 0 or abs(v) > 1e-150)
+points = st.lists(_NOT_UNDERFLOWING, min_size=N, max_size=N).map(np.array)
 
 
 def _check_shape(node, x):
