@@ -144,7 +144,8 @@ def check_out(func: Any, kwargs: dict, loses: str = "the derivative", on: str = 
     for bad in _REFUSED_KEYWORDS:
         if bad == "axes" and not isinstance(func, np.ufunc):
             continue  # a gufunc's axes= is refused; np.transpose(x, axes=...) is its rule's own argument
-        if bad in kwargs and not (bad == "order" and kwargs[bad] in ("K", "C")):
+        if bad in kwargs and not (bad == "order" and kwargs[bad] in ("K", "C")) \
+                and not (bad == "casting" and kwargs[bad] == "same_kind"):
             raise UnsupportedFunctionError(
                 f"{func_name(func)} with the {bad}= argument is not supported on {on}; "
                 f"remedy: leave {bad}= out"

@@ -19,6 +19,7 @@ from .diagonal import DiagonalTangent
 from .dual import Dual
 from .errors import ConversionError, UnsupportedFunctionError, describe
 from .subclasses import refuse_array_subclass
+from .keywords import cast_result, normalise
 from .rules import (ACCUMULATE, NEG_ONE, ONE, REDUCE, TABLE, Composite, Custom, Elementwise, Linear,
                     NoDerivative, ZeroDerivative, late_rule, setitem_tangent)
 
@@ -326,9 +327,13 @@ def apply_ufunc(ufunc, method, inputs, kwargs):
             if len(inputs) == 1 and type(inputs[0]) is Dual:
                 return _unary(ufunc, rule, inputs[0])
             return _elementwise(ufunc, rule, inputs)
+    inputs, kwargs, dtype = normalise(ufunc, inputs, kwargs)
     given = kwargs
     kwargs = dict(kwargs)
     out = check_out(ufunc, kwargs)
+    if dtype is not None:
+        return cast_result(apply_ufunc(ufunc, method, inputs, {**kwargs, **({} if out is None else {"out": out})}),
+                           dtype)
     if top_tag(inputs) < 0:  # only out= holds a Dual: the results are constants written into it
         result = getattr(ufunc, method)(*inputs, **kwargs)
         if isinstance(out, tuple):
@@ -372,8 +377,23 @@ def apply_function(func, args, kwargs):
         return entry.impl(*args, **kwargs)
     if kind is NoDerivative:
         return func(*_strip(args), **_strip(kwargs))
+    if kind is not Linear and kind is not Custom and kind is not ZeroDerivative:
+        if entry is None and late_rule(func) is not None:  # an optional library's rules just loaded
+            return apply_function(func, args, kwargs)
+        raise unsupported(func, "", args)
+    args, kwargs, dtype = normalise(func, args, kwargs, kind is ZeroDerivative)
+    if kind is ZeroDerivative and kwargs.get("dtype") is not None and np.dtype(kwargs["dtype"]).kind != "f":
+        return func(*_strip(args), **_strip(kwargs))  # an integer constant: its derivative is zero anyway
     kwargs = dict(kwargs)
+    zero_dtype = kwargs.pop("dtype", None) if kind is ZeroDerivative else None
     out = check_out(func, kwargs)
+    if zero_dtype is not None:
+        kwargs["dtype"] = zero_dtype
+    if dtype is not None:
+        return cast_result(apply_function(func, args, {**kwargs, **({} if out is None else {"out": out})}), dtype)
+    if out is not None and top_tag(args) < 0 and top_tag(tuple(kwargs.values())) < 0:
+        # only out= holds a Dual (np.fix(c, d)): a constant written into it
+        return _finish_out(func, func(*args, **kwargs), out)
     if kind is Linear or kind is Custom:
         result = apply_rule(func, entry, args, kwargs)
     elif kind is ZeroDerivative:

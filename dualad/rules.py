@@ -567,7 +567,10 @@ def _matmul_left(t, b):
     if k == 1:  # one direction (a gradient): the product itself, nothing to fold
         return (t[..., 0] @ b)[..., None]
     if t.ndim == 2:  # a is a vector: rows of the (k, n) matrix are the directions
-        return _back(t.T @ b) if np.ndim(b) > 1 else t.T @ b
+        if np.ndim(b) == 1:
+            return t.T @ b
+        # (k, n) @ (..., n, p) is (..., k, p): put the directions last, after b's batch axes
+        return np.swapaxes(t.T @ b, -1, -2)
     ts = np.swapaxes(t, -1, -2)  # (..., m, k, n)
     m = ts.shape[-3]
     r = ts.reshape(ts.shape[:-3] + (m * k, ts.shape[-1])) @ b

@@ -28,6 +28,7 @@ from ..arraylike import OPERANDS, ArrayLike, install_operators, primal as _prima
 from ..dual import Dual
 from ..errors import ConversionError, UnsupportedFunctionError, describe
 from ..subclasses import refuse_array_subclass
+from ..keywords import cast_result, normalise
 from ..rules import (ACCUMULATE, REDUCE, SETITEM, TABLE, Composite, Custom, Elementwise, Linear, NoDerivative,
                      ZeroDerivative, late_rule)
 from .graph import Node, Output, Tape, value_shape
@@ -367,11 +368,14 @@ def apply_ufunc(ufunc, method, inputs, kwargs):
     tape = top_tape(inputs)
     if _forward_first(inputs, tape):
         return dispatch.apply_ufunc(ufunc, method, inputs, kwargs)
+    inputs, kwargs, dtype = normalise(ufunc, inputs, kwargs)
     given = kwargs
     kwargs = dict(kwargs)
     out = check_out(ufunc, kwargs)
     if isinstance(out, tuple):
         raise unsupported(ufunc, " with several out= arrays")
+    if dtype is not None:
+        return _finish_out(ufunc, cast_result(apply_ufunc(ufunc, method, inputs, kwargs), dtype), out)
     if method == "__call__":
         if kwargs:
             raise unsupported(ufunc, f" with keyword arguments {sorted(kwargs)}")
@@ -393,11 +397,19 @@ def apply_ufunc(ufunc, method, inputs, kwargs):
 
 def apply_function(func, args, kwargs):
     kind = type(TABLE.get(func))
-    if kind is Composite or kind is NoDerivative or not kwargs:  # no out= or dtype= to look at
+    if kind is Composite or kind is NoDerivative:
         return call(func, args, kwargs)
+    args, kwargs, dtype = normalise(func, args, kwargs, kind is ZeroDerivative)
+    if not kwargs and dtype is None:  # no out= or dtype= to look at
+        return call(func, args, kwargs)
+    if kind is ZeroDerivative and kwargs.get("dtype") is not None and np.dtype(kwargs["dtype"]).kind != "f":
+        return func(*_strip(args), **_strip(kwargs))  # an integer constant: its derivative is zero anyway
     kwargs = dict(kwargs)
+    zero_dtype = kwargs.pop("dtype", None) if kind is ZeroDerivative else None
     out = check_out(func, kwargs)
-    return _finish_out(func, call(func, args, kwargs), out)
+    if zero_dtype is not None:
+        kwargs["dtype"] = zero_dtype
+    return _finish_out(func, cast_result(call(func, args, kwargs), dtype), out)
 
 
 def _is_plain(v) -> bool:

@@ -1,0 +1,262 @@
+"""No keyword silently ignored: every keyword parameter of every rule-table function is either
+honoured (value and derivative against numpy and central differences, in both modes) or refused
+with a DualadError. A new table entry with keywords must be added here (the first test says so).
+"""
+from __future__ import annotations
+
+import inspect
+import operator
+import warnings
+
+import numpy as np
+import pytest
+
+import dualad
+from dualad import rules, tape
+from dualad.rules import TABLE, Elementwise, NoDerivative
+
+from cases import case_id, central_jacobian
+
+_rng = np.random.default_rng(5)
+X = (np.arange(12.0).reshape(3, 4) * 0.37 + _rng.uniform(0, 0.1, (3, 4)) - 1.9)  # distinct, no zeros
+X[np.abs(X) < 0.2] += 0.5
+V = X[0]  # a 4-vector
+SQ = np.eye(3) * 2 + X[:, :3] * 0.1  # well-conditioned
+W4 = np.array([0.5, 1.5, 2.0, 1.0])
+MASK = np.array([[True, False, True, True]] * 3)
+
+
+# (func, keyword) -> list of (f, x): honoured; f is plain numpy code of one array
+H = {
+    np.round: {"decimals": [(lambda x: np.round(x, decimals=1), X)]},
+    np.around: {"decimals": [(lambda x: np.around(x, decimals=2), X)]},
+    np.sum: {"axis": [(lambda x: np.sum(x, axis=1), X), (lambda x: np.sum(x, 0), X)],
+             "dtype": [(lambda x: np.sum(x, dtype=np.float32), X), (lambda x: np.sum(x, 1, np.float32), X)],
+             "keepdims": [(lambda x: np.sum(x, axis=0, keepdims=True), X)],
+             "out": [(lambda x: np.sum(x, axis=0, out=np.zeros_like(x[0])), X)]},
+    np.cumsum: {"axis": [(lambda x: np.cumsum(x, axis=1), X)],
+                "dtype": [(lambda x: np.cumsum(x, 0, np.float32), X)],
+                "out": [(lambda x: np.cumsum(x, axis=1, out=np.zeros_like(x)), X)]},
+    np.reshape: {"order": [(lambda x: np.reshape(x, (4, 3), order="C"), X)],
+                 "copy": [(lambda x: np.reshape(x, (4, 3), copy=True), X)],
+                 "shape": [(lambda x: np.reshape(x, shape=(2, 6)), X)]},
+    np.copy: {"order": [(lambda x: np.copy(x, order="C"), X)]},
+    np.transpose: {"axes": [(lambda x: np.transpose(x, axes=(1, 0)), X)]},
+    np.roll: {"axis": [(lambda x: np.roll(x, 1, axis=1), X), (lambda x: np.roll(x, 2), X)]},
+    np.einsum: {"optimize": [(lambda x: np.einsum("ij,jk->ik", x, x.T, optimize=True), X)],
+                "out": [(lambda x: np.einsum("ij->j", x, out=np.zeros_like(x[0])), X)]},
+    np.concatenate: {"axis": [(lambda x: np.concatenate([x, x * 2], axis=1), X),
+                              (lambda x: np.concatenate([x, x], axis=None), X)],
+                     "dtype": [(lambda x: np.concatenate([x, x], dtype=np.float32), X)],
+                     "out": [(lambda x: np.concatenate([x, x], out=np.zeros_like(x, shape=(6, 4))), X)],
+                     "casting": [(lambda x: np.concatenate([x, x], casting="same_kind"), X)]},
+    np.prod: {"axis": [(lambda x: np.prod(x, axis=1), X)], "dtype": [(lambda x: np.prod(x, 0, np.float32), X)],
+              "keepdims": [(lambda x: np.prod(x, axis=1, keepdims=True), X)],
+              "out": [(lambda x: np.prod(x, axis=0, out=np.zeros_like(x[0])), X)]},
+    np.cumprod: {"axis": [(lambda x: np.cumprod(x, axis=1), X)], "dtype": [(lambda x: np.cumprod(x, 1, np.float32), X)],
+                 "out": [(lambda x: np.cumprod(x, axis=1, out=np.zeros_like(x)), X)]},
+    np.mean: {"axis": [(lambda x: np.mean(x, axis=(0, 1)), X)], "dtype": [(lambda x: np.mean(x, 0, np.float32), X)],
+              "keepdims": [(lambda x: np.mean(x, 1, keepdims=True), X)]},
+    np.average: {"axis": [(lambda x: np.average(x, axis=1), X)],
+                 "weights": [(lambda x: np.average(x, axis=1, weights=W4), X), (lambda x: np.average(x[0], weights=x[1] ** 2), X)],
+                 "returned": [(lambda x: np.average(x, axis=1, weights=W4, returned=True)[0], X),
+                              (lambda x: np.average(x, axis=1, weights=x[0] ** 2, returned=True)[1], X)],
+                 "keepdims": [(lambda x: np.average(x, axis=0, keepdims=True), X)]},
+    np.var: {"axis": [(lambda x: np.var(x, axis=1), X)], "dtype": [(lambda x: np.var(x, dtype=np.float32), X)],
+             "ddof": [(lambda x: np.var(x, ddof=1), X)], "keepdims": [(lambda x: np.var(x, 0, keepdims=True), X)],
+             "correction": [(lambda x: np.var(x, axis=0, correction=1), X)]},
+    np.std: {"axis": [(lambda x: np.std(x, axis=1), X)], "dtype": [(lambda x: np.std(x, 0, np.float32), X)],
+             "ddof": [(lambda x: np.std(x, ddof=1), X)], "keepdims": [(lambda x: np.std(x, 0, keepdims=True), X)],
+             "correction": [(lambda x: np.std(x, axis=0, correction=1), X)]},
+    np.ptp: {"axis": [(lambda x: np.ptp(x, axis=1), X)], "keepdims": [(lambda x: np.ptp(x, 0, keepdims=True), X)]},
+    np.ravel: {"order": [(lambda x: np.ravel(x, order="C"), X)]},
+    np.squeeze: {"axis": [(lambda x: np.squeeze(x[None], axis=0), X)]},
+    np.stack: {"axis": [(lambda x: np.stack([x, x * x], axis=1), X)],
+               "dtype": [(lambda x: np.stack([x, x], dtype=np.float32), X)],
+               "casting": [(lambda x: np.stack([x, x], casting="same_kind"), X)]},
+    np.hstack: {"dtype": [(lambda x: np.hstack([x, x], dtype=np.float32), X)],
+                "casting": [(lambda x: np.hstack([x, x], casting="same_kind"), X)]},
+    np.vstack: {"dtype": [(lambda x: np.vstack([x, x], dtype=np.float32), X)],
+                "casting": [(lambda x: np.vstack([x, x], casting="same_kind"), X)]},
+    np.append: {"axis": [(lambda x: np.append(x, x[:1], axis=0), X), (lambda x: np.append(x, x[0]), X)]},
+    np.take: {"axis": [(lambda x: np.take(x, [2, 0], axis=1), X)],
+              "mode": [(lambda x: np.take(x, [5, -1], axis=1, mode="clip"), X),
+                       (lambda x: np.take(x, [5, -1], mode="wrap"), X)]},
+    np.take_along_axis: {"axis": [(lambda x: np.take_along_axis(x, np.array([[1, 0]] * 3), axis=1), X),
+                                  (lambda x: np.take_along_axis(x, np.array([[2], [0]]), axis=0), X),
+                                  (lambda x: np.take_along_axis(x[:1], np.array([[1, 3], [0, 0], [2, 1]]), axis=1), X),
+                                  (lambda x: np.take_along_axis(x, np.array([3, 0, 7]), axis=None), X)]},
+    np.repeat: {"axis": [(lambda x: np.repeat(x, 2, axis=1), X), (lambda x: np.repeat(x, [1, 0, 2], axis=0), X)]},
+    np.flip: {"axis": [(lambda x: np.flip(x, axis=1), X), (lambda x: np.flip(x, axis=(0, 1)), X)]},
+    np.diagonal: {"offset": [(lambda x: np.diagonal(x, offset=1), X)],
+                  "axis1": [(lambda x: np.diagonal(x, axis1=1, axis2=0), X)],
+                  "axis2": [(lambda x: np.diagonal(x.reshape(3, 2, 2), axis1=0, axis2=2), X)]},
+    np.trace: {"offset": [(lambda x: np.trace(x, offset=-1), X)], "axis1": [(lambda x: np.trace(x, axis1=1, axis2=0), X)],
+               "axis2": [(lambda x: np.trace(x.reshape(3, 2, 2), axis1=0, axis2=2), X)],
+               "dtype": [(lambda x: np.trace(x, dtype=np.float32), X)]},
+    np.diag: {"k": [(lambda x: np.diag(x[0], k=1), X), (lambda x: np.diag(x, k=-1), X)]},
+    np.diff: {"n": [(lambda x: np.diff(x, n=2), X)], "axis": [(lambda x: np.diff(x, axis=0), X)]},
+    np.sort: {"axis": [(lambda x: np.sort(x, axis=0), X), (lambda x: np.sort(x, axis=None), X)],
+              "kind": [(lambda x: np.sort(x, kind="stable"), X)], "stable": [(lambda x: np.sort(x, stable=True), X)]},
+    np.tensordot: {"axes": [(lambda x: np.tensordot(x, x, axes=([0], [0])), X), (lambda x: np.tensordot(x, x.T, axes=1), X)]},
+    np.cross: {"axisa": [(lambda x: np.cross(x, x[:, :3] ** 2 + 1, axisa=0), X[:, :3] + 0.0)],
+               "axisb": [(lambda x: np.cross(x[:, :3], x[:, :3].T ** 2, axisb=0), X)],
+               "axisc": [(lambda x: np.cross(x[:, :3], x[:, 1:] ** 2, axisc=0), X)],
+               "axis": [(lambda x: np.cross(x[:3, :3], x[:3, 1:] ** 2, axis=0), X)]},
+    np.clip: {"a_min": [(lambda x: np.clip(x, a_min=-1.0, a_max=None), X)], "a_max": [(lambda x: np.clip(x, None, a_max=1.0), X)],
+              "min": [(lambda x: np.clip(x, min=-1.05), X)], "max": [(lambda x: np.clip(x, max=0.95), X)]},
+    np.full_like: {"dtype": [(lambda x: np.full_like(x, x[0, 0], dtype=np.float32), X)],
+                   "order": [(lambda x: np.full_like(x, x[0, 0], order="C"), X)],
+                   "shape": [(lambda x: np.full_like(x, x[0, 0], shape=(2,)), X)],
+                   "subok": [(lambda x: np.full_like(x, x[0, 1], subok=True), X)],
+                   "device": [(lambda x: np.full_like(x, x[0, 1], device="cpu"), X)]},
+    np.real_if_close: {"tol": [(lambda x: np.real_if_close(x, tol=10), X)]},
+    np.nan_to_num: {"copy": [(lambda x: np.nan_to_num(x, copy=True), X)],
+                    "nan": [(lambda x: np.nan_to_num(np.where(x > 0, x, np.nan), nan=2.0), X)],
+                    "posinf": [(lambda x: np.nan_to_num(np.where(x > 0, x, np.inf), posinf=3.0), X)],
+                    "neginf": [(lambda x: np.nan_to_num(np.where(x > 0, x, -np.inf), neginf=-3.0), X)]},
+    np.linalg.norm: {"ord": [(lambda x: np.linalg.norm(x, ord=1), X), (lambda x: np.linalg.norm(x[0], ord=3), X)],
+                     "axis": [(lambda x: np.linalg.norm(x, axis=1), X)],
+                     "keepdims": [(lambda x: np.linalg.norm(x, axis=0, keepdims=True), X)]},
+    np.max: {"axis": [(lambda x: np.max(x, axis=1), X)], "keepdims": [(lambda x: np.max(x, 0, keepdims=True), X)],
+             "out": [(lambda x: np.max(x, axis=0, out=np.zeros_like(x[0])), X)]},
+    np.zeros_like: {"dtype": [(lambda x: np.zeros_like(x, dtype=np.float32), X)], "shape": [(lambda x: np.zeros_like(x, shape=(2,)), X)],
+                    "order": [(lambda x: np.zeros_like(x, order="C"), X)], "device": [(lambda x: np.zeros_like(x, device="cpu"), X)]},
+}
+for _f in (np.amax, np.min, np.amin):
+    H[_f] = {"axis": [(lambda x, g=_f: g(x, axis=1), X)], "keepdims": [(lambda x, g=_f: g(x, 0, keepdims=True), X)],
+             "out": [(lambda x, g=_f: g(x, axis=0, out=np.zeros_like(x[0])), X)]}
+for _f in (np.ones_like, np.empty_like):
+    H[_f] = {"dtype": [(lambda x, g=_f: g(x, dtype=np.float32) * 0, X)], "shape": [(lambda x, g=_f: g(x, shape=(2,)) * 0, X)],
+             "order": [(lambda x, g=_f: g(x, order="C") * 0, X)], "device": [(lambda x, g=_f: g(x, device="cpu") * 0, X)]}
+
+# (func, keyword) -> f: refused with a DualadError on a differentiable value
+R = {
+    np.round: {"out": lambda x: np.round(x, out=np.zeros(x.shape))},
+    np.around: {"out": lambda x: np.around(x, out=np.zeros(x.shape))},
+    np.fix: {"out": lambda x: np.fix(x, out=np.zeros(x.shape))},
+    np.sum: {"initial": lambda x: np.sum(x, initial=1.0), "where": lambda x: np.sum(x, where=MASK),
+             "positional where": lambda x: np.sum(x, None, None, None, False, 0.0, MASK)},
+    np.copy: {"order": lambda x: np.copy(x, order="F"), "subok": lambda x: np.copy(x, subok=False)},
+    np.reshape: {"order": lambda x: np.reshape(x, (4, 3), order="F"), "newshape": None},
+    np.broadcast_to: {"subok": lambda x: np.broadcast_to(x, (2, 3, 4), subok=True)},
+    np.cumsum: {"dtype": lambda x: np.cumsum(x, dtype=int)},
+    np.concatenate: {"casting": lambda x: np.concatenate([x, x], casting="unsafe"),
+                     "dtype": lambda x: np.concatenate([x, x], dtype=int)},
+    np.prod: {"initial": lambda x: np.prod(x, initial=2.0), "where": lambda x: np.prod(x, where=MASK)},
+    np.mean: {"out": lambda x: np.mean(x, axis=0, out=np.zeros(4)), "where": lambda x: np.mean(x, where=MASK),
+              "dtype": lambda x: np.mean(x, dtype=int)},
+    np.var: {"out": lambda x: np.var(x, axis=0, out=np.zeros(4)), "where": lambda x: np.var(x, where=MASK),
+             "mean": lambda x: np.var(x, axis=1, keepdims=True, mean=np.zeros((3, 1)))},
+    np.std: {"out": lambda x: np.std(x, axis=0, out=np.zeros(4)), "where": lambda x: np.std(x, where=MASK),
+             "mean": lambda x: np.std(x, axis=1, keepdims=True, mean=np.zeros((3, 1)))},
+    np.ptp: {"out": lambda x: np.ptp(x, axis=0, out=np.zeros(4))},
+    np.ravel: {"order": lambda x: np.ravel(x, order="F")},
+    np.stack: {"out": lambda x: np.stack([x, x], out=np.zeros((2, 3, 4))), "casting": lambda x: np.stack([x, x], casting="unsafe")},
+    np.hstack: {"casting": lambda x: np.hstack([x, x], casting="unsafe")},
+    np.vstack: {"casting": lambda x: np.vstack([x, x], casting="unsafe")},
+    np.take: {"out": lambda x: np.take(x, [0, 1], out=np.zeros(2))},
+    np.trace: {"out": lambda x: np.trace(x, out=np.zeros(()))},
+    np.diff: {"prepend": lambda x: np.diff(x, prepend=0.0), "append": lambda x: np.diff(x, append=0.0)},
+    np.sort: {"order": lambda x: np.sort(x, order="f0")},
+    np.dot: {"out": lambda x: np.dot(x, x.T, out=np.zeros((3, 3)))},
+    np.outer: {"out": lambda x: np.outer(x[0], x[1], out=np.zeros((4, 4)))},
+    np.clip: {"out": lambda x: np.clip(x, -1, 1, out=np.zeros(x.shape)), "casting": lambda x: np.clip(x, -1, 1, casting="unsafe")},
+    np.full_like: {"order": lambda x: np.full_like(x, x[0, 0], order="F"), "subok": lambda x: np.full_like(x, x[0, 0], subok=False)},
+    np.nan_to_num: {"copy": lambda x: np.nan_to_num(x, copy=False)},
+    np.linalg.multi_dot: {"out": lambda x: np.linalg.multi_dot([x, x.T, x], out=np.zeros((3, 4)))},
+    np.einsum: {"casting": lambda x: np.einsum("ij->j", x, casting="unsafe"), "order": lambda x: np.einsum("ij->j", x, order="F")},
+    np.zeros_like: {"order": lambda x: np.zeros_like(x, order="F"), "subok": lambda x: np.zeros_like(x, subok=False)},
+}
+for _f in (np.max, np.amax, np.min, np.amin):
+    R[_f] = {"initial": lambda x, g=_f: g(x, initial=0.0), "where": lambda x, g=_f: g(x, where=MASK, initial=0.0)}
+for _f in (np.ones_like, np.empty_like):
+    R[_f] = {"order": lambda x, g=_f: g(x, order="F"), "subok": lambda x, g=_f: g(x, subok=False)}
+R[np.cumprod] = {"dtype": lambda x: np.cumprod(x, dtype=np.int64)}
+
+
+def _keyword_parameters(func) -> list:
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+            and (p.default is not p.empty or p.kind is p.KEYWORD_ONLY)]
+
+
+FUNCS = [f for f, r in TABLE.items() if not isinstance(f, np.ufunc) and type(r) is not NoDerivative
+         and f not in (operator.getitem, rules.SETITEM)]
+
+
+@pytest.mark.parametrize("func", FUNCS, ids=case_id)
+def test_every_keyword_is_honoured_or_refused(func):
+    missing = [kw for kw in _keyword_parameters(func) if kw not in H.get(func, {}) and kw not in R.get(func, {})]
+    assert not missing, (f"{case_id(func)}: keyword(s) {missing} are neither exercised (H) nor asserted refused (R) "
+                         "in tests/test_keywords.py; add a case for each")
+
+
+def _honoured_cases():
+    for func, by_kw in H.items():
+        for kw, cases in by_kw.items():
+            for i, (f, x) in enumerate(cases):
+                yield pytest.param(f, x, id=f"{case_id(func)}-{kw}-{i}")
+
+
+@pytest.mark.parametrize("f, x", list(_honoured_cases()))
+def test_honoured_keyword_matches_numpy(f, x):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        want = np.asarray(f(x))
+        d = f(dualad.Dual(x, np.zeros_like(x)))
+        got = np.asarray(d.value if isinstance(d, dualad.Dual) else d)
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-6 if want.dtype == np.float32 else 1e-13, atol=1e-13)
+        J = dualad.jacobian(lambda z: f(z).astype(np.float64), x)
+        single = want.dtype == np.float32  # differences of float32 values need a long step
+        ref = central_jacobian(lambda z: np.asarray(f(z), dtype=np.float64), x, rel_step=1e-3 if single else 1e-6)
+        tol = 2e-2 if single else 1e-6
+        np.testing.assert_allclose(J, ref, rtol=tol, atol=tol)
+        try:
+            Jr = tape.jacobian(f, x)
+        except dualad.ConversionError as err:  # a tape value is never narrowed (float64 -> float32)
+            assert single and "remedy" in str(err)
+            return
+        np.testing.assert_allclose(Jr, J, rtol=1e-6 if single else 1e-12, atol=1e-12)
+
+
+def _refused_cases():
+    for func, by_kw in R.items():
+        for kw, f in by_kw.items():
+            if f is not None:
+                yield pytest.param(f, id=f"{case_id(func)}-{kw}")
+
+
+@pytest.mark.parametrize("f", list(_refused_cases()))
+def test_refused_keyword_raises(f):
+    with pytest.raises(dualad.DualadError, match="remedy"):
+        dualad.jacobian(f, X)
+    with pytest.raises(dualad.DualadError, match="remedy"):
+        tape.jacobian(f, X)
+
+
+UFUNCS = [u for u, r in TABLE.items() if isinstance(u, np.ufunc) and type(r) is Elementwise]
+
+
+@pytest.mark.parametrize("ufunc", UFUNCS, ids=lambda u: u.__name__)
+def test_ufunc_keywords(ufunc):
+    """out= and a float dtype= are honoured; where=, casting=, order=, subok=, signature= are refused."""
+    lo, hi = rules.TABLE[ufunc].domain[0]
+    x = np.linspace(lo + 0.1 * (hi - lo), hi - 0.1 * (hi - lo), 4)
+    args = lambda z: (z,) * ufunc.nin  # noqa: E731
+    want = ufunc(*args(x.astype(np.float32)))
+    got = ufunc(*args(dualad.Dual(x, np.ones_like(x))), dtype=np.float32)
+    assert got.value.dtype == np.float32 and got.tangent.dtype == np.float32
+    np.testing.assert_allclose(got.value, want, rtol=1e-6)
+    buf = np.zeros_like(dualad.Dual(x, np.zeros_like(x)))  # a Dual buffer
+    res = ufunc(*args(dualad.Dual(x, np.ones_like(x))), out=buf)
+    assert res is buf
+    np.testing.assert_allclose(buf.tangent, dualad.jvp(lambda z: ufunc(*args(z)), x, np.ones_like(x))[1])
+    for kw in ({"where": x > 0}, {"casting": "unsafe"}, {"order": "F"}, {"subok": False}, {"signature": ("d",) * (ufunc.nin + 1)}):
+        for engine in (dualad.jacobian, tape.jacobian):
+            with pytest.raises(dualad.DualadError, match="remedy"):
+                engine(lambda z: ufunc(*args(z), **kw), x)
