@@ -123,6 +123,36 @@ H = {
     np.zeros_like: {"dtype": [(lambda x: np.zeros_like(x, dtype=np.float32), X)], "shape": [(lambda x: np.zeros_like(x, shape=(2,)), X)],
                     "order": [(lambda x: np.zeros_like(x, order="C"), X)], "device": [(lambda x: np.zeros_like(x, device="cpu"), X)]},
 }
+_L = np.linalg
+_M6 = np.random.default_rng(7).uniform(-0.1, 0.1, (6, 6))
+_X43 = np.concatenate([SQ, X[:1, :3]], axis=0)  # 4 x 3, full column rank
+_SPD = lambda x: x @ x.T + np.eye(3)  # noqa: E731
+H.update({
+    _L.cholesky: {"upper": [(lambda x: _L.cholesky(_SPD(x), upper=True), SQ)]},
+    _L.qr: {"mode": [(lambda x: _L.qr(x, mode="r"), _X43), (lambda x: np.abs(_L.qr(x, mode="complete")[1]), _X43)]},
+    _L.eigh: {"UPLO": [(lambda x: _L.eigh(x, UPLO="U")[0], SQ), (lambda x: _L.eigh(x, UPLO="L")[0], SQ)]},
+    _L.eigvalsh: {"UPLO": [(lambda x: _L.eigvalsh(x, UPLO="U"), SQ)]},
+    _L.svd: {"full_matrices": [(lambda x: (lambda u, s, vt: (u[:, :3] * s) @ vt)(*_L.svd(x, full_matrices=True)), _X43),
+                               (lambda x: (lambda u, s, vt: (u * s) @ vt)(*_L.svd(x, full_matrices=False)), _X43)],
+             "compute_uv": [(lambda x: _L.svd(x, compute_uv=False), _X43)],
+             "hermitian": [(lambda x: _L.svd(_SPD(x), compute_uv=False, hermitian=True), SQ)]},
+    _L.pinv: {"rcond": [(lambda x: _L.pinv(x, rcond=1e-10), _X43)], "rtol": [(lambda x: _L.pinv(x, rtol=1e-10), _X43)],
+              "hermitian": [(lambda x: _L.pinv(_SPD(x), hermitian=True), SQ)]},
+    _L.lstsq: {"rcond": [(lambda x: _L.lstsq(x, np.arange(4.0), rcond=None)[0], _X43)]},
+    _L.cond: {"p": [(lambda x: _L.cond(x, p="fro"), SQ), (lambda x: _L.cond(x, p=1), SQ), (lambda x: _L.cond(x, p=2), SQ)]},
+    _L.matrix_norm: {"ord": [(lambda x: _L.matrix_norm(x, ord=1), X), (lambda x: _L.matrix_norm(x, ord="fro"), X)],
+                     "keepdims": [(lambda x: _L.matrix_norm(x, keepdims=True), X)]},
+    _L.vector_norm: {"ord": [(lambda x: _L.vector_norm(x, ord=3), X)], "axis": [(lambda x: _L.vector_norm(x, axis=1), X)],
+                     "keepdims": [(lambda x: _L.vector_norm(x, axis=0, keepdims=True), X)]},
+    _L.tensorsolve: {"axes": [(lambda x: _L.tensorsolve(np.moveaxis((2 * np.eye(6) + x).reshape(2, 3, 6), 2, 0),
+                                                        np.arange(6.0).reshape(2, 3), axes=(0,)), _M6)]},
+    _L.tensorinv: {"ind": [(lambda x: _L.tensorinv((2 * np.eye(6) + x).reshape(6, 2, 3), ind=1), _M6)]},
+    _L.trace: {"offset": [(lambda x: _L.trace(x, offset=1), X)], "dtype": [(lambda x: _L.trace(x, dtype=np.float32), X)]},
+    _L.diagonal: {"offset": [(lambda x: _L.diagonal(x, offset=1), X)]},
+    _L.cross: {"axis": [(lambda x: _L.cross(x[:, :3], x[:, 1:] ** 2, axis=0), X)]},
+    _L.tensordot: {"axes": [(lambda x: _L.tensordot(x, x.T, axes=1), X), (lambda x: _L.tensordot(x, x, axes=([1], [1])), X)]},
+    _L.vecdot: {"axis": [(lambda x: _L.vecdot(x, x ** 2, axis=0), X)]},
+})
 for _f in (np.amax, np.min, np.amin):
     H[_f] = {"axis": [(lambda x, g=_f: g(x, axis=1), X)], "keepdims": [(lambda x, g=_f: g(x, 0, keepdims=True), X)],
              "out": [(lambda x, g=_f: g(x, axis=0, out=np.zeros_like(x[0])), X)]}
