@@ -17,7 +17,8 @@ from .tape import hvp
 from .checking import check_grad
 from .parallel import batch_gradient, batch_jacobian
 from .transforms import grad, hess, jacfwd, jacrev, value_and_grad  # function transforms, JAX's names
-from .sparse import SparseJacobian, jacobian_sparsity, sparse_jacobian  # scipy imported when they run
+from .sparse import (SparseJacobian, SparsityChangedError, SparsityError, jacobian_sparsity,  # scipy imported
+                     sparse_jacobian)  # when they run
 
 __version__ = "0.1.0"
 
@@ -25,6 +26,6 @@ __all__ = [
     "Dual", "jvp", "derivative", "jacobian", "gradient", "hessian", "auto_chunk_size", "zeros_like",
     "DualadError", "UnsupportedFunctionError", "ConversionError", "InputError", "OutputError",
     "TangentShapeError", "DegeneracyError", "tape", "hvp", "check_grad", "jacobian_sparsity", "sparse_jacobian",
-    "SparseJacobian", "batch_jacobian", "batch_gradient",
+    "SparseJacobian", "batch_jacobian", "batch_gradient", "SparsityChangedError", "SparsityError",
     "jacfwd", "jacrev", "grad", "value_and_grad", "hess", "register_pytree_node", "register_dataclass",
 ]

@@ -15,6 +15,7 @@ from typing import Callable
 
 import numpy as np
 
+from .decisions import note
 from .errors import ConversionError, describe
 
 __all__ = ["ArrayLike", "primal", "install_operators", "OPERANDS"]
@@ -95,37 +96,59 @@ class ArrayLike:
         return html_summary(self)
 
     # ----------------------------------------------------------------- values only
+    # Comparisons and bool() are value-dependent decisions: dualad.decisions records them while a
+    # log is active (sparsity detection), so a later pass can tell when f takes another branch.
     def __bool__(self) -> bool:
-        return bool(primal(self))
+        return note("bool", bool(primal(self)))
 
     def __lt__(self, other):
-        return primal(self) < primal(other)
+        return note("compare", primal(self) < primal(other))
 
     def __le__(self, other):
-        return primal(self) <= primal(other)
+        return note("compare", primal(self) <= primal(other))
 
     def __gt__(self, other):
-        return primal(self) > primal(other)
+        return note("compare", primal(self) > primal(other))
 
     def __ge__(self, other):
-        return primal(self) >= primal(other)
+        return note("compare", primal(self) >= primal(other))
 
     def __eq__(self, other):
-        return primal(self) == primal(other)
+        return note("compare", primal(self) == primal(other))
 
     def __ne__(self, other):
-        return primal(self) != primal(other)
+        return note("compare", primal(self) != primal(other))
 
     __hash__ = None  # mutable and compared elementwise, like ndarray
 
-    def __round__(self, ndigits=None):
-        return np.round(self, ndigits or 0)
+    def argmax(self, axis=None, out=None, *, keepdims=False):
+        return np.argmax(self, axis=axis, out=out, keepdims=keepdims)
 
-    def argmax(self, axis=None):
-        return np.argmax(primal(self), axis=axis)
+    def argmin(self, axis=None, out=None, *, keepdims=False):
+        return np.argmin(self, axis=axis, out=out, keepdims=keepdims)
 
-    def argmin(self, axis=None):
-        return np.argmin(primal(self), axis=axis)
+    def argsort(self, axis=-1, kind=None, order=None, *, stable=None):
+        return np.argsort(self, axis=axis, kind=kind, order=order, stable=stable)
+
+    def nonzero(self):
+        return np.nonzero(self)
+
+    def any(self, axis=None, out=None, keepdims=False, *, where=True):
+        return np.any(self, axis=axis, out=out, keepdims=keepdims, where=where)
+
+    def all(self, axis=None, out=None, keepdims=False, *, where=True):
+        return np.all(self, axis=axis, out=out, keepdims=keepdims, where=where)
+
+    def take(self, indices, axis=None, out=None, mode="raise"):
+        return np.take(self, indices, axis=axis, out=out, mode=mode)
+
+    def sort(self, axis=-1, kind=None, order=None, *, stable=None):
+        """Sort in place, like ndarray.sort (the derivative moves with the values)."""
+        self[...] = np.sort(self, axis=axis, kind=kind, order=order, stable=stable)
+
+    def fill(self, value) -> None:
+        """Set every entry to ``value`` in place (a constant, or a differentiable scalar)."""
+        self[...] = value
 
     # ----------------------------------------------------------------- sequence protocol
     def __len__(self) -> int:

@@ -17,6 +17,7 @@ import numpy as np
 from .arraylike import primal as _primal
 from .common import ndim as _ndim, shape as _shape, size as _size
 from .arraylike import ArrayLike
+from .decisions import note
 from .errors import ConversionError, UnsupportedFunctionError
 from .rules import ACCUMULATE, TABLE, Composite, normalize_axes as _axes
 
@@ -334,11 +335,10 @@ def _diff(a, n=1, axis=-1, prepend=None, append=None):
 @composite(np.sort)
 def _sort(a, axis=-1, kind=None, order=None, *, stable=None):
     _reject("sort", order=order)  # field names: structured arrays, never differentiable values
-    values = np.asarray(_primal(a)) if not isinstance(a, np.ndarray) else a
     if axis is None:
         a, axis = np.ravel(a), -1
-        values = values.ravel()
-    return np.take_along_axis(a, np.argsort(values, axis=axis, kind=kind, stable=stable), axis)
+    # np.argsort on the differentiable value: the order is a decision the engines record
+    return np.take_along_axis(a, np.argsort(a, axis=axis, kind=kind, stable=stable), axis)
 
 
 # ------------------------------------------------------------------ products
@@ -474,7 +474,7 @@ def _nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
                                        "dualad does not do on differentiable values; remedy: leave copy= out "
                                        "and use the returned array (x = np.nan_to_num(x))")
     v = np.asarray(_primal(x))
-    bad = ~np.isfinite(v)
+    bad = ~np.isfinite(x)  # on the differentiable value: a recorded decision
     if not bad.any():
         return x
     return np.where(bad, np.nan_to_num(v, nan=nan, posinf=posinf, neginf=neginf), x)
@@ -591,6 +591,7 @@ def _extreme_accumulate(ufunc):
         # Entries tied with the running extreme share its derivative equally, as np.max of the
         # prefix does: add terms whose values are exactly 0 but whose tangents do the sharing.
         tied = v == run
+        note("accumulate", (start, tied))  # positions chosen on values: a recorded decision
         zero = np.cumsum(np.where(tied, a - first, 0.0), axis=-1)
         count = np.cumsum(tied, axis=-1)
         prev = np.maximum(start - 1, 0)

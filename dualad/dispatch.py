@@ -19,6 +19,7 @@ from .diagonal import DiagonalTangent
 from .dual import Dual
 from .errors import ConversionError, UnsupportedFunctionError, describe
 from .subclasses import refuse_array_subclass
+from .decisions import note
 from .keywords import cast_result, normalise
 from .rules import (ACCUMULATE, NEG_ONE, ONE, REDUCE, TABLE, Composite, Custom, Elementwise, Linear,
                     NoDerivative, ZeroDerivative, late_rule, setitem_tangent)
@@ -350,7 +351,7 @@ def apply_ufunc(ufunc, method, inputs, kwargs):
         elif type(rule) is ZeroDerivative:
             result = _zero_derivative(ufunc, inputs, {})
         elif type(rule) is NoDerivative:
-            result = ufunc(*_strip(inputs))
+            result = note(_name(ufunc), ufunc(*_strip(inputs)))  # a value-dependent decision
         elif rule is None and late_rule(ufunc) is not None:  # an optional library's rules just loaded
             return apply_ufunc(ufunc, method, inputs, given)
         else:
@@ -375,8 +376,8 @@ def apply_function(func, args, kwargs):
     kind = type(entry)
     if kind is Composite:
         return entry.impl(*args, **kwargs)
-    if kind is NoDerivative:
-        return func(*_strip(args), **_strip(kwargs))
+    if kind is NoDerivative:  # orders, positions, predicates: value-dependent decisions
+        return note(_name(func), func(*_strip(args), **_strip(kwargs)))
     if kind is not Linear and kind is not Custom and kind is not ZeroDerivative:
         if entry is None and late_rule(func) is not None:  # an optional library's rules just loaded
             return apply_function(func, args, kwargs)

@@ -28,6 +28,7 @@ from ..arraylike import OPERANDS, ArrayLike, install_operators, primal as _prima
 from ..dual import Dual
 from ..errors import ConversionError, UnsupportedFunctionError, describe
 from ..subclasses import refuse_array_subclass
+from ..decisions import note
 from ..keywords import cast_result, normalise
 from ..rules import (ACCUMULATE, REDUCE, SETITEM, TABLE, Composite, Custom, Elementwise, Linear, NoDerivative,
                      ZeroDerivative, late_rule)
@@ -315,8 +316,8 @@ def call(func, args, kwargs):
     kind = type(rule)
     if kind is Composite:
         return rule.impl(*args, **kwargs)
-    if kind is NoDerivative:
-        return func(*_strip(args), **_strip(kwargs))
+    if kind is NoDerivative:  # orders, positions, predicates: value-dependent decisions
+        return note(func_name(func), func(*_strip(args), **_strip(kwargs)))
     if kwargs and top_tape(tuple(kwargs.values())) is not None:
         raise UnsupportedFunctionError(
             f"{func_name(func)} got a tape value as a keyword argument; remedy: pass differentiable "
