@@ -7,7 +7,8 @@
 from . import rules  # noqa: F401  (the rule table: read by both modes)
 from .buffers import zeros_like
 from .dual import Dual
-from .errors import (ConversionError, DegeneracyError, DualadError, InputError, OutputError, TangentShapeError,
+from .errors import (ConversionError, DegeneracyError, DualadError, InputError, OptionError, OutputError,
+                     TangentShapeError,
                      UnsupportedFunctionError)
 from .forward import auto_chunk_size
 from .valueforms import derivative, gradient, hessian, jacobian, jvp  # argnums, containers, has_aux
@@ -26,6 +27,6 @@ __all__ = [
     "Dual", "jvp", "derivative", "jacobian", "gradient", "hessian", "auto_chunk_size", "zeros_like",
     "DualadError", "UnsupportedFunctionError", "ConversionError", "InputError", "OutputError",
     "TangentShapeError", "DegeneracyError", "tape", "hvp", "check_grad", "jacobian_sparsity", "sparse_jacobian",
-    "SparseJacobian", "batch_jacobian", "batch_gradient", "SparsityChangedError", "SparsityError",
+    "SparseJacobian", "batch_jacobian", "batch_gradient", "SparsityChangedError", "SparsityError", "OptionError",
     "jacfwd", "jacrev", "grad", "value_and_grad", "hess", "register_pytree_node", "register_dataclass",
 ]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -152,3 +152,17 @@ def check_out(func: Any, kwargs: dict, loses: str = "the derivative", on: str = 
                 + (" (use np.where on the result instead of where=)" if bad == "where" else "")
                 + (" (transpose first if you need another memory order)" if bad == "order" else ""))
     return out
+
+
+def partial_at(partial: Callable, out: Any, *values: Any) -> Any:
+    """``partial(out, *values)``, a rule's local derivative, even under the caller's ``np.errstate(all="raise")``.
+
+    Infinite partials are documented conventions (sqrt at 0, x**p at 0); they are dualad's own
+    arithmetic and must not trip the user's floating-point traps. Computed plainly first (no
+    context manager on the hot path), again with the traps off only if one fired.
+    """
+    try:
+        return partial(out, *values)
+    except FloatingPointError:
+        with np.errstate(all="ignore"):
+            return partial(out, *values)

@@ -12,15 +12,16 @@ import sys
 import numpy as np
 
 from . import aliasing, lifetime
-from .arraylike import primal as _primal
+from .arraylike import ArrayLike, primal as _primal
 from .common import all_finite as _all_finite, complex_refused, func_name as _name, ndim as _ndim
+from .common import partial_at
 from .common import check_out, shape as _shape, strip as _strip, unsupported
 from .diagonal import DiagonalTangent
 from .dual import Dual
 from .errors import ConversionError, UnsupportedFunctionError, describe
 from .subclasses import refuse_array_subclass
 from .decisions import note
-from .keywords import cast_result, normalise
+from .keywords import cast_result, lists_to_arrays, normalise, stack_nested
 from .rules import (ACCUMULATE, NEG_ONE, ONE, REDUCE, TABLE, Composite, Custom, Elementwise, Linear,
                     NoDerivative, ZeroDerivative, late_rule, setitem_tangent)
 
@@ -117,6 +118,8 @@ def _elementwise(ufunc, rule: Elementwise, inputs):
     tag = top_tag(inputs)
     values = [x.value if isinstance(x, Dual) and x.tag == tag else x for x in inputs]
     out = _evaluate(ufunc, values)
+    if type(out) is not np.float64 and getattr(out, "dtype", _FLOAT64).kind == "c":
+        raise complex_refused(ufunc, inputs)  # before any partial meets a complex constant
     if type(out) is not np.float64 and type(out) is not _ARRAY and isinstance(out, _ARRAY):
         refuse_array_subclass(out, f"an operand of {_name(ufunc)}")  # np.matrix / masked constants
     tangent = None
@@ -133,7 +136,7 @@ def _elementwise(ufunc, rule: Elementwise, inputs):
             elif partial is None:
                 raise unsupported(ufunc, f" with respect to argument {i}", inputs)
             else:
-                c = _scale(partial(out, *values), t, batched)
+                c = _scale(partial_at(partial, out, *values), t, batched)
                 tangent = c if tangent is None else tangent + c
         elif type(x) is Dual:  # a lower level's Dual: a constant here, if its call is still running
             lifetime.check_tag(x.tag, f"in {_name(ufunc)} with a Dual of a running call")
@@ -159,7 +162,7 @@ def _scalar_term(partial, tangent, out, va, vb):
         return tangent
     if partial is NEG_ONE:
         return -tangent
-    p = partial(out, va, vb)
+    p = partial_at(partial, out, va, vb)
     if (type(p) is np.float64 or type(p) is float) and math.isfinite(p):
         return p * tangent
     return _scale(p, tangent, True)  # an infinite or array partial: the NaN-safe product
@@ -224,7 +227,7 @@ def _unary(ufunc, rule: Elementwise, x: Dual):
     elif partial is None:
         raise unsupported(ufunc, " with respect to argument 0", (x,))
     else:
-        tangent = _scale(partial(out, value), t, _ndim(t) > _ndim(value))
+        tangent = _scale(partial_at(partial, out, value), t, _ndim(t) > _ndim(value))
     dtype = out.dtype
     if tangent.dtype != dtype and dtype.kind == "f":
         tangent = tangent.astype(dtype)  # a float64 partial must not promote float32
@@ -374,6 +377,7 @@ def apply_ufunc(ufunc, method, inputs, kwargs):
 def apply_function(func, args, kwargs):
     entry = TABLE.get(func)
     kind = type(entry)
+    args = lists_to_arrays(func, args)
     if kind is Composite:
         return entry.impl(*args, **kwargs)
     if kind is NoDerivative:  # orders, positions, predicates: value-dependent decisions
@@ -463,6 +467,8 @@ def _own(a):
         if sys.getrefcount(a) <= _OWN_REFS:
             return a
         return Dual._make(a.value, a.tangent, a.tag)  # its own object; its arrays are copied when written
+    if isinstance(a, ArrayLike):  # a tape value under a Dual (forward over reverse): copied on its tape
+        return np.copy(a)
     return np.array(a, copy=True)
 
 
@@ -495,7 +501,7 @@ def _check_live(item, d: Dual):
 def setitem(d: Dual, key, item):
     """``d[key] = item``, updating value and tangent together, with numpy's view semantics."""
     _check_key(key)
-    aliasing.write(d, key, item, _setitem, np.copy)
+    aliasing.write(d, key, stack_nested(item), _setitem, np.copy)
 
 
 def _read_only(value) -> bool:
@@ -521,7 +527,13 @@ def _setitem(d: Dual, key, item):
         # the incoming value carries an outer derivative: give ours the same layer (zero tangent)
         d.value = Dual._make(d.value, np.zeros(d.value.shape + np.shape(_primal(value.tangent))[value.ndim:],
                                                d.value.dtype), value.tag)
+    elif isinstance(value, ArrayLike) and not isinstance(d.value, ArrayLike):
+        # the incoming value is a tape value (reverse over forward): ours joins its tape as a constant
+        d.value = np.zeros_like(value, shape=np.shape(d.value)) + d.value
     if isinstance(item, Dual) and item.tag == d.tag:
+        if isinstance(item.tangent, ArrayLike) and not isinstance(item.tangent, Dual) and \
+                not isinstance(d.tangent, ArrayLike):
+            d.tangent = np.zeros_like(item.tangent, shape=np.shape(d.tangent)) + d.tangent
         if isinstance(item.tangent, Dual) and not isinstance(d.tangent, Dual):
             # the incoming tangent carries an outer derivative: give ours the same layer
             d.tangent = Dual._make(d.tangent, np.zeros(d.tangent.shape + item.tangent.tangent.shape[

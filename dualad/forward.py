@@ -87,6 +87,12 @@ def _stack_output(y):
     """Turn a list/tuple output into one array or Dual (nested lists become nested axes)."""
     items = [_stack_output(v) if isinstance(v, (list, tuple)) else v for v in y]
     if not any(isinstance(v, Dual) for v in items):
+        for v in items:
+            _plain_output(v)  # a string or None in the list: OutputError, not numpy's conversion error
+        shapes = {np.shape(v) for v in items}
+        if len(shapes) > 1:  # ragged constants: numpy's own ValueError would name no remedy
+            raise OutputError(f"the function returned a list of arrays of different shapes {sorted(shapes)}; "
+                              "remedy: return one array, or a list of equally shaped arrays")
         return _plain_output(np.array(items) if items else np.zeros(0))
     if not items:
         return np.zeros(0)

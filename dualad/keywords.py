@@ -31,7 +31,7 @@ import numpy as np
 from .arraylike import ArrayLike
 from .errors import ConversionError
 
-__all__ = ["normalise", "cast_result"]
+__all__ = ["normalise", "cast_result", "stack_nested", "lists_to_arrays"]
 
 _NAMES: dict[Any, tuple | None] = {}
 
@@ -110,3 +110,43 @@ def cast_result(result, dtype):
     if isinstance(result, np.ndarray) and result.dtype != dtype:
         return result.astype(dtype)
     return result
+
+
+def _holds_differentiable(obj) -> bool:
+    if isinstance(obj, ArrayLike):
+        return True
+    if isinstance(obj, (list, tuple)):
+        return any(_holds_differentiable(o) for o in obj)
+    return False
+
+
+def stack_nested(obj):
+    """A (nested) list or tuple holding differentiable values as one stacked value, as numpy's
+    ``np.asarray`` would read it (``[x[0], x[1] - x[0]**2]`` is ``np.stack([...])``); anything else as it is.
+
+    >>> import numpy as np
+    >>> stack_nested([1.0, 2.0])
+    [1.0, 2.0]
+    """
+    if isinstance(obj, (list, tuple)) and not hasattr(obj, "_fields") and _holds_differentiable(obj):
+        return np.stack([stack_nested(o) for o in obj])
+    return obj
+
+
+#: functions whose first argument is a sequence of arrays (each element is one array_like)
+_SEQUENCE_OF_ARRAYS = {np.concatenate, np.stack, np.hstack, np.vstack, np.dstack, np.column_stack,
+                       np.linalg.multi_dot}
+
+
+def lists_to_arrays(func, args: tuple) -> tuple:
+    """``args`` with every list argument that holds differentiable values stacked into one value.
+
+    numpy reads a list argument as an array (``np.concatenate([r, [x[0], x[1]]])``: the inner
+    list is one array); with differentiable entries that must be ``np.stack``, which keeps their
+    derivatives, where numpy's own conversion would refuse them.
+    """
+    if not any(isinstance(a, (list, tuple)) for a in args):
+        return args
+    if func in _SEQUENCE_OF_ARRAYS and args and isinstance(args[0], (list, tuple)):
+        return (type(args[0])(stack_nested(a) for a in args[0]),) + tuple(args[1:])
+    return tuple(stack_nested(a) for a in args)

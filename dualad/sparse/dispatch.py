@@ -49,6 +49,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..decisions import note
+from ..keywords import lists_to_arrays
 from ..common import check_out, func_name, strip as _strip, unsupported as _unsupported
 from ..errors import ConversionError, OutputError, UnsupportedFunctionError, describe
 from ..rules import (ACCUMULATE, NEG_ONE, ONE, REDUCE, TABLE, Composite, Custom, Elementwise, Linear,
@@ -368,6 +369,7 @@ def apply_ufunc(ufunc, method, inputs, kwargs):
 def apply_function(func, args, kwargs):
     entry = TABLE.get(func)
     kind = type(entry)
+    args = lists_to_arrays(func, args)
     if kind is Composite:
         return entry.impl(*args, **kwargs)
     if kind is NoDerivative:  # orders, positions, predicates: value-dependent decisions

@@ -189,11 +189,13 @@ class SparseJacobian:
     # ------------------------------------------------------------------ pattern and colouring
     def _function_of_x(self, args: tuple, wrap):
         """f as a function of x alone, the extra arguments placed around it (floats wrapped by ``wrap``)."""
+        f, i = self.f, self.argnum
+        if not args:
+            return f  # nothing around x (and nothing of self captured: executors pickle what they run)
         extra = [wrap(a) if _guarded(a) else a for a in args]
-        i = self.argnum
 
         def g(x):
-            return self.f(*extra[:i], x, *extra[i:])
+            return f(*extra[:i], x, *extra[i:])
         return g
 
     def _detect(self, x: np.ndarray, args: tuple) -> None:

@@ -29,7 +29,7 @@ from ..dual import Dual
 from ..errors import ConversionError, UnsupportedFunctionError, describe
 from ..subclasses import refuse_array_subclass
 from ..decisions import note
-from ..keywords import cast_result, normalise
+from ..keywords import cast_result, lists_to_arrays, normalise, stack_nested
 from ..rules import (ACCUMULATE, REDUCE, SETITEM, TABLE, Composite, Custom, Elementwise, Linear, NoDerivative,
                      ZeroDerivative, late_rule)
 from .graph import Node, Output, Tape, value_shape
@@ -398,6 +398,7 @@ def apply_ufunc(ufunc, method, inputs, kwargs):
 
 def apply_function(func, args, kwargs):
     kind = type(TABLE.get(func))
+    args = lists_to_arrays(func, args)
     if kind is Composite or kind is NoDerivative:
         return call(func, args, kwargs)
     args, kwargs, dtype = normalise(func, args, kwargs, kind is ZeroDerivative)
@@ -421,7 +422,7 @@ def setitem(buf: Var, key, item) -> None:
     """``buf[key] = item`` recorded as the functional node ``buf = SETITEM(buf, key, item)``,
     with numpy's view semantics (a write into a view is a write into its root)."""
     _check_key(key)
-    aliasing.write(buf, key, item, _raw_setitem, np.copy)
+    aliasing.write(buf, key, stack_nested(item), _raw_setitem, np.copy)
 
 
 def _raw_setitem(buf: Var, key, item) -> None:
