@@ -11,7 +11,9 @@ and each engine reports them here:
   ``argsort``, ``nonzero``, one-argument ``where``, ``searchsorted``, ``isnan``,
   ...): orders and positions, which become indices and shapes;
 * composites that choose on values internally (``np.sort``'s order, a running
-  maximum's positions).
+  maximum's positions);
+* index arrays and masks used in ``x[key]`` and ``x[key] = v``, wherever they were computed
+  (values used as indices).
 
 Nothing is recorded unless a log is active in this thread, so the cost outside
 :func:`recording` / :func:`checking` is one attribute read per decision.
@@ -34,7 +36,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-__all__ = ["DecisionLog", "Check", "note", "recording", "checking", "active"]
+__all__ = ["DecisionLog", "Check", "note", "note_index", "recording", "checking", "active"]
 
 _STATE = threading.local()
 
@@ -114,6 +116,17 @@ def note(kind: str, value: Any) -> Any:
         elif entries[i][0] != kind or not _same(entries[i][1], value):
             target.diverged, target.where = True, f"decision {i} ({kind}) differs from the recorded one"
     return value
+
+
+def note_index(key) -> None:
+    """Report the index arrays of ``x[key]`` / ``x[key] = v`` (values used as indices: an order
+    computed on plain values, a mask); integers and slices are part of the code, not decisions."""
+    if getattr(_STATE, "target", None) is None:
+        return
+    parts = key if isinstance(key, tuple) else (key,)
+    arrays = tuple(np.asarray(k) for k in parts if isinstance(k, (np.ndarray, list)))
+    if arrays:
+        note("index", arrays)
 
 
 def active() -> bool:

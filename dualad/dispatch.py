@@ -20,8 +20,8 @@ from .diagonal import DiagonalTangent
 from .dual import Dual
 from .errors import ConversionError, UnsupportedFunctionError, describe
 from .subclasses import refuse_array_subclass
-from .decisions import note
-from .keywords import cast_result, lists_to_arrays, normalise, stack_nested
+from .decisions import note, note_index
+from .keywords import call_composite, cast_result, lists_to_arrays, normalise, stack_nested
 from .rules import (ACCUMULATE, NEG_ONE, ONE, REDUCE, TABLE, Composite, Custom, Elementwise, Linear,
                     NoDerivative, ZeroDerivative, late_rule, setitem_tangent)
 
@@ -379,7 +379,7 @@ def apply_function(func, args, kwargs):
     kind = type(entry)
     args = lists_to_arrays(func, args)
     if kind is Composite:
-        return entry.impl(*args, **kwargs)
+        return call_composite(entry.impl, args, kwargs)
     if kind is NoDerivative:  # orders, positions, predicates: value-dependent decisions
         return note(_name(func), func(*_strip(args), **_strip(kwargs)))
     if kind is not Linear and kind is not Custom and kind is not ZeroDerivative:
@@ -425,6 +425,8 @@ def getitem(d: Dual, key):
         # x[i] on a batched 1-D Dual (scalar-style loops): a scalar, never a view; none of the checks below
         return Dual._make(value[key], _GETITEM_TANGENT(t, value, key), d.tag)
     _check_key(key)
+    if type(key) is not int:
+        note_index(key)  # index arrays are value-dependent decisions (recorded only while a log is active)
     if type(t) is DiagonalTangent:
         t = d.tangent = t.dense()  # indexing couples the diagonal: go dense once, not per index
     out = value[key]
@@ -501,6 +503,7 @@ def _check_live(item, d: Dual):
 def setitem(d: Dual, key, item):
     """``d[key] = item``, updating value and tangent together, with numpy's view semantics."""
     _check_key(key)
+    note_index(key)
     aliasing.write(d, key, stack_nested(item), _setitem, np.copy)
 
 

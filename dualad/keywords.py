@@ -31,7 +31,7 @@ import numpy as np
 from .arraylike import ArrayLike
 from .errors import ConversionError
 
-__all__ = ["normalise", "cast_result", "stack_nested", "lists_to_arrays"]
+__all__ = ["normalise", "cast_result", "stack_nested", "lists_to_arrays", "call_composite"]
 
 _NAMES: dict[Any, tuple | None] = {}
 
@@ -150,3 +150,20 @@ def lists_to_arrays(func, args: tuple) -> tuple:
     if func in _SEQUENCE_OF_ARRAYS and args and isinstance(args[0], (list, tuple)):
         return (type(args[0])(stack_nested(a) for a in args[0]),) + tuple(args[1:])
     return tuple(stack_nested(a) for a in args)
+
+
+def call_composite(impl: Callable, args: tuple, kwargs: dict):
+    """``impl(*args, **kwargs)`` for a Composite entry, with a float ``dtype=`` applied whether or not
+    ``impl`` reads it: the differentiable arguments are cast first (numpy computes in that dtype)
+    and the result is cast to it. A non-float dtype is left to ``impl`` (it refuses or returns
+    an integer constant)."""
+    dtype = kwargs.get("dtype") if kwargs else None
+    if dtype is None:
+        return impl(*args, **kwargs)
+    dt = np.dtype(dtype)
+    if dt.kind != "f":
+        return impl(*args, **kwargs)
+    result = impl(*tuple(_cast(a, dt) for a in args), **kwargs)
+    if isinstance(result, tuple):
+        return type(result)(cast_result(r, dt) for r in result)
+    return cast_result(result, dt)

@@ -169,6 +169,8 @@ def test_errstate_raise_does_not_trip_dualad(engine, f, x, want):
 @pytest.mark.parametrize("f", [lambda x: [1.0, [2.0, 3.0]], lambda x: [np.ones(2), np.ones(3)], lambda x: [1.0, "a"]],
                          ids=["ragged", "ragged arrays", "string"])
 def test_bad_constant_outputs_raise_output_error(engine, f):
+    if engine is not dualad.sparse_jacobian and isinstance(f(X), list) and np.ndim(f(X)[0]) == 1:
+        pytest.skip("a list of arrays is a pytree output of the dense engines (one Jacobian per leaf)")
     with pytest.raises(OutputError, match="remedy"):
         engine(f, X)
 

@@ -204,6 +204,52 @@ for _f in (np.ones_like, np.empty_like):
     R[_f] = {"order": lambda x, g=_f: g(x, order="F"), "subok": lambda x, g=_f: g(x, subok=False)}
 R[np.cumprod] = {"dtype": lambda x: np.cumprod(x, dtype=np.int64)}
 
+# numpy statistics (dualad/ops/statistics.py)
+H.update({
+    np.quantile: {"axis": [(lambda x: np.quantile(x, 0.3, axis=1), X)], "overwrite_input": [(lambda x: np.quantile(x, 0.3, overwrite_input=True), X)], "method": [(lambda x: np.quantile(x, 0.3, method='nearest'), X), (lambda x: np.quantile(x, 0.3, axis=0, method='midpoint'), X)], "keepdims": [(lambda x: np.quantile(x, 0.3, axis=1, keepdims=True), X)]},
+    np.median: {"axis": [(lambda x: np.median(x, axis=1), X)], "overwrite_input": [(lambda x: np.median(x, overwrite_input=True), X)], "keepdims": [(lambda x: np.median(x, axis=0, keepdims=True), X)]},
+    np.cov: {"y": [(lambda x: np.cov(x[0], y=x[1]), X)], "rowvar": [(lambda x: np.cov(x, rowvar=False), X)], "bias": [(lambda x: np.cov(x, bias=True), X)], "ddof": [(lambda x: np.cov(x, ddof=2), X)], "fweights": [(lambda x: np.cov(x, fweights=[1, 2, 1, 3]), X)], "aweights": [(lambda x: np.cov(x, aweights=[0.5, 1.0, 2.0, 1.0]), X)], "dtype": [(lambda x: np.cov(x, dtype=np.float32), X)]},
+    np.corrcoef: {"y": [(lambda x: np.corrcoef(x[0], y=x[1] ** 2), X)], "rowvar": [(lambda x: np.corrcoef(x, rowvar=False), X)], "dtype": [(lambda x: np.corrcoef(x, dtype=np.float32), X)]},
+    np.nansum: {"axis": [(lambda x: np.nansum(x, axis=1), X)], "dtype": [(lambda x: np.nansum(x, dtype=np.float32), X)], "keepdims": [(lambda x: np.nansum(x, 0, keepdims=True), X)]},
+    np.nanprod: {"axis": [(lambda x: np.nanprod(x, axis=1), X)], "dtype": [(lambda x: np.nanprod(x, dtype=np.float32), X)], "keepdims": [(lambda x: np.nanprod(x, 0, keepdims=True), X)]},
+    np.nancumsum: {"axis": [(lambda x: np.nancumsum(x, axis=1), X)], "dtype": [(lambda x: np.nancumsum(x, dtype=np.float32), X)]},
+    np.nancumprod: {"axis": [(lambda x: np.nancumprod(x, axis=1), X)], "dtype": [(lambda x: np.nancumprod(x, dtype=np.float32), X)]},
+    np.nanmean: {"axis": [(lambda x: np.nanmean(x, axis=1), X)], "dtype": [(lambda x: np.nanmean(x, dtype=np.float32), X)], "keepdims": [(lambda x: np.nanmean(x, 0, keepdims=True), X)]},
+    np.nanvar: {"axis": [(lambda x: np.nanvar(x, axis=1), X)], "dtype": [(lambda x: np.nanvar(x, dtype=np.float32), X)], "ddof": [(lambda x: np.nanvar(x, ddof=1), X)], "keepdims": [(lambda x: np.nanvar(x, 0, keepdims=True), X)], "correction": [(lambda x: np.nanvar(x, correction=1), X)]},
+    np.nanstd: {"axis": [(lambda x: np.nanstd(x, axis=1), X)], "dtype": [(lambda x: np.nanstd(x, dtype=np.float32), X)], "ddof": [(lambda x: np.nanstd(x, ddof=1), X)], "keepdims": [(lambda x: np.nanstd(x, 0, keepdims=True), X)], "correction": [(lambda x: np.nanstd(x, correction=1), X)]},
+    np.nanmax: {"axis": [(lambda x: np.nanmax(x, axis=1), X)], "keepdims": [(lambda x: np.nanmax(x, 0, keepdims=True), X)]},
+    np.nanmin: {"axis": [(lambda x: np.nanmin(x, axis=1), X)], "keepdims": [(lambda x: np.nanmin(x, 0, keepdims=True), X)]},
+    np.partition: {"axis": [(lambda x: np.partition(x, 1, axis=0), X)], "kind": [(lambda x: np.partition(x, 2, kind='introselect'), X)]},
+    np.unique: {"return_index": [(lambda x: np.unique(x, return_index=True)[0], X)], "return_inverse": [(lambda x: np.unique(x, return_inverse=True)[0], X)], "return_counts": [(lambda x: np.unique(x, return_counts=True)[0], X)], "equal_nan": [(lambda x: np.unique(x, equal_nan=False), X)], "sorted": [(lambda x: np.unique(x, sorted=True), X)]},
+    np.cumulative_sum: {"axis": [(lambda x: np.cumulative_sum(x, axis=1), X)], "dtype": [(lambda x: np.cumulative_sum(x, axis=0, dtype=np.float32), X)], "include_initial": [(lambda x: np.cumulative_sum(x, axis=1, include_initial=True), X)]},
+    np.cumulative_prod: {"axis": [(lambda x: np.cumulative_prod(x, axis=1), X)], "dtype": [(lambda x: np.cumulative_prod(x, axis=0, dtype=np.float32), X)], "include_initial": [(lambda x: np.cumulative_prod(x, axis=1, include_initial=True), X)]},
+    np.nanquantile: {"axis": [(lambda x: np.nanquantile(x, 0.3, axis=1), X)], "overwrite_input": [(lambda x: np.nanquantile(x, 0.3, overwrite_input=True), X)], "method": [(lambda x: np.nanquantile(x, 0.3, method='nearest'), X), (lambda x: np.nanquantile(x, 0.3, axis=0, method='midpoint'), X)], "keepdims": [(lambda x: np.nanquantile(x, 0.3, axis=1, keepdims=True), X)]},
+    np.percentile: {"axis": [(lambda x: np.percentile(x, 30, axis=1), X)], "overwrite_input": [(lambda x: np.percentile(x, 30, overwrite_input=True), X)], "method": [(lambda x: np.percentile(x, 30, method='nearest'), X), (lambda x: np.percentile(x, 30, axis=0, method='midpoint'), X)], "keepdims": [(lambda x: np.percentile(x, 30, axis=1, keepdims=True), X)]},
+    np.nanpercentile: {"axis": [(lambda x: np.nanpercentile(x, 30, axis=1), X)], "overwrite_input": [(lambda x: np.nanpercentile(x, 30, overwrite_input=True), X)], "method": [(lambda x: np.nanpercentile(x, 30, method='nearest'), X), (lambda x: np.nanpercentile(x, 30, axis=0, method='midpoint'), X)], "keepdims": [(lambda x: np.nanpercentile(x, 30, axis=1, keepdims=True), X)]},
+    np.nanmedian: {"axis": [(lambda x: np.nanmedian(x, axis=1), X)], "overwrite_input": [(lambda x: np.nanmedian(x, overwrite_input=True), X)], "keepdims": [(lambda x: np.nanmedian(x, axis=0, keepdims=True), X)]},
+})
+R.update({
+    np.quantile: {"out": lambda x: np.quantile(x, 0.3, axis=1, out=np.zeros(3)), "weights": lambda x: np.quantile(x, 0.3, axis=1, weights=np.ones((3, 4)), method='inverted_cdf')},
+    np.median: {"out": lambda x: np.median(x, axis=1, out=np.zeros(3))},
+    np.nansum: {"out": lambda x: np.nansum(x, axis=0, out=np.zeros_like(x[0])), "initial": lambda x: np.nansum(x, initial=1.0), "where": lambda x: np.nansum(x, where=MASK)},
+    np.nanprod: {"out": lambda x: np.nanprod(x, axis=0, out=np.zeros_like(x[0])), "initial": lambda x: np.nanprod(x, initial=2.0), "where": lambda x: np.nanprod(x, where=MASK)},
+    np.nancumsum: {"out": lambda x: np.nancumsum(x, axis=1, out=np.zeros_like(x))},
+    np.nancumprod: {"out": lambda x: np.nancumprod(x, axis=1, out=np.zeros_like(x))},
+    np.nanmean: {"out": lambda x: np.nanmean(x, axis=0, out=np.zeros_like(x[0])), "where": lambda x: np.nanmean(x, where=MASK)},
+    np.nanvar: {"out": lambda x: np.nanvar(x, axis=0, out=np.zeros_like(x[0])), "where": lambda x: np.nanvar(x, where=MASK), "mean": lambda x: np.nanvar(x, axis=1, keepdims=True, mean=np.zeros((3, 1)))},
+    np.nanstd: {"out": lambda x: np.nanstd(x, axis=0, out=np.zeros_like(x[0])), "where": lambda x: np.nanstd(x, where=MASK), "mean": lambda x: np.nanstd(x, axis=1, keepdims=True, mean=np.zeros((3, 1)))},
+    np.nanmax: {"out": lambda x: np.nanmax(x, axis=0, out=np.zeros_like(x[0])), "initial": lambda x: np.nanmax(x, initial=0.0), "where": lambda x: np.nanmax(x, where=MASK, initial=0.0)},
+    np.nanmin: {"out": lambda x: np.nanmin(x, axis=0, out=np.zeros_like(x[0])), "initial": lambda x: np.nanmin(x, initial=0.0), "where": lambda x: np.nanmin(x, where=MASK, initial=0.0)},
+    np.partition: {"order": lambda x: np.partition(x, 1, order='f0')},
+    np.unique: {"axis": lambda x: np.unique(x, axis=0)},
+    np.cumulative_sum: {"out": lambda x: np.cumulative_sum(x, axis=1, out=np.zeros_like(x))},
+    np.cumulative_prod: {"out": lambda x: np.cumulative_prod(x, axis=1, out=np.zeros_like(x))},
+    np.nanquantile: {"out": lambda x: np.nanquantile(x, 0.3, axis=1, out=np.zeros(3)), "weights": lambda x: np.nanquantile(x, 0.3, axis=1, weights=np.ones((3, 4)), method='inverted_cdf')},
+    np.percentile: {"out": lambda x: np.percentile(x, 30, axis=1, out=np.zeros(3)), "weights": lambda x: np.percentile(x, 30, axis=1, weights=np.ones((3, 4)), method='inverted_cdf')},
+    np.nanpercentile: {"out": lambda x: np.nanpercentile(x, 30, axis=1, out=np.zeros(3)), "weights": lambda x: np.nanpercentile(x, 30, axis=1, weights=np.ones((3, 4)), method='inverted_cdf')},
+    np.nanmedian: {"out": lambda x: np.nanmedian(x, axis=1, out=np.zeros(3))},
+})
+
 
 def _keyword_parameters(func) -> list:
     try:

@@ -48,7 +48,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..decisions import note
+from ..decisions import note, note_index
 from ..keywords import lists_to_arrays
 from ..common import check_out, func_name, strip as _strip, unsupported as _unsupported
 from ..errors import ConversionError, OutputError, UnsupportedFunctionError, describe
@@ -71,6 +71,8 @@ def check_key(key):
 
 def getitem(t: Tracer, key):
     check_key(key)
+    if type(key) is not int:
+        note_index(key)
     return apply_rule(operator.getitem, TABLE[operator.getitem], (t, key), {})
 
 

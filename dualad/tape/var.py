@@ -28,8 +28,8 @@ from ..arraylike import OPERANDS, ArrayLike, install_operators, primal as _prima
 from ..dual import Dual
 from ..errors import ConversionError, UnsupportedFunctionError, describe
 from ..subclasses import refuse_array_subclass
-from ..decisions import note
-from ..keywords import cast_result, lists_to_arrays, normalise, stack_nested
+from ..decisions import note, note_index
+from ..keywords import call_composite, cast_result, lists_to_arrays, normalise, stack_nested
 from ..rules import (ACCUMULATE, REDUCE, SETITEM, TABLE, Composite, Custom, Elementwise, Linear, NoDerivative,
                      ZeroDerivative, late_rule)
 from .graph import Node, Output, Tape, value_shape
@@ -95,6 +95,8 @@ class Var(ArrayLike):
     # ----------------------------------------------------------------- indexing
     def __getitem__(self, key):
         _check_key(key)
+        if type(key) is not int:
+            note_index(key)
         # a plain key: this Var is the variable, so record at once (what call() would conclude)
         result = record(operator.getitem, _GETITEM_RULE, (self, key), {}, self.tape)
         plain = _primal(result.value)
@@ -315,7 +317,7 @@ def call(func, args, kwargs):
     rule = TABLE.get(func)
     kind = type(rule)
     if kind is Composite:
-        return rule.impl(*args, **kwargs)
+        return call_composite(rule.impl, args, kwargs)
     if kind is NoDerivative:  # orders, positions, predicates: value-dependent decisions
         return note(func_name(func), func(*_strip(args), **_strip(kwargs)))
     if kwargs and top_tape(tuple(kwargs.values())) is not None:
@@ -422,6 +424,7 @@ def setitem(buf: Var, key, item) -> None:
     """``buf[key] = item`` recorded as the functional node ``buf = SETITEM(buf, key, item)``,
     with numpy's view semantics (a write into a view is a write into its root)."""
     _check_key(key)
+    note_index(key)
     aliasing.write(buf, key, stack_nested(item), _raw_setitem, np.copy)
 
 
