@@ -69,7 +69,10 @@ class ArrayLike:
         if "scipy" in sys.modules:  # inside a scipy function? name it (error path only)
             from .scipy.equivalents import scipy_caller_hint
             hint = scipy_caller_hint()
-        raise ConversionError(f"{what} would turn {self._noun} ({describe(self)}) into a plain number or "
+        from .userline import hint_for  # error path only
+        first = hint_for(self)
+        first = f"{first}\n" if first else ""
+        raise ConversionError(f"{first}{what} would turn {self._noun} ({describe(self)}) into a plain number or "
                               f"array and {self._loses}; remedy: {instead}.{hint}")
 
     def __float__(self):
