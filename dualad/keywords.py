@@ -139,17 +139,16 @@ _SEQUENCE_OF_ARRAYS = {np.concatenate, np.stack, np.hstack, np.vstack, np.dstack
 
 
 def lists_to_arrays(func, args: tuple) -> tuple:
-    """``args`` with every list argument that holds differentiable values stacked into one value.
+    """``args`` of a joining function (``np.concatenate``, ``np.stack``, ...) with every inner list that
+    holds differentiable values stacked into one value.
 
-    numpy reads a list argument as an array (``np.concatenate([r, [x[0], x[1]]])``: the inner
-    list is one array); with differentiable entries that must be ``np.stack``, which keeps their
-    derivatives, where numpy's own conversion would refuse them.
+    numpy reads each element of the sequence as an array (``np.concatenate([r, [x[0], x[1]]])``:
+    the inner list is one array); with differentiable entries that must be ``np.stack``, which
+    keeps their derivatives, where numpy's own conversion would refuse them.
     """
-    if not any(isinstance(a, (list, tuple)) for a in args):
-        return args
     if func in _SEQUENCE_OF_ARRAYS and args and isinstance(args[0], (list, tuple)):
         return (type(args[0])(stack_nested(a) for a in args[0]),) + tuple(args[1:])
-    return tuple(stack_nested(a) for a in args)
+    return args  # other list arguments mean what each function says (np.block's nesting, np.select's lists)
 
 
 def call_composite(impl: Callable, args: tuple, kwargs: dict):
