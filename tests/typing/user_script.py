@@ -116,4 +116,6 @@ Jsparse = sj(np.arange(5.0))
 
 errors: tuple[type[Exception], ...] = (dualad.DualadError, dualad.InputError, dualad.OutputError,
                                        dualad.ConversionError, dualad.UnsupportedFunctionError,
-                                       dualad.TangentShapeError, dualad.DegeneracyError)
+                                       dualad.TangentShapeError, dualad.DegeneracyError,
+                                       dualad.SparsityChangedError, dualad.SparsityError, dualad.OptionError)
+redetections: int = dualad.SparseJacobian(lambda u: u * u[0], np.ones(3), fixed=False, check=True).redetections
