@@ -3,6 +3,7 @@
     python benchmarks/memory.py                 # n = 4000 (target < 3x) and n = 20000 (target < 2x)
     python benchmarks/memory.py --sizes 4000    # one size
     python benchmarks/memory.py --json mem.json
+    python benchmarks/memory.py --hessian       # hessian(lambda v: np.sum(v**3), x), n = 300 and 2000 (target <= 5x)
 
 Each size runs in a fresh subprocess. The peak is measured twice: by
 ``tracemalloc`` (numpy reports its array buffers to it) over the jacobian call
@@ -18,6 +19,34 @@ import subprocess
 import sys
 
 TARGETS = {4000: 3.0, 20000: 2.0}
+HESSIAN_TARGETS = {300: 5.0, 2000: 5.0}
+
+_HESSIAN_CHILD = r"""
+import json, resource, sys, time, tracemalloc
+import numpy as np
+sys.path.insert(0, {root!r})
+import dualad
+
+def f(v):
+    return np.sum(v ** 3)
+
+n = {n}
+x = np.linspace(-1.0, 1.0, n)
+dualad.hessian(f, x[:8])          # import-time and first-call costs out of the way
+rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+tracemalloc.start()
+base = tracemalloc.get_traced_memory()[0]
+t0 = time.perf_counter()
+H = dualad.hessian(f, x)
+seconds = time.perf_counter() - t0
+peak = tracemalloc.get_traced_memory()[1] - base
+tracemalloc.stop()
+rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+assert np.allclose(H, np.diag(6.0 * x))
+print(json.dumps({{"n": n, "jacobian_bytes": H.nbytes, "tracemalloc_peak": peak,
+                  "rss_peak_increase": max(0, rss_after - rss_before), "seconds": seconds,
+                  "chunk_size": dualad.forward.auto_hessian_chunk_size(n)}}))
+"""
 
 _CHILD = r"""
 import json, resource, sys, time, tracemalloc
@@ -50,15 +79,16 @@ print(json.dumps({{"n": n, "jacobian_bytes": J.nbytes, "tracemalloc_peak": peak,
 """
 
 
-def measure(n: int) -> dict:
+def measure(n: int, hessian: bool = False) -> dict:
     """Run one size in a fresh interpreter and return its figures."""
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir)
-    out = subprocess.run([sys.executable, "-c", _CHILD.format(root=os.path.abspath(root), n=n)],
+    child = _HESSIAN_CHILD if hessian else _CHILD
+    out = subprocess.run([sys.executable, "-c", child.format(root=os.path.abspath(root), n=n)],
                          check=True, capture_output=True, text=True)
     rec = json.loads(out.stdout.strip().splitlines()[-1])
     rec["tracemalloc_ratio"] = rec["tracemalloc_peak"] / rec["jacobian_bytes"]
     rec["rss_ratio"] = rec["rss_peak_increase"] / rec["jacobian_bytes"]
-    rec["target_ratio"] = TARGETS.get(n)
+    rec["target_ratio"] = (HESSIAN_TARGETS if hessian else TARGETS).get(n)
     return rec
 
 
@@ -66,9 +96,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="4000,20000", help="comma-separated n (default 4000,20000)")
     parser.add_argument("--json", metavar="FILE", help="write the figures as JSON")
+    parser.add_argument("--hessian", action="store_true",
+                        help="measure dualad.hessian(lambda v: np.sum(v**3), x) instead (default sizes 300,2000)")
     args = parser.parse_args(argv)
-    rows = [measure(int(s)) for s in args.sizes.split(",")]
-    print("| n | dense J | chunk | peak (tracemalloc) | peak RSS increase | time | target |")
+    sizes = "300,2000" if args.hessian and args.sizes == "4000,20000" else args.sizes
+    rows = [measure(int(s), args.hessian) for s in sizes.split(",")]
+    what = "Hessian" if args.hessian else "dense J"
+    print(f"| n | {what} | chunk | peak (tracemalloc) | peak RSS increase | time | target |")
     print("|---:|---:|---:|---:|---:|---:|---|")
     failed = False
     for r in rows:

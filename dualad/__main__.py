@@ -146,6 +146,19 @@ def main(argv=None) -> int:
             parser.error("--repeat must be at least 1")
         if args.chunk is not None and args.chunk < 1:
             parser.error("--chunk must be at least 1")
+        if args.plot:  # before the sweep, not after minutes of it
+            import os
+            folder = os.path.dirname(os.path.abspath(args.plot))
+            if not os.path.isdir(folder):
+                parser.error(f"--plot {args.plot}: the folder {folder} does not exist; remedy: create it first "
+                             "or pick another path")
+            if not os.access(folder, os.W_OK):
+                parser.error(f"--plot {args.plot}: the folder {folder} is not writable; remedy: pick another path")
+            try:
+                from . import cost
+                cost._pyplot()
+            except Exception as err:  # matplotlib missing: say so now
+                parser.error(f"--plot needs matplotlib ({err}); remedy: pip install matplotlib, or leave --plot out")
         return run_compare(args)
     demo()
     return 0

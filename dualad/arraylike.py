@@ -15,13 +15,15 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import ConversionError, describe
+from .decisions import note
+from .errors import ConversionError, UnsupportedFunctionError, describe
 
 __all__ = ["ArrayLike", "primal", "install_operators", "OPERANDS"]
 
 
 #: plain operand types every value type combines with (each type adds itself and its inner types)
-OPERANDS = (np.ndarray, np.generic, int, float, bool, list, tuple)
+# complex is accepted so that a complex result is refused with UnsupportedFunctionError (not a bare TypeError)
+OPERANDS = (np.ndarray, np.generic, int, float, bool, complex, list, tuple)
 
 #: the arithmetic operators and the ufunc each one is (reflected ``__r*__`` and in-place ``__i*__`` too)
 BINARY_OPERATORS = (("add", np.add), ("sub", np.subtract), ("mul", np.multiply), ("truediv", np.divide),
@@ -67,14 +69,47 @@ class ArrayLike:
         if "scipy" in sys.modules:  # inside a scipy function? name it (error path only)
             from .scipy.equivalents import scipy_caller_hint
             hint = scipy_caller_hint()
-        raise ConversionError(f"{what} would turn {self._noun} ({describe(self)}) into a plain number or "
+        from .userline import hint_for  # error path only
+        first = hint_for(self)
+        first = f"{first}\n" if first else ""
+        raise ConversionError(f"{first}{what} would turn {self._noun} ({describe(self)}) into a plain number or "
                               f"array and {self._loses}; remedy: {instead}.{hint}")
 
     def __float__(self):
         self._refuse(f"float({self._short})", f"keep computing with numpy functions on it, or {self._escape}")
 
     def __int__(self):
-        self._refuse(f"int({self._short})", f"use np.floor / np.round on it (zero derivative), or {self._escape}")
+        self._refuse(f"int({self._short})", "a Python int carries no derivative: keep the value as it is (np.floor, "
+                     "np.round and np.trunc keep it differentiable, with derivative 0), or, where you need a Python "
+                     f"int (a count, an index), take int({self._short}.value) deliberately")
+
+    def __trunc__(self):
+        self._refuse(f"math.trunc({self._short})", f"use np.trunc({self._short}) (derivative 0), or take "
+                     f"math.trunc({self._short}.value) deliberately")
+
+    def __floor__(self):
+        self._refuse(f"math.floor({self._short})", f"use np.floor({self._short}) (derivative 0), or take "
+                     f"math.floor({self._short}.value) deliberately")
+
+    def __ceil__(self):
+        self._refuse(f"math.ceil({self._short})", f"use np.ceil({self._short}) (derivative 0), or take "
+                     f"math.ceil({self._short}.value) deliberately")
+
+    def as_integer_ratio(self):
+        self._refuse("as_integer_ratio() (what the statistics module and fractions call)",
+                     "use numpy on it, e.g. np.mean(np.stack([...])) instead of statistics.mean([...])")
+
+    def __buffer__(self, flags):  # Python >= 3.12: memoryview(x), bytes(x), struct
+        self._refuse("memoryview / the buffer protocol", "keep computing with numpy functions on it")
+
+    def __format__(self, spec: str) -> str:
+        """Format specs format the value (``f"{x:.3f}"`` in a log line); the derivative is not shown."""
+        if not spec:
+            return str(self)
+        value = primal(self)
+        if np.ndim(value) == 0:
+            return format(value, spec)
+        return np.array2string(np.asarray(value), formatter={"float_kind": lambda v: format(v, spec)})
 
     def __complex__(self):
         self._refuse(f"complex({self._short})", "dualad differentiates real values only")
@@ -95,37 +130,59 @@ class ArrayLike:
         return html_summary(self)
 
     # ----------------------------------------------------------------- values only
+    # Comparisons and bool() are value-dependent decisions: dualad.decisions records them while a
+    # log is active (sparsity detection), so a later pass can tell when f takes another branch.
     def __bool__(self) -> bool:
-        return bool(primal(self))
+        return note("bool", bool(primal(self)))
 
     def __lt__(self, other):
-        return primal(self) < primal(other)
+        return note("compare", primal(self) < primal(other))
 
     def __le__(self, other):
-        return primal(self) <= primal(other)
+        return note("compare", primal(self) <= primal(other))
 
     def __gt__(self, other):
-        return primal(self) > primal(other)
+        return note("compare", primal(self) > primal(other))
 
     def __ge__(self, other):
-        return primal(self) >= primal(other)
+        return note("compare", primal(self) >= primal(other))
 
     def __eq__(self, other):
-        return primal(self) == primal(other)
+        return note("compare", primal(self) == primal(other))
 
     def __ne__(self, other):
-        return primal(self) != primal(other)
+        return note("compare", primal(self) != primal(other))
 
     __hash__ = None  # mutable and compared elementwise, like ndarray
 
-    def __round__(self, ndigits=None):
-        return np.round(self, ndigits or 0)
+    def argmax(self, axis=None, out=None, *, keepdims=False):
+        return np.argmax(self, axis=axis, out=out, keepdims=keepdims)
 
-    def argmax(self, axis=None):
-        return np.argmax(primal(self), axis=axis)
+    def argmin(self, axis=None, out=None, *, keepdims=False):
+        return np.argmin(self, axis=axis, out=out, keepdims=keepdims)
 
-    def argmin(self, axis=None):
-        return np.argmin(primal(self), axis=axis)
+    def argsort(self, axis=-1, kind=None, order=None, *, stable=None):
+        return np.argsort(self, axis=axis, kind=kind, order=order, stable=stable)
+
+    def nonzero(self):
+        return np.nonzero(self)
+
+    def any(self, axis=None, out=None, keepdims=False, *, where=True):
+        return np.any(self, axis=axis, out=out, keepdims=keepdims, where=where)
+
+    def all(self, axis=None, out=None, keepdims=False, *, where=True):
+        return np.all(self, axis=axis, out=out, keepdims=keepdims, where=where)
+
+    def take(self, indices, axis=None, out=None, mode="raise"):
+        return np.take(self, indices, axis=axis, out=out, mode=mode)
+
+    def sort(self, axis=-1, kind=None, order=None, *, stable=None):
+        """Sort in place, like ndarray.sort (the derivative moves with the values)."""
+        self[...] = np.sort(self, axis=axis, kind=kind, order=order, stable=stable)
+
+    def fill(self, value) -> None:
+        """Set every entry to ``value`` in place (a constant, or a differentiable scalar)."""
+        self[...] = value
 
     # ----------------------------------------------------------------- sequence protocol
     def __len__(self) -> int:
@@ -251,13 +308,24 @@ def install_operators(cls: type, *, call: Callable, binary: Callable, assign: Ca
         setattr(cls, f"__{name}__", _unary_operator(ufunc, call))
 
 
+def _no_modulo(ufunc, modulo) -> None:
+    if modulo and modulo[0] is not None:
+        raise UnsupportedFunctionError(
+            "pow(x, y, mod) (three-argument pow) is defined for integers only and has no derivative; "
+            "remedy: write (x ** y) % mod")
+
+
 def _binary_operators(ufunc, binary, assign, operands):
-    def op(self, other):
+    def op(self, other, *modulo):
+        if modulo:
+            _no_modulo(ufunc, modulo)
         if not isinstance(other, operands):
             return NotImplemented
         return binary(ufunc, self, other)
 
-    def rop(self, other):
+    def rop(self, other, *modulo):
+        if modulo:
+            _no_modulo(ufunc, modulo)
         if not isinstance(other, operands):
             return NotImplemented
         return binary(ufunc, other, self)

@@ -157,8 +157,8 @@ def _compare(first, second, a, b, rtol, atol) -> PairError:
     return PairError(first, second, max_abs, max_rel, rtol, atol, passed, ratio)
 
 
-def check_grad(f: Callable, x: Any, *, methods: Sequence[str] = METHODS, rtol: float = 1e-5,
-               atol: float = 1e-6, ad_rtol: float = 1e-9, ad_atol: float | None = None,
+def check_grad(f: Callable, x: Any, *, methods: Sequence[str] = METHODS, rtol: float | None = None,
+               atol: float | None = None, ad_rtol: float | None = None, ad_atol: float | None = None,
                rel_step: float | None = None, worst: int = 5) -> GradCheckReport:
     """Differentiate ``f`` at ``x`` by forward mode, reverse mode and central differences, and compare.
 
@@ -166,6 +166,11 @@ def check_grad(f: Callable, x: Any, *, methods: Sequence[str] = METHODS, rtol: f
     two). Pairs involving finite differences pass within ``rtol``/``atol``;
     the forward/reverse pair within ``ad_rtol`` and ``ad_atol`` (default
     ``1e-12 * max(1, max |J|)``), since both are exact up to rounding.
+    Defaults follow x's precision: in float64 ``rtol=1e-5``, ``atol=1e-6``,
+    ``ad_rtol=1e-9``; in float32 the differences' own error (about
+    ``eps ** (2/3)`` relative, with the default step) sets them:
+    ``rtol = 10 * atol / max(1, max |J|) = 100 * eps ** (2/3)`` (2.4e-3) and
+    ``ad_rtol = ad_atol / max(1, max |J|) = 100 * eps``.
     The finite-difference step is ``rel_step * max(1, |x_i|)`` per entry
     (default ``rel_step = eps ** (1/3)``). Works for any output shape.
 
@@ -197,12 +202,19 @@ def check_grad(f: Callable, x: Any, *, methods: Sequence[str] = METHODS, rtol: f
     J0 = next(iter(jacobians.values()))
     out_shape = J0.shape[:J0.ndim - x.ndim]
     scale = max([1.0] + [float(np.max(np.abs(J))) for J in jacobians.values() if J.size and np.all(np.isfinite(J))])
+    eps = float(np.finfo(x.dtype).eps) if x.dtype.kind == "f" else float(np.finfo(np.float64).eps)
+    fd_tol = max(1e-5, 100.0 * eps ** (2.0 / 3.0))  # 1e-5 in float64, 2.4e-3 in float32
+    rtol = fd_tol if rtol is None else rtol
+    atol = max(1e-6, 0.1 * fd_tol * scale if eps > 1e-10 else 1e-6) if atol is None else atol
+    ad_rtol = max(1e-9, 100.0 * eps) if ad_rtol is None else ad_rtol
+    if ad_atol is None:
+        ad_atol = max(1e-12, 100.0 * eps if eps > 1e-10 else 1e-12) * scale
     pairs = []
     names = list(jacobians)
     for i, a in enumerate(names):
         for b in names[i + 1:]:
             exact = "fd" not in (a, b)
-            r, t = (ad_rtol, 1e-12 * scale if ad_atol is None else ad_atol) if exact else (rtol, atol)
+            r, t = (ad_rtol, ad_atol) if exact else (rtol, atol)
             pairs.append(_compare(a, b, jacobians[a], jacobians[b], r, t))
     return GradCheckReport(tuple(x.shape), tuple(out_shape), jacobians, pairs,
                            _worst(jacobians, pairs, worst), steps, used_step, all(p.passed for p in pairs))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -144,10 +144,25 @@ def check_out(func: Any, kwargs: dict, loses: str = "the derivative", on: str = 
     for bad in _REFUSED_KEYWORDS:
         if bad == "axes" and not isinstance(func, np.ufunc):
             continue  # a gufunc's axes= is refused; np.transpose(x, axes=...) is its rule's own argument
-        if bad in kwargs and not (bad == "order" and kwargs[bad] in ("K", "C")):
+        if bad in kwargs and not (bad == "order" and kwargs[bad] in ("K", "C")) \
+                and not (bad == "casting" and kwargs[bad] == "same_kind"):
             raise UnsupportedFunctionError(
                 f"{func_name(func)} with the {bad}= argument is not supported on {on}; "
                 f"remedy: leave {bad}= out"
                 + (" (use np.where on the result instead of where=)" if bad == "where" else "")
                 + (" (transpose first if you need another memory order)" if bad == "order" else ""))
     return out
+
+
+def partial_at(partial: Callable, out: Any, *values: Any) -> Any:
+    """``partial(out, *values)``, a rule's local derivative, even under the caller's ``np.errstate(all="raise")``.
+
+    Infinite partials are documented conventions (sqrt at 0, x**p at 0); they are dualad's own
+    arithmetic and must not trip the user's floating-point traps. Computed plainly first (no
+    context manager on the hot path), again with the traps off only if one fired.
+    """
+    try:
+        return partial(out, *values)
+    except FloatingPointError:
+        with np.errstate(all="ignore"):
+            return partial(out, *values)

@@ -16,7 +16,9 @@ import numpy as np
 
 from .arraylike import primal as _primal
 from .common import ndim as _ndim, shape as _shape, size as _size
-from .errors import UnsupportedFunctionError
+from .arraylike import ArrayLike
+from .decisions import note
+from .errors import ConversionError, UnsupportedFunctionError
 from .rules import ACCUMULATE, TABLE, Composite, normalize_axes as _axes
 
 __all__ = ["composite"]
@@ -31,6 +33,21 @@ def composite(*funcs):
     return register
 
 
+def _in_dtype(name, a, dtype):
+    """``a`` cast to a float ``dtype=`` (numpy computes in it); a non-float dtype would drop the derivative."""
+    if dtype is None:
+        return a
+    dt = np.dtype(dtype)
+    if dt.kind != "f":
+        raise ConversionError(f"np.{name}(..., dtype={dt}) would drop the derivative; remedy: use a float "
+                              "dtype or leave dtype out")
+    if isinstance(a, ArrayLike):
+        return a if a.dtype == dt else a.astype(dt)
+    if isinstance(a, (list, tuple)):
+        return [_in_dtype(name, x, dt) for x in a]
+    return np.asarray(a, dtype=dt)
+
+
 def _reject(name, **given):
     for key, value in given.items():
         if value is not None and value is not False:
@@ -42,6 +59,7 @@ def _reject(name, **given):
 @composite(np.mean)
 def _mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
     _reject("mean", out=out, where=where)
+    a = _in_dtype("mean", a, dtype)
     if axis is None:  # the common case: no zero array just to find the reduced size
         count = _size(a)
     else:
@@ -51,7 +69,14 @@ def _mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
 
 @composite(np.average)
 def _average(a, axis=None, weights=None, returned=False, *, keepdims=False):
-    _reject("average", returned=returned)
+    if returned:  # (average, sum of weights broadcast to its shape), as numpy returns them
+        avg = np.average(a, axis=axis, weights=weights, keepdims=keepdims)
+        ones = np.ones(_shape(a)) if weights is None else weights
+        if weights is not None and _shape(weights) != _shape(a):
+            ax = _axes(axis, _ndim(a))[0]
+            ones = np.broadcast_to(np.reshape(weights, (-1,) + (1,) * (_ndim(a) - ax - 1)), _shape(a))
+        total = np.sum(np.broadcast_to(ones, _shape(a)) if weights is None else ones, axis=axis, keepdims=keepdims)
+        return avg, np.copy(np.broadcast_to(total, _shape(avg)))
     if weights is None:
         return np.mean(a, axis=axis, keepdims=keepdims)
     if _shape(weights) != _shape(a):
@@ -67,6 +92,7 @@ def _average(a, axis=None, weights=None, returned=False, *, keepdims=False):
 @composite(np.var)
 def _var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, mean=None, correction=None):
     _reject("var", out=out, where=where, mean=mean)
+    a = _in_dtype("var", a, dtype)
     ddof = correction if correction is not None else ddof
     centred = a - np.mean(a, axis=axis, keepdims=True)
     n = _size(a) // max(1, _size(np.sum(np.zeros(_shape(a)), axis=axis, keepdims=keepdims)))
@@ -76,7 +102,8 @@ def _var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=No
 @composite(np.std)
 def _std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, mean=None, correction=None):
     _reject("std", out=out, where=where, mean=mean)
-    return np.sqrt(np.var(a, axis=axis, ddof=ddof if correction is None else correction, keepdims=keepdims))
+    return np.sqrt(np.var(_in_dtype("std", a, dtype), axis=axis, ddof=ddof if correction is None else correction,
+                          keepdims=keepdims))
 
 
 @composite(np.ptp)
@@ -155,8 +182,8 @@ for _n, _f in ((1, np.atleast_1d), (2, np.atleast_2d), (3, np.atleast_3d)):
 # ------------------------------------------------------------------ joining
 @composite(np.stack)
 def _stack(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
-    _reject("stack", out=out)
-    arrays = list(arrays)
+    _reject("stack", out=out, casting=casting != "same_kind")
+    arrays = _in_dtype("stack", list(arrays), dtype)
     if not arrays:
         raise ValueError("need at least one array to stack")
     shape = _shape(arrays[0])
@@ -166,13 +193,15 @@ def _stack(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
 
 @composite(np.hstack)
 def _hstack(tup, *, dtype=None, casting="same_kind"):
-    arrs = [np.atleast_1d(a) for a in tup]
+    _reject("hstack", casting=casting != "same_kind")
+    arrs = [np.atleast_1d(a) for a in _in_dtype("hstack", list(tup), dtype)]
     return np.concatenate(arrs, axis=0 if _ndim(arrs[0]) == 1 else 1)
 
 
 @composite(np.vstack)
 def _vstack(tup, *, dtype=None, casting="same_kind"):
-    return np.concatenate([np.atleast_2d(a) for a in tup], axis=0)
+    _reject("vstack", casting=casting != "same_kind")
+    return np.concatenate([np.atleast_2d(a) for a in _in_dtype("vstack", list(tup), dtype)], axis=0)
 
 
 @composite(np.column_stack)
@@ -215,10 +244,15 @@ def _take(a, indices, axis=None, out=None, mode="raise"):
 def _take_along_axis(arr, indices, axis=-1):
     if axis is None:
         return np.ravel(arr)[indices]
+    indices = np.asarray(indices)
     shape = _shape(arr)
+    if indices.ndim != len(shape):
+        raise ValueError("`indices` and `arr` must have the same number of dimensions")
     ax = operator.index(axis) % len(shape)
-    grids = list(np.ix_(*[np.arange(n) for n in indices.shape]))
-    grids[ax] = indices
+    # numpy broadcasts indices and arr against each other on every other axis: a grid over
+    # arr's own extent (0 where arr has length 1) broadcasts the same way
+    grids = [indices if d == ax else np.arange(n).reshape((1,) * d + (n,) + (1,) * (len(shape) - d - 1))
+             for d, n in enumerate(shape)]
     return arr[tuple(np.broadcast_arrays(*grids))]
 
 
@@ -268,7 +302,7 @@ def _diagonal(a, offset=0, axis1=0, axis2=1):
 @composite(np.trace)
 def _trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     _reject("trace", out=out)
-    return np.sum(np.diagonal(a, offset, axis1, axis2), axis=-1)
+    return np.sum(np.diagonal(_in_dtype("trace", a, dtype), offset, axis1, axis2), axis=-1)
 
 
 @composite(np.diag)
@@ -300,11 +334,11 @@ def _diff(a, n=1, axis=-1, prepend=None, append=None):
 
 @composite(np.sort)
 def _sort(a, axis=-1, kind=None, order=None, *, stable=None):
-    values = np.asarray(_primal(a)) if not isinstance(a, np.ndarray) else a
+    _reject("sort", order=order)  # field names: structured arrays, never differentiable values
     if axis is None:
         a, axis = np.ravel(a), -1
-        values = values.ravel()
-    return np.take_along_axis(a, np.argsort(values, axis=axis, kind=kind), axis)
+    # np.argsort on the differentiable value: the order is a decision the engines record
+    return np.take_along_axis(a, np.argsort(a, axis=axis, kind=kind, stable=stable), axis)
 
 
 # ------------------------------------------------------------------ products
@@ -367,12 +401,28 @@ def _kron(a, b):
 
 @composite(np.cross)
 def _cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
-    if _shape(a)[-1] != 3 or _shape(b)[-1] != 3 or axis is not None:
-        raise UnsupportedFunctionError("np.cross on differentiable values supports 3-vectors along the last "
-                                       "axis only; remedy: move the axis last")
-    a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
-    b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
-    return np.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
+    if axis is not None:  # numpy: axis= overrides axisa, axisb and axisc
+        axisa = axisb = axisc = axis
+    # numpy's own checks and warnings (vector lengths 2 or 3, axes in range) on the values
+    np.cross(np.zeros(_shape(a)), np.zeros(_shape(b)), axisa=axisa, axisb=axisb, axisc=axisc)
+    a = np.moveaxis(a, axisa, -1)
+    b = np.moveaxis(b, axisb, -1)
+    a0, a1 = a[..., 0], a[..., 1]
+    b0, b1 = b[..., 0], b[..., 1]
+    z = a0 * b1 - a1 * b0
+    if _shape(a)[-1] == 2 and _shape(b)[-1] == 2:
+        return z  # two 2-vectors: the z component alone, as numpy returns it
+    if _shape(a)[-1] == 2:
+        b2 = b[..., 2]
+        x, y = a1 * b2, -(a0 * b2)
+    elif _shape(b)[-1] == 2:
+        a2 = a[..., 2]
+        x, y = -(a2 * b1), a2 * b0
+    else:
+        a2, b2 = a[..., 2], b[..., 2]
+        x, y = a1 * b2 - a2 * b1, a2 * b0 - a0 * b2
+    c = np.stack([x, y, z], axis=-1)
+    return np.moveaxis(c, -1, axisc)
 
 
 @composite(np.polyval)
@@ -385,7 +435,7 @@ def _polyval(p, x):
 
 @composite(np.clip)
 def _clip(a, a_min=None, a_max=None, out=None, *, min=None, max=None, **kwargs):
-    _reject("clip", out=out)
+    _reject("clip", out=out, **{k: v for k, v in kwargs.items() if not (k == "casting" and v == "same_kind")})
     lo = a_min if a_min is not None else min
     hi = a_max if a_max is not None else max
     if lo is not None:
@@ -397,11 +447,14 @@ def _clip(a, a_min=None, a_max=None, out=None, *, min=None, max=None, **kwargs):
 
 @composite(np.full_like)
 def _full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, **kwargs):
+    _reject("full_like", order=order not in ("K", "C"), subok=not subok,
+            **{k: v for k, v in kwargs.items() if not (k == "device" and v in (None, "cpu"))})
     # no derivative through a; fill_value's derivative reaches every entry
     if dtype is not None and np.dtype(dtype).kind != "f":  # integer-valued: piecewise constant
         return np.full_like(_primal(a), _primal(fill_value), dtype=dtype, shape=shape)
     base = np.zeros_like(a, dtype=dtype) if shape is None else np.zeros_like(a, dtype=dtype, shape=shape)
-    return base + fill_value
+    result = base + fill_value
+    return result if dtype is None else _in_dtype("full_like", result, dtype)
 
 
 @composite(np.real)
@@ -416,25 +469,40 @@ def _real_if_close(a, tol=100):
 
 @composite(np.nan_to_num)
 def _nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
+    if not copy:
+        raise UnsupportedFunctionError("np.nan_to_num(..., copy=False) would replace values in place, which "
+                                       "dualad does not do on differentiable values; remedy: leave copy= out "
+                                       "and use the returned array (x = np.nan_to_num(x))")
     v = np.asarray(_primal(x))
-    bad = ~np.isfinite(v)
+    bad = ~np.isfinite(x)  # on the differentiable value: a recorded decision
     if not bad.any():
         return x
     return np.where(bad, np.nan_to_num(v, nan=nan, posinf=posinf, neginf=neginf), x)
 
 
+def _sinc_series(y):
+    """sin(y)/y as its Taylor polynomial in y**2 (terms to y**20): for |y| <= 1 the remainder is
+    below 1e-21 and the polynomial's derivatives are as accurate, while the quotient's derivative
+    (cos(y)/y - sin(y)/y**2) loses every digit to cancellation as y -> 0."""
+    y2 = y * y
+    result = 1.0 / math.factorial(21) + 0.0 * y2
+    for k in range(9, -1, -1):
+        result = result * y2 + (-1.0) ** k / math.factorial(2 * k + 1)
+    return result
+
+
 @composite(np.sinc)
 def _sinc(x):
-    zero = np.asarray(_primal(x)) == 0
+    v = np.asarray(_primal(x))
     y = np.pi * x
-    if not zero.any():
+    small = np.abs(np.pi * v) <= 1.0
+    if not small.any():
         return np.sin(y) / y
-    safe = np.where(zero, 1.0, y)
-    # At exactly 0 use the Taylor polynomial of sin(y)/y: its value and its derivatives up to
-    # the 9th there are sinc's (a constant stand-in would give a zero second derivative).
-    y2 = y * y
-    series = 1.0 + y2 * (-1.0 / 6.0 + y2 * (1.0 / 120.0 + y2 * (-1.0 / 5040.0 + y2 / 362880.0)))
-    return np.where(zero, series, np.sin(safe) / safe)
+    safe = np.where(small, 1.0, y)
+    result = np.where(small, _sinc_series(y), np.sin(safe) / safe)
+    # the value numpy itself computes (they differ by an ulp or so near 0), the derivative of the
+    # series: r - value(r) is exactly 0 with r's derivative
+    return (result - _primal(result)) + np.sinc(v)
 
 
 @composite(np.i0)
@@ -497,6 +565,7 @@ def _matrix_power(a, n):
 
 @composite(np.linalg.multi_dot)
 def _multi_dot(arrays, *, out=None):
+    _reject("linalg.multi_dot", out=out)
     result = arrays[0]
     for m in arrays[1:]:
         result = np.dot(result, m)
@@ -522,6 +591,7 @@ def _extreme_accumulate(ufunc):
         # Entries tied with the running extreme share its derivative equally, as np.max of the
         # prefix does: add terms whose values are exactly 0 but whose tangents do the sharing.
         tied = v == run
+        note("accumulate", (start, tied))  # positions chosen on values: a recorded decision
         zero = np.cumsum(np.where(tied, a - first, 0.0), axis=-1)
         count = np.cumsum(tied, axis=-1)
         prev = np.maximum(start - 1, 0)

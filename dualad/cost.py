@@ -51,7 +51,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from .errors import OutputError, describe
+from .errors import InputError, OptionError, OutputError, describe
 from .forward import as_input, auto_chunk_size
 from .forward import jacobian as forward_jacobian
 
@@ -227,7 +227,7 @@ def finite_difference_jacobian(f: Callable, x: Any, kind: str = "central"):
     (True, 6)
     """
     if kind not in ("central", "forward"):
-        raise ValueError(f"kind must be 'central' or 'forward', got {kind!r}")
+        raise OptionError(f"kind must be 'central' or 'forward', got {kind!r}; remedy: pass one of those")
     x = np.array(as_input(x), dtype=float)  # validated: None, complex, strings raise InputError
     flat = x.reshape(-1)
     eps = np.finfo(x.dtype).eps
@@ -348,14 +348,15 @@ def compare(f: Callable, x: Any, *, methods: Iterable[str] = METHODS, chunk_size
     methods = tuple(methods)
     for meth in methods:
         if meth not in METHODS:
-            raise ValueError(f"unknown method {meth!r}; choose from {METHODS}")
+            raise OptionError(f"unknown method {meth!r}; remedy: choose from {METHODS}")
     if fd not in ("central", "forward"):
-        raise ValueError(f"fd must be 'central' or 'forward', got {fd!r}")
-    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
-        raise ValueError(f"repeat must be a positive int, got {repeat!r}")
+        raise OptionError(f"fd must be 'central' or 'forward', got {fd!r}; remedy: pass one of those")
+    if isinstance(repeat, (bool, np.bool_)) or not isinstance(repeat, (int, np.integer)) or repeat < 1:
+        raise OptionError(f"repeat must be a positive int, got {repeat!r}; remedy: pass e.g. repeat=5")
+    repeat = int(repeat)
     for label, k in (("chunk_size", chunk_size), ("reverse_chunk_size", reverse_chunk_size)):
         if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1):
-            raise ValueError(f"{label} must be a positive int or None, got {k!r}")
+            raise OptionError(f"{label} must be a positive int or None, got {k!r}; remedy: pass e.g. 1, or None")
     x = np.array(as_input(x), dtype=float)
     n = x.size
     m = int(np.size(_real_output(f(x.copy()))))

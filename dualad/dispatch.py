@@ -12,13 +12,16 @@ import sys
 import numpy as np
 
 from . import aliasing, lifetime
-from .arraylike import primal as _primal
+from .arraylike import ArrayLike, primal as _primal
 from .common import all_finite as _all_finite, complex_refused, func_name as _name, ndim as _ndim
+from .common import partial_at
 from .common import check_out, shape as _shape, strip as _strip, unsupported
 from .diagonal import DiagonalTangent
 from .dual import Dual
 from .errors import ConversionError, UnsupportedFunctionError, describe
 from .subclasses import refuse_array_subclass
+from .decisions import note, note_index
+from .keywords import call_composite, cast_result, lists_to_arrays, normalise, stack_nested
 from .rules import (ACCUMULATE, NEG_ONE, ONE, REDUCE, TABLE, Composite, Custom, Elementwise, Linear,
                     NoDerivative, ZeroDerivative, late_rule, setitem_tangent)
 
@@ -115,6 +118,8 @@ def _elementwise(ufunc, rule: Elementwise, inputs):
     tag = top_tag(inputs)
     values = [x.value if isinstance(x, Dual) and x.tag == tag else x for x in inputs]
     out = _evaluate(ufunc, values)
+    if type(out) is not np.float64 and getattr(out, "dtype", _FLOAT64).kind == "c":
+        raise complex_refused(ufunc, inputs)  # before any partial meets a complex constant
     if type(out) is not np.float64 and type(out) is not _ARRAY and isinstance(out, _ARRAY):
         refuse_array_subclass(out, f"an operand of {_name(ufunc)}")  # np.matrix / masked constants
     tangent = None
@@ -131,7 +136,7 @@ def _elementwise(ufunc, rule: Elementwise, inputs):
             elif partial is None:
                 raise unsupported(ufunc, f" with respect to argument {i}", inputs)
             else:
-                c = _scale(partial(out, *values), t, batched)
+                c = _scale(partial_at(partial, out, *values), t, batched)
                 tangent = c if tangent is None else tangent + c
         elif type(x) is Dual:  # a lower level's Dual: a constant here, if its call is still running
             lifetime.check_tag(x.tag, f"in {_name(ufunc)} with a Dual of a running call")
@@ -157,7 +162,7 @@ def _scalar_term(partial, tangent, out, va, vb):
         return tangent
     if partial is NEG_ONE:
         return -tangent
-    p = partial(out, va, vb)
+    p = partial_at(partial, out, va, vb)
     if (type(p) is np.float64 or type(p) is float) and math.isfinite(p):
         return p * tangent
     return _scale(p, tangent, True)  # an infinite or array partial: the NaN-safe product
@@ -222,7 +227,7 @@ def _unary(ufunc, rule: Elementwise, x: Dual):
     elif partial is None:
         raise unsupported(ufunc, " with respect to argument 0", (x,))
     else:
-        tangent = _scale(partial(out, value), t, _ndim(t) > _ndim(value))
+        tangent = _scale(partial_at(partial, out, value), t, _ndim(t) > _ndim(value))
     dtype = out.dtype
     if tangent.dtype != dtype and dtype.kind == "f":
         tangent = tangent.astype(dtype)  # a float64 partial must not promote float32
@@ -326,9 +331,13 @@ def apply_ufunc(ufunc, method, inputs, kwargs):
             if len(inputs) == 1 and type(inputs[0]) is Dual:
                 return _unary(ufunc, rule, inputs[0])
             return _elementwise(ufunc, rule, inputs)
+    inputs, kwargs, dtype = normalise(ufunc, inputs, kwargs)
     given = kwargs
     kwargs = dict(kwargs)
     out = check_out(ufunc, kwargs)
+    if dtype is not None:
+        return cast_result(apply_ufunc(ufunc, method, inputs, {**kwargs, **({} if out is None else {"out": out})}),
+                           dtype)
     if top_tag(inputs) < 0:  # only out= holds a Dual: the results are constants written into it
         result = getattr(ufunc, method)(*inputs, **kwargs)
         if isinstance(out, tuple):
@@ -345,7 +354,7 @@ def apply_ufunc(ufunc, method, inputs, kwargs):
         elif type(rule) is ZeroDerivative:
             result = _zero_derivative(ufunc, inputs, {})
         elif type(rule) is NoDerivative:
-            result = ufunc(*_strip(inputs))
+            result = note(_name(ufunc), ufunc(*_strip(inputs)))  # a value-dependent decision
         elif rule is None and late_rule(ufunc) is not None:  # an optional library's rules just loaded
             return apply_ufunc(ufunc, method, inputs, given)
         else:
@@ -368,12 +377,28 @@ def apply_ufunc(ufunc, method, inputs, kwargs):
 def apply_function(func, args, kwargs):
     entry = TABLE.get(func)
     kind = type(entry)
+    args = lists_to_arrays(func, args)
     if kind is Composite:
-        return entry.impl(*args, **kwargs)
-    if kind is NoDerivative:
-        return func(*_strip(args), **_strip(kwargs))
+        return call_composite(entry.impl, args, kwargs)
+    if kind is NoDerivative:  # orders, positions, predicates: value-dependent decisions
+        return note(_name(func), func(*_strip(args), **_strip(kwargs)))
+    if kind is not Linear and kind is not Custom and kind is not ZeroDerivative:
+        if entry is None and late_rule(func) is not None:  # an optional library's rules just loaded
+            return apply_function(func, args, kwargs)
+        raise unsupported(func, "", args)
+    args, kwargs, dtype = normalise(func, args, kwargs, kind is ZeroDerivative)
+    if kind is ZeroDerivative and kwargs.get("dtype") is not None and np.dtype(kwargs["dtype"]).kind != "f":
+        return func(*_strip(args), **_strip(kwargs))  # an integer constant: its derivative is zero anyway
     kwargs = dict(kwargs)
+    zero_dtype = kwargs.pop("dtype", None) if kind is ZeroDerivative else None
     out = check_out(func, kwargs)
+    if zero_dtype is not None:
+        kwargs["dtype"] = zero_dtype
+    if dtype is not None:
+        return cast_result(apply_function(func, args, {**kwargs, **({} if out is None else {"out": out})}), dtype)
+    if out is not None and top_tag(args) < 0 and top_tag(tuple(kwargs.values())) < 0:
+        # only out= holds a Dual (np.fix(c, d)): a constant written into it
+        return _finish_out(func, func(*args, **kwargs), out)
     if kind is Linear or kind is Custom:
         result = apply_rule(func, entry, args, kwargs)
     elif kind is ZeroDerivative:
@@ -400,6 +425,8 @@ def getitem(d: Dual, key):
         # x[i] on a batched 1-D Dual (scalar-style loops): a scalar, never a view; none of the checks below
         return Dual._make(value[key], _GETITEM_TANGENT(t, value, key), d.tag)
     _check_key(key)
+    if type(key) is not int:
+        note_index(key)  # index arrays are value-dependent decisions (recorded only while a log is active)
     if type(t) is DiagonalTangent:
         t = d.tangent = t.dense()  # indexing couples the diagonal: go dense once, not per index
     out = value[key]
@@ -442,6 +469,8 @@ def _own(a):
         if sys.getrefcount(a) <= _OWN_REFS:
             return a
         return Dual._make(a.value, a.tangent, a.tag)  # its own object; its arrays are copied when written
+    if isinstance(a, ArrayLike):  # a tape value under a Dual (forward over reverse): copied on its tape
+        return np.copy(a)
     return np.array(a, copy=True)
 
 
@@ -474,7 +503,8 @@ def _check_live(item, d: Dual):
 def setitem(d: Dual, key, item):
     """``d[key] = item``, updating value and tangent together, with numpy's view semantics."""
     _check_key(key)
-    aliasing.write(d, key, item, _setitem, np.copy)
+    note_index(key)
+    aliasing.write(d, key, stack_nested(item), _setitem, np.copy)
 
 
 def _read_only(value) -> bool:
@@ -500,7 +530,13 @@ def _setitem(d: Dual, key, item):
         # the incoming value carries an outer derivative: give ours the same layer (zero tangent)
         d.value = Dual._make(d.value, np.zeros(d.value.shape + np.shape(_primal(value.tangent))[value.ndim:],
                                                d.value.dtype), value.tag)
+    elif isinstance(value, ArrayLike) and not isinstance(d.value, ArrayLike):
+        # the incoming value is a tape value (reverse over forward): ours joins its tape as a constant
+        d.value = np.zeros_like(value, shape=np.shape(d.value)) + d.value
     if isinstance(item, Dual) and item.tag == d.tag:
+        if isinstance(item.tangent, ArrayLike) and not isinstance(item.tangent, Dual) and \
+                not isinstance(d.tangent, ArrayLike):
+            d.tangent = np.zeros_like(item.tangent, shape=np.shape(d.tangent)) + d.tangent
         if isinstance(item.tangent, Dual) and not isinstance(d.tangent, Dual):
             # the incoming tangent carries an outer derivative: give ours the same layer
             d.tangent = Dual._make(d.tangent, np.zeros(d.tangent.shape + item.tangent.tangent.shape[

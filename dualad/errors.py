@@ -14,6 +14,7 @@ __all__ = [
     "InputError",
     "OutputError",
     "TangentShapeError",
+    "OptionError",
     "LifetimeError",
     "AliasingError",
     "NondeterministicError",
@@ -43,6 +44,10 @@ class InputError(DualadError, TypeError):
 
 class OutputError(DualadError, TypeError):
     """The differentiated function returned something that is not numeric."""
+
+
+class OptionError(DualadError, ValueError):
+    """An option of a dualad function has a value it does not accept (``repeat=0``, an unknown method)."""
 
 
 class TangentShapeError(DualadError, ValueError):

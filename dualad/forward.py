@@ -6,6 +6,7 @@ Shapes follow JAX's ``jacfwd``: the Jacobian of ``f`` at ``x`` has shape
 from __future__ import annotations
 
 import functools
+import gc
 import math
 from typing import Any, Callable
 
@@ -15,7 +16,7 @@ from .arraylike import ArrayLike, primal as _primal
 from .common import ndim as _ndim
 from .diagonal import DiagonalTangent
 from .dual import Dual, new_tag
-from .errors import InputError, NondeterministicError, OutputError, describe
+from .errors import InputError, NondeterministicError, OutputError, UnsupportedFunctionError, describe
 from .lifetime import check_tag, escaped, finish_tag
 from .subclasses import refuse_array_subclass
 
@@ -87,6 +88,12 @@ def _stack_output(y):
     """Turn a list/tuple output into one array or Dual (nested lists become nested axes)."""
     items = [_stack_output(v) if isinstance(v, (list, tuple)) else v for v in y]
     if not any(isinstance(v, Dual) for v in items):
+        for v in items:
+            _plain_output(v)  # a string or None in the list: OutputError, not numpy's conversion error
+        shapes = {np.shape(v) for v in items}
+        if len(shapes) > 1:  # ragged constants: numpy's own ValueError would name no remedy
+            raise OutputError(f"the function returned a list of arrays of different shapes {sorted(shapes)}; "
+                              "remedy: return one array, or a list of equally shaped arrays")
         return _plain_output(np.array(items) if items else np.zeros(0))
     if not items:
         return np.zeros(0)
@@ -391,9 +398,34 @@ def gradient(f: Callable, x: Any):
     return J
 
 
-def hessian(f: Callable, x: Any, *, executor: Any = None):
-    """The Hessian of a scalar-valued ``f`` at ``x`` (shape ``x.shape + x.shape``), forward over forward.
+def _reverse_gradient(f: Callable, x: Any):
+    """The gradient of scalar ``f`` by reverse mode, run on a Dual ``x`` (a Hessian's columns).
 
+    One pass leaves a few reference cycles between the tape and its values: collecting the
+    youngest generation here frees each pass's arrays before the next pass allocates its own,
+    so memory stays near the Hessian's size (see :func:`hessian`).
+    """
+    from .tape import grad
+    g = grad(f, x)
+    gc.collect(0)
+    return g
+
+
+def auto_hessian_chunk_size(n: int) -> int:
+    """Columns per pass of :func:`hessian`: about n/16 (at least 8), so one pass's Dual arrays stay a
+    small fraction of the n x n result."""
+    return max(1, min(n, max(8, n // 16)))
+
+
+def hessian(f: Callable, x: Any, *, chunk_size: int | None = None, executor: Any = None):
+    """The Hessian of a scalar-valued ``f`` at ``x`` (shape ``x.shape + x.shape``), forward over reverse.
+
+    Forward mode seeds ``chunk_size`` columns per pass (default
+    :func:`auto_hessian_chunk_size`) through a reverse-mode gradient, so memory
+    is the Hessian plus one pass: ``hessian(lambda v: np.sum(v**3), x)`` peaks
+    near 4x the Hessian's bytes at n = 300 and 2000, where forward over forward
+    needed n^3 (208 MB at n = 300; ``python benchmarks/memory.py --hessian``).
+    A function reverse mode refuses is differentiated forward over forward.
     ``executor`` spreads blocks of Hessian columns over its workers (see :func:`jacobian`).
 
     >>> import numpy as np, dualad
@@ -401,5 +433,11 @@ def hessian(f: Callable, x: Any, *, executor: Any = None):
     array([[6., 2.],
            [2., 0.]])
     """
-    # a partial of a module-level function, not a lambda: it pickles whenever f does
-    return jacobian(functools.partial(gradient, f), x, executor=executor)
+    x = as_input(x)
+    n = math.prod(np.shape(_primal(x)))
+    chunk = auto_hessian_chunk_size(n) if chunk_size is None else check_chunk_size(chunk_size)
+    try:
+        # a partial of a module-level function, not a lambda: it pickles whenever f does
+        return jacobian(functools.partial(_reverse_gradient, f), x, chunk_size=chunk, executor=executor)
+    except UnsupportedFunctionError:  # something reverse mode cannot record: forward over forward
+        return jacobian(functools.partial(gradient, f), x, chunk_size=chunk, executor=executor)

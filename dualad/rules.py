@@ -567,7 +567,10 @@ def _matmul_left(t, b):
     if k == 1:  # one direction (a gradient): the product itself, nothing to fold
         return (t[..., 0] @ b)[..., None]
     if t.ndim == 2:  # a is a vector: rows of the (k, n) matrix are the directions
-        return _back(t.T @ b) if np.ndim(b) > 1 else t.T @ b
+        if np.ndim(b) == 1:
+            return t.T @ b
+        # (k, n) @ (..., n, p) is (..., k, p): put the directions last, after b's batch axes
+        return np.swapaxes(t.T @ b, -1, -2)
     ts = np.swapaxes(t, -1, -2)  # (..., m, k, n)
     m = ts.shape[-3]
     r = ts.reshape(ts.shape[:-3] + (m * k, ts.shape[-1])) @ b
@@ -883,9 +886,37 @@ def _trace_product(inv, t):
     return np.sum(np.swapaxes(inv, -1, -2)[..., None] * t, axis=(-3, -2))
 
 
+def _inverse_or_none(A):
+    """``inv(A)``, or None where a matrix of the stack is exactly singular (numpy's inv raises there)."""
+    try:
+        return np.linalg.inv(A)
+    except np.linalg.LinAlgError:
+        return None
+
+
+def _adjugate(A):
+    """adj(A) of a plain (stack of) matrices, exact at singular ones: from the SVD A = U S Vh,
+    adj(A) = det(U) det(Vh) Vh^T diag(prod_{j != i} s_j) U^T."""
+    from .arraylike import ArrayLike
+    if isinstance(A, ArrayLike):
+        raise UnsupportedFunctionError(
+            "a derivative of np.linalg.det/slogdet of second or higher order at a singular matrix is not "
+            "supported; remedy: differentiate once at a singular matrix, or move off the singular point")
+    u, s, vh = np.linalg.svd(A)
+    n = s.shape[-1]
+    others = np.ones_like(s)
+    for i in range(n):  # products of all other singular values, exact when some are 0
+        others[..., i] = np.prod(np.delete(s, i, axis=-1), axis=-1)
+    sign = np.linalg.det(u) * np.linalg.det(vh)
+    adj = np.swapaxes(vh, -1, -2) @ (others[..., :, None] * np.swapaxes(u, -1, -2))
+    return sign[..., None, None] * adj
+
+
 def _det_jvp(out, args, kwargs, tangents):
-    # d det = det * tr(A^-1 dA)  (Jacobi's formula); a singular A raises LinAlgError.
-    inv = np.linalg.inv(args[0])
+    # d det = tr(adj(A) dA) (Jacobi's formula); adj(A) = det(A) inv(A) unless A is singular
+    inv = _inverse_or_none(args[0])
+    if inv is None:
+        return _trace_product(_adjugate(args[0]), tangents[0])
     return np.expand_dims(out, -1) * _trace_product(inv, tangents[0])
 
 
@@ -893,7 +924,11 @@ TABLE[np.linalg.det] = Custom(_det_jvp)
 
 
 def _slogdet_jvp(out, args, kwargs, tangents):
-    inv = np.linalg.inv(args[0])
+    inv = _inverse_or_none(args[0])
+    if inv is None:  # log|det| -> -inf at a singular A: its slope tr(adj dA) / det is infinite (0/0 = nan)
+        det = np.linalg.det(args[0])
+        with np.errstate(all="ignore"):
+            return (None, _trace_product(_adjugate(args[0]), tangents[0]) / np.expand_dims(det, -1))
     return (None, _trace_product(inv, tangents[0]))  # the sign is piecewise constant
 
 

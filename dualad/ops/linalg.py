@@ -624,7 +624,7 @@ def _tensorinv(a, ind=2):
 
 @composite(np.linalg.trace)
 def _linalg_trace(x, /, *, offset=0, dtype=None):
-    return np.trace(x, offset, axis1=-2, axis2=-1)
+    return np.trace(x, offset, axis1=-2, axis2=-1, dtype=dtype)  # dtype= applied, not ignored
 
 
 @composite(np.linalg.diagonal)

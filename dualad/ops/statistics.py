@@ -352,6 +352,9 @@ for _f in (np.nanargmax, np.nanargmin):
 # ------------------------------------------------------------------ partition, unique, cumulative_*
 @composite(np.partition)
 def _partition(a, kth, axis=-1, kind="introselect", order=None):
+    if order is not None:
+        raise UnsupportedFunctionError("np.partition with order= (field names) is for structured arrays, never "
+                                       "differentiable values; remedy: leave order= out")
     values = plain(a)
     if axis is None:
         a, values, axis = np.ravel(a), values.ravel(), -1

@@ -3,6 +3,8 @@
 scipy is needed (results are ``scipy.sparse`` matrices) and imported only when
 these functions run: ``pip install dualad[scipy]``.
 """
-from .jacobian import MissingDependencyError, SparseJacobian, jacobian_sparsity, sparse_jacobian
+from .jacobian import (MissingDependencyError, SparseJacobian, SparsityChangedError, SparsityError, jacobian_sparsity,
+                       sparse_jacobian)
 
-__all__ = ["jacobian_sparsity", "sparse_jacobian", "SparseJacobian", "MissingDependencyError"]
+__all__ = ["jacobian_sparsity", "sparse_jacobian", "SparseJacobian", "MissingDependencyError", "SparsityChangedError",
+           "SparsityError"]

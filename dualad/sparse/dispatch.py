@@ -50,6 +50,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..decisions import note, note_index
+from ..keywords import lists_to_arrays
 from ..common import check_out, func_name, strip as _strip, unsupported as _unsupported
 from ..errors import ConversionError, OutputError, UnsupportedFunctionError, describe
 from ..rules import (ACCUMULATE, NEG_ONE, ONE, REDUCE, TABLE, Composite, Custom, Elementwise, Linear,
@@ -71,6 +73,8 @@ def check_key(key):
 
 def getitem(t: Tracer, key):
     check_key(key)
+    if type(key) is not int:
+        note_index(key)
     return apply_rule(operator.getitem, TABLE[operator.getitem], (t, key), {})
 
 
@@ -106,13 +110,28 @@ def _identically_zero(ufunc, i: int) -> bool:
         return False
     rng = np.random.default_rng(12345)
     domain = rule.domain or ((-2.0, 2.0),)
-    samples = [rng.uniform(*domain[min(j, len(domain) - 1)], size=32) for j in range(ufunc.nin)]
+    # random points of the domain, and the special values where piecewise partials switch
+    # (heaviside's partial in its second argument is 1 only where the first is exactly 0)
+    special = np.array([0.0, 1.0, -1.0, 0.5, -0.5, 2.0, 0.0, 1.0, 0.0])
+    samples = [np.concatenate([rng.uniform(*domain[min(j, len(domain) - 1)], size=32), np.roll(special, j)])
+               for j in range(ufunc.nin)]
     try:
         with np.errstate(all="ignore"):
             p = partial(ufunc(*samples), *samples)
         return bool(np.all(np.asarray(p) == 0))
     except Exception:  # a partial that cannot run on samples is not known to vanish
         return False
+
+
+def _partial_counts(ufunc, rule, i: int, inputs, values, out) -> bool:
+    """Does a partial that vanished on the sample points count here after all?
+
+    Yes where it is nonzero at the traced point itself, so detection is exact at x whatever the
+    sampling missed.
+    """
+    with np.errstate(all="ignore"):
+        p = rule.partials[i](out, *values)
+    return bool(np.any(np.asarray(p) != 0))
 
 
 # ----------------------------------------------------------------------------- elementwise
@@ -127,7 +146,7 @@ def _elementwise(ufunc, rule: Elementwise, inputs):
         fresh(x)
         if rule.partials[i] is None:
             raise _unsupported(ufunc, f" with respect to argument {i}")
-        if not x.layers or _identically_zero(ufunc, i):
+        if not x.layers or (_identically_zero(ufunc, i) and not _partial_counts(ufunc, rule, i, inputs, values, out)):
             continue
         layers = x.layers
         if x.shape != shape:
@@ -334,7 +353,7 @@ def apply_ufunc(ufunc, method, inputs, kwargs):
         elif kind is ZeroDerivative:
             result = _zero(ufunc, inputs, {})
         elif kind is NoDerivative:
-            result = ufunc(*_strip(inputs))
+            result = note(func_name(ufunc), ufunc(*_strip(inputs)))  # a value-dependent decision
         elif rule is None and late_rule(ufunc) is not None:  # an optional library's rules just loaded
             return apply_ufunc(ufunc, method, inputs, given)
         else:
@@ -357,10 +376,11 @@ def apply_ufunc(ufunc, method, inputs, kwargs):
 def apply_function(func, args, kwargs):
     entry = TABLE.get(func)
     kind = type(entry)
+    args = lists_to_arrays(func, args)
     if kind is Composite:
         return entry.impl(*args, **kwargs)
-    if kind is NoDerivative:
-        return func(*_strip(args), **_strip(kwargs))
+    if kind is NoDerivative:  # orders, positions, predicates: value-dependent decisions
+        return note(func_name(func), func(*_strip(args), **_strip(kwargs)))
     kwargs = dict(kwargs)
     out = _pop_out(func, kwargs)
     if kind is Linear or kind is Custom:

@@ -10,11 +10,13 @@ from ..dual import Dual, new_tag
 from ..lifetime import finish_tag
 from ..errors import DualadError, InputError, OutputError, describe
 from ..forward import as_input, split_output
+from .. import decisions
 from . import tracer
 from .coloring import check_coloring, color_columns
 from .plot import as_pattern, plot_pattern
 
-__all__ = ["jacobian_sparsity", "sparse_jacobian", "SparseJacobian", "MissingDependencyError"]
+__all__ = ["jacobian_sparsity", "sparse_jacobian", "SparseJacobian", "MissingDependencyError", "SparsityChangedError",
+           "SparsityError"]
 
 
 class MissingDependencyError(DualadError, ImportError):
@@ -95,14 +97,56 @@ def _colors(S, coloring) -> np.ndarray:
     return colors.astype(np.int64)
 
 
+class SparsityChangedError(DualadError, ValueError):
+    """f took another value-dependent decision than when its sparsity pattern was detected, and the
+    pattern was declared fixed (``SparseJacobian(..., fixed=True)``)."""
+
+
+class SparsityError(DualadError, ValueError):
+    """A sparsity pattern misses a nonzero of the Jacobian (found by ``check=True``)."""
+
+
+def _guarded(value):
+    """Is this extra argument carried as a constant whose comparisons are recorded (a float array or scalar)?"""
+    kind = getattr(value, "dtype", None)
+    if kind is not None:
+        return kind.kind == "f" and not isinstance(value, ArrayLike)
+    return isinstance(value, float)
+
+
+def _constant(a, k: int, tag: int) -> Dual:
+    """A float extra argument as a Dual of ``tag`` with ``k`` zero directions: a constant whose comparisons are recorded."""
+    value = np.array(a, copy=True)
+    return Dual._make(value[()] if value.ndim == 0 else value, np.zeros(value.shape + (k,), value.dtype), tag)
+
+
 class SparseJacobian:
     """Pattern and colouring of ``f``'s Jacobian, computed once; call it to get the Jacobian at new points.
 
     ``J = sj(x)`` evaluates ``f`` once with ``ncolors`` tangent directions and
     returns a ``scipy.sparse.csr_matrix`` of shape ``(m, n)`` (flattened
-    outputs x flattened inputs). The pattern is the one detected at
-    ``x_example`` (or the ``sparsity`` given): entries outside it are not
-    computed, so the function's structure must not change with ``x``.
+    outputs x flattened inputs).
+
+    The pattern is detected at ``x_example`` together with a log of every
+    value-dependent decision f made there (comparisons, ``argmax``/``argsort``/
+    ``sort`` orders, ``nonzero``, values used as indices: see
+    :mod:`dualad.decisions`). Each call checks the same decisions during its
+    own pass, at no extra evaluation of f; where one differs, the pattern is
+    detected again at the new x and the columns recoloured (counted in
+    ``redetections``), so the result is always right. ``fixed=True`` raises
+    :class:`SparsityChangedError` instead. A ``sparsity`` you pass is trusted
+    (there is no log to check it with); ``check=True`` verifies every result
+    with one extra directional derivative in a random direction and raises
+    :class:`SparsityError` if the pattern misses an entry.
+
+    Extra arguments that are not differentiated (a time ``t``, parameters):
+    give their example values as ``args`` and the position of x among f's
+    arguments as ``argnum``; then call ``sj(*arguments)`` the way f is called,
+    e.g. ``jac = SparseJacobian(rhs, y0, args=(0.0,), argnum=1)`` and
+    ``solve_ivp(rhs, span, y0, method="BDF", jac=jac)``. Float extra arguments
+    reach f as constants with zero derivative whose comparisons are guarded
+    like x's (use numpy functions on them); any other extra argument is a
+    decision itself (a new value means a new detection).
 
     >>> import numpy as np, dualad
     >>> sj = dualad.SparseJacobian(lambda u: u[1:] * u[:-1], np.ones(5))
@@ -113,26 +157,71 @@ class SparseJacobian:
            [0., 2., 1., 0., 0.],
            [0., 0., 3., 2., 0.],
            [0., 0., 0., 4., 3.]])
+    >>> jac = dualad.SparseJacobian(lambda u: u ** 2 if u[0] > 0 else u ** 2 + u[0], np.ones(3))
+    >>> jac(np.array([-1.0, 1.0, 1.0])).toarray()[1], jac.redetections
+    (array([1., 2., 0.]), 1)
     """
 
     def __init__(self, f: Callable, x_example: Any, sparsity=None, coloring: str | Any = "greedy", *,
+                 args: tuple = (), argnum: int = 0, fixed: bool = False, check: bool = False,
                  executor: Any = None):
-        sp = _scipy_sparse()
+        self._sp = _scipy_sparse()
         self.executor = executor  # colour groups on a concurrent.futures.Executor (dualad.parallel)
         x = _point(x_example, "x_example")
         self.f = f
+        self.args = tuple(args)
+        if not isinstance(argnum, (int, np.integer)) or not 0 <= argnum <= len(self.args):
+            raise InputError(f"argnum={argnum!r} must be the position of x among f's {len(self.args) + 1} "
+                             "arguments; remedy: pass an int between 0 and len(args)")
+        self.argnum = int(argnum)
+        self.fixed = bool(fixed)
+        self.check = bool(check)
+        self.coloring = coloring
         self.input_shape = np.shape(x)
-        self.sparsity = jacobian_sparsity(f, x) if sparsity is None else _as_pattern(sparsity, sp)
-        m, n = self.sparsity.shape
-        if n != x.size:
-            raise InputError(f"sparsity has {n} columns but x has {x.size} entries")
-        self.colors = _colors(self.sparsity, coloring)
+        self.redetections = 0
+        self.user_pattern = sparsity is not None
+        self.decisions = None  # the DecisionLog of the last detection (None for a pattern you pass)
+        if sparsity is None:
+            self._detect(x, self.args)
+        else:
+            self._set_pattern(_as_pattern(sparsity, self._sp), x.size)
+
+    # ------------------------------------------------------------------ pattern and colouring
+    def _function_of_x(self, args: tuple, wrap):
+        """f as a function of x alone, the extra arguments placed around it (floats wrapped by ``wrap``)."""
+        f, i = self.f, self.argnum
+        if not args:
+            return f  # nothing around x (and nothing of self captured: executors pickle what they run)
+        extra = [wrap(a) if _guarded(a) else a for a in args]
+
+        def g(x):
+            return f(*extra[:i], x, *extra[i:])
+        return g
+
+    def _detect(self, x: np.ndarray, args: tuple) -> None:
+        with decisions.recording() as log:
+            for a in args:  # a non-float extra argument is a decision in itself
+                if not _guarded(a):
+                    decisions.note("argument", a)
+            g = self._function_of_x(args, lambda a: tracer.Tracer(np.array(a, copy=True), ()))
+            value, (indptr, indices) = tracer.trace(g, x)
+        m, n = int(np.size(value)), int(np.size(x))
+        self.decisions = log
+        self._set_pattern(self._sp.csr_matrix((np.ones(len(indices), dtype=bool), indices, indptr), shape=(m, n)),
+                          n)
+
+    def _set_pattern(self, S, n: int) -> None:
+        self.sparsity = S
+        m, cols = S.shape
+        if cols != n:
+            raise InputError(f"sparsity has {cols} columns but x has {n} entries")
+        self.colors = _colors(S, self.coloring)
         self.ncolors = int(self.colors.max()) + 1 if n else 0
         k = max(1, self.ncolors)
-        self._seed = np.zeros((n, k))
-        self._seed[np.arange(n), self.colors] = 1.0
-        self._seed.flags.writeable = False  # shared by every call: f must never be able to change it
-        S = self.sparsity
+        seed = np.zeros((n, k))
+        seed[np.arange(n), self.colors] = 1.0
+        seed.flags.writeable = False  # shared by every call: f must never be able to change it
+        self._seed = seed
         rows = np.repeat(np.arange(m, dtype=np.int64), np.diff(S.indptr))
         self._take = rows * k + self.colors[S.indices]
         self._indices, self._indptr = S.indices.copy(), S.indptr.copy()
@@ -147,31 +236,82 @@ class SparseJacobian:
 
     def __repr__(self) -> str:
         m, n = self.sparsity.shape
-        return f"SparseJacobian(shape=({m}, {n}), nnz={self.sparsity.nnz}, ncolors={self.ncolors})"
+        return (f"SparseJacobian(shape=({m}, {n}), nnz={self.sparsity.nnz}, ncolors={self.ncolors}, "
+                f"redetections={self.redetections})")
 
     @property
     def shape(self) -> tuple:
         return self.sparsity.shape
 
-    def __call__(self, x: Any):
-        """The Jacobian at ``x`` (shaped like ``x_example``) as a ``scipy.sparse.csr_matrix``."""
-        sp = _scipy_sparse()
+    # ------------------------------------------------------------------ evaluation
+    def _split_call(self, call_args: tuple):
+        if len(call_args) != len(self.args) + 1:
+            raise InputError(f"this SparseJacobian takes {len(self.args) + 1} argument(s) (f's, with x at position "
+                             f"{self.argnum}), got {len(call_args)}; remedy: call it the way f is called")
+        x = call_args[self.argnum]
+        return x, call_args[:self.argnum] + call_args[self.argnum + 1:]
+
+    def __call__(self, *call_args: Any):
+        """The Jacobian at ``x`` (called like ``f``: ``sj(x)``, or ``sj(t, y)`` with ``args``/``argnum``)."""
+        x, args = self._split_call(call_args)
         x = _point(x)
         if np.shape(x) != self.input_shape:
             raise InputError(f"x has shape {np.shape(x)}, but this SparseJacobian was built for shape "
                              f"{self.input_shape}; remedy: build another SparseJacobian")
+        J, check = self._compressed(x, args)
+        if check is not None and check.diverged:
+            if self.fixed:
+                raise SparsityChangedError(
+                    f"f took another value-dependent decision at this x than where its sparsity pattern was "
+                    f"detected ({check.where}), so the pattern may not hold here; remedy: leave fixed=False "
+                    "(the pattern is then detected again where this happens), or remove the branch on values")
+            self._detect(x, args)
+            self.redetections += 1
+            J, check = self._compressed(x, args)
+            if check is not None and check.diverged:
+                raise SparsityChangedError(
+                    f"f made different decisions on two runs at the same x ({check.where}): it is not a "
+                    "function of x alone (randomness, state kept between calls?); remedy: make f deterministic")
+        if self.check:
+            J = self._verified(J, x, args)
+        return J
+
+    def _compressed(self, x: np.ndarray, args: tuple):
+        """One compressed pass: (the Jacobian, the decision check or None)."""
         dtype = x.dtype
+        log = self.decisions
+        tag = new_tag()
+        g = self._function_of_x(args, lambda a: _constant(a, self._k, tag))
+        check = None
         if self.executor is not None:  # groups of colours, one pass each, on the executor's workers
             from ..parallel import sweeps
-            shape, t = sweeps.compressed_tangent(self.f, x, self._seed.astype(dtype, copy=False),
+            plain_g = self._function_of_x(args, lambda a: a)
+            shape, t = sweeps.compressed_tangent(plain_g, x, self._seed.astype(dtype, copy=False),
                                                  executor=self.executor)
             value = np.empty(shape)  # only its size is read below
+            if log is not None:  # the workers do not report decisions: check them here, in one direction
+                one = new_tag()
+                try:
+                    with decisions.checking(log) as check:
+                        for a in args:
+                            if not _guarded(a):
+                                decisions.note("argument", a)
+                        self._function_of_x(args, lambda a: _constant(a, 1, one))(
+                            Dual._make(x.copy(), np.zeros(x.shape + (1,), dtype), one))
+                finally:
+                    finish_tag(one, "dualad.SparseJacobian")
         else:
-            tag = new_tag()
-            # the cached seed is read-only (set in __init__), so nothing f does can change it
+            # the cached seed is read-only (set in _set_pattern), so nothing f does can change it
             seed = Dual._make(x, self._seed.astype(dtype, copy=False).reshape(self.input_shape + (self._k,)), tag)
             try:
-                y = self.f(seed)
+                if log is None:
+                    y = g(seed)
+                else:
+                    with decisions.checking(log) as check:
+                        for a in args:
+                            if not _guarded(a):
+                                decisions.note("argument", a)
+                        y = g(seed)
             finally:
                 finish_tag(tag, "dualad.SparseJacobian")
             value, t = split_output(y, tag, self._k, dtype)
@@ -180,13 +320,40 @@ class SparseJacobian:
                               "sparse Jacobians do not nest")
         m = self.sparsity.shape[0]
         if int(np.size(value)) != m:
+            if check is not None and check.diverged:
+                return None, check  # another branch, another output size: detected again by the caller
             raise OutputError(f"f returned {np.size(value)} entries, but the sparsity pattern has {m} rows; "
                               "remedy: pass the pattern of this function (or let it be detected)")
         data = np.reshape(t, (-1,))[self._take] if m else np.zeros(0, dtype)
-        return sp.csr_matrix((data, self._indices, self._indptr), shape=self.sparsity.shape)
+        return self._sp.csr_matrix((data, self._indices, self._indptr), shape=self.sparsity.shape), check
+
+    def _verified(self, J, x: np.ndarray, args: tuple):
+        """``J`` after checking ``J @ v`` against a directional derivative in a random direction."""
+        from ..forward import jvp
+        v = np.random.default_rng(self.redetections + 7).standard_normal(x.size)
+        _, Jv = jvp(self._function_of_x(args, lambda a: a), x, v.reshape(x.shape).astype(x.dtype))
+        Jv = np.reshape(Jv, (-1,))
+        got = J @ v
+        scale = abs(J) @ np.abs(v) + np.abs(Jv)
+        eps = np.finfo(x.dtype).eps
+        bad = np.abs(got - Jv) > 1e3 * eps * scale + np.finfo(x.dtype).tiny
+        if not bad.any():
+            return J
+        row = int(np.argmax(bad))
+        if self.user_pattern:
+            raise SparsityError(
+                f"the sparsity pattern you passed misses nonzero entries of the Jacobian at this x (row {row} of "
+                f"{bad.sum()} wrong rows: J @ v gives {got[row]:.6g}, the directional derivative {Jv[row]:.6g}); "
+                "remedy: let SparseJacobian detect the pattern (sparsity=None), or pass a pattern that "
+                "contains every entry that can be nonzero")
+        raise SparsityError(
+            f"the detected sparsity pattern misses nonzero entries at this x (row {row}): f must choose on "
+            "values somewhere dualad cannot see (on .value, or in a branch on a plain copy); remedy: "
+            "compute decisions from the differentiable values themselves")
 
 
-def sparse_jacobian(f: Callable, x: Any, sparsity=None, coloring: str | Any = "greedy", *, executor: Any = None):
+def sparse_jacobian(f: Callable, x: Any, sparsity=None, coloring: str | Any = "greedy", *, check: bool = False,
+                    executor: Any = None):
     """The Jacobian of ``f`` at ``x`` as a ``scipy.sparse.csr_matrix`` of shape ``(m, n)``, by colouring.
 
     The pattern is ``sparsity`` (a scipy sparse or dense boolean ``(m, n)``
@@ -208,4 +375,4 @@ def sparse_jacobian(f: Callable, x: Any, sparsity=None, coloring: str | Any = "g
            [0., 4., 0.],
            [0., 0., 6.]])
     """
-    return SparseJacobian(f, x, sparsity=sparsity, coloring=coloring, executor=executor)(x)
+    return SparseJacobian(f, x, sparsity=sparsity, coloring=coloring, check=check, executor=executor)(x)

@@ -24,6 +24,8 @@ import numpy as np
 
 from ..arraylike import OPERANDS as _OPERANDS, ArrayLike, install_operators
 from ..dual import Dual
+from ..decisions import note_index
+from ..keywords import stack_nested
 from ..errors import OutputError, describe
 from . import pattern as P
 
@@ -101,6 +103,8 @@ class Tracer(ArrayLike):
 
     def __setitem__(self, key, item):
         _D.check_key(key)
+        item = stack_nested(item)  # z[0:2] = [a, b]: one stacked value
+        note_index(key)
         if self._root is not None:
             _views.fresh(self)
         if isinstance(item, Tracer):

@@ -47,11 +47,11 @@ def _stack(y):
                 isinstance(v, (np.ndarray, np.generic, int, float, bool)) and np.asarray(v).dtype.kind in "biuf"):
             raise OutputError(f"the function returned a list holding {describe(v)}, which is not numeric; "
                               "remedy: return numbers or arrays only")
+    shapes = {value_shape(v) if isinstance(v, (Var, Dual)) else np.shape(v) for v in items}
+    if len(shapes) > 1:  # ragged, constant or not
+        raise OutputError(f"the function returned a list of arrays of different shapes {sorted(shapes)}; "
+                          "remedy: return one array, or a list of equally shaped arrays")
     if any(isinstance(v, (Var, Dual)) for v in items):
-        shapes = {value_shape(v) for v in items}
-        if len(shapes) > 1:
-            raise OutputError(f"the function returned a list of arrays of different shapes {sorted(shapes)}; "
-                              "remedy: return one array, or a list of equally shaped arrays")
         return np.stack(items)
     return np.array(items, dtype=float) if items else np.zeros(0)
 

@@ -67,7 +67,14 @@ def local_gradients(node: Node) -> list:
     if not node.inputs or isinstance(node.value, tuple) or np.shape(_primal(node.value)) != ():
         return []
     ct = np.ones((1,), dtype=np.asarray(_primal(node.value)).dtype)
-    return [c[..., 0] for _, c in local_vjp(node, ct)]
+    return [_first_direction(c) for _, c in local_vjp(node, ct)]
+
+
+def _first_direction(c):
+    """A local gradient without its direction axis; a tuple-valued input (slogdet's pair) part by part."""
+    if isinstance(c, tuple):
+        return tuple(None if part is None else _first_direction(part) for part in c)
+    return c[..., 0]
 
 
 def _adjoint_text(tape: Tape, node: Node) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..common import all_finite as _all_finite, complex_refused, ndim as _ndim, unsupported
+from ..common import all_finite as _all_finite, complex_refused, ndim as _ndim, partial_at, unsupported
 from ..arraylike import primal as _primal
 from ..dual import Dual, new_tag
 from ..errors import InputError, OutputError
@@ -153,7 +153,7 @@ def local_vjp(node: Node, ct) -> list:
             elif partial is NEG_ONE:
                 c = -ct
             else:
-                c = _times(partial(node.value, *node.args), ct)
+                c = _times(partial_at(partial, node.value, *node.args), ct)
             shape = value_shape(node.args[pos])
             if c.shape[:-1] != shape:  # the input was broadcast: sum it back
                 c = unbroadcast(c, shape)

@@ -28,6 +28,8 @@ from ..arraylike import OPERANDS, ArrayLike, install_operators, primal as _prima
 from ..dual import Dual
 from ..errors import ConversionError, UnsupportedFunctionError, describe
 from ..subclasses import refuse_array_subclass
+from ..decisions import note, note_index
+from ..keywords import call_composite, cast_result, lists_to_arrays, normalise, stack_nested
 from ..rules import (ACCUMULATE, REDUCE, SETITEM, TABLE, Composite, Custom, Elementwise, Linear, NoDerivative,
                      ZeroDerivative, late_rule)
 from .graph import Node, Output, Tape, value_shape
@@ -93,6 +95,8 @@ class Var(ArrayLike):
     # ----------------------------------------------------------------- indexing
     def __getitem__(self, key):
         _check_key(key)
+        if type(key) is not int:
+            note_index(key)
         # a plain key: this Var is the variable, so record at once (what call() would conclude)
         result = record(operator.getitem, _GETITEM_RULE, (self, key), {}, self.tape)
         plain = _primal(result.value)
@@ -313,9 +317,9 @@ def call(func, args, kwargs):
     rule = TABLE.get(func)
     kind = type(rule)
     if kind is Composite:
-        return rule.impl(*args, **kwargs)
-    if kind is NoDerivative:
-        return func(*_strip(args), **_strip(kwargs))
+        return call_composite(rule.impl, args, kwargs)
+    if kind is NoDerivative:  # orders, positions, predicates: value-dependent decisions
+        return note(func_name(func), func(*_strip(args), **_strip(kwargs)))
     if kwargs and top_tape(tuple(kwargs.values())) is not None:
         raise UnsupportedFunctionError(
             f"{func_name(func)} got a tape value as a keyword argument; remedy: pass differentiable "
@@ -367,11 +371,14 @@ def apply_ufunc(ufunc, method, inputs, kwargs):
     tape = top_tape(inputs)
     if _forward_first(inputs, tape):
         return dispatch.apply_ufunc(ufunc, method, inputs, kwargs)
+    inputs, kwargs, dtype = normalise(ufunc, inputs, kwargs)
     given = kwargs
     kwargs = dict(kwargs)
     out = check_out(ufunc, kwargs)
     if isinstance(out, tuple):
         raise unsupported(ufunc, " with several out= arrays")
+    if dtype is not None:
+        return _finish_out(ufunc, cast_result(apply_ufunc(ufunc, method, inputs, kwargs), dtype), out)
     if method == "__call__":
         if kwargs:
             raise unsupported(ufunc, f" with keyword arguments {sorted(kwargs)}")
@@ -393,11 +400,20 @@ def apply_ufunc(ufunc, method, inputs, kwargs):
 
 def apply_function(func, args, kwargs):
     kind = type(TABLE.get(func))
-    if kind is Composite or kind is NoDerivative or not kwargs:  # no out= or dtype= to look at
+    args = lists_to_arrays(func, args)
+    if kind is Composite or kind is NoDerivative:
         return call(func, args, kwargs)
+    args, kwargs, dtype = normalise(func, args, kwargs, kind is ZeroDerivative)
+    if not kwargs and dtype is None:  # no out= or dtype= to look at
+        return call(func, args, kwargs)
+    if kind is ZeroDerivative and kwargs.get("dtype") is not None and np.dtype(kwargs["dtype"]).kind != "f":
+        return func(*_strip(args), **_strip(kwargs))  # an integer constant: its derivative is zero anyway
     kwargs = dict(kwargs)
+    zero_dtype = kwargs.pop("dtype", None) if kind is ZeroDerivative else None
     out = check_out(func, kwargs)
-    return _finish_out(func, call(func, args, kwargs), out)
+    if zero_dtype is not None:
+        kwargs["dtype"] = zero_dtype
+    return _finish_out(func, cast_result(call(func, args, kwargs), dtype), out)
 
 
 def _is_plain(v) -> bool:
@@ -408,7 +424,8 @@ def setitem(buf: Var, key, item) -> None:
     """``buf[key] = item`` recorded as the functional node ``buf = SETITEM(buf, key, item)``,
     with numpy's view semantics (a write into a view is a write into its root)."""
     _check_key(key)
-    aliasing.write(buf, key, item, _raw_setitem, np.copy)
+    note_index(key)
+    aliasing.write(buf, key, stack_nested(item), _raw_setitem, np.copy)
 
 
 def _raw_setitem(buf: Var, key, item) -> None:

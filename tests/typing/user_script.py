@@ -117,7 +117,9 @@ Jsparse = sj(np.arange(5.0))
 errors: tuple[type[Exception], ...] = (dualad.DualadError, dualad.InputError, dualad.OutputError,
                                        dualad.ConversionError, dualad.UnsupportedFunctionError,
                                        dualad.TangentShapeError, dualad.DegeneracyError,
-                                       dualad.CustomRuleError)
+                                       dualad.CustomRuleError, dualad.SparsityChangedError, dualad.SparsityError,
+                                       dualad.OptionError)
+redetections: int = dualad.SparseJacobian(lambda u: u * u[0], np.ones(3), fixed=False, check=True).redetections
 
 
 # user rules and implicit solutions (issue 16)
