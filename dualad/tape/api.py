@@ -342,7 +342,11 @@ def stop_gradient(x: Any):
     """
     if isinstance(x, (list, tuple)):
         return type(x)(stop_gradient(v) for v in x)
-    return _primal(x)
+    value = _primal(x)
+    if isinstance(x, (Var, Dual)) and isinstance(value, np.ndarray):
+        # a copy: the array is what the tape recorded, and a write into it would reach the backward sweep
+        return value.copy()
+    return value
 
 
 def label(v: Any, name: str):
