@@ -237,3 +237,14 @@ def test_views_leave_no_reference_cycles():
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+def test_copyto_and_fill_through_views():
+    def f(x):
+        y = x * 1.0
+        np.copyto(y[::2], x[1::2] ** 2)
+        z = np.zeros_like(x).reshape(2, 2)
+        z[1].fill(3.0)
+        np.copyto(z.T[0], x[:2], where=np.array([True, False]))
+        return y + z.ravel()
+    check_both_modes(f, np.array([1.0, 2.0, 3.0, 4.0]))
