@@ -253,7 +253,7 @@ def jacobian_rows(f: Callable, x: Any, start: int, stop: int) -> tuple[Any, np.n
     x = _as_point(x)
     tape = Tape()
     xv = watch(tape, x)
-    finish(tape, f(xv))
+    _run(tape, f, [xv], "dualad.tape.jacobian")
     value = tape.value
     yshape, xshape = value_shape(value), value_shape(x)
     m, n = math.prod(yshape), math.prod(xshape)
