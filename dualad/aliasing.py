@@ -28,6 +28,8 @@ import weakref
 
 import numpy as np
 
+from .errors import AliasingError, DualadError
+
 __all__ = ["Group", "alias_of", "shares_memory", "note_view", "getitem_step", "call_step", "write"]
 
 _GETITEM = operator.getitem
@@ -35,15 +37,24 @@ _PRUNE_AT = 64  # prune dead weak references when a group's list grows past this
 
 
 class Group:
-    """A root value and weak references to its live views."""
+    """A root value and weak references to its live views.
 
-    __slots__ = ("root", "views", "index", "prune_at")
+    Only weak references here: the root refers to its group (``root.alias``) and each
+    view refers to the group and, strongly, to the root; so there is no reference
+    cycle, and a finished call's values are freed at once by reference counting.
+    """
+
+    __slots__ = ("root_ref", "views", "index", "prune_at")
 
     def __init__(self, root):
-        self.root = root
+        self.root_ref = weakref.ref(root)
         self.views: list = []
         self.index = None  # np.arange(root.size).reshape(root.shape), made at the first write
         self.prune_at = _PRUNE_AT
+
+    @property
+    def root(self):
+        return self.root_ref()
 
     def flat_index(self) -> np.ndarray:
         if self.index is None:
@@ -65,17 +76,14 @@ class Group:
 
 def positions(view_alias) -> np.ndarray:
     """Root positions (flat indices, shaped like the view) of a view's entries."""
-    group, chain = view_alias
-    return derive(group.flat_index(), chain)
+    return derive(view_alias[0].flat_index(), view_alias[1])
 
 
 def alias_of(x):
     """A value's alias record: None (no known views), a :class:`Group` (a root) or, for a view,
-    the tuple ``(group, chain)``; chain holds the calls ``(func, pos, args, kwargs)`` that make it from the root."""
-    try:
-        return x.alias
-    except AttributeError:  # the slot is set only when views are involved
-        return None
+    the tuple ``(group, chain, root)``; chain holds the calls ``(func, pos, args, kwargs)`` that make it
+    from the root."""
+    return getattr(x, "alias", None)  # the slot is set only when views are involved
 
 
 def shares_memory(out, src) -> bool:
@@ -105,15 +113,15 @@ def derive(obj, chain: tuple):
 def note_view(result, source, step: tuple) -> None:
     """Record that ``result`` is a numpy view of ``source``, made by ``step``:
     ``(func, pos, args, kwargs)`` with ``source``'s place ``args[pos]`` left as None."""
-    alias = alias_of(source)
+    alias = getattr(source, "alias", None)
     if type(alias) is tuple:
         group = alias[0]
-        result.alias = (group, alias[1] + (step,))
+        result.alias = (group, alias[1] + (step,), alias[2])
     else:
         if alias is None:
             alias = source.alias = Group(source)
         group = alias
-        result.alias = (group, (step,))
+        result.alias = (group, (step,), source)  # the view keeps its root alive (the group cannot)
     views = group.views
     views.append(weakref.ref(result))
     if len(views) > group.prune_at:
@@ -153,12 +161,19 @@ def write(target, key, item, setitem, copy=None) -> None:
         setitem(target, key, item)
         return
     if type(alias) is tuple:
-        group = alias[0]
-        root = group.root
+        group, _, root = alias
         if not _writeable(target) and _writeable(root):
             raise ValueError("assignment destination is read-only (numpy makes this view read-only: "
                              "np.broadcast_to, np.diagonal...); remedy: write into a copy")
-        where = positions(alias)[key]
+        try:
+            where = positions(alias)[key]
+        except (TypeError, ValueError) as err:
+            if isinstance(err, DualadError):
+                raise
+            names = " -> ".join(getattr(f, "__name__", str(f)) for f, *_ in alias[1])
+            raise AliasingError(
+                f"dualad cannot follow this write through a view made by {names} ({err}); remedy: write "
+                "into the array the view was taken of, or into a copy (v = v.copy())") from err
         if root.ndim == 0:
             root_key = Ellipsis
         elif np.ndim(where) == 0:

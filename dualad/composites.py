@@ -55,6 +55,16 @@ def _reject(name, **given):
                 f"np.{name} with {key}= is not supported on differentiable values; remedy: leave {key}= out")
 
 
+# ------------------------------------------------------------------ in-place writes
+@composite(np.copyto)
+def _copyto(dst, src, casting="same_kind", where=True):
+    """``dst[...] = src`` (broadcast), through dualad's aliasing model when dst is a view."""
+    if where is True:
+        dst[...] = src
+    else:
+        dst[...] = np.where(where, src, dst)
+
+
 # ------------------------------------------------------------------ reductions and statistics
 @composite(np.mean)
 def _mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):

@@ -302,8 +302,8 @@ def apply_rule(func, rule, args, kwargs):
             c = linear_map(t, *values, **kwargs)
             tangent = c if tangent is None else tangent + c
     result = _wrap(out, tangent, tag, batched, func, args)
-    if type(result) is Dual:
-        plain = _primal(out)
+    if type(result) is Dual and (type(out) is _ARRAY or type(out) is Dual):
+        plain = out if type(out) is _ARRAY else _primal(out)
         # a view (base set), or the input itself (np.atleast_1d returns it)
         if type(plain) is _ARRAY and (plain.base is not None or (values and _primal(values[0]) is plain)):
             _note_views(result, func, args, kwargs, tag)  # reshape, transpose, ravel...: numpy's views
@@ -434,9 +434,13 @@ def getitem(d: Dual, key):
         result = Dual._make(out, _GETITEM_TANGENT(t, value, key), d.tag)
     else:
         result = Dual._make(out, _GETITEM_TANGENT(t[..., None], value, key)[..., 0], d.tag)
-    plain = _primal(out)
-    if type(plain) is _ARRAY and plain.base is not None and aliasing.shares_memory(plain, _primal(value)):
-        aliasing.note_view(result, d, aliasing.getitem_step(key))
+    if type(out) is _ARRAY:  # a slice of an array value is numpy's view of it
+        if out.base is not None and aliasing.shares_memory(out, value):
+            aliasing.note_view(result, d, aliasing.getitem_step(key))
+    elif type(out) is Dual:  # a nested value (forward over forward): its plain array decides
+        plain = _primal(out)
+        if type(plain) is _ARRAY and plain.base is not None and aliasing.shares_memory(plain, _primal(value)):
+            aliasing.note_view(result, d, aliasing.getitem_step(key))
     return result
 
 

@@ -193,6 +193,11 @@ CASES: dict = {
         (lambda x: np.copy(x) * x, _r(4)),
         (lambda x: np.copy(x[:, 1]), _r(2, 3)),
     ],
+    np.copyto: [  # an in-place write (through views: tests/test_alias_views.py)
+        (lambda x: [np.copyto(b := np.zeros_like(x), x * x), b][1], _r(4)),
+        (lambda x: [np.copyto(b := x * 1.0, x[::-1] ** 2), b][1], _r(4)),
+        (lambda x: [np.copyto(b := x * 1.0, x[0], where=x > 0), b][1], _r(3)),
+    ],
     np.cumsum: [
         (lambda x: np.cumsum(x), _r(5)),
         (lambda x: np.cumsum(x), _r(2, 3)),

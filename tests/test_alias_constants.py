@@ -65,3 +65,19 @@ def test_read_only_constant_is_not_copied_and_stays_right():
     t = tape.record(lambda x: np.sum(W @ x), np.array([1.0, 2.0]))
     assert any(a is W for node in t.nodes for a in node.args)  # the documented escape from the copy
     np.testing.assert_array_equal(t.backward()[0], [4.0, 6.0])
+
+
+def test_a_constant_used_in_a_loop_is_held_once_while_unchanged():
+    W = np.arange(100.0).reshape(10, 10) / 100.0
+    t = tape.record(lambda x: sum(np.sum(W @ x) for _ in range(5)), np.ones(10))
+    held = {id(a) for node in t.nodes for a in node.args if isinstance(a, np.ndarray) and a.shape == (10, 10)}
+    assert len(held) == 1  # one copy of W on the tape, not five
+
+    def f(x):
+        buf = np.ones(100)
+        s = 0.0
+        for k in range(3):
+            buf[:50] = k
+            s = s + np.sum(x * buf)
+        return s
+    np.testing.assert_array_equal(tape.grad(f, np.ones(100)), np.r_[np.full(50, 3.0), np.full(50, 3.0)])

@@ -253,7 +253,7 @@ def jacobian_rows(f: Callable, x: Any, start: int, stop: int) -> tuple[Any, np.n
     x = _as_point(x)
     tape = Tape()
     xv = watch(tape, x)
-    finish(tape, f(xv))
+    _run(tape, f, [xv], "dualad.tape.jacobian")
     value = tape.value
     yshape, xshape = value_shape(value), value_shape(x)
     m, n = math.prod(yshape), math.prod(xshape)
@@ -342,7 +342,11 @@ def stop_gradient(x: Any):
     """
     if isinstance(x, (list, tuple)):
         return type(x)(stop_gradient(v) for v in x)
-    return _primal(x)
+    value = _primal(x)
+    if isinstance(x, (Var, Dual)) and isinstance(value, np.ndarray):
+        # a copy: the array is what the tape recorded, and a write into it would reach the backward sweep
+        return value.copy()
+    return value
 
 
 def label(v: Any, name: str):

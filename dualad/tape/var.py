@@ -99,8 +99,12 @@ class Var(ArrayLike):
             note_index(key)
         # a plain key: this Var is the variable, so record at once (what call() would conclude)
         result = record(operator.getitem, _GETITEM_RULE, (self, key), {}, self.tape)
-        plain = _primal(result.value)
-        if type(plain) is np.ndarray and plain.base is not None and aliasing.shares_memory(plain, _primal(self.value)):
+        plain = result.value
+        if type(plain) is not np.ndarray:  # a scalar, or a Dual value (forward over reverse)
+            plain = _primal(plain)
+            if type(plain) is not np.ndarray:
+                return result
+        if plain.base is not None and aliasing.shares_memory(plain, _primal(self.value)):
             aliasing.note_view(result, self, aliasing.getitem_step(key))
         return result
 
@@ -219,7 +223,7 @@ def _constant(a):
     """
     if type(a) is np.ndarray:
         if a.flags.writeable or (a.base is not None and not _frozen(a)):
-            return a.copy()
+            return a.copy()  # (inside lists; top-level arrays go through _recorded_array)
         return a
     if type(a) is Dual:
         lifetime.check_tag(a.tag, "as a constant on a tape")
@@ -227,6 +231,26 @@ def _constant(a):
     if isinstance(a, np.ndarray):
         return np.array(a)
     return a
+
+
+_SMALL = 64  # entries: below this a repeated constant is simply copied again (cheaper than comparing)
+
+
+def _recorded_array(a: np.ndarray, tape: Tape) -> np.ndarray:
+    """A copy of the writable constant ``a`` for ``tape`` (see :func:`_constant`).
+
+    The same array recorded again (a matrix used at every step of a loop) shares one copy
+    while its contents are unchanged, so memory grows with the distinct contents, not the uses.
+    """
+    if a.size <= _SMALL:
+        return a.copy()
+    copies = tape.__dict__.setdefault("constant_copies", {})
+    held = copies.get(id(a))
+    if held is not None and held[0] is a and held[1].shape == a.shape and np.array_equal(held[1], a):
+        return held[1]
+    copy = a.copy()
+    copies[id(a)] = (a, copy)  # holding a keeps its id from being reused by another array
+    return copy
 
 
 def _frozen(a) -> bool:
@@ -254,7 +278,10 @@ def _split(args, tape: Tape):
                 else:
                     items.append(_constant(b))
             values.append(type(a)(items))
-        elif type(a) is np.ndarray or type(a) is Dual:
+        elif type(a) is np.ndarray:
+            values.append(_recorded_array(a, tape) if a.flags.writeable or (a.base is not None and not _frozen(a))
+                          else a)
+        elif type(a) is Dual:
             values.append(_constant(a))
         else:
             if isinstance(a, np.ndarray):
@@ -293,8 +320,8 @@ def record(func, rule, args, kwargs, tape: Tape):
     _check_differentiable(func, rule, inputs)
     out = func(*values, **kwargs)
     node = tape.push(func, rule, values, kwargs, inputs, out)
-    if type(rule) is Linear and func is not operator.getitem:
-        plain = _primal(out)
+    if type(rule) is Linear and func is not operator.getitem and (type(out) is np.ndarray or isinstance(out, Dual)):
+        plain = out if type(out) is np.ndarray else _primal(out)
         # a view (base set), or the input itself (np.atleast_1d returns it)
         if type(plain) is np.ndarray and (plain.base is not None or (values and _primal(values[0]) is plain)):
             result = Var(out, node, tape)
