@@ -218,10 +218,6 @@ class ArrayLike:
     def copy(self):
         return np.copy(self)
 
-    def fill(self, value) -> None:
-        """``a[...] = value``, as ndarray.fill (a write: views of ``a`` see it)."""
-        self[...] = value
-
     def reshape(self, *shape, order="C"):
         return np.reshape(self, shape[0] if len(shape) == 1 else shape, order=order)
 
