@@ -59,6 +59,9 @@ def _reject(name, **given):
 @composite(np.copyto)
 def _copyto(dst, src, casting="same_kind", where=True):
     """``dst[...] = src`` (broadcast), through dualad's aliasing model when dst is a view."""
+    src_dtype, dst_dtype = np.result_type(_primal(src)), np.result_type(_primal(dst))
+    if not np.can_cast(src_dtype, dst_dtype, casting):  # numpy's own check, so casting= is never ignored
+        raise TypeError(f"Cannot cast array data from {src_dtype} to {dst_dtype} according to the rule {casting!r}")
     if where is True:
         dst[...] = src
     else:

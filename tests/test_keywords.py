@@ -162,6 +162,17 @@ for _f in (np.ones_like, np.empty_like):
     H[_f] = {"dtype": [(lambda x, g=_f: g(x, dtype=np.float32) * 0, X)], "shape": [(lambda x, g=_f: g(x, shape=(2,)) * 0, X)],
              "order": [(lambda x, g=_f: g(x, order="C") * 0, X)], "device": [(lambda x, g=_f: g(x, device="cpu") * 0, X)]}
 
+def _copied(x, **kw):
+    """np.copyto into a fresh buffer, returned (copyto itself returns None)."""
+    buf = np.zeros_like(x)
+    np.copyto(buf, 2.0 * x, **kw)
+    return buf
+
+
+H[np.copyto] = {"where": [(lambda x: _copied(x, where=MASK), X)],
+                "casting": [(lambda x: _copied(x, casting="same_kind"), X), (lambda x: _copied(x, casting="no"), X)]}
+
+
 # (func, keyword) -> f: refused with a DualadError on a differentiable value
 R = {
     np.round: {"out": lambda x: np.round(x, out=np.zeros(x.shape))},
