@@ -111,6 +111,11 @@ def _input_leaf(leaf: Any, where: str) -> Any:
         return arr
     if kind in "biu":
         return arr.astype(np.float64)
+    if kind == "O" and all(isinstance(e, (int, float, np.integer, np.floating)) for e in arr.flat):
+        try:  # Python ints past int64 (10**30) read as floats, as they do in a single-array argument
+            return arr.astype(np.float64)
+        except OverflowError:
+            raise InputError(f"{where} holds an integer too large for float64; remedy: scale the input") from None
     if kind == "c":
         raise InputError(f"{where} is complex ({describe(arr)}); dualad differentiates "
                          "real functions of real inputs only; remedy: pass real and imaginary parts separately")
