@@ -282,25 +282,28 @@ class ArrayLike:
         return np.diagonal(self, offset, axis1, axis2)
 
 
-def install_operators(cls: type, *, call: Callable, binary: Callable, assign: Callable,
-                      operands: tuple) -> None:
+def install_operators(cls: type, *, call: Callable, assign: Callable, operands: tuple,
+                      binary: Callable | None = None) -> None:
     """Give the value type ``cls`` its arithmetic operators, defined here once for every engine.
 
     The engine supplies the hooks: ``call(ufunc, inputs)`` evaluates a ufunc on a tuple of
-    inputs, ``binary(ufunc, a, b)`` a two-input one (its fast path; it may just call ``call``),
-    ``assign(target, result)`` makes ``target`` hold ``result`` (for ``x += y``). An operand
-    that is not an instance of ``operands`` gets ``NotImplemented``, so its own type has its
-    turn. The hooks are bound into closures (not looked up per call): operators run once per
-    element in scalar-style loops.
+    inputs, ``assign(target, result)`` makes ``target`` hold ``result`` (for ``x += y``), and
+    optionally ``binary(ufunc, a, b)``, a faster path for two inputs (no tuple built). An
+    operand that is not an instance of ``operands`` gets ``NotImplemented``, so its own type
+    has its turn. The hooks are bound into closures (not looked up per call): operators run
+    once per element in scalar-style loops.
 
     >>> class Plain(ArrayLike): ...
-    >>> install_operators(Plain, call=lambda u, xs: u.__name__, binary=lambda u, a, b: u.__name__,
-    ...                   assign=lambda t, r: None, operands=(Plain, int))
+    >>> install_operators(Plain, call=lambda u, xs: u.__name__, assign=lambda t, r: None,
+    ...                   operands=(Plain, int))
     >>> Plain() + 1, 2 * Plain(), -Plain()
     ('add', 'multiply', 'negative')
     """
     for name, ufunc in BINARY_OPERATORS:
-        op, rop, iop = _binary_operators(ufunc, binary, assign, operands)
+        if binary is None:
+            op, rop, iop = _binary_operators(ufunc, call, assign, operands)
+        else:
+            op, rop, iop = _binary_fast_operators(ufunc, binary, assign, operands)
         setattr(cls, f"__{name}__", op)
         setattr(cls, f"__r{name}__", rop)
         setattr(cls, f"__i{name}__", iop)
@@ -315,7 +318,32 @@ def _no_modulo(ufunc, modulo) -> None:
             "remedy: write (x ** y) % mod")
 
 
-def _binary_operators(ufunc, binary, assign, operands):
+def _binary_operators(ufunc, call, assign, operands):
+    def op(self, other, *modulo):
+        if modulo:
+            _no_modulo(ufunc, modulo)
+        if not isinstance(other, operands):
+            return NotImplemented
+        return call(ufunc, (self, other))
+
+    def rop(self, other, *modulo):
+        if modulo:
+            _no_modulo(ufunc, modulo)
+        if not isinstance(other, operands):
+            return NotImplemented
+        return call(ufunc, (other, self))
+
+    def iop(self, other):
+        if not isinstance(other, operands):
+            return NotImplemented
+        assign(self, call(ufunc, (self, other)))
+        return self
+
+    return op, rop, iop
+
+
+def _binary_fast_operators(ufunc, binary, assign, operands):
+    # the same three operators through a two-argument hook (no tuple built): Dual's scalar path
     def op(self, other, *modulo):
         if modulo:
             _no_modulo(ufunc, modulo)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import operator
 import sys
+from typing import Any
 
 import numpy as np
 
@@ -15,15 +16,15 @@ from . import aliasing, lifetime
 from .arraylike import ArrayLike, primal as _primal
 from .common import all_finite as _all_finite, complex_refused, func_name as _name, ndim as _ndim
 from .common import partial_at
-from .common import check_out, shape as _shape, strip as _strip, unsupported
+from .common import shape as _shape, unsupported
 from .diagonal import DiagonalTangent
 from .dual import Dual
-from .errors import ConversionError, UnsupportedFunctionError, describe
+from .errors import ConversionError
+from .interpret import Interpreter
 from .subclasses import refuse_array_subclass
-from .decisions import note, note_index
-from .keywords import call_composite, cast_result, lists_to_arrays, normalise, stack_nested
-from .rules import (ACCUMULATE, NEG_ONE, ONE, REDUCE, TABLE, Composite, Custom, Elementwise, Linear,
-                    NoDerivative, ZeroDerivative, late_rule, setitem_tangent)
+from .decisions import note_index
+from .keywords import stack_nested
+from .rules import NEG_ONE, ONE, TABLE, Custom, Elementwise, setitem_tangent
 
 _GETITEM = TABLE[operator.getitem]
 
@@ -114,8 +115,10 @@ def _evaluate(ufunc, values):
     return ufunc(*values)
 
 
-def _elementwise(ufunc, rule: Elementwise, inputs):
-    tag = top_tag(inputs)
+def _elementwise(ufunc, rule: Elementwise, inputs, kwargs=None, tag=None):
+    """``ufunc(*inputs)`` on Duals by the rule's partials (the general path; see :func:`binary`)."""
+    if tag is None:
+        tag = top_tag(inputs)
     values = [x.value if isinstance(x, Dual) and x.tag == tag else x for x in inputs]
     out = _evaluate(ufunc, values)
     if type(out) is not np.float64 and getattr(out, "dtype", _FLOAT64).kind == "c":
@@ -255,8 +258,8 @@ def _zero_tangent_like(out, proto: Dual, batched: bool):
     return np.zeros(shape + k, dtype=dtype if dtype.kind == "f" else np.float64)
 
 
-def _zero_derivative(func, args, kwargs):
-    tag = top_tag(args)
+def _zero_derivative(func, rule, args, kwargs, tag):
+    """``func`` on the values at ``tag``, with a zero tangent (ZeroDerivative entries)."""
     proto = _first(args, tag)
     values = [x.value if isinstance(x, Dual) and x.tag == tag else x for x in args]
     out = func(*values, **kwargs)
@@ -277,13 +280,8 @@ def _wrap(out, tangent, tag, batched, func=None, args=()):
     return Dual._make(out, tangent if batched else tangent[..., 0], tag)
 
 
-def apply_rule(func, rule, args, kwargs):
-    """Evaluate a Linear or Custom rule on Dual arguments."""
-    if top_tag(tuple(kwargs.values())) >= 0:
-        raise UnsupportedFunctionError(
-            f"{_name(func)} got a differentiable value as a keyword argument; "
-            "remedy: pass differentiable arrays positionally")
-    tag = top_tag(args)
+def apply_rule(func, rule, args, kwargs, tag) -> Any:
+    """Evaluate a Linear or Custom rule on Dual arguments at ``tag`` (keywords vetted by the skeleton)."""
     batched = _is_batched(_first(args, tag))
     split = [_split(a, tag, batched) for a in args]
     values = [s[0] for s in split]
@@ -310,102 +308,42 @@ def apply_rule(func, rule, args, kwargs):
     return result
 
 
-def _finish_out(func, result, out):
-    if out is None:
-        return result
-    if isinstance(out, Dual):
-        assign(out, result)
-        return out
-    if isinstance(result, Dual):
-        raise ConversionError(
-            f"{_name(func)}(..., out=<{describe(out)}>) would write a Dual into a plain array and drop "
-            "its derivative; remedy: leave out= away, or pass a Dual buffer made by dualad.zeros_like(x)")
-    out[...] = result
-    return out
+class ForwardMode(Interpreter):
+    """Forward mode's part of the dispatch skeleton (:mod:`dualad.interpret`): Duals carry tangents."""
+
+    value_type = Dual
+    noun = "a Dual"
+    out_remedy = "leave out= away, or pass a Dual buffer made by dualad.zeros_like(x)"
+
+    def top(self, objs) -> Any:
+        tag = top_tag(objs)
+        return tag if tag >= 0 else None
+
+    # the engine's functions are the hooks themselves: (func, rule, args, kwargs, tag)
+    elementwise = staticmethod(_elementwise)
+    rule = staticmethod(apply_rule)
+    zero = staticmethod(_zero_derivative)
+
+    def assign(self, target, result) -> None:
+        assign(target, result)
 
 
-def apply_ufunc(ufunc, method, inputs, kwargs):
+FORWARD = ForwardMode()
+
+
+def apply_ufunc(ufunc, method, inputs, kwargs) -> Any:
+    """What ``Dual.__array_ufunc__`` does: a plain elementwise call at once, the rest by the skeleton."""
     if method == "__call__" and not kwargs:
         rule = TABLE.get(ufunc)
         if type(rule) is Elementwise:  # the common case (np.sin(x), W @ x + b): no out= to manage
             if len(inputs) == 1 and type(inputs[0]) is Dual:
                 return _unary(ufunc, rule, inputs[0])
             return _elementwise(ufunc, rule, inputs)
-    inputs, kwargs, dtype = normalise(ufunc, inputs, kwargs)
-    given = kwargs
-    kwargs = dict(kwargs)
-    out = check_out(ufunc, kwargs)
-    if dtype is not None:
-        return cast_result(apply_ufunc(ufunc, method, inputs, {**kwargs, **({} if out is None else {"out": out})}),
-                           dtype)
-    if top_tag(inputs) < 0:  # only out= holds a Dual: the results are constants written into it
-        result = getattr(ufunc, method)(*inputs, **kwargs)
-        if isinstance(out, tuple):
-            return tuple(_finish_out(ufunc, r, o) for r, o in zip(result, out))
-        return _finish_out(ufunc, result, out)
-    if method == "__call__":
-        rule = TABLE.get(ufunc)
-        if kwargs:
-            raise unsupported(ufunc, f" with keyword arguments {sorted(kwargs)}", inputs)
-        if type(rule) is Elementwise:
-            result = _elementwise(ufunc, rule, inputs)
-        elif type(rule) is Linear or type(rule) is Custom:
-            result = apply_rule(ufunc, rule, inputs, {})
-        elif type(rule) is ZeroDerivative:
-            result = _zero_derivative(ufunc, inputs, {})
-        elif type(rule) is NoDerivative:
-            result = note(_name(ufunc), ufunc(*_strip(inputs)))  # a value-dependent decision
-        elif rule is None and late_rule(ufunc) is not None:  # an optional library's rules just loaded
-            return apply_ufunc(ufunc, method, inputs, given)
-        else:
-            raise unsupported(ufunc, "", inputs)
-    elif method == "reduce" and ufunc in REDUCE:
-        result = REDUCE[ufunc](inputs[0], axis=kwargs.pop("axis", 0), **kwargs)
-    elif method == "accumulate" and ufunc in ACCUMULATE:
-        result = ACCUMULATE[ufunc](inputs[0], axis=kwargs.pop("axis", 0))
-    elif method == "outer" and type(TABLE.get(ufunc)) is Elementwise:
-        a, b = inputs
-        a = np.reshape(a, np.shape(_primal(a)) + (1,) * np.ndim(_primal(b)))
-        result = ufunc_call(ufunc, (a, b))
-    elif ufunc not in TABLE and late_rule(ufunc) is not None:  # an optional library's rules just loaded
-        return apply_ufunc(ufunc, method, inputs, given)
-    else:
-        raise unsupported(ufunc, f".{method}", inputs)
-    return _finish_out(ufunc, result, out)
+    return FORWARD.apply_ufunc(ufunc, method, inputs, kwargs)
 
 
-def apply_function(func, args, kwargs):
-    entry = TABLE.get(func)
-    kind = type(entry)
-    args = lists_to_arrays(func, args)
-    if kind is Composite:
-        return call_composite(entry.impl, args, kwargs)
-    if kind is NoDerivative:  # orders, positions, predicates: value-dependent decisions
-        return note(_name(func), func(*_strip(args), **_strip(kwargs)))
-    if kind is not Linear and kind is not Custom and kind is not ZeroDerivative:
-        if entry is None and late_rule(func) is not None:  # an optional library's rules just loaded
-            return apply_function(func, args, kwargs)
-        raise unsupported(func, "", args)
-    args, kwargs, dtype = normalise(func, args, kwargs, kind is ZeroDerivative)
-    if kind is ZeroDerivative and kwargs.get("dtype") is not None and np.dtype(kwargs["dtype"]).kind != "f":
-        return func(*_strip(args), **_strip(kwargs))  # an integer constant: its derivative is zero anyway
-    kwargs = dict(kwargs)
-    zero_dtype = kwargs.pop("dtype", None) if kind is ZeroDerivative else None
-    out = check_out(func, kwargs)
-    if zero_dtype is not None:
-        kwargs["dtype"] = zero_dtype
-    if dtype is not None:
-        return cast_result(apply_function(func, args, {**kwargs, **({} if out is None else {"out": out})}), dtype)
-    if out is not None and top_tag(args) < 0 and top_tag(tuple(kwargs.values())) < 0:
-        # only out= holds a Dual (np.fix(c, d)): a constant written into it
-        return _finish_out(func, func(*args, **kwargs), out)
-    if kind is Linear or kind is Custom:
-        result = apply_rule(func, entry, args, kwargs)
-    elif kind is ZeroDerivative:
-        result = _zero_derivative(func, args, kwargs)
-    else:
-        raise unsupported(func, "", args)
-    return _finish_out(func, result, out)
+#: what ``Dual.__array_function__`` does
+apply_function = FORWARD.apply_function
 
 
 # ----------------------------------------------------------------------------- indexing

@@ -31,9 +31,13 @@ import numpy as np
 from .arraylike import ArrayLike
 from .errors import ConversionError
 
-__all__ = ["normalise", "cast_result", "stack_nested", "lists_to_arrays", "call_composite"]
+__all__ = ["normalise", "cast_result", "stack_nested", "lists_to_arrays", "call_composite", "POSITIONAL_LIMIT",
+           "SEQUENCE_OF_ARRAYS"]
 
 _NAMES: dict[Any, tuple | None] = {}
+#: per function seen by :func:`normalise`: how many positional arguments it takes before one could be a
+#: keyword passed positionally (the engines skip the call when a call has no more and no keywords)
+POSITIONAL_LIMIT: dict[Any, float] = {}
 
 
 def _defaulted_positions(func) -> tuple | None:
@@ -60,6 +64,7 @@ def _defaulted_positions(func) -> tuple | None:
             found = (i, tuple(q.name for q in positional[i:]))
             break
     _NAMES[func] = found
+    POSITIONAL_LIMIT[func] = found[0] if found is not None else float("inf")
     return found
 
 
@@ -134,7 +139,7 @@ def stack_nested(obj):
 
 
 #: functions whose first argument is a sequence of arrays (each element is one array_like)
-_SEQUENCE_OF_ARRAYS = {np.concatenate, np.stack, np.hstack, np.vstack, np.dstack, np.column_stack,
+SEQUENCE_OF_ARRAYS = {np.concatenate, np.stack, np.hstack, np.vstack, np.dstack, np.column_stack,
                        np.linalg.multi_dot}
 
 
@@ -146,7 +151,7 @@ def lists_to_arrays(func, args: tuple) -> tuple:
     the inner list is one array); with differentiable entries that must be ``np.stack``, which
     keeps their derivatives, where numpy's own conversion would refuse them.
     """
-    if func in _SEQUENCE_OF_ARRAYS and args and isinstance(args[0], (list, tuple)):
+    if func in SEQUENCE_OF_ARRAYS and args and isinstance(args[0], (list, tuple)):
         return (type(args[0])(stack_nested(a) for a in args[0]),) + tuple(args[1:])
     return args  # other list arguments mean what each function says (np.block's nesting, np.select's lists)
 

@@ -47,21 +47,21 @@ import inspect
 import math
 import operator
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
-from ..decisions import note, note_index
-from ..keywords import lists_to_arrays
-from ..common import check_out, func_name, strip as _strip, unsupported as _unsupported
+from ..common import strip as _strip, unsupported as _unsupported
+from ..decisions import note_index
 from ..errors import ConversionError, OutputError, UnsupportedFunctionError, describe
-from ..rules import (ACCUMULATE, NEG_ONE, ONE, REDUCE, TABLE, Composite, Custom, Elementwise, Linear,
-                     NoDerivative, ZeroDerivative, late_rule)
+from ..interpret import Interpreter
+from ..rules import NEG_ONE, ONE, TABLE, Custom, Elementwise, Linear
 from . import pattern as P
 from .probe import structure
 from .tracer import Tracer
 from .views import STALE, assign, fresh, link_view
 
-__all__ = ["apply_ufunc", "apply_function", "apply_rule", "getitem", "check_key", "stack_output"]
+__all__ = ["apply_ufunc", "apply_function", "apply_rule", "getitem", "check_key", "stack_output", "Tracing", "TRACING"]
 
 # ----------------------------------------------------------------------------- helpers
 def check_key(key):
@@ -135,7 +135,7 @@ def _partial_counts(ufunc, rule, i: int, inputs, values, out) -> bool:
 
 
 # ----------------------------------------------------------------------------- elementwise
-def _elementwise(ufunc, rule: Elementwise, inputs):
+def _elementwise(ufunc, rule: Elementwise, inputs, kwargs=None, level=None):
     values = [x.value if isinstance(x, Tracer) else x for x in inputs]
     out = ufunc(*values)
     shape = np.shape(out)
@@ -274,11 +274,8 @@ def _coupled(out, slots, constant_outputs=()):
     return wrap(out)
 
 
-def apply_rule(func, rule, args, kwargs):
-    if _has_tracer(kwargs):
-        raise UnsupportedFunctionError(
-            f"{func_name(func)} got a traced value as a keyword argument; remedy: pass "
-            "differentiable arrays positionally")
+def apply_rule(func, rule, args, kwargs, level=None) -> Any:
+    """The pattern of a Linear or Custom rule's result (keywords vetted by the skeleton)."""
     args = tuple(_stack_nested(a) for a in args)
     slots = _slots(args)
     selection = rule.selection
@@ -313,87 +310,39 @@ def apply_rule(func, rule, args, kwargs):
     return result
 
 
-def _zero(func, args, kwargs):
+def _zero(func, rule, args, kwargs, level=None):
     return Tracer(func(*_strip(args), **_strip(kwargs)), ())
 
 
-
-
 # ----------------------------------------------------------------------------- dispatch
-def _pop_out(func, kwargs):
-    return check_out(func, kwargs, loses="the dependencies", on="traced values")
+class Tracing(Interpreter):
+    """The sparsity tracer's part of the dispatch skeleton (:mod:`dualad.interpret`): values carry patterns."""
+
+    value_type = Tracer
+    noun = "a traced value"
+    loses = "the dependencies"
+    plural = "traced values"
+
+    def top(self, objs) -> Any:
+        return True if _has_tracer(objs) else None  # tracers do not nest: one level
+
+    # the engine's functions are the hooks themselves: (func, rule, args, kwargs, level)
+    elementwise = staticmethod(_elementwise)
+    rule = staticmethod(apply_rule)
+    zero = staticmethod(_zero)
+
+    def assign(self, target, result) -> None:
+        assign(target, result if isinstance(result, Tracer) else Tracer(result, ()))
 
 
-def _finish_out(func, result, out):
-    if out is None:
-        return result
-    if isinstance(out, Tracer):
-        assign(out, result if isinstance(result, Tracer) else Tracer(result, ()))
-        return out
-    if isinstance(result, Tracer):
-        raise ConversionError(f"{func_name(func)}(..., out=<{describe(out)}>) would write a traced "
-                              "value into a plain array; remedy: leave out= away")
-    out[...] = result
-    return out
+TRACING = Tracing()
+#: what ``Tracer.__array_ufunc__`` / ``__array_function__`` do
+apply_ufunc = TRACING.apply_ufunc
+apply_function = TRACING.apply_function
 
 
-def apply_ufunc(ufunc, method, inputs, kwargs):
-    given = kwargs
-    kwargs = dict(kwargs)
-    out = _pop_out(ufunc, kwargs)
-    if method == "__call__":
-        if kwargs:
-            raise _unsupported(ufunc, f" with keyword arguments {sorted(kwargs)}")
-        rule = TABLE.get(ufunc)
-        kind = type(rule)
-        if kind is Elementwise:
-            result = _elementwise(ufunc, rule, inputs)
-        elif kind is Linear or kind is Custom:
-            result = apply_rule(ufunc, rule, inputs, {})
-        elif kind is ZeroDerivative:
-            result = _zero(ufunc, inputs, {})
-        elif kind is NoDerivative:
-            result = note(func_name(ufunc), ufunc(*_strip(inputs)))  # a value-dependent decision
-        elif rule is None and late_rule(ufunc) is not None:  # an optional library's rules just loaded
-            return apply_ufunc(ufunc, method, inputs, given)
-        else:
-            raise _unsupported(ufunc)
-    elif method == "reduce" and ufunc in REDUCE:
-        result = REDUCE[ufunc](inputs[0], axis=kwargs.pop("axis", 0), **kwargs)
-    elif method == "accumulate" and ufunc in ACCUMULATE:
-        result = ACCUMULATE[ufunc](inputs[0], axis=kwargs.pop("axis", 0))
-    elif method == "outer" and type(TABLE.get(ufunc)) is Elementwise:
-        a, b = inputs
-        a = np.reshape(a, np.shape(_strip(a)) + (1,) * np.ndim(_strip(b)))
-        result = apply_ufunc(ufunc, "__call__", (a, b), {})
-    elif ufunc not in TABLE and late_rule(ufunc) is not None:  # an optional library's rules just loaded
-        return apply_ufunc(ufunc, method, inputs, given)
-    else:
-        raise _unsupported(ufunc, f".{method}")
-    return _finish_out(ufunc, result, out)
-
-
-def apply_function(func, args, kwargs):
-    entry = TABLE.get(func)
-    kind = type(entry)
-    args = lists_to_arrays(func, args)
-    if kind is Composite:
-        return entry.impl(*args, **kwargs)
-    if kind is NoDerivative:  # orders, positions, predicates: value-dependent decisions
-        return note(func_name(func), func(*_strip(args), **_strip(kwargs)))
-    kwargs = dict(kwargs)
-    out = _pop_out(func, kwargs)
-    if kind is Linear or kind is Custom:
-        result = apply_rule(func, entry, args, kwargs)
-    elif kind is ZeroDerivative:
-        result = _zero(func, args, kwargs)
-    else:
-        raise _unsupported(func)
-    return _finish_out(func, result, out)
-
-
-
-def stack_output(y):
+def stack_output(y) -> Any:
+    """A list/tuple output as one traced array (nested lists become nested axes), as ``np.array`` would."""
     items = [stack_output(v) if isinstance(v, (list, tuple)) else v for v in y]
     for v in items:  # a string or None in the list would otherwise be traced as a constant
         if not isinstance(v, Tracer) and not (isinstance(v, (np.ndarray, np.generic, int, float, bool))

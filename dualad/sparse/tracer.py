@@ -152,8 +152,4 @@ def _call(ufunc, inputs):
     return _D.apply_ufunc(ufunc, "__call__", inputs, {})
 
 
-def _binary(ufunc, a, b):
-    return _D.apply_ufunc(ufunc, "__call__", (a, b), {})
-
-
-install_operators(Tracer, call=_call, binary=_binary, assign=_views.assign, operands=(Tracer,) + _OPERANDS)
+install_operators(Tracer, call=_call, assign=_views.assign, operands=(Tracer,) + _OPERANDS)

@@ -18,20 +18,21 @@ differentiable value is the variable and lower ones are constants.
 from __future__ import annotations
 
 import operator
+from typing import Any
 
 import numpy as np
 
 from .. import aliasing, dispatch, lifetime
-from ..common import check_out, func_name, strip as _strip, unsupported
-from ..buffers import zeros_like
 from ..arraylike import OPERANDS, ArrayLike, install_operators, primal as _primal
+from ..buffers import zeros_like
+from ..common import unsupported
+from ..decisions import note_index
 from ..dual import Dual
-from ..errors import ConversionError, UnsupportedFunctionError, describe
+from ..errors import ConversionError
+from ..interpret import Interpreter
+from ..keywords import stack_nested
+from ..rules import SETITEM, TABLE, Custom, Elementwise, Linear
 from ..subclasses import refuse_array_subclass
-from ..decisions import note, note_index
-from ..keywords import call_composite, cast_result, lists_to_arrays, normalise, stack_nested
-from ..rules import (ACCUMULATE, REDUCE, SETITEM, TABLE, Composite, Custom, Elementwise, Linear, NoDerivative,
-                     ZeroDerivative, late_rule)
 from .graph import Node, Output, Tape, value_shape
 
 __all__ = ["Var"]
@@ -188,11 +189,6 @@ def _levels(objs) -> tuple:
     return tape, tag
 
 
-def _forward_first(objs, tape: Tape | None) -> bool:
-    """True when a Dual outranks every Var: forward mode handles the call (Vars are its constants)."""
-    return tape is not None and dispatch.top_tag(objs) > tape.tag
-
-
 def _check_key(key):
     parts = key if isinstance(key, tuple) else (key,)
     if any(isinstance(k, (Var, Dual)) for k in parts):
@@ -336,35 +332,40 @@ def record(func, rule, args, kwargs, tape: Tape):
     return Var(out, node, tape)
 
 
-def call(func, args, kwargs):
-    """``func(*args, **kwargs)`` with Vars among ``args``, by the function's rule kind."""
-    tape, tag = _levels(args)
-    if tape is not None and tag > tape.tag:  # a Dual outranks every Var: forward mode's call
-        return dispatch.apply_function(func, args, kwargs)
-    rule = TABLE.get(func)
-    kind = type(rule)
-    if kind is Composite:
-        return call_composite(rule.impl, args, kwargs)
-    if kind is NoDerivative:  # orders, positions, predicates: value-dependent decisions
-        return note(func_name(func), func(*_strip(args), **_strip(kwargs)))
-    if kwargs and top_tape(tuple(kwargs.values())) is not None:
-        raise UnsupportedFunctionError(
-            f"{func_name(func)} got a tape value as a keyword argument; remedy: pass differentiable "
-            "arrays positionally")
-    if tape is None:
-        return func(*args, **kwargs)
-    if kind is Elementwise or kind is Linear or kind is Custom:
-        return record(func, rule, args, kwargs, tape)
-    if kind is ZeroDerivative:
+class Recording(Interpreter):
+    """The tape's part of the dispatch skeleton (:mod:`dualad.interpret`): each call appends a node."""
+
+    value_type = Var
+    noun = "a tape value"
+    mode = " (reverse mode)"
+
+    def top(self, objs) -> Any:
+        tape, tag = _levels(objs)
+        if tape is None:
+            return None
+        return dispatch.FORWARD if tag > tape.tag else tape  # a Dual outranking every Var: forward mode's call
+
+    # recording is the hook itself: (func, rule, args, kwargs, tape)
+    elementwise = rule = staticmethod(record)
+
+    def zero(self, func, rule, args, kwargs, tape) -> Any:
         values, _ = _split(args, tape)
         out = func(*values, **kwargs)
         return Var(out, tape.push(func, rule, values, kwargs, (), out), tape)
-    if rule is None and late_rule(func) is not None:  # an optional library's rules just loaded
-        return call(func, args, kwargs)
-    raise unsupported(func, " (reverse mode)")
+
+    def assign(self, target, result) -> None:
+        target._assign(result)
 
 
-def ufunc_call(ufunc, inputs):
+RECORDING = Recording()
+
+#: ``func(*args, **kwargs)`` with Vars among ``args``, by the function's rule kind
+call = RECORDING.call
+#: what ``Var.__array_function__`` does
+apply_function = RECORDING.apply_function
+
+
+def ufunc_call(ufunc, inputs) -> Any:
     """``ufunc(*inputs)`` with a Var among the inputs and no keywords: the operators' fast path."""
     tape, tag = _levels(inputs)
     if tape is None:  # a Var only in out= (np.sin(a, out=v))
@@ -378,69 +379,11 @@ def ufunc_call(ufunc, inputs):
     return call(ufunc, inputs, {})
 
 
-def _finish_out(func, result, out):
-    if out is None:
-        return result
-    if isinstance(out, Var):
-        out._assign(result)
-        return out
-    if isinstance(result, (Var, Dual)):
-        raise ConversionError(
-            f"{func_name(func)}(..., out=<{describe(out)}>) would write a tape value into a plain array and "
-            "drop its derivative; remedy: leave out= away")
-    out[...] = result
-    return out
-
-
-def apply_ufunc(ufunc, method, inputs, kwargs):
+def apply_ufunc(ufunc, method, inputs, kwargs) -> Any:
+    """What ``Var.__array_ufunc__`` does: a plain call records at once, the rest by the skeleton."""
     if method == "__call__" and not kwargs:  # np.sin(v), np.add(v, w): no out= to handle
         return ufunc_call(ufunc, inputs)
-    tape = top_tape(inputs)
-    if _forward_first(inputs, tape):
-        return dispatch.apply_ufunc(ufunc, method, inputs, kwargs)
-    inputs, kwargs, dtype = normalise(ufunc, inputs, kwargs)
-    given = kwargs
-    kwargs = dict(kwargs)
-    out = check_out(ufunc, kwargs)
-    if isinstance(out, tuple):
-        raise unsupported(ufunc, " with several out= arrays")
-    if dtype is not None:
-        return _finish_out(ufunc, cast_result(apply_ufunc(ufunc, method, inputs, kwargs), dtype), out)
-    if method == "__call__":
-        if kwargs:
-            raise unsupported(ufunc, f" with keyword arguments {sorted(kwargs)}")
-        result = ufunc_call(ufunc, inputs) if tape is not None else call(ufunc, inputs, {})
-    elif method == "reduce" and ufunc in REDUCE:
-        result = REDUCE[ufunc](inputs[0], axis=kwargs.pop("axis", 0), **kwargs)
-    elif method == "accumulate" and ufunc in ACCUMULATE:
-        result = ACCUMULATE[ufunc](inputs[0], axis=kwargs.pop("axis", 0))
-    elif method == "outer" and type(TABLE.get(ufunc)) is Elementwise:
-        a, b = inputs
-        a = np.reshape(a, np.shape(_primal(a)) + (1,) * np.ndim(_primal(b)))
-        result = call(ufunc, (a, b), {})
-    elif ufunc not in TABLE and late_rule(ufunc) is not None:  # an optional library's rules just loaded
-        return apply_ufunc(ufunc, method, inputs, given)
-    else:
-        raise unsupported(ufunc, f".{method}")
-    return _finish_out(ufunc, result, out)
-
-
-def apply_function(func, args, kwargs):
-    kind = type(TABLE.get(func))
-    args = lists_to_arrays(func, args)
-    if kind is Composite or kind is NoDerivative:
-        return call(func, args, kwargs)
-    args, kwargs, dtype = normalise(func, args, kwargs, kind is ZeroDerivative)
-    if not kwargs and dtype is None:  # no out= or dtype= to look at
-        return call(func, args, kwargs)
-    if kind is ZeroDerivative and kwargs.get("dtype") is not None and np.dtype(kwargs["dtype"]).kind != "f":
-        return func(*_strip(args), **_strip(kwargs))  # an integer constant: its derivative is zero anyway
-    kwargs = dict(kwargs)
-    zero_dtype = kwargs.pop("dtype", None) if kind is ZeroDerivative else None
-    out = check_out(func, kwargs)
-    if zero_dtype is not None:
-        kwargs["dtype"] = zero_dtype
-    return _finish_out(func, cast_result(call(func, args, kwargs), dtype), out)
+    return RECORDING.apply_ufunc(ufunc, method, inputs, kwargs)
 
 
 def _is_plain(v) -> bool:
@@ -474,12 +417,8 @@ def _raw_setitem(buf: Var, key, item) -> None:
     buf._replace(call(SETITEM, (buf, key, item), {}))
 
 
-def _binary(ufunc, a, b):
-    return ufunc_call(ufunc, (a, b))
-
-
 def _assign(target: Var, result) -> None:
     target._assign(result)
 
 
-install_operators(Var, call=ufunc_call, binary=_binary, assign=_assign, operands=_VAR_OPERANDS)
+install_operators(Var, call=ufunc_call, assign=_assign, operands=_VAR_OPERANDS)
