@@ -9,8 +9,10 @@ load average is printed before and after. Each parallel result is checked bit
 for bit against the serial one before it is timed.
 
 Targets
-  1. A dense Jacobian whose forward pass costs >= 50 ms, on 2 processes: >= 1.7x
-     faster than serial (ProcessPoolExecutor and a dask LocalCluster).
+  1. A dense Jacobian whose f costs >= 50 ms per pass, on 2 processes: >= 1.7x
+     faster than serial (ProcessPoolExecutor and a dask LocalCluster). Two problems: a
+     compute-bound simulation (dense coupling: the tangent work is matrix-matrix products) and a
+     memory- and overhead-bound stencil, where splitting the columns costs as much as it saves.
   2. 64 Jacobians of a 20-input function through ``batch_jacobian`` without an
      executor: >= 5x faster than a Python loop of ``dualad.jacobian``.
   3. Overhead for a cheap f: the fixed cost of one parallel call (round trips,
@@ -55,6 +57,26 @@ def small_model(x):
 W20 = np.random.default_rng(0).normal(size=(20, 20)) / 5
 
 
+def coupled_network(u, steps=250, dt=0.1):
+    """A simulation with dense coupling: explicit steps of u_t = tanh(A u) - u, A dense n x n.
+
+    Its forward pass is matrix-matrix work (A times the tangent block), so it is compute-bound and
+    its cost grows with the columns of a block; a plain pass costs >= 50 ms at n = 1024, 250 steps."""
+    coupling = _coupling(len(u))
+    for _ in range(steps):
+        u = u + dt * (np.tanh(coupling @ u) - u)
+    return u
+
+
+_COUPLINGS = {}
+
+
+def _coupling(n):
+    if n not in _COUPLINGS:
+        _COUPLINGS[n] = np.random.default_rng(0).normal(size=(n, n)) / np.sqrt(n)
+    return _COUPLINGS[n]
+
+
 def cheap(x):
     return np.sin(x) * np.cos(x[::-1]) + x ** 2
 
@@ -85,12 +107,19 @@ def load():
     return "load average %.2f %.2f %.2f" % os.getloadavg()
 
 
-def start_dask(workers):
+def start_dask(workers, malloc_trim=True):
+    """A LocalCluster of ``workers`` processes. ``malloc_trim=False`` unsets the MALLOC_TRIM_THRESHOLD_=65536
+    that dask's nanny puts in each worker's environment by default: setting it switches off glibc's
+    dynamic mmap threshold, so every array above 128 KiB is a fresh mmap whose pages are zeroed on first
+    touch; a forward pass over 4 MiB tangent blocks then spends ~1.7x the CPU (measured in the README)."""
     import dask
     from dask.distributed import Client, LocalCluster
-    dask.config.set({"distributed.worker.daemon": False})
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=logging.CRITICAL)
+    settings = {"distributed.worker.daemon": False}
+    if not malloc_trim:
+        settings["distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"] = None  # None unsets it
+    with dask.config.set(settings):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                               silence_logs=logging.CRITICAL)
     return cluster, Client(cluster)
 
 
@@ -121,17 +150,27 @@ def cpu_profile(fn, pids):
     return wall, cpu, [_cpu_seconds(p) - b for p, b in zip(pids, before)]
 
 
-def target_dense(executors, repeat, n):
-    """Parallel vs serial with the SAME blocks (same arithmetic, bit-identical results): the fair baseline,
-    since on this machine a chunked serial Jacobian can beat the one-pass default (cache)."""
-    x = np.linspace(0.1, 0.9, n)
-    f = reaction_diffusion
+def target_dense(executors, repeat, n, problem):
+    """Parallel vs serial. Two serial baselines: the SAME blocks (same arithmetic, bit-identical results)
+    and the one-pass default; the speed-up is against the faster of the two (on this machine a chunked
+    serial Jacobian can beat the one-pass default, cache)."""
+    if problem == "network":
+        x = np.linspace(-1.0, 1.0, n)
+        f = coupled_network
+        title = f"coupled network (dense A, compute-bound) n = {n}, 250 steps"
+        blockings = (1,)
+    else:
+        x = np.linspace(0.1, 0.9, n)
+        f = reaction_diffusion
+        title = f"reaction-diffusion (stencil, memory- and overhead-bound) n = {n}, 40 steps"
+        blockings = (1, 2)
     plain = min(_time(lambda: f(x.copy()), 5))
     reference = dualad.jacobian(f, x)
-    print(f"\n### 1. Dense Jacobian, reaction-diffusion n = {n}, 40 steps ({load()})")
-    for per_worker in (1, 2):
+    print(f"\n### 1. Dense Jacobian, {title} ({load()})")
+    for per_worker in blockings:
         chunk = -(-n // (2 * per_worker))
-        runs = {f"serial, chunk_size={chunk}": lambda chunk=chunk: dualad.jacobian(f, x, chunk_size=chunk)}
+        runs = {f"serial, chunk_size={chunk}": lambda chunk=chunk: dualad.jacobian(f, x, chunk_size=chunk),
+                "serial, one pass": lambda: dualad.jacobian(f, x)}
         for name, ex in executors.items():
             J = dualad.jacobian(f, x, executor=ex, chunk_size=chunk)
             assert J.tobytes() == dualad.jacobian(f, x, chunk_size=chunk).tobytes()
@@ -143,15 +182,17 @@ def target_dense(executors, repeat, n):
         # CPU seconds, which machine load does not inflate: the serial pass, and per process in parallel.
         # On an idle machine the parallel wall time is the busiest process's CPU time, so
         # serial CPU / max(worker CPU) + caller CPU projects the speed-up the load hides.
-        serial_cpu = min(cpu_profile(runs[next(iter(runs))], [])[1] for _ in range(2))
+        cpu_repeats = 1 if problem == "network" else 2  # a network Jacobian takes seconds
+        serial_cpu = min(cpu_profile(runs[next(iter(runs))], [])[1] for _ in range(cpu_repeats))
         projections = {}
         for name, ex in executors.items():
             pids = worker_pids(ex)
-            best = min((cpu_profile(runs[name], pids) for _ in range(2)), key=lambda r: max(r[2]) + r[1])
+            best = min((cpu_profile(runs[name], pids) for _ in range(cpu_repeats)), key=lambda r: max(r[2]) + r[1])
             _, caller, workers = best
             projections[name] = (serial_cpu / (max(workers) + caller), caller, workers)
         times = interleaved(runs, repeat)
-        serial = times[next(iter(runs))]
+        # The baseline is the faster serial way, paired round by round.
+        serial = [min(pair) for pair in zip(times[f"serial, chunk_size={chunk}"], times["serial, one pass"])]
         base = statistics.median(serial)
         print("| run | median | min | max | speed-up (median) | range of paired ratios |")
         print("| --- | --- | --- | --- | --- | --- |")
@@ -234,7 +275,8 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--no-dask", action="store_true")
     parser.add_argument("--only", default="1234")
-    parser.add_argument("--n", type=int, default=512, help="inputs of the dense Jacobian (target 1)")
+    parser.add_argument("--n", type=int, default=512, help="inputs of the stencil Jacobian (target 1)")
+    parser.add_argument("--network-n", type=int, default=1024, help="inputs of the coupled network (target 1)")
     args = parser.parse_args()
     repeat = 3 if args.quick else 7
     print(f"# benchmarks/parallel.py: {os.cpu_count()} cores, numpy {np.__version__}, "
@@ -242,24 +284,27 @@ def main():
     context = multiprocessing.get_context("fork")
     pool = cf.ProcessPoolExecutor(2, mp_context=context)
     executors = {"process pool": pool}
-    cluster = client = None
+    clusters = []
     if not args.no_dask:
-        cluster, client = start_dask(2)
-        executors["dask LocalCluster"] = client.get_executor()
+        for label, trim in (("dask LocalCluster", True), ("dask, malloc trim unset", False)):
+            cluster, client = start_dask(2, malloc_trim=trim)
+            clusters.append((cluster, client))
+            executors[label] = client.get_executor()
     for ex in executors.values():  # warm up: worker start-up and imports are not part of a call
         dualad.jacobian(cheap, np.ones(8), executor=ex)
     try:
         if "2" in args.only:
             target_batch(repeat * 3)
         if "1" in args.only:
-            target_dense(executors, repeat, args.n)
+            target_dense(executors, repeat, args.network_n, "network")
+            target_dense(executors, repeat, args.n, "stencil")
         if "3" in args.only:
             target_overhead(executors, repeat)
         if "4" in args.only:
             target_memory(pool, 3000)
     finally:
         pool.shutdown()
-        if client is not None:
+        for cluster, client in clusters:
             client.close()
             cluster.close()
 
