@@ -57,11 +57,11 @@ def small_model(x):
 W20 = np.random.default_rng(0).normal(size=(20, 20)) / 5
 
 
-def coupled_network(u, steps=250, dt=0.1):
+def coupled_network(u, steps=280, dt=0.1):
     """A simulation with dense coupling: explicit steps of u_t = tanh(A u) - u, A dense n x n.
 
     Its forward pass is matrix-matrix work (A times the tangent block), so it is compute-bound and
-    its cost grows with the columns of a block; a plain pass costs >= 50 ms at n = 1024, 250 steps."""
+    its cost grows with the columns of a block; a plain pass costs >= 50 ms at n = 1024, 280 steps."""
     coupling = _coupling(len(u))
     for _ in range(steps):
         u = u + dt * (np.tanh(coupling @ u) - u)
@@ -157,7 +157,7 @@ def target_dense(executors, repeat, n, problem):
     if problem == "network":
         x = np.linspace(-1.0, 1.0, n)
         f = coupled_network
-        title = f"coupled network (dense A, compute-bound) n = {n}, 250 steps"
+        title = f"coupled network (dense A, compute-bound) n = {n}, 280 steps"
         blockings = (1,)
     else:
         x = np.linspace(0.1, 0.9, n)
