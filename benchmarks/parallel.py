@@ -286,9 +286,13 @@ def main():
     executors = {"process pool": pool}
     clusters = []
     if not args.no_dask:
-        for label, trim in (("dask LocalCluster", True), ("dask, malloc trim unset", False)):
+        # The trim-unset cluster first: dask's nanny also writes its pre-spawn variables into the
+        # environment of the process that starts it, and later clusters inherit them from there.
+        for label, trim in (("dask, malloc trim unset", False), ("dask LocalCluster", True)):
             cluster, client = start_dask(2, malloc_trim=trim)
             clusters.append((cluster, client))
+            seen = set(client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values())
+            print(f"- {label}: workers' MALLOC_TRIM_THRESHOLD_ = {', '.join(map(str, seen))}")
             executors[label] = client.get_executor()
     for ex in executors.values():  # warm up: worker start-up and imports are not part of a call
         dualad.jacobian(cheap, np.ones(8), executor=ex)
