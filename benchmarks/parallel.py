@@ -2,6 +2,7 @@
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/parallel.py            # a few minutes
     OPENBLAS_NUM_THREADS=1 python benchmarks/parallel.py --quick    # fewer repeats
+    OPENBLAS_NUM_THREADS=1 python benchmarks/parallel.py --quick --alone   # target 1, one executor at a time
 
 Every figure is a ratio of times measured in ONE run, A and B interleaved
 (serial, pool, dask, serial, pool, dask, ...), so machine load hits both; the
@@ -270,30 +271,64 @@ def target_memory(pool, n):
           f"{serial_peak / jbytes:.2f} J")
 
 
+def executor_factories(with_dask):
+    """{name: start()}, start() -> (executor, close()). The trim-unset dask cluster comes first: dask's nanny
+    also writes its pre-spawn variables into the environment of the process that starts it, and later
+    clusters inherit them from there."""
+    def pool():
+        ex = cf.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork"))
+        return ex, ex.shutdown
+
+    def dask_cluster(trim):
+        def start():
+            cluster, client = start_dask(2, malloc_trim=trim)
+            seen = set(client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values())
+            print(f"- dask cluster started: workers' MALLOC_TRIM_THRESHOLD_ = {', '.join(map(str, seen))}")
+
+            def close():
+                client.close()
+                cluster.close()
+            return client.get_executor(), close
+        return start
+
+    factories = {"process pool": pool}
+    if with_dask:
+        factories["dask, malloc trim unset"] = dask_cluster(False)
+        factories["dask LocalCluster"] = dask_cluster(True)
+    return factories
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--no-dask", action="store_true")
     parser.add_argument("--only", default="1234")
+    parser.add_argument("--alone", action="store_true",
+                        help="target 1 with one executor alive at a time (an idle LocalCluster's scheduler and "
+                             "nannies run threads in this process and take CPU from the others' runs)")
     parser.add_argument("--n", type=int, default=512, help="inputs of the stencil Jacobian (target 1)")
     parser.add_argument("--network-n", type=int, default=1024, help="inputs of the coupled network (target 1)")
     args = parser.parse_args()
     repeat = 3 if args.quick else 7
     print(f"# benchmarks/parallel.py: {os.cpu_count()} cores, numpy {np.__version__}, "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}, {load()}")
-    context = multiprocessing.get_context("fork")
-    pool = cf.ProcessPoolExecutor(2, mp_context=context)
-    executors = {"process pool": pool}
-    clusters = []
-    if not args.no_dask:
-        # The trim-unset cluster first: dask's nanny also writes its pre-spawn variables into the
-        # environment of the process that starts it, and later clusters inherit them from there.
-        for label, trim in (("dask, malloc trim unset", False), ("dask LocalCluster", True)):
-            cluster, client = start_dask(2, malloc_trim=trim)
-            clusters.append((cluster, client))
-            seen = set(client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values())
-            print(f"- {label}: workers' MALLOC_TRIM_THRESHOLD_ = {', '.join(map(str, seen))}")
-            executors[label] = client.get_executor()
+    factories = executor_factories(not args.no_dask)
+    if args.alone:
+        for name, start in factories.items():
+            ex, close = start()
+            try:
+                dualad.jacobian(cheap, np.ones(8), executor=ex)  # warm up
+                print(f"\n## {name} alone")
+                target_dense({name: ex}, repeat, args.network_n, "network")
+                target_dense({name: ex}, repeat, args.n, "stencil")
+            finally:
+                close()
+        return
+    executors, closers = {}, []
+    for name, start in factories.items():
+        ex, close = start()
+        executors[name] = ex
+        closers.append(close)
     for ex in executors.values():  # warm up: worker start-up and imports are not part of a call
         dualad.jacobian(cheap, np.ones(8), executor=ex)
     try:
@@ -305,12 +340,10 @@ def main():
         if "3" in args.only:
             target_overhead(executors, repeat)
         if "4" in args.only:
-            target_memory(pool, 3000)
+            target_memory(executors["process pool"], 3000)
     finally:
-        pool.shutdown()
-        for cluster, client in clusters:
-            client.close()
-            cluster.close()
+        for close in closers:
+            close()
 
 
 if __name__ == "__main__":
