@@ -31,6 +31,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
 import dualad  # noqa: E402
+import problems  # noqa: E402  (benchmarks/problems.py: the test problems, shared with the tests)
 
 # ----------------------------------------------------------------------------- peers
 NOTES: list[str] = []
@@ -175,18 +176,10 @@ class Lorenz96(Task):
     returns_list = True
 
     def f(self, x, X):
-        n = len(x)
-        return [(x[(i + 1) % n] - x[i - 2]) * x[i - 1] - x[i] + 8.0 for i in range(n)]
+        return problems.lorenz96(x)
 
     def analytic(self):
-        x, n = self.x, self.n
-        J = np.zeros((n, n))
-        for i in range(n):
-            J[i, (i + 1) % n] += x[i - 1]
-            J[i, i - 2] -= x[i - 1]
-            J[i, i - 1] += x[(i + 1) % n] - x[i - 2]
-            J[i, i] -= 1.0
-        return J
+        return problems.lorenz96_jacobian(self.x)
 
 
 class Bratu(Task):
@@ -200,9 +193,7 @@ class Bratu(Task):
         return {"zero": np.zeros(1), "h2": np.float64(1.0 / (self.n + 1) ** 2), "lam": np.float64(2.0)}
 
     def f(self, u, X, zero, h2, lam):
-        left = X.concatenate((zero, u[:-1]))
-        right = X.concatenate((u[1:], zero))
-        return (left - 2.0 * u + right) / h2 + lam * X.exp(u)
+        return problems.bratu_1d(u, lam, X, zero)
 
     def analytic(self):
         h2, lam, n = self.data["h2"], self.data["lam"], self.n

@@ -31,25 +31,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
 import dualad  # noqa: E402
+from problems import bratu_1d, bratu_2d  # noqa: E402  (benchmarks/problems.py: shared with the tests)
 
 LAM = 1.0
-
-
-def bratu_1d(u, lam=LAM):
-    h = 1.0 / (len(u) + 1)
-    up = np.concatenate([u[1:], np.zeros(1)])
-    um = np.concatenate([np.zeros(1), u[:-1]])
-    return (um - 2.0 * u + up) / h ** 2 + lam * np.exp(u)
-
-
-def bratu_2d(u, lam=6.0):
-    N = int(round(np.sqrt(u.size)))
-    h = 1.0 / (N + 1)
-    U = u.reshape(N, N)
-    zr, zc = np.zeros((1, N)), np.zeros((N + 2, 1))
-    P = np.concatenate([zc, np.concatenate([zr, U, zr], axis=0), zc], axis=1)
-    lap = (P[2:, 1:-1] + P[:-2, 1:-1] + P[1:-1, 2:] + P[1:-1, :-2] - 4.0 * U) / h ** 2
-    return (lap + lam * np.exp(U)).reshape(-1)
 
 
 def measure(fn, min_batch: float = 0.05, repeat: int = 7, max_number: int = 10_000) -> dict:

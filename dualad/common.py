@@ -21,10 +21,11 @@ from typing import Any, Callable
 import numpy as np
 
 from .arraylike import ArrayLike, primal
-from .errors import ConversionError, UnsupportedFunctionError, describe
+from .errors import ConversionError, InputError, UnsupportedFunctionError, describe
+from .subclasses import refuse_array_subclass
 
 __all__ = ["ndim", "shape", "size", "all_finite", "strip", "func_name", "unsupported", "complex_refused",
-           "check_out"]
+           "check_out", "partial_at", "chain_product", "as_real_array", "put_at"]
 
 
 def ndim(x: Any) -> int:
@@ -57,6 +58,94 @@ def all_finite(p: Any) -> bool:
     if isinstance(p, np.ndarray) and p.dtype.kind == "f":
         return math.isfinite(np.vdot(p, p))
     return bool(np.isfinite(primal(p)).all())
+
+
+def chain_product(outer: Any, inner: Any, structural_outer_zeros: bool = False) -> Any:
+    """``outer * inner`` for two factors of the chain rule, with dualad's one 0 x inf convention.
+
+    ``inner`` is the derivative nearer the input, ``outer`` the one nearer the output:
+    forward mode multiplies a partial (outer) into a tangent (inner), reverse mode a
+    cotangent (outer) into a partial (inner). Both modes call this function:
+
+    * a zero ``inner`` times an infinite (or NaN) ``outer`` is **0**, in both modes: the
+      inner function is flat to first order, so the outer one's infinite slope cannot move
+      it (``norm`` at 0, ``sqrt(x**3)`` at 0, an input the value does not depend on, and
+      ``norm`` of a vector whose squares underflow: ``sqrt``'s partial at the underflowed
+      ``0`` is infinite, the tangent of ``x*x`` there is 0 or subnormal);
+    * a zero ``outer`` times an infinite ``inner`` stays **NaN** in forward mode
+      (``sqrt(x)**2`` at 0, whose true derivative 1 only the whole function knows: a
+      visible NaN, never a wrong number). Reverse mode passes
+      ``structural_outer_zeros=True`` and gets 0 there, because its zero cotangents are
+      nearly always structural: the branch ``np.where`` did not select, an output nobody
+      used. Keeping those NaN would break the ``np.where(x > 0, np.sqrt(x), 0)`` idiom in
+      reverse mode, which forward mode never multiplies (it selects tangents). The price is
+      the one known gap, recorded by the strict xfail in ``tests/test_policy.py``: reverse
+      mode cannot tell that ``2 * sqrt(0) = 0`` is a numerical zero, and gives 0 for
+      ``sqrt(x)**2`` at 0.
+
+    >>> import numpy as np
+    >>> outer, inner = np.array([np.inf, 0.0]), np.array([0.0, np.inf])
+    >>> chain_product(outer, inner), chain_product(outer, inner, structural_outer_zeros=True)
+    (array([ 0., nan]), array([0., 0.]))
+    """
+    with np.errstate(invalid="ignore"):  # inf * 0 is resolved just below: no warning for it
+        product = outer * inner
+    if all_finite(product):
+        return product
+    zero = inner == 0
+    if structural_outer_zeros:
+        zero = zero | (outer == 0)
+    return np.where(zero, 0.0, product)
+
+
+def as_real_array(x: Any, name: str = "x") -> np.ndarray:
+    """``x`` read as a real float ndarray (ints become float64), or an InputError naming ``name`` and the remedy.
+
+    What every entry point and ``Dual(...)`` read their inputs through.
+
+    >>> as_real_array([1, 2]).dtype
+    dtype('float64')
+    """
+    refuse_array_subclass(x, name)
+    try:
+        arr = np.array(x)
+    except Exception as err:  # ragged lists and the like
+        raise InputError(f"{name} must be a number or an array of numbers; numpy could not read "
+                         f"{type(x).__name__} ({err}); remedy: pass a float, a list of floats or an ndarray") from None
+    kind = arr.dtype.kind
+    if kind in "biu":
+        return arr.astype(np.float64)
+    if kind == "f":
+        return arr
+    if kind == "c":
+        raise InputError(f"{name} is complex ({describe(arr)}); dualad differentiates real functions of real "
+                         "inputs only; remedy: pass real and imaginary parts as separate real inputs")
+    if kind == "O" and all(isinstance(e, (int, float, np.integer, np.floating)) for e in arr.flat):
+        # only real numbers: astype would turn None into nan and accept numeric strings
+        try:
+            return arr.astype(np.float64)
+        except OverflowError:  # a Python int beyond float range
+            raise InputError(f"{name} holds an integer too large for float64; remedy: scale the input") from None
+    raise InputError(f"{name} must be a number or an array of numbers, got {describe(arr)}; "
+                     "remedy: pass floats, ints or a numeric ndarray")
+
+
+def put_at(struct: list, args: Any, pos: int, sub: Any, value: Any) -> None:
+    """``struct[pos] = value``, or item ``sub`` of a list argument's entry (made on first use).
+
+    ``struct`` is laid out like ``args`` (one entry per positional argument, None for a
+    constant): the layout rules' jvp/vjp see tangents and cotangents in.
+
+    >>> struct = [None, None]
+    >>> put_at(struct, (1.0, [2.0, 3.0]), 1, 0, "t"); struct
+    [None, ['t', None]]
+    """
+    if sub is None:
+        struct[pos] = value
+    else:
+        if struct[pos] is None:
+            struct[pos] = [None] * len(args[pos])
+        struct[pos][sub] = value
 
 
 def strip(x: Any) -> Any:

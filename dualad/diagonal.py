@@ -19,11 +19,29 @@ No derivative formula lives here: this is only a storage format for tangents.
 """
 from __future__ import annotations
 
-import math
+from typing import Any
 
 import numpy as np
 
-__all__ = ["DiagonalTangent"]
+from .common import all_finite as _finite
+
+__all__ = ["DiagonalTangent", "dense", "scale_rows"]
+
+
+# ------------------------------------------------------------------ the storage-format protocol
+# A tangent storage format stands for a dense ndarray it can build (``dense()``) and may offer
+# O(n) shortcuts (``scale_rows``); the engines reach them only through this protocol, never by
+# the format's type, so a new format (a banded or block tangent, say) needs no engine edit.
+def dense(t) -> Any:
+    """The dense ndarray a storage format stands for (built once, shared); None for anything else."""
+    to_dense = getattr(type(t), "dense", None)
+    return to_dense(t) if to_dense is not None else None
+
+
+def scale_rows(t, factor) -> Any:
+    """``factor[:, None] * t`` in the format's own storage, or None (then multiply as usual)."""
+    method = getattr(type(t), "scale_rows", None)
+    return method(t, factor) if method is not None else None
 
 
 class DiagonalTangent:
@@ -138,14 +156,6 @@ def _densify(obj):
     if isinstance(obj, dict):
         return {k: _densify(v) for k, v in obj.items()}
     return obj
-
-
-def _finite(a) -> bool:
-    # a . a is finite unless an entry is NaN or infinite (an overflowing sum of finite entries
-    # only sends us to the dense array, which is always right): one BLAS call, no warnings
-    if isinstance(a, np.ndarray) and a.dtype.kind == "f":
-        return math.isfinite(np.vdot(a, a))
-    return bool(np.isfinite(a).all())
 
 
 def _row_factor(s, n: int):

@@ -15,9 +15,9 @@ import numpy as np
 from . import aliasing, lifetime
 from .arraylike import ArrayLike, primal as _primal
 from .common import all_finite as _all_finite, complex_refused, func_name as _name, ndim as _ndim
-from .common import partial_at
+from .common import chain_product, partial_at
 from .common import shape as _shape, unsupported
-from .diagonal import DiagonalTangent
+from .diagonal import dense as _dense
 from .dual import Dual
 from .errors import ConversionError
 from .interpret import Interpreter
@@ -73,14 +73,16 @@ def _split(x, tag, batched):
 
 
 def _scale(partial, tangent, batched):
-    """partial * tangent, with 0 (not NaN) where the tangent is 0 and the partial is infinite."""
+    """partial * tangent by :func:`dualad.common.chain_product`'s convention (0 where the tangent
+    is 0 and the partial infinite), with the finite cases, by far the commonest, checked inline."""
     if type(partial) is np.float64:  # a scalar partial (scalar-style code): the quick check
         if math.isfinite(partial):
             return partial * tangent
     elif type(partial) is np.ndarray:  # an array partial (array code): the same, inline
         if partial.dtype.kind == "f" and math.isfinite(np.vdot(partial, partial)):  # see _all_finite
-            if type(tangent) is DiagonalTangent:
-                scaled = tangent.scale_rows(partial)  # O(n), without numpy's protocol round trip
+            if type(tangent) is not _ARRAY:  # a storage format (DiagonalTangent) may scale rows in O(n)
+                scale_rows = getattr(type(tangent), "scale_rows", None)  # its protocol (dualad.diagonal)
+                scaled = scale_rows(tangent, partial) if scale_rows is not None else None
                 if scaled is not None:
                     return scaled
             return (partial[..., None] if batched and partial.ndim else partial) * tangent
@@ -90,9 +92,7 @@ def _scale(partial, tangent, batched):
         partial = partial[..., None]
     if _all_finite(partial):
         return partial * tangent
-    with np.errstate(invalid="ignore"):  # inf * 0 is replaced just below: no warning for it
-        c = partial * tangent
-    return np.where(tangent == 0, 0.0, c)
+    return chain_product(partial, tangent)  # the one 0 x inf convention (dualad.common)
 
 
 # With a numpy float64 scalar among two scalar operands (scalar-style code), these
@@ -365,8 +365,10 @@ def getitem(d: Dual, key):
     _check_key(key)
     if type(key) is not int:
         note_index(key)  # index arrays are value-dependent decisions (recorded only while a log is active)
-    if type(t) is DiagonalTangent:
-        t = d.tangent = t.dense()  # indexing couples the diagonal: go dense once, not per index
+    if type(t) is not _ARRAY and type(t) is not Dual:
+        dense = _dense(t)  # a storage format (DiagonalTangent): indexing couples its entries, go dense once
+        if dense is not None:
+            t = d.tangent = dense
     out = value[key]
     if _ndim(t) > _ndim(value):  # batched: the rule's layout already
         result = Dual._make(out, _GETITEM_TANGENT(t, value, key), d.tag)
@@ -405,8 +407,9 @@ def _own(a):
         if a.base is None and a.flags.writeable and sys.getrefcount(a) <= _OWN_REFS:
             return a
         return a.copy(order="K")  # keep the memory layout: later views/copies decide as numpy's would
-    if type(a) is DiagonalTangent:
-        return np.array(a.dense())
+    dense = _dense(a) if type(a) is not Dual else None
+    if dense is not None:  # a storage format (DiagonalTangent): a dense array of our own
+        return np.array(dense)
     if type(a) is Dual:
         if sys.getrefcount(a) <= _OWN_REFS:
             return a

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from .arraylike import OPERANDS as _OPERANDS, ArrayLike, install_operators
-from .errors import ConversionError, InputError, TangentShapeError, describe
+from .common import as_real_array
+from .errors import ConversionError, InputError, TangentShapeError
 
 __all__ = ["Dual", "new_tag"]
 
@@ -30,25 +31,6 @@ _new_object = object.__new__
 def new_tag() -> int:
     """A tag no other Dual carries yet."""
     return next(_tags)
-
-
-def _as_float_array(x, what: str) -> np.ndarray:
-    try:
-        arr = np.array(x)
-    except (TypeError, ValueError) as err:  # ragged nested lists and the like
-        raise InputError(f"{what} must be a real number or array of numbers; numpy could not read "
-                         f"{type(x).__name__} ({err}); remedy: pass a float, a list of floats or an ndarray") from None
-    kind = arr.dtype.kind
-    if kind in "biu":
-        return arr.astype(np.float64)
-    if kind == "f":
-        return arr
-    if kind == "c":
-        raise InputError(
-            f"dualad does not differentiate complex values ({what} is {describe(arr)}); "
-            "remedy: split into real and imaginary parts and differentiate each as a real array")
-    raise InputError(f"{what} must be a real number or array of numbers, got {describe(arr)}; "
-                     "remedy: pass floats, ints or a numeric ndarray")
 
 
 class Dual(ArrayLike):
@@ -71,8 +53,8 @@ class Dual(ArrayLike):
     _escape = "read dual.value if you really want the value without its derivative"
 
     def __init__(self, value: Any, tangent: Any, tag: int = 0):
-        value = _as_float_array(value, "the value")
-        tangent = _as_float_array(tangent, "the tangent").astype(value.dtype, copy=False)
+        value = as_real_array(value, "the value")
+        tangent = as_real_array(tangent, "the tangent").astype(value.dtype, copy=False)
         if not (tangent.shape == value.shape
                 or (tangent.ndim == value.ndim + 1 and tangent.shape[:-1] == value.shape)):
             raise TangentShapeError(

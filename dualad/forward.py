@@ -13,12 +13,11 @@ from typing import Any, Callable
 import numpy as np
 
 from .arraylike import ArrayLike, primal as _primal
-from .common import ndim as _ndim
+from .common import as_real_array, ndim as _ndim
 from .diagonal import DiagonalTangent
 from .dual import Dual, new_tag
 from .errors import InputError, NondeterministicError, OutputError, UnsupportedFunctionError, describe
 from .lifetime import check_tag, escaped, finish_tag
-from .subclasses import refuse_array_subclass
 
 __all__ = ["jvp", "derivative", "jacobian", "gradient", "hessian", "auto_chunk_size", "CHUNK_BYTES",
            "jacobian_columns", "push_forward", "check_chunk_size", "same_value"]
@@ -56,28 +55,7 @@ def as_input(x: Any, name: str = "x"):
         return x
     if type(x) is np.ndarray and x.dtype.kind == "f":
         return x.copy()  # the common case, without the checks below
-    refuse_array_subclass(x, name)
-    try:
-        arr = np.array(x)
-    except Exception as err:  # ragged lists and the like
-        raise InputError(f"{name} must be a number or an array of numbers; numpy could not read "
-                         f"{type(x).__name__} ({err}); remedy: pass a float, a list of floats or an ndarray") from None
-    kind = arr.dtype.kind
-    if kind in "biu":
-        return arr.astype(np.float64)
-    if kind == "f":
-        return arr
-    if kind == "c":
-        raise InputError(f"{name} is complex ({describe(arr)}); dualad differentiates real functions of real "
-                         "inputs only; remedy: pass real and imaginary parts as separate real inputs")
-    if kind == "O" and all(isinstance(e, (int, float, np.integer, np.floating)) for e in arr.flat):
-        # only real numbers: astype would turn None into nan and accept numeric strings
-        try:
-            return arr.astype(np.float64)
-        except OverflowError:  # a Python int beyond float range
-            raise InputError(f"{name} holds an integer too large for float64; remedy: scale the input") from None
-    raise InputError(f"{name} must be a number or an array of numbers, got {describe(arr)}; "
-                     "remedy: pass floats, ints or a numeric ndarray")
+    return as_real_array(x, name)
 
 
 def _dtype(x) -> np.dtype:

@@ -11,27 +11,11 @@ import numpy as np
 import pytest
 
 import dualad
+from benchmarks.problems import lorenz96, lorenz96_jacobian
 from dualad import Dual
 from dualad.dual import new_tag
 
 from cases import central_jacobian
-
-
-def lorenz96(x, forcing=8.0):
-    n = len(x)
-    return [(x[(i + 1) % n] - x[i - 2]) * x[i - 1] - x[i] + forcing for i in range(n)]
-
-
-def lorenz96_jacobian(x):
-    """By hand: d/dx of (x[i+1] - x[i-2]) x[i-1] - x[i] + F."""
-    n = len(x)
-    J = np.zeros((n, n))
-    for i in range(n):
-        J[i, (i + 1) % n] += x[i - 1]
-        J[i, i - 2] -= x[i - 1]
-        J[i, i - 1] += x[(i + 1) % n] - x[i - 2]
-        J[i, i] -= 1.0
-    return J
 
 
 X6 = np.array([0.3, -1.2, 2.1, 0.5, -0.7, 1.4])

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import dualad
+from benchmarks.problems import bratu_1d, bratu_2d
 from dualad import ConversionError, InputError, UnsupportedFunctionError
 
 sp = pytest.importorskip("scipy.sparse")
@@ -63,10 +64,7 @@ def dense_jacobian(f, x):
 # ----------------------------------------------------------------------------- test functions
 def tridiagonal(u):
     """A 1-D Bratu residual with zero boundary values (neighbours through concatenate)."""
-    h = 1.0 / (len(u) + 1)
-    up = np.concatenate([u[1:], np.zeros(1)])
-    um = np.concatenate([np.zeros(1), u[:-1]])
-    return (um - 2 * u + up) / h ** 2 + np.exp(u)
+    return bratu_1d(u)
 
 
 def pentadiagonal_buffer(u):
@@ -111,16 +109,6 @@ W_SUM = RNG.uniform(0.5, 2.0, (M_RAND, 3))
 
 def random_sums(x):
     return np.sum(np.exp(x[IDX_SUM]) * W_SUM, axis=1)
-
-
-def bratu_2d(u, lam=6.0):
-    N = int(round(np.sqrt(u.size)))
-    h = 1.0 / (N + 1)
-    U = u.reshape(N, N)
-    zr, zc = np.zeros((1, N)), np.zeros((N + 2, 1))
-    P = np.concatenate([zc, np.concatenate([zr, U, zr], axis=0), zc], axis=1)
-    lap = (P[2:, 1:-1] + P[:-2, 1:-1] + P[1:-1, 2:] + P[1:-1, :-2] - 4 * U) / h ** 2
-    return (lap + lam * np.exp(U)).reshape(-1)
 
 
 def grid_pattern(N):

@@ -51,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from ..common import strip as _strip, unsupported as _unsupported
+from ..common import put_at, strip as _strip, unsupported as _unsupported
 from ..decisions import note_index
 from ..errors import ConversionError, OutputError, UnsupportedFunctionError, describe
 from ..interpret import Interpreter
@@ -193,13 +193,7 @@ def _tangent_struct(args, slots, tangents):
     """Tangents laid out like the arguments (None for constants), as rules' jvp/maps expect."""
     struct = [None] * len(args)
     for k, (i, j, _) in enumerate(slots):
-        t = tangents.get(k)
-        if j is None:
-            struct[i] = t
-        else:
-            if struct[i] is None:
-                struct[i] = [None] * len(args[i])
-            struct[i][j] = t
+        put_at(struct, args, i, j, tangents.get(k))
     return struct
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..common import all_finite as _all_finite, complex_refused, ndim as _ndim, partial_at, unsupported
+from ..common import all_finite as _all_finite, chain_product, complex_refused, ndim as _ndim, partial_at, unsupported
 from ..arraylike import primal as _primal
 from ..dual import Dual, new_tag
 from ..errors import InputError, OutputError
@@ -113,27 +113,21 @@ def _zero_cotangent(value, k: int, like):
 
 
 def _times(p, ct):
-    """``p * ct`` for a partial ``p`` (the node value's shape) and a batched cotangent, NaN-safe.
-
-    0 x inf is 0 whichever factor is infinite: a zero cotangent meeting an infinite
-    partial (as forward mode does), and an infinite cotangent meeting a zero partial
-    (the mirror image, so that e.g. norm at 0 has gradient 0 in both modes).
-    """
+    """``p * ct`` for a partial ``p`` (the node value's shape) and a batched cotangent, by
+    :func:`dualad.common.chain_product`'s convention: 0 x inf is 0 whichever factor is infinite
+    (a zero cotangent here is nearly always structural; a zero partial meeting an infinite
+    cotangent is forward mode's zero tangent meeting an infinite partial, e.g. norm at 0)."""
     if type(p) is np.ndarray:
         if p.ndim:
             p = p[..., None]  # one partial for all k cotangent directions
         if type(ct) is np.ndarray and _all_finite(p) and _all_finite(ct):  # no 0 x inf: no errstate needed
             return p * ct
     elif type(p) is np.float64 or type(p) is float:
-        if p != 0.0 and math.isfinite(p):  # a finite nonzero factor cannot make 0 x inf
+        if p != 0.0 and math.isfinite(p):  # a finite nonzero partial cannot meet 0 x inf
             return p * ct
     elif _ndim(p):
         p = p[..., None]
-    with np.errstate(invalid="ignore"):
-        c = p * ct
-    if not _all_finite(c):
-        c = np.where((ct == 0) | (p == 0), 0.0, c)
-    return c
+    return chain_product(ct, p, structural_outer_zeros=True)
 
 
 def local_vjp(node: Node, ct) -> list:

@@ -29,6 +29,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..arraylike import primal
+from ..common import put_at
 from .graph import Tape, value_shape
 from .var import Var
 
@@ -66,12 +67,7 @@ def transpose_jvp(jvp: Callable, out: Any, args: Sequence, kwargs: dict, ct: Any
         node = tape.push(None, None, (), {}, (), zero)
         tape.inputs.append(node)
         var = Var(zero, node, tape)
-        if sub is None:
-            tangents[pos] = var
-        else:
-            if tangents[pos] is None:
-                tangents[pos] = [None] * len(args[pos])
-            tangents[pos][sub] = var
+        put_at(tangents, args, pos, sub, var)
         watched.append((pos, sub, node))
     t_out = jvp(out, args, kwargs, tangents)
     outputs = t_out if isinstance(t_out, tuple) else (t_out,)
@@ -93,12 +89,7 @@ def transpose_jvp(jvp: Callable, out: Any, args: Sequence, kwargs: dict, ct: Any
         g = grads.get((pos, sub))
         if g is None:  # the output does not depend on this argument
             g = np.zeros(node.value.shape, node.value.dtype)
-        if sub is None:
-            result[pos] = g
-        else:
-            if result[pos] is None:
-                result[pos] = [None] * len(args[pos])
-            result[pos][sub] = g
+        put_at(result, args, pos, sub, g)
     return result
 
 
