@@ -30,7 +30,7 @@ import numpy as np
 
 from .errors import AliasingError, DualadError
 
-__all__ = ["Group", "alias_of", "shares_memory", "note_view", "getitem_step", "call_step", "write"]
+__all__ = ["Group", "alias_of", "note_view", "write"]
 
 _GETITEM = operator.getitem
 _PRUNE_AT = 64  # prune dead weak references when a group's list grows past this (then doubles)
@@ -86,20 +86,6 @@ def alias_of(x):
     return getattr(x, "alias", None)  # the slot is set only when views are involved
 
 
-def shares_memory(out, src) -> bool:
-    """True when the plain array ``out`` is a numpy view of ``src`` (or ``src`` itself)."""
-    if out is src:
-        return type(out) is np.ndarray
-    if type(out) is not np.ndarray:
-        return False
-    base = out.base
-    if base is None:
-        return False
-    if type(src) is np.ndarray and src.base is not None:
-        src = src.base
-    return base is src
-
-
 def derive(obj, chain: tuple):
     """Run a view's chain of calls on ``obj`` (the root, or an index array)."""
     for func, pos, args, kwargs in chain:
@@ -110,9 +96,25 @@ def derive(obj, chain: tuple):
     return obj
 
 
-def note_view(result, source, step: tuple) -> None:
-    """Record that ``result`` is a numpy view of ``source``, made by ``step``:
-    ``(func, pos, args, kwargs)`` with ``source``'s place ``args[pos]`` left as None."""
+def note_view(result, source, func, args: tuple, kwargs, pos: int, plain=None, source_plain=None) -> bool:
+    """Record that ``result`` is a numpy view of ``source``, made by ``func(*args, **kwargs)``
+    with ``source`` at ``args[pos]`` (``x[key]`` is ``note_view(v, x, operator.getitem, (x, key), None, 0)``).
+
+    With ``plain`` and ``source_plain`` (their plain arrays) it first asks numpy whether the one
+    is a view of the other (numpy points a view's ``base`` at the array owning the memory) and records nothing if not; returns whether
+    it recorded. The chain step kept is ``(func, pos, args, kwargs)`` with ``source``'s place
+    left as None, so a view never holds its source's arrays.
+    """
+    if plain is not None:  # is numpy's result a view of the source's array (or that array itself)?
+        if type(plain) is not np.ndarray:
+            return False
+        if plain is not source_plain:
+            base = plain.base
+            if type(source_plain) is np.ndarray and source_plain.base is not None:
+                source_plain = source_plain.base  # numpy points every view at the array owning the memory
+            if base is None or base is not source_plain:
+                return False
+    step = (func, pos, args[:pos] + (None,) + args[pos + 1:], kwargs)
     alias = getattr(source, "alias", None)
     if type(alias) is tuple:
         group = alias[0]
@@ -127,14 +129,7 @@ def note_view(result, source, step: tuple) -> None:
     if len(views) > group.prune_at:
         group.live()
         group.prune_at = max(_PRUNE_AT, 2 * len(group.views))
-
-
-def getitem_step(key) -> tuple:
-    return (_GETITEM, 0, (None, key), None)
-
-
-def call_step(func, args: tuple, kwargs: dict, pos: int) -> tuple:
-    return (func, pos, args[:pos] + (None,) + args[pos + 1:], kwargs)
+    return True
 
 
 def _writeable(x) -> bool:

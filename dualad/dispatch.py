@@ -27,6 +27,7 @@ from .keywords import stack_nested
 from .rules import NEG_ONE, ONE, TABLE, Custom, Elementwise, setitem_tangent
 
 _GETITEM = TABLE[operator.getitem]
+_GETITEM_FUNC = operator.getitem
 
 
 def top_tag(objs) -> int:
@@ -104,151 +105,144 @@ _SCALAR_OPERANDS = (np.float64, float, int)
 _FLOAT64 = np.dtype(np.float64)
 
 
-def _evaluate(ufunc, values):
-    if len(values) == 2:
-        a, b = values
-        ta, tb = type(a), type(b)
-        if (ta is np.float64 and tb in _SCALAR_OPERANDS) or (tb is np.float64 and ta in _SCALAR_OPERANDS):
-            op = _SCALAR_OPERATORS.get(ufunc)
-            if op is not None:
-                return op(a, b)
-    return ufunc(*values)
+def ufunc_call(ufunc, *inputs) -> Any:
+    """``ufunc(*inputs)`` with a Dual among the inputs: forward mode's one elementwise kernel.
 
+    What a Dual's operators, ``np.sin(x)`` and every Elementwise rule come to. The
+    tangent is the sum over the Dual inputs of partial x tangent (the partials from the
+    rule table, their product NaN-safe by :func:`_scale`). Shortcuts are guards inside
+    this one function rather than functions of their own, because in scalar-style loops
+    (Lorenz-96, ``x[i] * x[j]``) it runs once per operator, where every Python call counts:
 
-def _elementwise(ufunc, rule: Elementwise, inputs, kwargs=None, tag=None):
-    """``ufunc(*inputs)`` on Duals by the rule's partials (the general path; see :func:`binary`)."""
-    if tag is None:
-        tag = top_tag(inputs)
-    values = [x.value if isinstance(x, Dual) and x.tag == tag else x for x in inputs]
-    out = _evaluate(ufunc, values)
-    if type(out) is not np.float64 and getattr(out, "dtype", _FLOAT64).kind == "c":
-        raise complex_refused(ufunc, inputs)  # before any partial meets a complex constant
-    if type(out) is not np.float64 and type(out) is not _ARRAY and isinstance(out, _ARRAY):
-        refuse_array_subclass(out, f"an operand of {_name(ufunc)}")  # np.matrix / masked constants
-    tangent = None
-    batched = False
+    * scalar-style code (two operands, float64 Duals of one tag or plain scalars): the tag
+      read off the operands, numpy's scalar arithmetic for the value (``operator.mul``...:
+      the ufunc's result, dtype and warnings, about 30 ns instead of 500), and no broadcast
+      or dtype bookkeeping, which float64 scalars never need;
+    * a finite scalar partial multiplies the tangent directly (no 0 x inf can arise);
+    * a single input needs no broadcast.
+    """
+    rule = TABLE.get(ufunc)
+    if type(rule) is not Elementwise:
+        return FORWARD.apply_ufunc(ufunc, "__call__", inputs, {})
+    if len(inputs) == 1 and type(inputs[0]) is Dual:  # one input (np.sin(x), -x): the tangent has the result's shape
+        x = inputs[0]
+        value = x.value
+        out = ufunc(value)
+        partial = rule.partials[0]
+        t = x.tangent
+        if partial is ONE:
+            tangent = t
+        elif partial is NEG_ONE:
+            tangent = -t
+        elif partial is None:
+            raise unsupported(ufunc, " with respect to argument 0", inputs)
+        else:
+            try:  # the plain call: partial_at only if the caller's np.errstate trapped (zero-cost try)
+                p = partial(out, value)
+            except FloatingPointError:
+                p = partial_at(partial, out, value)
+            tangent = _scale(p, t, _ndim(t) > _ndim(value))
+        dtype = out.dtype
+        if tangent.dtype != dtype and dtype.kind == "f":
+            tangent = tangent.astype(dtype)  # a float64 partial must not promote float32
+        elif dtype.kind == "c":
+            raise complex_refused(ufunc, inputs)
+        return Dual._make(out, tangent, x.tag)
+    scalar = False
+    if len(inputs) == 2:  # the scalar-style guard
+        a, b = inputs
+        op = _SCALAR_OPERATORS.get(ufunc)
+        if op is not None:
+            if type(a) is Dual:
+                tag, va = a.tag, a.value
+                if type(b) is Dual:
+                    vb = b.value
+                    scalar = b.tag == tag and type(va) is np.float64 and type(vb) is np.float64  # else mixed tags
+                else:
+                    vb = b
+                    scalar = type(va) is np.float64 and type(b) in _SCALAR_OPERANDS
+            elif type(b) is Dual:
+                tag, va, vb = b.tag, a, b.value
+                scalar = type(vb) is np.float64 and type(a) in _SCALAR_OPERANDS
+            if scalar and None not in rule.partials:  # (a missing partial: the general path's error)
+                out = op(va, vb)
+                tangent = None
+                for partial, x in zip(rule.partials, inputs):
+                    if type(x) is not Dual:
+                        continue
+                    t = x.tangent
+                    if partial is ONE:  # x + c, x - y: the tangent passed on without a call
+                        c = t
+                    elif partial is NEG_ONE:  # one subtraction, not a negation and an addition
+                        tangent = -t if tangent is None else tangent - t
+                        continue
+                    else:
+                        try:  # the plain call: partial_at only if the caller's np.errstate trapped
+                            p = partial(out, va, vb)
+                        except FloatingPointError:
+                            p = partial_at(partial, out, va, vb)
+                        # a finite scalar partial cannot meet 0 x inf; anything else: the NaN-safe product
+                        c = p * t if (type(p) is np.float64 or type(p) is float) and math.isfinite(p) \
+                            else _scale(p, t, True)
+                    tangent = c if tangent is None else tangent + c
+                return Dual._make(out, tangent, tag)
+    # the general path: any number of inputs, arrays, broadcasting, nested tags, dtypes
+    tag = top_tag(inputs)
+    values = tuple([x.value if type(x) is Dual and x.tag == tag else x for x in inputs])
+    if len(values) == 2 and ((type(values[0]) is np.float64 and type(values[1]) in _SCALAR_OPERANDS) or (
+            type(values[1]) is np.float64 and type(values[0]) in _SCALAR_OPERANDS)) and ufunc in _SCALAR_OPERATORS:
+        out = _SCALAR_OPERATORS[ufunc](*values)  # a float64 scalar with a constant: numpy's scalar math
+    else:
+        out = ufunc(*values)
+    if type(out) is not np.float64:
+        if getattr(out, "dtype", _FLOAT64).kind == "c":
+            raise complex_refused(ufunc, inputs)  # before any partial meets a complex constant
+        if type(out) is not _ARRAY and isinstance(out, _ARRAY):
+            refuse_array_subclass(out, f"an operand of {_name(ufunc)}")  # np.matrix / masked constants
+    partials = rule.partials
+    tangent = proto = None
     for i, x in enumerate(inputs):
-        if isinstance(x, Dual) and x.tag == tag:
-            partial = rule.partials[i]
-            t = x.tangent
-            batched = _ndim(t) > _ndim(x.value)
-            if partial is ONE:
-                tangent = t if tangent is None else tangent + t
-            elif partial is NEG_ONE:
-                tangent = -t if tangent is None else tangent - t
-            elif partial is None:
-                raise unsupported(ufunc, f" with respect to argument {i}", inputs)
-            else:
-                c = _scale(partial_at(partial, out, *values), t, batched)
-                tangent = c if tangent is None else tangent + c
-        elif type(x) is Dual:  # a lower level's Dual: a constant here, if its call is still running
+        if type(x) is not Dual:
+            continue
+        if x.tag != tag:  # a lower level's Dual: a constant here, if its call is still running
             lifetime.check_tag(x.tag, f"in {_name(ufunc)} with a Dual of a running call")
-    if type(out) is np.float64 and getattr(tangent, "dtype", None) == _FLOAT64:
+            continue
+        proto = x
+        partial = partials[i]
+        t = x.tangent
+        if partial is ONE:  # x + c, x - y: the tangent passed on without a call
+            tangent = t if tangent is None else tangent + t
+            continue
+        if partial is NEG_ONE:  # one subtraction, not a negation and an addition
+            tangent = -t if tangent is None else tangent - t
+            continue
+        if partial is None:
+            raise unsupported(ufunc, f" with respect to argument {i}", inputs)
+        try:  # the plain call: partial_at only if the caller's np.errstate trapped (zero-cost try)
+            p = partial(out, *values)
+        except FloatingPointError:
+            p = partial_at(partial, out, *values)
+        if (type(p) is np.float64 or type(p) is float) and math.isfinite(p):
+            c = p * t  # a finite scalar partial: no 0 x inf can arise
+        else:
+            c = _scale(p, t, _ndim(t) > _ndim(x.value))
+        tangent = c if tangent is None else tangent + c
+    if type(out) is np.float64 and (type(tangent) is np.float64 or (type(tangent) is _ARRAY and
+                                                                     tangent.dtype == _FLOAT64)):
         return Dual._make(out, tangent, tag)  # a scalar result (scalar-style code): nothing to broadcast or cast
-    want = _shape(out)
-    have = _shape(tangent)
-    if batched:
-        want = want + have[-1:]
-    if have != want:  # an input broadcast against a larger one
-        tangent = np.broadcast_to(tangent, want)
+    if len(inputs) > 1:
+        want = _shape(out)
+        have = _shape(tangent)
+        if _ndim(proto.tangent) > _ndim(proto.value):  # batched: directions last
+            want = want + have[-1:]
+        if have != want:  # an input broadcast against a larger one
+            tangent = np.broadcast_to(tangent, want)
     dtype = out.dtype
     if tangent.dtype != dtype and dtype.kind == "f":
         tangent = tangent.astype(dtype)  # a float64 partial (tie weights) must not promote float32
     elif dtype.kind == "c":
         raise complex_refused(ufunc, inputs)
     return Dual._make(out, tangent, tag)
-
-
-def _scalar_term(partial, tangent, out, va, vb):
-    """partial * tangent for one scalar operand (the partial is never None here)."""
-    if partial is ONE:
-        return tangent
-    if partial is NEG_ONE:
-        return -tangent
-    p = partial_at(partial, out, va, vb)
-    if (type(p) is np.float64 or type(p) is float) and math.isfinite(p):
-        return p * tangent
-    return _scale(p, tangent, True)  # an infinite or array partial: the NaN-safe product
-
-
-def binary(ufunc, a, b):
-    """``ufunc(a, b)`` with a Dual among the operands: what a Dual's arithmetic operators call.
-
-    Scalar Duals of one tag and plain scalars (scalar-style code) take a short path:
-    the same rule partials and conventions as :func:`_elementwise`, without its
-    bookkeeping for arrays, broadcasting, nested tags and dtypes, which float64
-    scalars never need. Written out branch by branch, with the rule lookup here
-    rather than in a caller, because it runs for every operator in scalar-style
-    loops, where each extra Python call is a measurable share of the cost.
-    """
-    rule = TABLE.get(ufunc)
-    op = _SCALAR_OPERATORS.get(ufunc)
-    if op is None or type(rule) is not Elementwise:
-        return apply_ufunc(ufunc, "__call__", (a, b), {})
-    partial_a, partial_b = rule.partials
-    # each operand: a Dual with a float64 value (both at one tag), or a plain scalar
-    if type(a) is Dual:
-        tag, va = a.tag, a.value
-        if type(b) is Dual:
-            vb = b.value
-            scalar = b.tag == tag and type(va) is np.float64 and type(vb) is np.float64  # else mixed tags
-        else:
-            vb = b
-            scalar = type(va) is np.float64 and type(b) in _SCALAR_OPERANDS
-    elif type(b) is Dual:
-        tag, va, vb = b.tag, a, b.value
-        scalar = type(vb) is np.float64 and type(a) in _SCALAR_OPERANDS
-    else:
-        scalar = False
-    if not scalar or partial_a is None or partial_b is None:
-        return _elementwise(ufunc, rule, (a, b))  # the general path (and its errors)
-    out = op(va, vb)
-    if type(a) is Dual:
-        # a ONE partial (x + c, x - y) passes the tangent on without a call
-        tangent = a.tangent if partial_a is ONE else _scalar_term(partial_a, a.tangent, out, va, vb)
-        if type(b) is Dual:
-            if partial_b is NEG_ONE:  # one subtraction, not a negation and an addition
-                tangent = tangent - b.tangent
-            else:
-                tangent = tangent + _scalar_term(partial_b, b.tangent, out, va, vb)
-    else:
-        tangent = _scalar_term(partial_b, b.tangent, out, va, vb)
-    return Dual._make(out, tangent, tag)
-
-
-def _unary(ufunc, rule: Elementwise, x: Dual):
-    """``ufunc(x)`` for a one-argument rule (np.sin(x), np.exp(x), ...): no other input to
-    look at, and the tangent already has the result's shape."""
-    value = x.value
-    out = ufunc(value)
-    partial = rule.partials[0]
-    t = x.tangent
-    if partial is ONE:
-        tangent = t
-    elif partial is NEG_ONE:
-        tangent = -t
-    elif partial is None:
-        raise unsupported(ufunc, " with respect to argument 0", (x,))
-    else:
-        tangent = _scale(partial_at(partial, out, value), t, _ndim(t) > _ndim(value))
-    dtype = out.dtype
-    if tangent.dtype != dtype and dtype.kind == "f":
-        tangent = tangent.astype(dtype)  # a float64 partial must not promote float32
-    elif dtype.kind == "c":
-        raise complex_refused(ufunc, (x,))
-    return Dual._make(out, tangent, x.tag)
-
-
-def ufunc_call(ufunc, inputs):
-    """``ufunc(*inputs)`` with at least one Dual among the inputs (the operators' fast path)."""
-    if len(inputs) == 2:
-        return binary(ufunc, *inputs)
-    rule = TABLE.get(ufunc)
-    if type(rule) is Elementwise:
-        if len(inputs) == 1:  # -x, abs(x): the same short path as np.negative(x)
-            return _unary(ufunc, rule, inputs[0])
-        return _elementwise(ufunc, rule, inputs)
-    return apply_ufunc(ufunc, "__call__", inputs, {})
 
 
 def _zero_tangent_like(out, proto: Dual, batched: bool):
@@ -315,12 +309,13 @@ class ForwardMode(Interpreter):
     noun = "a Dual"
     out_remedy = "leave out= away, or pass a Dual buffer made by dualad.zeros_like(x)"
 
-    def top(self, objs) -> Any:
-        tag = top_tag(objs)
-        return tag if tag >= 0 else None
+    no_level = -1
+    top = staticmethod(top_tag)  # the highest tag, -1 without a Dual
+
+    def elementwise(self, ufunc, rule, args, kwargs, tag) -> Any:
+        return ufunc_call(ufunc, *args)  # the one kernel (it finds the rule and the tag again)
 
     # the engine's functions are the hooks themselves: (func, rule, args, kwargs, tag)
-    elementwise = staticmethod(_elementwise)
     rule = staticmethod(apply_rule)
     zero = staticmethod(_zero_derivative)
 
@@ -332,13 +327,9 @@ FORWARD = ForwardMode()
 
 
 def apply_ufunc(ufunc, method, inputs, kwargs) -> Any:
-    """What ``Dual.__array_ufunc__`` does: a plain elementwise call at once, the rest by the skeleton."""
-    if method == "__call__" and not kwargs:
-        rule = TABLE.get(ufunc)
-        if type(rule) is Elementwise:  # the common case (np.sin(x), W @ x + b): no out= to manage
-            if len(inputs) == 1 and type(inputs[0]) is Dual:
-                return _unary(ufunc, rule, inputs[0])
-            return _elementwise(ufunc, rule, inputs)
+    """What ``Dual.__array_ufunc__`` does: a plain call by the kernel at once, the rest by the skeleton."""
+    if method == "__call__" and not kwargs:  # the common case (np.sin(x), W @ x + b): no out= to manage
+        return ufunc_call(ufunc, *inputs)
     return FORWARD.apply_ufunc(ufunc, method, inputs, kwargs)
 
 
@@ -363,7 +354,7 @@ def getitem(d: Dual, key):
         # x[i] on a batched 1-D Dual (scalar-style loops): a scalar, never a view; none of the checks below
         return Dual._make(value[key], _GETITEM_TANGENT(t, value, key), d.tag)
     _check_key(key)
-    if type(key) is not int:
+    if type(key) is not int and type(key) is not slice:
         note_index(key)  # index arrays are value-dependent decisions (recorded only while a log is active)
     if type(t) is not _ARRAY and type(t) is not Dual:
         dense = _dense(t)  # a storage format (DiagonalTangent): indexing couples its entries, go dense once
@@ -375,12 +366,12 @@ def getitem(d: Dual, key):
     else:
         result = Dual._make(out, _GETITEM_TANGENT(t[..., None], value, key)[..., 0], d.tag)
     if type(out) is _ARRAY:  # a slice of an array value is numpy's view of it
-        if out.base is not None and aliasing.shares_memory(out, value):
-            aliasing.note_view(result, d, aliasing.getitem_step(key))
+        if out.base is not None:
+            aliasing.note_view(result, d, _GETITEM_FUNC, (d, key), None, 0, out, value)
     elif type(out) is Dual:  # a nested value (forward over forward): its plain array decides
         plain = _primal(out)
-        if type(plain) is _ARRAY and plain.base is not None and aliasing.shares_memory(plain, _primal(value)):
-            aliasing.note_view(result, d, aliasing.getitem_step(key))
+        if type(plain) is _ARRAY and plain.base is not None:
+            aliasing.note_view(result, d, _GETITEM_FUNC, (d, key), None, 0, plain, _primal(value))
     return result
 
 
@@ -390,8 +381,8 @@ def _note_views(result, func, args, kwargs, tag):
     if type(plain) is not _ARRAY:
         return
     for pos, a in enumerate(args):
-        if type(a) is Dual and a.tag == tag and aliasing.shares_memory(plain, _primal(a.value)):
-            aliasing.note_view(result, a, aliasing.call_step(func, tuple(args), kwargs, pos))
+        if type(a) is Dual and a.tag == tag and aliasing.note_view(result, a, func, tuple(args), kwargs, pos,
+                                                                   plain, _primal(a.value)):
             return
 
 

@@ -66,14 +66,17 @@ class Interpreter:
     plural = "differentiable values"
     mode = ""
     out_remedy = "leave out= away"
+    #: what ``top`` answers when none of this engine's values is there (None, or -1 for a tag)
+    no_level: Any = None
 
     # ------------------------------------------------------------------ hooks each engine supplies
     # elementwise, rule and zero all take (func, rule, args, kwargs, level), so an engine function
     # of that signature can be the hook itself (a staticmethod: no extra frame per call)
     def top(self, objs) -> Any:
-        """The top level among ``objs`` (into lists): None when none of this engine's values is
-        there, another :class:`Interpreter` when that engine's value outranks this one's, else
-        whatever the engine's hooks want as ``level`` (a tag, a tape...)."""
+        """The top level among ``objs`` (into lists): ``no_level`` when none of this engine's values
+        is there, another :class:`Interpreter` when that engine's value outranks this one's, else
+        whatever the engine's hooks want as ``level`` (a tag, a tape...). An engine's search
+        function may be the hook itself (a staticmethod)."""
         raise NotImplementedError
 
     def elementwise(self, ufunc, rule: Elementwise, args: tuple, kwargs: dict, level) -> Any:
@@ -114,11 +117,11 @@ class Interpreter:
         kind = type(entry)
         if kind is Composite or kind is NoDerivative:
             return self.call(func, args, kwargs)
-        if kwargs and self.top(tuple(kwargs.values())) is not None:
+        if kwargs and self.top(tuple(kwargs.values())) != self.no_level:
             raise UnsupportedFunctionError(
                 f"{func_name(func)} got {self.noun} as a keyword argument; remedy: pass differentiable "
                 "arrays positionally")
-        if level is None:  # none of our values among the arguments (only in out=): a plain call
+        if level == self.no_level:  # none of our values among the arguments (only in out=): a plain call
             return func(*args, **kwargs)
         if kind is Elementwise:
             return self.elementwise(func, entry, args, kwargs, level)
@@ -156,20 +159,23 @@ class Interpreter:
         if zero_dtype is not None:
             kwargs["dtype"] = zero_dtype  # a zero-derivative function passes its dtype to numpy
         result = self.route(func, entry, args, kwargs, self.top(args))
-        return self.finish_out(func, cast_result(result, dtype), out)
+        return self.finish_out(func, result if dtype is None else cast_result(result, dtype), out)
 
     def apply_ufunc(self, ufunc, method: str, inputs: tuple, kwargs: dict) -> Any:
         """What a value's ``__array_ufunc__`` does: ufunc methods mapped to table functions."""
         level = self.top(inputs)
         if isinstance(level, Interpreter):  # an outer engine's value outranks ours: its call
             return level.apply_ufunc(ufunc, method, inputs, kwargs)
-        inputs, kwargs, dtype = normalise(ufunc, inputs, kwargs)
+        dtype = out = None
         given = kwargs
-        kwargs = dict(kwargs)
-        out = check_out(ufunc, kwargs, self.loses, self.plural)
+        if kwargs:  # (numpy passes a ufunc's out=, where=, dtype=... as keywords, never positionally)
+            inputs, kwargs, dtype = normalise(ufunc, inputs, kwargs)
+            given = kwargs
+            kwargs = dict(kwargs)
+            out = check_out(ufunc, kwargs, self.loses, self.plural)
         if dtype is not None:  # a float dtype=: the inputs are cast already, the result is cast here
             return self.finish_out(ufunc, cast_result(self.apply_ufunc(ufunc, method, inputs, kwargs), dtype), out)
-        if level is None:  # only out= holds one of our values: the results are constants written into it
+        if level == self.no_level:  # only out= holds one of our values: the results are constants written into it
             result = getattr(ufunc, method)(*inputs, **kwargs)
             if isinstance(out, tuple):
                 return tuple(self.finish_out(ufunc, r, o) for r, o in zip(result, out))
@@ -192,7 +198,7 @@ class Interpreter:
             return self.apply_ufunc(ufunc, method, inputs, given)
         else:
             raise unsupported(ufunc, f".{method}", inputs)
-        return self.finish_out(ufunc, result, out)
+        return result if out is None else self.finish_out(ufunc, result, out)
 
     def finish_out(self, func, result, out) -> Any:
         """Write ``result`` into ``out=`` (if given) and return what numpy would."""

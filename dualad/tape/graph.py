@@ -147,7 +147,11 @@ def local_vjp(node: Node, ct) -> list:
             elif partial is NEG_ONE:
                 c = -ct
             else:
-                c = _times(partial_at(partial, node.value, *node.args), ct)
+                try:  # the plain call: partial_at only if the caller's np.errstate trapped (zero-cost try)
+                    p = partial(node.value, *node.args)
+                except FloatingPointError:
+                    p = partial_at(partial, node.value, *node.args)
+                c = _times(p, ct)
             shape = value_shape(node.args[pos])
             if c.shape[:-1] != shape:  # the input was broadcast: sum it back
                 c = unbroadcast(c, shape)

@@ -96,8 +96,8 @@ class Var(ArrayLike):
     # ----------------------------------------------------------------- indexing
     def __getitem__(self, key):
         _check_key(key)
-        if type(key) is not int:
-            note_index(key)
+        if type(key) is not int and type(key) is not slice:
+            note_index(key)  # index arrays are value-dependent decisions (recorded only while a log is active)
         # a plain key: this Var is the variable, so record at once (what call() would conclude)
         result = record(operator.getitem, _GETITEM_RULE, (self, key), {}, self.tape)
         plain = result.value
@@ -105,8 +105,10 @@ class Var(ArrayLike):
             plain = _primal(plain)
             if type(plain) is not np.ndarray:
                 return result
-        if plain.base is not None and aliasing.shares_memory(plain, _primal(self.value)):
-            aliasing.note_view(result, self, aliasing.getitem_step(key))
+        if plain.base is not None:  # else a copy (fancy indexing): not a view
+            source = self.value
+            aliasing.note_view(result, self, operator.getitem, (self, key), None, 0, plain,
+                               source if type(source) is np.ndarray else _primal(source))
         return result
 
     def __setitem__(self, key, item):
@@ -189,6 +191,33 @@ def _levels(objs) -> tuple:
     return tape, tag
 
 
+def top_level(objs) -> Any:
+    """The level a call on ``objs`` belongs to: the tape of the highest-tagged Var (one level
+    into lists), forward mode's interpreter when a Dual outranks every Var (Vars are then its
+    constants), or None when no Var is there. What the skeleton's ``top`` hook and the
+    operators ask first, written as one flat loop (a call per operation on the hot path)."""
+    tape, tag = None, -1
+    for x in objs:
+        t = type(x)
+        if t is Var:
+            if tape is None or x.tape.tag > tape.tag:
+                tape = x.tape
+        elif t is Dual:
+            if x.tag > tag:
+                tag = x.tag
+        elif t is not np.ndarray and isinstance(x, (list, tuple)):
+            for y in x:
+                if isinstance(y, (ArrayLike, list, tuple)):
+                    break
+            else:
+                continue  # only plain entries (a shape, a list of numbers): nothing to find
+            tape, tag = _levels(objs)  # values inside a list: the full search
+            break
+    if tape is None:
+        return None
+    return dispatch.FORWARD if tag > tape.tag else tape
+
+
 def _check_key(key):
     parts = key if isinstance(key, tuple) else (key,)
     if any(isinstance(k, (Var, Dual)) for k in parts):
@@ -197,12 +226,13 @@ def _check_key(key):
 
 
 # --------------------------------------------------------------------------- recording
-def _note_views(result, func, args, kwargs, tape):
-    """Register ``result`` as a view of the argument whose array numpy's result is a view of."""
-    plain = _primal(result.value)
+def _note_views(result, plain, func, args, kwargs, tape):
+    """Register ``result`` (whose plain array is ``plain``) as a view of the argument whose array
+    numpy's result is a view of."""
     for pos, a in enumerate(args):
-        if type(a) is Var and a.tape is tape and aliasing.shares_memory(plain, _primal(a.value)):
-            aliasing.note_view(result, a, aliasing.call_step(func, tuple(args), kwargs, pos))
+        if type(a) is Var and a.tape is tape and aliasing.note_view(
+                result, a, func, tuple(args), kwargs, pos, plain,
+                a.value if type(a.value) is np.ndarray else _primal(a.value)):
             return
 
 
@@ -319,9 +349,10 @@ def record(func, rule, args, kwargs, tape: Tape):
     if type(rule) is Linear and func is not operator.getitem and (type(out) is np.ndarray or isinstance(out, Dual)):
         plain = out if type(out) is np.ndarray else _primal(out)
         # a view (base set), or the input itself (np.atleast_1d returns it)
-        if type(plain) is np.ndarray and (plain.base is not None or (values and _primal(values[0]) is plain)):
+        if type(plain) is np.ndarray and (plain.base is not None or (values and (
+                values[0] if type(values[0]) is np.ndarray else _primal(values[0])) is plain)):
             result = Var(out, node, tape)
-            _note_views(result, func, args, kwargs, tape)  # reshape, transpose, ravel...: numpy's views
+            _note_views(result, plain, func, args, kwargs, tape)  # reshape, transpose, ravel...: numpy's views
             return result
     if isinstance(out, tuple):  # several outputs (slogdet): one projection node each
         items = []
@@ -339,12 +370,7 @@ class Recording(Interpreter):
     noun = "a tape value"
     mode = " (reverse mode)"
 
-    def top(self, objs) -> Any:
-        tape, tag = _levels(objs)
-        if tape is None:
-            return None
-        return dispatch.FORWARD if tag > tape.tag else tape  # a Dual outranking every Var: forward mode's call
-
+    top = staticmethod(top_level)
     # recording is the hook itself: (func, rule, args, kwargs, tape)
     elementwise = rule = staticmethod(record)
 
@@ -365,12 +391,12 @@ call = RECORDING.call
 apply_function = RECORDING.apply_function
 
 
-def ufunc_call(ufunc, inputs) -> Any:
+def ufunc_call(ufunc, *inputs) -> Any:
     """``ufunc(*inputs)`` with a Var among the inputs and no keywords: the operators' fast path."""
-    tape, tag = _levels(inputs)
+    tape = top_level(inputs)
     if tape is None:  # a Var only in out= (np.sin(a, out=v))
         return call(ufunc, inputs, {})
-    if tag > tape.tag:
+    if tape is dispatch.FORWARD:  # a Dual outranks every Var: forward mode's call
         return dispatch.apply_ufunc(ufunc, "__call__", inputs, {})
     rule = TABLE.get(ufunc)
     kind = type(rule)
@@ -382,7 +408,7 @@ def ufunc_call(ufunc, inputs) -> Any:
 def apply_ufunc(ufunc, method, inputs, kwargs) -> Any:
     """What ``Var.__array_ufunc__`` does: a plain call records at once, the rest by the skeleton."""
     if method == "__call__" and not kwargs:  # np.sin(v), np.add(v, w): no out= to handle
-        return ufunc_call(ufunc, inputs)
+        return ufunc_call(ufunc, *inputs)
     return RECORDING.apply_ufunc(ufunc, method, inputs, kwargs)
 
 
