@@ -18,7 +18,7 @@ import operator
 import numpy as np
 
 from ..arraylike import primal
-from ..rules import TABLE, Composite
+from ..composites import composite  # the one registration decorator (re-exported for the families)
 
 __all__ = ["front", "back", "mT", "arg", "norm_axes", "diag_part", "diag_embed", "sum_to_shape",
            "composite", "plain", "shape_of"]
@@ -91,10 +91,3 @@ def plain(x):
     return np.asarray(primal(x))
 
 
-def composite(*funcs):
-    """Register ``impl`` as the numpy-level implementation of ``funcs`` (see :mod:`dualad.composites`)."""
-    def register(impl):
-        for f in funcs:
-            TABLE[f] = Composite(impl)
-        return impl
-    return register
