@@ -19,6 +19,7 @@ from .parallel import batch_gradient, batch_jacobian
 from .transforms import grad, hess, jacfwd, jacrev, value_and_grad  # function transforms, JAX's names
 from .custom import custom_jvp, custom_vjp, float_function
 from .implicit import custom_argmin, custom_fixed_point, custom_root
+from .replay import Prepared, ReplayRefused, prepare
 from .sparse import (SparseJacobian, SparsityChangedError, SparsityError, jacobian_sparsity,  # scipy imported
                      sparse_jacobian)  # when they run
 
@@ -32,4 +33,5 @@ __all__ = [
     "OptionError",
     "jacfwd", "jacrev", "grad", "value_and_grad", "hess", "register_pytree_node", "register_dataclass",
     "custom_jvp", "custom_vjp", "float_function", "custom_root", "custom_fixed_point", "custom_argmin",
+    "prepare", "Prepared", "ReplayRefused",
 ]

@@ -10,6 +10,7 @@ comparisons and ``bool()`` acting on the values.
 from __future__ import annotations
 
 import math
+import operator
 import sys
 from typing import Callable
 
@@ -133,25 +134,25 @@ class ArrayLike:
     # Comparisons and bool() are value-dependent decisions: dualad.decisions records them while a
     # log is active (sparsity detection), so a later pass can tell when f takes another branch.
     def __bool__(self) -> bool:
-        return note("bool", bool(primal(self)))
+        return note("bool", bool(primal(self)), (bool, (self,), {}))
 
     def __lt__(self, other):
-        return note("compare", primal(self) < primal(other))
+        return note("compare", primal(self) < primal(other), (operator.lt, (self, other), {}))
 
     def __le__(self, other):
-        return note("compare", primal(self) <= primal(other))
+        return note("compare", primal(self) <= primal(other), (operator.le, (self, other), {}))
 
     def __gt__(self, other):
-        return note("compare", primal(self) > primal(other))
+        return note("compare", primal(self) > primal(other), (operator.gt, (self, other), {}))
 
     def __ge__(self, other):
-        return note("compare", primal(self) >= primal(other))
+        return note("compare", primal(self) >= primal(other), (operator.ge, (self, other), {}))
 
     def __eq__(self, other):
-        return note("compare", primal(self) == primal(other))
+        return note("compare", primal(self) == primal(other), (operator.eq, (self, other), {}))
 
     def __ne__(self, other):
-        return note("compare", primal(self) != primal(other))
+        return note("compare", primal(self) != primal(other), (operator.ne, (self, other), {}))
 
     __hash__ = None  # mutable and compared elementwise, like ndarray
 

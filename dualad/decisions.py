@@ -36,7 +36,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
-__all__ = ["DecisionLog", "Check", "note", "note_index", "recording", "checking", "active"]
+__all__ = ["DecisionLog", "Check", "note", "note_index", "note_composite", "note_piecewise_constant", "recording",
+           "checking", "active"]
 
 _STATE = threading.local()
 
@@ -51,6 +52,17 @@ class DecisionLog:
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    def add(self, kind: str, value: Any, how: tuple | None) -> None:
+        """Keep one decision; ``how`` (``(func, args, kwargs)`` that computed it, where the engine
+        knows) is for subclasses that re-evaluate decisions later (:mod:`dualad.replay`)."""
+        self.entries.append((kind, _copy(value)))
+
+    def composite(self, func) -> None:
+        """A composite (a numpy implementation in dualad.composites) is about to run on recorded values."""
+
+    def piecewise_constant(self, node, inputs: tuple) -> None:
+        """A piecewise-constant tape node (``np.floor(x)``) was computed from the recorded ``inputs``."""
 
     def __repr__(self) -> str:
         kinds: dict = {}
@@ -100,13 +112,19 @@ def _copy(value):
     return value
 
 
-def note(kind: str, value: Any) -> Any:
-    """Report one decision (``value`` is what the function will act on); returns ``value`` unchanged."""
+def note(kind: str, value: Any, how: tuple | None = None) -> Any:
+    """Report one decision (``value`` is what the function will act on); returns ``value`` unchanged.
+
+    ``how`` is ``(func, args, kwargs)`` with ``func(*args, **kwargs) == value`` on plain values, where
+    the caller knows it: a replay (:mod:`dualad.replay`) evaluates it again at a new point.
+    """
     target = getattr(_STATE, "target", None)
     if target is None:
         return value
     if type(target) is DecisionLog:
         target.entries.append((kind, _copy(value)))
+    elif isinstance(target, DecisionLog):  # a log that keeps how the decision was computed
+        target.add(kind, value, how)
     elif not target.diverged:
         entries = target.log.entries
         i = target.position
@@ -116,6 +134,21 @@ def note(kind: str, value: Any) -> Any:
         elif entries[i][0] != kind or not _same(entries[i][1], value):
             target.diverged, target.where = True, f"decision {i} ({kind}) differs from the recorded one"
     return value
+
+
+def note_composite(func) -> None:
+    """Report that the composite ``func`` runs (a replay's log refuses those that decide on plain values)."""
+    target = getattr(_STATE, "target", None)
+    if target is not None and isinstance(target, DecisionLog):
+        target.composite(func)
+
+
+def note_piecewise_constant(node, inputs: tuple) -> None:
+    """Report a tape node with no derivative that was computed from recorded values (``inputs`` as in
+    ``Node.inputs``): the tape does not link it, a replay must recompute it."""
+    target = getattr(_STATE, "target", None)
+    if target is not None and isinstance(target, DecisionLog):
+        target.piecewise_constant(node, inputs)
 
 
 def note_index(key) -> None:
@@ -135,9 +168,10 @@ def active() -> bool:
 
 
 @contextmanager
-def recording() -> Iterator[DecisionLog]:
-    """Record the decisions made in this thread inside the block into a new :class:`DecisionLog`."""
-    log = DecisionLog()
+def recording(into: DecisionLog | None = None) -> Iterator[DecisionLog]:
+    """Record the decisions made in this thread inside the block into a new :class:`DecisionLog`
+    (or into ``into``, e.g. a subclass that keeps more of each decision)."""
+    log = DecisionLog() if into is None else into
     previous = getattr(_STATE, "target", None)
     _STATE.target = log
     try:

@@ -46,7 +46,7 @@ import numpy as np
 
 from .arraylike import ArrayLike, primal
 from .common import check_out, func_name, strip, unsupported
-from .decisions import note
+from .decisions import note, note_composite
 from .errors import ConversionError, UnsupportedFunctionError, describe
 from .keywords import POSITIONAL_LIMIT, SEQUENCE_OF_ARRAYS, call_composite, cast_result, lists_to_arrays, normalise
 from .rules import (ACCUMULATE, REDUCE, TABLE, Composite, Custom, Elementwise, Linear, NoDerivative,
@@ -101,11 +101,12 @@ class Interpreter:
         entry = TABLE.get(func)
         kind = type(entry)
         if kind is Composite:  # before the level search: its numpy calls come back here anyway
+            note_composite(func)
             if kwargs and kwargs.get("dtype") is not None:
                 return call_composite(entry.impl, args, kwargs)  # a float dtype= applied around it
             return entry.impl(*args, **kwargs)
         if kind is NoDerivative:  # orders, positions, predicates: value-dependent decisions
-            return note(func_name(func), func(*strip(args), **strip(kwargs)))
+            return note(func_name(func), func(*strip(args), **strip(kwargs)), (func, args, kwargs))
         return self.route(func, entry, args, kwargs, self.top(args))
 
     def route(self, func, entry, args: tuple, kwargs: dict, level) -> Any:

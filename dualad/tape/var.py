@@ -26,7 +26,7 @@ from .. import aliasing, dispatch, lifetime
 from ..arraylike import OPERANDS, ArrayLike, install_operators, primal as _primal
 from ..buffers import zeros_like
 from ..common import unsupported
-from ..decisions import note_index
+from ..decisions import note_index, note_piecewise_constant
 from ..dual import Dual
 from ..errors import ConversionError
 from ..interpret import Interpreter
@@ -375,9 +375,12 @@ class Recording(Interpreter):
     elementwise = rule = staticmethod(record)
 
     def zero(self, func, rule, args, kwargs, tape) -> Any:
-        values, _ = _split(args, tape)
+        values, inputs = _split(args, tape)
         out = func(*values, **kwargs)
-        return Var(out, tape.push(func, rule, values, kwargs, (), out), tape)
+        node = tape.push(func, rule, values, kwargs, (), out)
+        if inputs:  # no derivative flows, but a replay (dualad.replay) must recompute it from these
+            note_piecewise_constant(node, inputs)
+        return Var(out, node, tape)
 
     def assign(self, target, result) -> None:
         target._assign(result)

@@ -1,0 +1,140 @@
+"""Writing straight-line Python: names for values and constants, argument lists, guards, ``compile``.
+
+A replay program is Python source with one line per numpy call, compiled once.
+Functions, rules and constant arrays live in the namespace the source runs in,
+under generated names; nothing is looked up per call but local variables.
+
+>>> import numpy as np
+>>> code = Source()
+>>> code.line(f"y = {code.const(np.sin)}(x)")
+>>> code.line("return y")
+>>> float(code.compile("run", ["x"])(0.0))
+0.0
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Any, Callable
+
+import numpy as np
+
+from .recording import Guard, Ref
+
+__all__ = ["Source", "GuardFailed", "same_decision", "arguments", "guard_lines"]
+
+_COUNTER = itertools.count()
+
+
+class GuardFailed(Exception):
+    """Raised by a replay program when a decision differs from the recording (``guard`` is its number)."""
+
+    def __init__(self, guard: int):
+        super().__init__(guard)
+        self.guard = guard
+
+
+def same_decision(new, old) -> bool:
+    """Is the decision ``new`` (made at replay) the recorded ``old``? Shapes and values, NaN equal to NaN."""
+    if isinstance(old, tuple) or isinstance(new, tuple):
+        return (isinstance(old, tuple) and isinstance(new, tuple) and len(old) == len(new)
+                and all(same_decision(a, b) for a, b in zip(new, old)))
+    new, old = np.asarray(new), np.asarray(old)
+    if new.shape != old.shape:
+        return False
+    if new.dtype.kind == "f" and old.dtype.kind == "f":
+        return bool(np.array_equal(new, old, equal_nan=True))
+    return bool(np.array_equal(new, old))
+
+
+class Source:
+    """Lines of a function body and the namespace its names refer to."""
+
+    def __init__(self):
+        self.lines: list[str] = []
+        self.namespace: dict[str, Any] = {"GuardFailed": GuardFailed, "same_decision": same_decision}
+        self._names: dict[int, str] = {}
+        self._keep: list = []  # constants named by id: keep them alive so ids stay unique
+
+    def line(self, text: str) -> None:
+        self.lines.append(text)
+
+    def const(self, value: Any, hint: str = "c") -> str:
+        """A name for ``value`` in the namespace (one name per object)."""
+        key = id(value)
+        name = self._names.get(key)
+        if name is None:
+            name = f"{hint}{len(self._names)}"
+            self._names[key] = name
+            self.namespace[name] = value
+            self._keep.append(value)
+        return name
+
+    def text(self, name: str, params: list) -> str:
+        body = "\n".join("    " + ln for ln in self.lines) or "    pass"
+        return f"def {name}({', '.join(params)}):\n{body}\n"
+
+    def compile(self, name: str, params: list) -> Callable:
+        src = self.text(name, params)
+        filename = f"<dualad.replay {name} #{next(_COUNTER)}>"
+        exec(compile(src, filename, "exec"), self.namespace)
+        fn = self.namespace[name]
+        fn.source = src
+        return fn
+
+
+def _literal(items: list, kind: type) -> str:
+    if kind is tuple:
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    return "[" + ", ".join(items) + "]"
+
+
+def expression(obj: Any, code: Source, value_of: Callable[[int], str]) -> str:
+    """Source text for an argument template: a :class:`Ref` is the node's value, lists and tuples
+    are literals, anything else a named constant."""
+    if isinstance(obj, Ref):
+        return value_of(obj.node)
+    if type(obj) in (list, tuple):
+        return _literal([expression(o, code, value_of) for o in obj], type(obj))
+    if obj is None or obj is True or obj is False or (type(obj) is int):
+        return repr(obj)
+    return code.const(obj)
+
+
+def arguments(node, code: Source, value_of: Callable[[int], str], inputs=None) -> list:
+    """Source texts of ``node``'s positional arguments, recorded values replaced by the replay's."""
+    links = node.inputs if inputs is None else inputs
+    top: dict = {}
+    subs: dict = {}
+    for pos, sub, parent in links:
+        if sub is None:
+            top[pos] = parent.index
+        else:
+            subs.setdefault(pos, {})[sub] = parent.index
+    out = []
+    for pos, a in enumerate(node.args):
+        if pos in top:
+            out.append(value_of(top[pos]))
+        elif pos in subs:
+            items = [value_of(subs[pos][s]) if s in subs[pos] else expression(item, code, value_of)
+                     for s, item in enumerate(a)]
+            out.append(_literal(items, tuple if type(a) is tuple else list))
+        else:
+            out.append(expression(a, code, value_of))
+    return out
+
+
+def keywords(node, code: Source) -> str:
+    return f", **{code.const(node.kwargs)}" if node.kwargs else ""
+
+
+def guard_lines(number: int, guard: Guard, code: Source, value_of: Callable[[int], str]) -> None:
+    """Lines evaluating guard ``number`` and raising :class:`GuardFailed` if it differs."""
+    args = [expression(a, code, value_of) for a in guard.args]
+    kw = f", **{code.const(dict(guard.kwargs))}" if guard.kwargs else ""
+    call = f"{code.const(guard.func, 'g')}({', '.join(args)}{kw})"
+    old = guard.value
+    if isinstance(old, (bool, np.bool_)):
+        # a Python bool or numpy bool scalar: one comparison
+        code.line(f"if {call} != {bool(old)}: raise GuardFailed({number})")
+    else:
+        code.line(f"if not same_decision({call}, {code.const(old, 'd')}): raise GuardFailed({number})")

@@ -1,0 +1,224 @@
+"""The forward replay program: values, guards and (optionally) tangents, as compiled Python.
+
+For a recording of ``f`` this writes a function ``run(x, <extras>, T)`` whose
+body is one line per recorded numpy call that depends on the arguments (the
+rest are constants of the namespace), the guards in the order ``f`` made its
+decisions, and for each node on a path from x to the output its tangent by
+the node's rule: elementwise partials times the parents' tangents, a linear
+rule's ``tangent`` map, a custom rule's ``jvp``. Tangents carry one trailing
+axis of directions (``T`` has ``x.shape + (k,)``).
+
+>>> import numpy as np
+>>> from dualad.replay.recording import record
+>>> rec = record(lambda v: np.sin(v) * v[0], (np.array([1.0, 2.0]),), 0)
+>>> run = forward_program(rec, tangents=True)
+>>> y, t = run(np.array([0.0, 1.0]), np.eye(2))
+>>> t.round(6)  # d/dv (sin(v) v0) = diag(cos v) v0 + sin(v) e0
+array([[0.      , 0.      ],
+       [0.841471, 0.      ]])
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from ..rules import NEG_ONE, ONE
+from ..tape.graph import value_shape
+from .analysis import Flow, kind_of
+from .codegen import Source, arguments, guard_lines, keywords
+from .recording import Recording, Ref
+
+__all__ = ["forward_program", "fit", "parameters", "live_values"]
+
+
+def fit(t, shape: tuple):
+    """``t`` with exactly ``shape + (k,)`` (a rule may return a broadcastable tangent)."""
+    if t.shape[:-1] != shape:
+        t = np.broadcast_to(t, shape + t.shape[-1:])
+    return t
+
+
+def parameters(rec: Recording) -> list:
+    """The program's parameter names: x, then each extra argument recorded as a value."""
+    return ["x"] + [f"e{pos}" for pos in sorted(rec.extra_nodes)]
+
+
+def _refs(obj, out: list) -> None:
+    if isinstance(obj, Ref):
+        out.append(obj.node)
+    elif type(obj) in (list, tuple):
+        for o in obj:
+            _refs(o, out)
+
+
+def guard_refs(guard) -> list:
+    out: list = []
+    _refs(guard.args, out)
+    _refs(tuple(guard.kwargs.values()), out)
+    return out
+
+
+def live_values(rec: Recording, flow: Flow, roots: list) -> list:
+    """Per node: is its value needed to compute ``roots`` (node indices) and the guards?"""
+    nodes = rec.tape.nodes
+    live = [False] * len(nodes)
+    for r in roots:
+        live[r] = True
+    for g in rec.guards:
+        for r in guard_refs(g):
+            live[r] = True
+    for node in reversed(nodes):
+        i = node.index
+        if live[i] and flow.varies[i]:
+            for _, _, p in node.inputs:
+                live[p.index] = True
+            for _, _, p in rec.sources.get(i, ()):
+                live[p.index] = True
+    return live
+
+
+def _safe(fn, *args):
+    with np.errstate(all="ignore"):
+        try:
+            return fn(*args)
+        except Exception:  # only a shape probe: the replay itself will call it for real
+            return None
+
+
+def emit_values(rec: Recording, flow: Flow, code: Source, live: list, value_of, tangent_line=None) -> None:
+    """Value lines of every live varying node, guards in order; ``tangent_line(node)`` after each node."""
+    nodes = rec.tape.nodes
+    guards_at: dict = {}
+    for number, g in enumerate(rec.guards):
+        if any(flow.varies[r] for r in guard_refs(g)):
+            guards_at.setdefault(g.position, []).append((number, g))
+    params = {rec.x_node: "x", **{i: f"e{pos}" for pos, i in rec.extra_nodes.items()}}
+    for node in nodes:
+        i = node.index
+        for number, g in guards_at.get(i, ()):
+            guard_lines(number, g, code, value_of)
+        if not (flow.varies[i] and live[i]):
+            continue
+        kind = kind_of(node)
+        if kind == "input":
+            code.line(f"v{i} = {params[i]}")
+        elif kind == "output":
+            (_, _, parent), = node.inputs
+            code.line(f"v{i} = {value_of(parent.index)}[{node.rule.i}]")
+        else:
+            links = rec.sources.get(i, ()) if kind == "zero" else None
+            args = arguments(node, code, value_of, links)
+            code.line(f"v{i} = {code.const(node.func, 'f')}({', '.join(args)}{keywords(node, code)})")
+        if tangent_line is not None:
+            tangent_line(node)
+    for number, g in guards_at.get(len(nodes), ()):
+        guard_lines(number, g, code, value_of)
+
+
+def forward_program(rec: Recording, tangents: bool = True, flow: Flow | None = None) -> Callable:
+    """Compile ``run(x, *extras[, T])`` returning the output value (and its tangent for seed ``T``)."""
+    flow = flow or Flow(rec)
+    code = Source()
+    nodes = rec.tape.nodes
+    out = flow.output
+    live = live_values(rec, flow, [] if out is None else [out])
+    const_value = {}
+
+    def value_of(j: int) -> str:
+        if flow.varies[j]:
+            return f"v{j}"
+        name = const_value.get(j)
+        if name is None:
+            name = const_value[j] = code.const(nodes[j].value, "k")
+        return name
+
+    needed = flow.needed_backward if tangents else [False] * len(nodes)
+
+    def tangent_line(node) -> None:
+        i = node.index
+        if not needed[i]:
+            return
+        kind = kind_of(node)
+        shape = value_shape(node.value)
+        if kind == "input":
+            code.line(f"t{i} = T")
+            return
+        if kind == "output":
+            (_, _, parent), = node.inputs
+            code.line(f"t{i} = t{parent.index}[{node.rule.i}]")
+            return
+        args = arguments(node, code, value_of)
+        if kind == "elementwise":
+            terms, shapes = [], []
+            for pos, _, parent in node.inputs:
+                if not needed[parent.index]:
+                    continue
+                partial = node.rule.partials[pos]
+                pshape = value_shape(parent.value)
+                if partial is ONE:
+                    terms.append(f"t{parent.index}")
+                    shapes.append(pshape)
+                elif partial is NEG_ONE:
+                    terms.append(f"-t{parent.index}")
+                    shapes.append(pshape)
+                else:
+                    probe = _safe(partial, node.value, *node.args)
+                    p = f"{code.const(partial, 'p')}(v{i}, {', '.join(args)})"
+                    if probe is not None and np.ndim(probe) == 0:
+                        terms.append(f"{p} * t{parent.index}")
+                        shapes.append(pshape)
+                    else:
+                        terms.append(f"{p}[..., None] * t{parent.index}")
+                        shapes.append(np.broadcast_shapes(np.shape(probe) if probe is not None else shape, pshape))
+            expr = " + ".join(terms)
+            try:
+                covered = np.broadcast_shapes(*shapes) == shape
+            except ValueError:
+                covered = False
+            if not covered:
+                expr = f"fit({expr}, {shape!r})"
+            code.line(f"t{i} = {expr}")
+            return
+        kw = keywords(node, code)
+        if kind == "linear":
+            terms = []
+            for pos, _, parent in node.inputs:
+                if needed[parent.index]:
+                    tangent = code.const(node.rule.tangent[pos], "L")
+                    terms.append(f"{tangent}(t{parent.index}, {', '.join(args)}{kw})")
+            code.line(f"t{i} = fit({' + '.join(terms)}, {shape!r})")
+            return
+        if kind == "custom":
+            slots: list = [None] * len(node.args)
+            for pos, sub, parent in node.inputs:
+                t = f"t{parent.index}" if needed[parent.index] else "None"
+                if sub is None:
+                    slots[pos] = t
+                else:
+                    if slots[pos] is None:
+                        slots[pos] = ["None"] * len(node.args[pos])
+                    slots[pos][sub] = t
+            items = ["None" if s is None else s if isinstance(s, str) else "[" + ", ".join(s) + "]" for s in slots]
+            jvp = code.const(node.rule.jvp, "J")
+            call = (f"{jvp}(v{i}, ({', '.join(args)}{',' if len(args) == 1 else ''}), "
+                    f"{code.const(node.kwargs)}, [{', '.join(items)}])")
+            if isinstance(node.value, tuple):
+                code.line(f"t{i} = {call}")
+            else:
+                code.line(f"t{i} = fit({call}, {shape!r})")
+            return
+        raise AssertionError(f"no tangent line for a {kind} node")  # zero/constant nodes are never active
+
+    code.namespace["fit"] = fit
+    emit_values(rec, flow, code, live, value_of, tangent_line if tangents else None)
+    if out is None:
+        code.line("return None, None" if tangents else "return None")
+    elif tangents and needed[out]:
+        code.line(f"return v{out}, t{out}")
+    elif tangents:
+        code.line(f"return v{out}, None")
+    else:
+        code.line(f"return v{out}")
+    params = parameters(rec) + (["T"] if tangents else [])
+    return code.compile("forward" if tangents else "values", params)

@@ -1,0 +1,295 @@
+"""``dualad.prepare``: derivatives of one function at many points, recorded once and replayed.
+
+>>> import numpy as np, dualad
+>>> rhs = lambda y: np.stack([-0.04 * y[0] + 1e4 * y[1] * y[2], 3e7 * y[1] ** 2])
+>>> jac = dualad.prepare(rhs, np.ones(3))
+>>> jac(np.array([1.0, 0.0, 0.0]))
+array([[-0.04,  0.  ,  0.  ],
+       [ 0.  ,  0.  ,  0.  ]])
+>>> f = lambda v: v ** 2 if v[0] > 0 else -v
+>>> p = dualad.prepare(f, np.ones(2))
+>>> p.jacobian(np.array([-1.0, 1.0])), p.retapes
+(array([[-1., -0.],
+       [-0., -1.]]), 1)
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import numpy as np
+
+from .. import forward
+from ..errors import DualadError, InputError, OutputError
+from ..tape.graph import value_shape
+from .codegen import GuardFailed
+from .recording import ReplayRefused, record
+from .trace import Trace
+
+__all__ = ["prepare", "Prepared", "ReplayRefused"]
+
+_REMEDY = "remedy: use the plain functions (dualad.jacobian, dualad.jvp, dualad.tape.vjp, dualad.gradient), " \
+          "which run f at every point"
+
+
+def _point(x, name: str = "x"):
+    if type(x) is np.ndarray and x.dtype.kind == "f":
+        return x  # the programs never write into their arguments: no copy needed
+    return forward.as_input(x, name)
+
+
+def _finite(a) -> bool:
+    """All entries finite (a sum is nan or inf if any entry is, or if it overflows: then the plain
+    path decides)."""
+    try:
+        return math.isfinite(np.sum(a))
+    except TypeError:
+        return False
+
+
+class Prepared:
+    """Derivatives of ``f`` at new points by replaying a recording of ``f`` (see :func:`prepare`).
+
+    Calls take f's arguments the way f does (``p(x)``, or ``p(t, y)`` with
+    ``args``/``argnum``); the methods with a direction take it last:
+    ``p.jvp(x, v)``, ``p.vjp(x, u)``, ``p.hvp(x, v)``.
+
+    Counters: ``replays`` (calls answered by a compiled trace), ``retapes``
+    (calls where a guard failed or no trace fitted, so f was recorded again),
+    ``fallbacks`` (calls answered by the plain functions: a non-finite result,
+    whose 0 x inf conventions the plain path applies, or an error in the replay).
+    """
+
+    def __init__(self, f: Callable, x_example: Any, *, args: tuple = (), argnum: int = 0, max_traces: int = 8):
+        if not callable(f):
+            raise InputError(f"prepare needs a function, got {type(f).__name__}; remedy: pass the function first")
+        self.f = f
+        self.args = tuple(args)
+        if isinstance(argnum, bool) or not isinstance(argnum, (int, np.integer)) or not 0 <= argnum <= len(self.args):
+            raise InputError(f"argnum={argnum!r} must be the position of x among f's {len(self.args) + 1} "
+                             "arguments; remedy: pass an int between 0 and len(args)")
+        if isinstance(max_traces, bool) or not isinstance(max_traces, (int, np.integer)) or max_traces < 1:
+            raise InputError(f"max_traces must be a positive int, got {max_traces!r}")
+        self.argnum = int(argnum)
+        self.max_traces = int(max_traces)
+        self.replays = 0
+        self.retapes = 0
+        self.fallbacks = 0
+        self.traces: list[Trace] = []
+        x = _point(x_example, "x_example")
+        if not isinstance(x, np.ndarray) and not isinstance(x, np.generic):
+            raise InputError("prepare differentiates plain arrays; nested differentiation (a Dual or tape value "
+                             f"as x_example) is not supported; {_REMEDY}")
+        x = np.asarray(x)
+        trace = self._record(x, self.args)
+        if trace is None:
+            raise ReplayRefused(self._refusal)
+        self.traces.append(trace)
+
+    # ------------------------------------------------------------------ recording
+    def _record(self, x: np.ndarray, args: tuple) -> Trace | None:
+        """A new trace at ``(x, args)``, or None (with ``self._refusal`` set) if f cannot be replayed safely."""
+        full = args[:self.argnum] + (x,) + args[self.argnum:]
+        try:
+            rec = record(self.f, full, self.argnum, extras_as_values=True)
+        except DualadError:
+            if not args:
+                raise
+            # f treats an extra argument as a plain number (float(t), an index): keep them constants
+            rec = record(self.f, full, self.argnum, extras_as_values=False)
+        out = rec.tape.value
+        if not isinstance(out, np.ndarray) and not isinstance(out, (np.generic, float, int)):
+            self._refusal = (f"prepare: f returned {type(out).__name__}, which a replay does not reproduce; "
+                             f"{_REMEDY}")
+            return None
+        if rec.unguarded:
+            kinds = ", ".join(sorted(set(rec.unguarded)))
+            self._refusal = (f"prepare: f makes value-dependent decisions that a replay cannot check ({kinds}), "
+                             f"so a replay could silently use the wrong branch; {_REMEDY}")
+            return None
+        return Trace(rec, self.argnum)
+
+    def __repr__(self) -> str:
+        return (f"Prepared({getattr(self.f, '__name__', 'f')}, traces={len(self.traces)}, replays={self.replays}, "
+                f"retapes={self.retapes}, fallbacks={self.fallbacks})")
+
+    # ------------------------------------------------------------------ dispatching a call to a trace
+    def _split(self, call_args: tuple, extra: int, what: str):
+        want = len(self.args) + 1 + extra
+        if len(call_args) != want:
+            raise InputError(f"{what} takes {want} argument(s) (f's {len(self.args) + 1}, x at position "
+                             f"{self.argnum}{', then the direction' if extra else ''}), got {len(call_args)}; "
+                             "remedy: call it the way f is called")
+        fargs = call_args[:len(self.args) + 1]
+        x = _point(fargs[self.argnum])
+        rest = fargs[:self.argnum] + fargs[self.argnum + 1:]
+        return x, rest, call_args[len(self.args) + 1:]
+
+    def _run(self, x, args: tuple, compute: Callable, plain: Callable, check: Callable):
+        """``compute(trace)`` on the first trace whose guards hold at ``(x, args)``; else a new recording."""
+        xs, xdt = np.shape(x), np.asarray(x).dtype
+        for position, trace in enumerate(self.traces):
+            if trace.x_shape != xs or trace.x_dtype != xdt or not trace.accepts(args):
+                continue
+            try:
+                result = compute(trace)
+            except GuardFailed:
+                continue
+            except _UsageError as usage:
+                raise usage.error from None
+            except Exception:  # noqa: BLE001 - the plain path raises the error f itself raises, if any
+                self.fallbacks += 1
+                return plain()
+            if not check(result):
+                self.fallbacks += 1  # non-finite: the plain path applies the 0 x inf conventions
+                return plain()
+            self.replays += 1
+            if position:
+                self.traces.insert(0, self.traces.pop(position))
+            return result
+        self.retapes += 1
+        trace = self._record(x, args)
+        if trace is None:  # this branch cannot be guarded: answer plainly, keep nothing
+            self.fallbacks += 1
+            return plain()
+        self.traces.insert(0, trace)
+        del self.traces[self.max_traces:]
+        try:
+            result = compute(trace)
+        except _UsageError as usage:
+            raise usage.error from None
+        except GuardFailed:  # f decides differently on two runs at the same point: not a function of x
+            self.traces.pop(0)
+            self.fallbacks += 1
+            return plain()
+        if not check(result):
+            self.fallbacks += 1
+            return plain()
+        return result
+
+    def _bound(self, args: tuple) -> Callable:
+        f, i = self.f, self.argnum
+        if not args:
+            return f
+        return lambda x: f(*args[:i], x, *args[i:])
+
+    # ------------------------------------------------------------------ public derivatives
+    def jacobian(self, *call_args: Any):
+        """The Jacobian at the point (shape ``f(x).shape + x.shape``), like :func:`dualad.jacobian`."""
+        x, args, _ = self._split(call_args, 0, "jacobian")
+        import dualad
+        return self._run(x, args, lambda tr: _own(tr.jacobian(x, args)),
+                         lambda: dualad.jacobian(self._bound(args), x), _finite)
+
+    __call__ = jacobian
+
+    def jvp(self, *call_args: Any):
+        """``(f(x), J @ v)``, called as ``p.jvp(x, v)`` (f's arguments, then the direction)."""
+        x, args, (v,) = self._split(call_args, 1, "jvp")
+        v = _point(v, "v")
+        if np.shape(v) != np.shape(x):
+            raise InputError(f"v must have x's shape {np.shape(x)}, got shape {np.shape(v)}; remedy: pass one "
+                             "direction shaped like x")
+        import dualad
+
+        def compute(tr):
+            value, t = tr.push(x, args, np.asarray(v, dtype=np.result_type(v, np.float64))[..., None])
+            return _own(value), _own(t[..., 0])
+        return self._run(x, args, compute, lambda: dualad.jvp(self._bound(args), x, v),
+                         lambda r: _finite(r[0]) and _finite(r[1]))
+
+    def vjp(self, *call_args: Any):
+        """``(f(x), uᵀ J)``, called as ``p.vjp(x, u)`` (u shaped like f(x)), like :func:`dualad.tape.vjp`."""
+        x, args, (u,) = self._split(call_args, 1, "vjp")
+        from .. import tape
+
+        def compute(tr):
+            uu = np.asarray(u, dtype=tr.y_dtype)
+            if uu.shape != tr.y_shape:
+                raise _UsageError(InputError(f"u must have f(x)'s shape {tr.y_shape}, got shape {uu.shape}; "
+                                          "remedy: pass one cotangent shaped like the output"))
+            value, a = tr.pull(x, args, uu[..., None])
+            return _own(value), _own(a[..., 0])
+        return self._run(x, args, compute, lambda: tape.vjp(self._bound(args), x, u),
+                                 lambda r: _finite(r[0]) and _finite(r[1]))
+
+    def value_and_grad(self, *call_args: Any):
+        """``(f(x), gradient)`` of a scalar-valued f, by one replayed reverse sweep."""
+        x, args, _ = self._split(call_args, 0, "value_and_grad")
+        from .. import tape
+
+        def compute(tr):
+            if tr.y_shape != ():
+                raise _UsageError(OutputError(f"value_and_grad needs a scalar-valued function, but f returned shape "
+                                           f"{tr.y_shape}; remedy: use jacobian or vjp for vector outputs"))
+            value, a = tr.pull(x, args, np.ones((1,), tr.y_dtype))
+            return value, _own(a[..., 0])
+        return self._run(x, args, compute, lambda: tape.value_and_grad(self._bound(args), x),
+                                 lambda r: _finite(r[0]) and _finite(r[1]))
+
+    def gradient(self, *call_args: Any):
+        """The gradient of a scalar-valued f (shape ``x.shape``)."""
+        return self.value_and_grad(*call_args)[1]
+
+    def hvp(self, *call_args: Any):
+        """``H @ v`` of a scalar-valued f, called as ``p.hvp(x, v)``: the replayed reverse program run
+        forward-mode on ``x + εv`` (guards checked on the way, as always)."""
+        x, args, (v,) = self._split(call_args, 1, "hvp")
+        import dualad
+
+        def compute(tr):
+            if tr.y_shape != ():
+                raise _UsageError(OutputError(f"hvp needs a scalar-valued function, but f returned shape "
+                                           f"{tr.y_shape}; remedy: use jacobian or vjp for vector outputs"))
+            program = tr.reverse
+            values = tr._values(args)
+            seed = np.ones((1,), tr.y_dtype)
+
+            def gradient(z):
+                _, a = program(z, *values, seed)
+                if a is None:
+                    return np.zeros(tr.x_shape)
+                return a[..., 0]
+            return _own(dualad.jvp(gradient, x, v)[1])
+        return self._run(x, args, compute, lambda: dualad.hvp(self._bound(args), x, v),
+                                 _finite)
+
+
+class _UsageError(Exception):
+    """A usage error found once a trace is known (u of the wrong shape): raised as is, never retried."""
+
+    def __init__(self, error: Exception):
+        super().__init__(error)
+        self.error = error
+
+
+def _own(a):
+    """An array the caller may keep and write to (a replay may return a view of its seed or a constant)."""
+    if isinstance(a, np.ndarray) and not (a.flags.writeable and a.flags.owndata):
+        return np.array(a)
+    return a
+
+
+def prepare(f: Callable, x_example: Any, *, args: tuple = (), argnum: int = 0, max_traces: int = 8) -> Prepared:
+    """Record ``f`` at ``x_example`` once; return a :class:`Prepared` whose derivatives replay it.
+
+    The replay is compiled straight-line numpy code: no per-operation dispatch.
+    Every value-dependent decision f made (comparisons, ``argmax``/``argsort``
+    orders, ``nonzero``, masks) is re-checked at each new point; where one
+    differs, f is recorded again for that branch (``retapes``) and up to
+    ``max_traces`` branches are kept. A function whose decisions cannot be
+    checked is refused with :class:`ReplayRefused`.
+
+    Extra arguments that are not differentiated (``t`` of ``rhs(t, y)``) go in
+    ``args``, x's position in ``argnum``; then the object is called like f, so
+    it passes straight as ``solve_ivp(..., jac=dualad.prepare(rhs, y0, args=(0.0,), argnum=1))``.
+
+    >>> import numpy as np, dualad
+    >>> p = dualad.prepare(lambda v: np.sin(v) * v[0], np.zeros(2))
+    >>> p.jacobian(np.array([0.0, 1.0])).round(6)  # diag(cos v) v0 + sin(v) e0
+    array([[0.      , 0.      ],
+           [0.841471, 0.      ]])
+    >>> p.replays
+    1
+    """
+    return Prepared(f, x_example, args=args, argnum=argnum, max_traces=max_traces)

@@ -1,0 +1,249 @@
+"""dualad.prepare: replayed derivatives equal the plain ones at new points, guards never replay a stale trace."""
+import math
+
+import numpy as np
+import pytest
+
+import dualad
+from dualad import tape
+
+
+def central_differences(f, x, h=1e-6):
+    x = np.asarray(x, dtype=float)
+    y0 = np.asarray(f(x))
+    J = np.zeros(y0.shape + x.shape)
+    for idx in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[idx] = h
+        J[(...,) + idx] = (np.asarray(f(x + e)) - np.asarray(f(x - e))) / (2 * h)
+    return J
+
+
+W = np.array([[0.3, -1.2, 0.5], [0.7, 0.1, -0.4]])
+A = np.array([[2.0, 0.3, 0.1], [0.2, 3.0, -0.5], [0.0, 0.4, 1.5]])
+
+# Functions of a length-3 vector, each a different kind of recorded node
+SMOOTH = {
+    "chain": lambda x: np.cosh(np.log1p(np.exp(np.sin(x)))),
+    "broadcast": lambda x: x[:, None] * x[None, :] + np.ones((3, 3)),
+    "scalar_broadcast": lambda x: x[0] + np.arange(4.0) * x[1],
+    "matmul": lambda x: np.tanh(W @ x + 1.0),
+    "matmul_left": lambda x: x @ A,
+    "sum_axis": lambda x: np.sum(np.outer(x, x) ** 2, axis=0),
+    "setitem": lambda x: _setitem(x),
+    "list_output": lambda x: [x[0] * x[1], np.sin(x[2]), x[0] - x[2]],
+    "concatenate": lambda x: np.concatenate([x[:2] ** 2, [x[0] * x[2]], x]),
+    "stack": lambda x: np.stack([x, x ** 2]),
+    "max": lambda x: np.max(x ** 2) + np.min(x),
+    "solve": lambda x: np.linalg.solve(A + np.diag(x), x),
+    "det": lambda x: np.linalg.det(A * x[0] + np.diag(x)),
+    "power": lambda x: (x ** 2 + 0.5) ** x[0] + np.sqrt(x ** 2 + 1.0),
+    "reshape": lambda x: np.reshape(np.outer(x, x), (9,))[::2],
+    "where_constant_mask": lambda x: np.where(np.array([True, False, True]), x ** 2, -x),
+    "floor": lambda x: x * np.floor(3 * x) + np.sign(x),
+    "scalar_out": lambda x: np.sum(np.sin(x) * x),
+    "constant": lambda x: np.ones(2),
+    "mean_var": lambda x: np.mean(x) * np.var(x),
+    "cumsum": lambda x: np.cumsum(x * x[::-1]),
+    "prod": lambda x: np.prod(x + 1.5),
+}
+
+
+def _setitem(x):
+    z = dualad.zeros_like(x, (4,))
+    z[0] = x[0] * x[1]
+    z[1:3] = np.sin(x[1:])
+    z[3] = z[0] + x[2]
+    return z
+
+
+POINTS = [np.array([0.3, -0.7, 1.1]), np.array([1.3, 0.4, -0.2]), np.array([-0.6, 0.9, 0.5])]
+
+
+@pytest.mark.parametrize("name", sorted(SMOOTH))
+def test_jacobian_equals_plain_at_new_points(name):
+    f = SMOOTH[name]
+    p = dualad.prepare(f, POINTS[0])
+    for x in POINTS[1:]:
+        J = p.jacobian(x)
+        np.testing.assert_allclose(J, dualad.jacobian(f, x), rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(J, central_differences(f, x), rtol=1e-5, atol=1e-6)
+    assert p.retapes == 0 and p.fallbacks == 0 and p.replays == len(POINTS) - 1
+
+
+@pytest.mark.parametrize("name", sorted(SMOOTH))
+def test_jvp_vjp_against_plain(name):
+    f = SMOOTH[name]
+    p = dualad.prepare(f, POINTS[0])
+    x = POINTS[1]
+    v = np.array([0.5, -1.0, 2.0])
+    y, jv = p.jvp(x, v)
+    y_ref, jv_ref = dualad.jvp(f, x, v)
+    np.testing.assert_allclose(y, y_ref, rtol=1e-14)
+    np.testing.assert_allclose(jv, jv_ref, rtol=1e-12, atol=1e-13)
+    u = np.linspace(-1.0, 1.0, np.size(y)).reshape(np.shape(y))
+    y2, uj = p.vjp(x, u)
+    np.testing.assert_allclose(y2, y_ref, rtol=1e-14)
+    np.testing.assert_allclose(uj, tape.vjp(f, x, u)[1], rtol=1e-12, atol=1e-13)
+    # the adjoint identity <u, J v> = <uᵀJ, v> ties the two programs together
+    assert math.isclose(float(np.sum(u * jv)), float(np.sum(uj * v)), rel_tol=1e-10, abs_tol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["scalar_out", "max", "det", "mean_var", "prod"])
+def test_value_and_grad_and_hvp(name):
+    f = SMOOTH[name]
+    p = dualad.prepare(f, POINTS[0])
+    for x in POINTS[1:]:
+        value, g = p.value_and_grad(x)
+        np.testing.assert_allclose(value, f(x), rtol=1e-14)
+        np.testing.assert_allclose(g, dualad.gradient(f, x), rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(p.gradient(x), g)
+        v = np.array([1.0, -0.5, 0.25])
+        np.testing.assert_allclose(p.hvp(x, v), dualad.hvp(f, x, v), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(p.hvp(x, v), dualad.hessian(f, x) @ v, rtol=1e-8, atol=1e-10)
+
+
+def test_reverse_jacobian_for_wide_functions():
+    f = lambda x: np.stack([np.sum(np.sin(x) * x), np.prod(x[:3])])  # noqa: E731  (2 outputs, 6 inputs)
+    x0 = np.linspace(0.2, 1.2, 6)
+    p = dualad.prepare(f, x0)
+    x = x0[::-1].copy()
+    np.testing.assert_allclose(p(x), dualad.jacobian(f, x), rtol=1e-12, atol=1e-14)
+
+
+def test_results_are_own_arrays():
+    p = dualad.prepare(lambda x: x[:2], np.ones(3))
+    J = p(np.zeros(3))
+    J[0, 0] = 5.0
+    np.testing.assert_array_equal(p(np.zeros(3)), np.eye(3)[:2])
+
+
+def test_input_is_not_changed_and_int_input_accepted():
+    f = SMOOTH["setitem"]
+    p = dualad.prepare(f, [1, 2, 3])
+    x = np.array([0.5, 0.25, 2.0])
+    before = x.copy()
+    p(x)
+    np.testing.assert_array_equal(x, before)
+    np.testing.assert_allclose(p([1, 2, 3]), dualad.jacobian(f, np.array([1.0, 2.0, 3.0])))
+
+
+# ------------------------------------------------------------------ guards
+def test_branch_change_retapes_and_is_right():
+    f = lambda x: x ** 2 if x[0] > 0 else x ** 2 + x[0]  # noqa: E731 (issue 12's example)
+    p = dualad.prepare(f, np.ones(3))
+    x = np.array([-1.0, 1.0, 1.0])
+    J = p(x)
+    np.testing.assert_allclose(J[1], [1.0, 2.0, 0.0])  # a stale trace gives [0, 2, 0]
+    assert p.retapes == 1
+    np.testing.assert_allclose(p(np.ones(3)), 2 * np.eye(3))
+    np.testing.assert_allclose(p(x), dualad.jacobian(f, x))
+    assert p.retapes == 1 and len(p.traces) == 2  # both branches cached now
+
+
+@pytest.mark.parametrize("f", [
+    lambda x: np.sort(x) * np.arange(1.0, 4.0),
+    lambda x: x * x[np.argmax(x)],
+    lambda x: x[np.argsort(x)][:2] ** 2,
+    lambda x: np.where(x > 0, x ** 2, -x),
+    lambda x: x[np.nonzero(x > 0)[0]].sum() * x,
+    lambda x: x[x > 0.5].sum() * x,
+], ids=["sort", "argmax_index", "argsort", "where_mask", "nonzero", "boolean_mask"])
+def test_value_dependent_orders_are_guarded(f):
+    p = dualad.prepare(f, np.array([0.1, 0.7, -0.4]))
+    for x in (np.array([0.9, -0.3, 0.6]), np.array([-0.2, 0.1, 0.8]), np.array([0.1, 0.7, -0.4])):
+        np.testing.assert_allclose(p(x), dualad.jacobian(f, x), rtol=1e-12, atol=1e-14)
+    assert p.retapes >= 1
+
+
+def test_while_loop_with_value_exit():
+    def f(x):
+        y = x
+        steps = 0
+        while np.sum(y * y) < 10.0 and steps < 20:
+            y = 1.5 * y + np.sin(y)
+            steps += 1
+        return y
+    p = dualad.prepare(f, np.array([0.5, 0.2]))
+    for x in (np.array([0.1, 0.1]), np.array([2.0, 2.0]), np.array([0.5, 0.2])):
+        np.testing.assert_allclose(p(x), dualad.jacobian(f, x), rtol=1e-12)
+    assert p.retapes == 2
+
+
+def test_shape_change_is_a_new_trace():
+    f = lambda x: np.sin(x) * np.sum(x)  # noqa: E731
+    p = dualad.prepare(f, np.ones(3))
+    np.testing.assert_allclose(p(np.ones(5)), dualad.jacobian(f, np.ones(5)))
+    assert p.retapes == 1
+
+
+def test_trace_cache_is_bounded():
+    f = lambda x: x * (1.0 if x[0] < 1 else 2.0 if x[0] < 2 else 3.0 if x[0] < 3 else 4.0)  # noqa: E731
+    p = dualad.prepare(f, np.array([0.5]), max_traces=2)
+    for x0 in (1.5, 2.5, 3.5, 0.5):
+        assert p(np.array([x0]))[0, 0] == 1.0 + min(int(x0), 3)
+    assert len(p.traces) == 2 and p.retapes == 4
+
+
+def test_value_reading_composite_is_refused_with_remedy():
+    with pytest.raises(dualad.ReplayRefused, match="dualad.jacobian"):
+        dualad.prepare(lambda x: np.median(x) * x, np.array([0.3, 0.1, 0.2]))
+    assert issubclass(dualad.ReplayRefused, dualad.DualadError)
+
+
+def test_nonfinite_results_use_the_plain_conventions():
+    f = lambda x: np.sqrt(x) * x  # noqa: E731  (sqrt'(0) is inf, times x = 0: forward mode gives 0 there)
+    p = dualad.prepare(f, np.ones(2))
+    x = np.array([0.0, 1.0])
+    np.testing.assert_array_equal(p(x), dualad.jacobian(f, x))
+    assert p.fallbacks == 1
+
+
+# ------------------------------------------------------------------ extra arguments
+def rhs(t, y, k):
+    return np.stack([-k * y[0] + np.exp(-t) * y[1], k * y[0] * y[1] - t * y[1] ** 2])
+
+
+def test_extra_arguments_recorded_as_values():
+    p = dualad.prepare(rhs, np.array([1.0, 2.0]), args=(0.0, 0.5), argnum=1)
+    for t in (0.0, 0.3, 1.7):
+        y = np.array([0.4, -1.2]) * (1 + t)
+        np.testing.assert_allclose(p(t, y, 0.5), dualad.jacobian(lambda v: rhs(t, v, 0.5), y), rtol=1e-13)
+    np.testing.assert_allclose(p(0.2, np.ones(2), 2.0), dualad.jacobian(lambda v: rhs(0.2, v, 2.0), np.ones(2)))
+    assert p.retapes == 0
+
+
+def test_extra_argument_used_as_python_number_is_guarded():
+    import math as m
+
+    def f(t, y):
+        return y * m.exp(-t) + y ** 2 * int(t > 1)  # float(t): t must stay a plain number
+    p = dualad.prepare(f, np.ones(2), args=(0.0,), argnum=1)
+    for t in (0.0, 0.5, 2.0, 0.5):
+        np.testing.assert_allclose(p(t, np.array([1.0, 3.0])), dualad.jacobian(lambda v: f(t, v), np.array([1.0, 3.0])))
+    assert p.retapes == 2  # each new t is a new constant of the recording: recorded again (0.5 twice: cached)
+
+
+def test_solve_ivp_with_prepared_jacobian():
+    scipy = pytest.importorskip("scipy.integrate")
+
+    def robertson(t, y):
+        return np.stack([-0.04 * y[0] + 1e4 * y[1] * y[2],
+                         0.04 * y[0] - 1e4 * y[1] * y[2] - 3e7 * y[1] ** 2,
+                         3e7 * y[1] ** 2])
+    y0 = np.array([1.0, 0.0, 0.0])
+    jac = dualad.prepare(robertson, y0, args=(0.0,), argnum=1)
+    sol = scipy.solve_ivp(robertson, (0, 100.0), y0, method="BDF", jac=jac, rtol=1e-6, atol=1e-10)
+    ref = scipy.solve_ivp(robertson, (0, 100.0), y0, method="BDF", rtol=1e-6, atol=1e-10)
+    assert sol.success and jac.replays >= 1 and jac.retapes == 0
+    np.testing.assert_allclose(sol.y[:, -1], ref.y[:, -1], rtol=1e-3, atol=1e-8)
+
+
+def test_wrong_number_of_arguments():
+    p = dualad.prepare(rhs, np.ones(2), args=(0.0, 0.5), argnum=1)
+    with pytest.raises(dualad.InputError, match="call it the way f is called"):
+        p(np.ones(2))
+    with pytest.raises(dualad.InputError, match="shape"):
+        dualad.prepare(np.sin, np.ones(2)).jvp(np.ones(2), np.ones(3))
+    with pytest.raises(dualad.OutputError):
+        dualad.prepare(np.sin, np.ones(2)).value_and_grad(np.ones(2))
