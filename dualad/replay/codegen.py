@@ -63,7 +63,7 @@ class Source:
         key = id(value)
         name = self._names.get(key)
         if name is None:
-            name = f"{hint}{len(self._names)}"
+            name = f"{hint}_{len(self._names)}"  # locals of the programs have no underscore
             self._names[key] = name
             self.namespace[name] = value
             self._keep.append(value)

@@ -8,9 +8,9 @@ array([[-0.04,  0.  ,  0.  ],
        [ 0.  ,  0.  ,  0.  ]])
 >>> f = lambda v: v ** 2 if v[0] > 0 else -v
 >>> p = dualad.prepare(f, np.ones(2))
->>> p.jacobian(np.array([-1.0, 1.0])), p.retapes
-(array([[-1., -0.],
-       [-0., -1.]]), 1)
+>>> p.jacobian(np.array([-1.0, 1.0])) + 0.0, p.mismatches
+(array([[-1.,  0.],
+       [ 0., -1.]]), 1)
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from ..errors import DualadError, InputError, OutputError
 from ..tape.graph import value_shape
 from .codegen import GuardFailed
 from .recording import ReplayRefused, record
-from .trace import Trace
+from .trace import Trace, hashable
 
 __all__ = ["prepare", "Prepared", "ReplayRefused"]
 
@@ -54,9 +54,11 @@ class Prepared:
     ``args``/``argnum``); the methods with a direction take it last:
     ``p.jvp(x, v)``, ``p.vjp(x, u)``, ``p.hvp(x, v)``.
 
-    Counters: ``replays`` (calls answered by a compiled trace), ``retapes``
-    (calls where a guard failed or no trace fitted, so f was recorded again),
-    ``fallbacks`` (calls answered by the plain functions: a non-finite result,
+    Counters: ``replays`` (calls answered by a compiled trace), ``mismatches``
+    (calls no trace fitted: a guard failed, or the shapes or a constant argument
+    differ), ``retapes`` (recordings made for such a branch: the first time a
+    branch is met the plain functions answer, the second time it is recorded
+    and compiled, so a one-off costs one plain call), ``fallbacks`` (calls answered by the plain functions: a non-finite result,
     whose 0 x inf conventions the plain path applies, or an error in the replay).
     """
 
@@ -74,7 +76,9 @@ class Prepared:
         self.max_traces = int(max_traces)
         self.replays = 0
         self.retapes = 0
+        self.mismatches = 0
         self.fallbacks = 0
+        self._misses: dict = {}  # first failures seen once: (trace id, guard) or ("arguments", shape, dtype)
         self.traces: list[Trace] = []
         x = _point(x_example, "x_example")
         if not isinstance(x, np.ndarray) and not isinstance(x, np.generic):
@@ -111,7 +115,7 @@ class Prepared:
 
     def __repr__(self) -> str:
         return (f"Prepared({getattr(self.f, '__name__', 'f')}, traces={len(self.traces)}, replays={self.replays}, "
-                f"retapes={self.retapes}, fallbacks={self.fallbacks})")
+                f"mismatches={self.mismatches}, retapes={self.retapes}, fallbacks={self.fallbacks})")
 
     # ------------------------------------------------------------------ dispatching a call to a trace
     def _split(self, call_args: tuple, extra: int, what: str):
@@ -128,12 +132,15 @@ class Prepared:
     def _run(self, x, args: tuple, compute: Callable, plain: Callable, check: Callable):
         """``compute(trace)`` on the first trace whose guards hold at ``(x, args)``; else a new recording."""
         xs, xdt = np.shape(x), np.asarray(x).dtype
+        miss = None
         for position, trace in enumerate(self.traces):
             if trace.x_shape != xs or trace.x_dtype != xdt or not trace.accepts(args):
                 continue
             try:
                 result = compute(trace)
-            except GuardFailed:
+            except GuardFailed as failed:
+                if miss is None:
+                    miss = (id(trace), failed.guard)
                 continue
             except _UsageError as usage:
                 raise usage.error from None
@@ -147,6 +154,18 @@ class Prepared:
             if position:
                 self.traces.insert(0, self.traces.pop(position))
             return result
+        # No trace fits: a branch (or shape, or constant argument) not recorded yet. The first time
+        # it is met the plain functions answer (one plain call: what a one-off costs); the second
+        # time f is recorded for it and compiled, and from then on it is replayed.
+        self.mismatches += 1
+        if miss is None:
+            miss = ("arguments", xs, xdt.str, hashable(tuple(args)))
+        if not self._misses.get(miss):
+            if len(self._misses) >= 64:
+                self._misses.clear()
+            self._misses[miss] = True
+            return plain()
+        del self._misses[miss]
         self.retapes += 1
         trace = self._record(x, args)
         if trace is None:  # this branch cannot be guarded: answer plainly, keep nothing
@@ -176,6 +195,20 @@ class Prepared:
     # ------------------------------------------------------------------ public derivatives
     def jacobian(self, *call_args: Any):
         """The Jacobian at the point (shape ``f(x).shape + x.shape``), like :func:`dualad.jacobian`."""
+        trace = self.traces[0]
+        if trace.direct and len(call_args) == len(self.args) + 1:
+            # the common call: the most recent trace, arguments of the recorded shapes and dtypes
+            x = call_args[self.argnum]
+            if type(x) is np.ndarray and x.shape == trace.x_shape and x.dtype == trace.x_dtype:
+                extras = trace.direct_extras(call_args)
+                if extras is not None:
+                    try:
+                        J = trace.jacobian_code(x, *extras)
+                    except Exception:  # noqa: BLE001 - a failed guard, or anything: the general path decides
+                        J = None
+                    if J is not None and math.isfinite(J.sum()):
+                        self.replays += 1
+                        return J
         x, args, _ = self._split(call_args, 0, "jacobian")
         import dualad
         return self._run(x, args, lambda tr: _own(tr.jacobian(x, args)),
@@ -276,8 +309,9 @@ def prepare(f: Callable, x_example: Any, *, args: tuple = (), argnum: int = 0, m
     The replay is compiled straight-line numpy code: no per-operation dispatch.
     Every value-dependent decision f made (comparisons, ``argmax``/``argsort``
     orders, ``nonzero``, masks) is re-checked at each new point; where one
-    differs, f is recorded again for that branch (``retapes``) and up to
-    ``max_traces`` branches are kept. A function whose decisions cannot be
+    differs, the call is answered by the plain functions, and a branch met a
+    second time is recorded and compiled too (``retapes``); up to ``max_traces``
+    branches are kept. A function whose decisions cannot be
     checked is refused with :class:`ReplayRefused`.
 
     Extra arguments that are not differentiated (``t`` of ``rhs(t, y)``) go in

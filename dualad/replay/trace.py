@@ -17,10 +17,11 @@ from ..tape.graph import value_shape
 from .analysis import Flow
 from .codegen import same_decision
 from .forward_code import forward_program
+from .jacobian_code import jacobian_program
 from .recording import Recording
 from .reverse_code import reverse_program
 
-__all__ = ["Trace"]
+__all__ = ["Trace", "hashable"]
 
 
 def _float_dtype(dtype) -> np.dtype:
@@ -54,7 +55,10 @@ class Trace:
         self.x_size = math.prod(self.x_shape)
         self._forward = None
         self._reverse = None
-        self.signature = tuple(_hashable(g.value) for g in rec.guards)
+        self._jacobian = None
+        # a call can go straight to the compiled Jacobian when no argument needs comparing
+        self.direct = not rec.plain_extras
+        self.signature = tuple(hashable(g.value) for g in rec.guards)
 
     # ------------------------------------------------------------------ programs
     @property
@@ -62,6 +66,30 @@ class Trace:
         if self._forward is None:
             self._forward = forward_program(self.rec, True, self.flow)
         return self._forward
+
+    @property
+    def jacobian_code(self):
+        """The compiled ``run(x, *extras) -> J`` (identity seed, structured tangents), or the reverse
+        program's rows when f has fewer outputs than inputs."""
+        if self._jacobian is None:
+            if self.constant_output is not None:
+                zero = np.zeros(self.y_shape + self.x_shape, _float_dtype(self.x_dtype))
+                self._jacobian = lambda x, *extras: zero.copy()
+            elif self.x_size <= self.y_size:
+                self._jacobian = jacobian_program(self.rec, self.flow)
+            else:
+                m, n, y_shape, x_shape = self.y_size, self.x_size, self.y_shape, self.x_shape
+                seed = np.eye(m, dtype=self.y_dtype).reshape(y_shape + (m,))
+                seed.flags.writeable = False
+                reverse = self.reverse
+
+                def rows(x, *extras):
+                    _, a = reverse(x, *extras, seed)
+                    if a is None:
+                        return np.zeros(y_shape + x_shape)
+                    return np.reshape(np.moveaxis(np.reshape(a, (n, m)), 0, 1), y_shape + x_shape)
+                self._jacobian = rows
+        return self._jacobian
 
     @property
     def reverse(self):
@@ -86,6 +114,22 @@ class Trace:
             if np.shape(full[pos]) != shape:
                 return False
         return True
+
+    def direct_extras(self, call_args: tuple):
+        """The programs' extra arguments taken straight from f's arguments, or None if one is not a
+        float (array) of the recorded shape."""
+        out = []
+        for pos in self.value_position:
+            a = call_args[pos]
+            if type(a) is float or (type(a) is np.float64 and self.extra_shapes[pos] == ()):
+                if self.extra_shapes[pos] != ():
+                    return None
+                out.append(a)
+            elif type(a) is np.ndarray and a.dtype.kind == "f" and a.shape == self.extra_shapes[pos]:
+                out.append(a)
+            else:
+                return None
+        return out
 
     def _values(self, args: tuple) -> list:
         full = args[:self.argnum] + (None,) + args[self.argnum:]
@@ -115,19 +159,17 @@ class Trace:
         return value, a
 
     def jacobian(self, x, args: tuple):
-        m, n = self.y_size, self.x_size
-        if n <= m:  # forward: one direction per input entry
-            _, t = self.push(x, args, np.eye(n, dtype=_float_dtype(self.x_dtype)).reshape(self.x_shape + (n,)))
-            return np.reshape(t, self.y_shape + self.x_shape)
-        _, a = self.pull(x, args, np.eye(m, dtype=self.y_dtype).reshape(self.y_shape + (m,)))
-        return np.reshape(np.moveaxis(np.reshape(a, (n, m)), 0, 1), self.y_shape + self.x_shape)
+        """The Jacobian: forward with the identity seed (one direction per input entry), or reverse
+        with one cotangent per output entry when there are fewer outputs."""
+        return self.jacobian_code(x, *self._values(args))
 
 
-def _hashable(value):
+def hashable(value):
+    """A hashable stand-in for a decision or argument value (arrays by shape, dtype and bytes)."""
     if isinstance(value, np.ndarray):
         return (value.shape, value.dtype.str, value.tobytes())
     if isinstance(value, tuple):
-        return tuple(_hashable(v) for v in value)
+        return tuple(hashable(v) for v in value)
     try:
         hash(value)
         return value
