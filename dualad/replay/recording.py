@@ -32,7 +32,7 @@ from ..dual import Dual
 from ..errors import DualadError
 from ..rules import TABLE, Composite
 from ..tape.api import finish, watch
-from ..tape.graph import Node, Tape
+from ..tape.graph import Tape
 from ..tape.var import Var
 
 __all__ = ["Ref", "Guard", "Recording", "GuardLog", "record", "ReplayRefused", "value_reading_composites"]
