@@ -252,3 +252,66 @@ def test_wrong_number_of_arguments():
         dualad.prepare(np.sin, np.ones(2)).jvp(np.ones(2), np.ones(3))
     with pytest.raises(dualad.OutputError):
         dualad.prepare(np.sin, np.ones(2)).value_and_grad(np.ones(2))
+
+
+# ------------------------------------------------------------------ scalar-style code: Python-float and vectorised programs
+def lorenz96(x):
+    n = len(x)
+    return [(x[(i + 1) % n] - x[i - 2]) * x[i - 1] - x[i] + 8.0 for i in range(n)]
+
+
+def robertson_list(y):
+    k1, k2, k3 = 0.04, 3e7, 1e4
+    return [-k1 * y[0] + k3 * y[1] * y[2], k1 * y[0] - k3 * y[1] * y[2] - k2 * y[1] ** 2, k2 * y[1] ** 2]
+
+
+def kinetics_mixed(y):  # divisions, powers, a transcendental, a value-dependent branch, a scalar output row
+    rate = np.exp(-1.5 / (y[0] + 2.0)) * y[1] ** 3 / (1.0 + y[2] ** 2)
+    other = y[0] * y[2] - 0.5 * y[1] if y[0] > 0.2 else np.sin(y[1]) * y[2]
+    return [rate - other, -rate, 2.0 * other + y[1] / y[2], np.sqrt(y[0] ** 2 + 1.0)]
+
+
+def scalar_then_vector(x):  # scalar rows and one whole-array operation: the vectorised block
+    rows = np.stack([(x[(i + 1) % len(x)] - x[i - 2]) * x[i - 1] - x[i] for i in range(len(x))])
+    return np.concatenate([rows, np.sin(x) * x[0]])
+
+
+@pytest.mark.parametrize("f, x0, points", [
+    (lorenz96, np.linspace(0.1, 1.0, 12), [np.cos(np.arange(12.0)), np.linspace(-2, 2, 12)]),
+    (robertson_list, np.array([0.9, 2e-5, 0.1]), [np.array([0.5, 3e-5, 0.4]), np.array([1.0, 0.0, 0.0])]),
+    (kinetics_mixed, np.array([0.5, 0.7, 1.3]), [np.array([0.6, 0.2, 0.9]), np.array([0.1, 0.8, 1.1]),
+                                                np.array([0.1, 0.8, 1.1])]),
+    (scalar_then_vector, np.linspace(0.2, 1.4, 10), [np.sin(np.arange(10.0)), np.linspace(-1, 1, 10)]),
+], ids=["lorenz96", "robertson", "kinetics_branch", "scalar_then_vector"])
+def test_scalar_style_programs(f, x0, points):
+    p = dualad.prepare(f, x0)
+    for x in points:
+        J = p(x)
+        np.testing.assert_allclose(J, dualad.jacobian(f, x), rtol=1e-13, atol=1e-14)
+        np.testing.assert_allclose(J, central_differences(lambda v: np.asarray(f(v), dtype=float), x),
+                                   rtol=1e-5, atol=1e-5 * max(1.0, np.max(np.abs(J))))
+
+
+def test_scalar_program_and_vectorised_block_are_used():
+    from dualad.replay.jacobian_code import jacobian_program
+    from dualad.replay.scalar_code import scalar_program
+    from dualad.replay.recording import record
+    x = np.linspace(0.1, 1.0, 12)
+    rec = record(lorenz96, (x,), 0)
+    assert scalar_program(rec) is not None
+    assert scalar_program(record(scalar_then_vector, (x,), 0)) is None  # np.sin(x): not scalar-style
+    vec = jacobian_program(record(scalar_then_vector, (x,), 0))
+    assert "R[" in vec.source and "TR[" in vec.source  # the scalar rows went through the lanes
+    for program in (vec, jacobian_program(record(scalar_then_vector, (x,), 0), vectorize=False)):
+        np.testing.assert_allclose(program(x[::-1].copy()), dualad.jacobian(scalar_then_vector, x[::-1].copy()),
+                                   rtol=1e-13, atol=1e-14)
+
+
+def test_scalar_rhs_with_time_argument():
+    def rhs(t, y):
+        return [-0.04 * y[0] * (1.0 + t) + 1e4 * y[1] * y[2], 3e7 * y[1] ** 2 - t * y[0]]
+    p = dualad.prepare(rhs, np.array([1.0, 1e-5, 0.1]), args=(0.0,), argnum=1)
+    for t in (0.0, 0.7, 3.0):
+        y = np.array([0.8, 2e-5, 0.2]) * (1.0 + t)
+        np.testing.assert_allclose(p(t, y), dualad.jacobian(lambda v: rhs(t, v), y), rtol=1e-13)
+    assert p.replays == 3 and p.retapes == 0

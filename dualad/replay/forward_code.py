@@ -86,8 +86,13 @@ def _safe(fn, *args):
             return None
 
 
-def emit_values(rec: Recording, flow: Flow, code: Source, live: list, value_of, tangent_line=None) -> None:
-    """Value lines of every live varying node, guards in order; ``tangent_line(node)`` after each node."""
+def emit_values(rec: Recording, flow: Flow, code: Source, live: list, value_of, tangent_line=None,
+                special=None) -> None:
+    """Value lines of every live varying node, guards in order; ``tangent_line(node)`` after each node.
+
+    ``special(node)``, if given, may write a node's lines itself (returning True), e.g. a block of
+    vectorised scalar nodes (:mod:`.vectorize`).
+    """
     nodes = rec.tape.nodes
     guards_at: dict = {}
     for number, g in enumerate(rec.guards):
@@ -99,6 +104,8 @@ def emit_values(rec: Recording, flow: Flow, code: Source, live: list, value_of, 
         for number, g in guards_at.get(i, ()):
             guard_lines(number, g, code, value_of)
         if not (flow.varies[i] and live[i]):
+            continue
+        if special is not None and special(node):
             continue
         kind = kind_of(node)
         if kind == "input":

@@ -36,6 +36,7 @@ from .analysis import Flow, kind_of
 from .codegen import Source, arguments, keywords
 from .forward_code import _safe, emit_values, fit, live_values, parameters
 from .recording import Recording
+from .vectorize import Block, contiguous, plan
 
 __all__ = ["jacobian_program", "diagonal_tangent"]
 
@@ -58,7 +59,7 @@ class _Tangent:
         self.kind, self.array, self.expr = kind, array, expr
 
 
-def jacobian_program(rec: Recording, flow: Flow | None = None) -> Callable:
+def jacobian_program(rec: Recording, flow: Flow | None = None, vectorize: bool = True) -> Callable:
     """Compile ``run(x, *extras)`` returning the Jacobian (shape ``f(x).shape + x.shape``)."""
     flow = flow or Flow(rec)
     code = Source()
@@ -77,8 +78,15 @@ def jacobian_program(rec: Recording, flow: Flow | None = None) -> Callable:
                 live[p.index] = True
     live = live_values(rec, flow, [i for i, flag in enumerate(live) if flag])
     const_value: dict = {}
+    if vectorize:
+        block_plan = plan(rec, flow, live)
+        vectorize = block_plan is not None
+
+    lane_of = {}
 
     def value_of(j: int) -> str:
+        if j in lane_of:
+            return f"R[{lane_of[j]}]"
         if flow.varies[j]:
             return f"v{j}"
         name = const_value.get(j)
@@ -245,14 +253,22 @@ def jacobian_program(rec: Recording, flow: Flow | None = None) -> Callable:
         else:
             tangents[i] = custom(node)
 
+    block = block_plan if vectorize else None
+    if block is not None:
+        lane_of.update(block.lane)
+    special = None
+    if block is not None:
+        special = _BlockWriter(block, rec, flow, code, needed, tangents, dense, value_of, n, dtype).special
     code.namespace.update(fit=fit, diagonal_tangent=diagonal_tangent, np=np)
-    emit_values(rec, flow, code, live, value_of, tangent_line)
+    emit_values(rec, flow, code, live, value_of, tangent_line, special)
     final = y_shape + x_shape
     if out is None or not needed[out]:
         code.line(f"return np.zeros({final!r})")
     else:
         t = tangents[out]
-        if t.kind == "diag":
+        if t.kind == "diag" and t.array is None and len(y_shape) == 1 and y_shape == x_shape:
+            code.line(f"return np.diag({t.expr})")  # d is an array of x's shape (an elementwise result)
+        elif t.kind == "diag":
             d = t.expr if t.array is None else code.const(t.array, "D")
             code.line(f"return diagonal_tangent({d}, {y_shape!r}).reshape({final!r})")
         elif t.kind == "const":
@@ -260,3 +276,187 @@ def jacobian_program(rec: Recording, flow: Flow | None = None) -> Callable:
         else:
             code.line(f"return {t.expr}.reshape({final!r})")
     return code.compile("jacobian", parameters(rec))
+
+
+class _BlockWriter:
+    """Writes a :class:`~.vectorize.Block`: scalar values as lanes of ``R``, their tangent rows either
+    constants (known from the seed) or rows of ``TR``, one numpy call per group."""
+
+    def __init__(self, block: Block, rec, flow, code: Source, needed, tangents: dict, dense, value_of, n, dtype):
+        self.block, self.rec, self.flow, self.code = block, rec, flow, code
+        self.needed, self.tangents, self.dense, self.value_of = needed, tangents, dense, value_of
+        self.n, self.dtype = n, dtype
+        self.rows: dict = {}  # lane -> ("const", row array) | ("rt", row index in TR)
+        self.runtime = 0
+        self.written = False
+
+    # ---------------------------------------------------------------- rows of lanes
+    def gather(self, lanes) -> tuple:
+        """``(kind, text or array)``: the tangent rows of ``lanes`` ('const': an array known now)."""
+        refs = [self.rows[k] for k in lanes]
+        if all(r[0] == "const" for r in refs):
+            return "const", np.array([r[1] for r in refs]).reshape(len(lanes), self.n)
+        if all(r[0] == "rt" for r in refs):
+            idx = np.array([r[1] for r in refs], dtype=np.intp)
+            run = contiguous(idx)
+            if run is not None:
+                return "rt", f"TR[{run[0]}:{run[1]}]"
+            return "rt", f"TR[{self.code.const(idx, 'I')}]"
+        base = np.array([r[1] if r[0] == "const" else np.zeros(self.n) for r in refs]).reshape(len(lanes), self.n)
+        where = np.array([k for k, r in enumerate(refs) if r[0] == "rt"], dtype=np.intp)
+        src = np.array([r[1] for r in refs if r[0] == "rt"], dtype=np.intp)
+        return "rt", f"mix_rows({self.code.const(base, 'B')}, {self.code.const(where, 'I')}, TR, {self.code.const(src, 'I')})"
+
+    def operand(self, op) -> str:
+        kind, data = op
+        if kind == "const":
+            if np.all(data == data[0]):
+                return repr(float(data[0]))
+            return self.code.const(data, "K")
+        run = contiguous(data)
+        if run is not None:
+            return f"R[{run[0]}:{run[1]}]"
+        return f"R[{self.code.const(data, 'I')}]"
+
+    # ---------------------------------------------------------------- the block
+    def write(self) -> None:
+        code, block, nodes = self.code, self.block, self.rec.tape.nodes
+        body: list = []  # (group, lines) written after TR's size is known
+        for gi, g in enumerate(block.groups):
+            a, b = g.start, g.stop
+            lines = []
+            if g.kind == "getitem":
+                run = contiguous(g.keys)
+                keys = f"{run[0]}:{run[1]}" if run is not None else code.const(g.keys, "I")
+                lines.append(f"R[{a}:{b}] = {self.value_of(g.source)}[{keys}]")
+                if self.needed[g.source]:
+                    t = self.dense(g.source)
+                    if t.kind == "const":
+                        rows = np.asarray(t.array)[g.keys]
+                        for k in range(len(g.members)):
+                            self.rows[a + k] = ("const", rows[k])
+                    else:
+                        r0 = self.runtime
+                        self.runtime += len(g.members)
+                        lines.append(f"TR[{r0}:{self.runtime}] = {t.expr}[{keys}]")
+                        for k in range(len(g.members)):
+                            self.rows[a + k] = ("rt", r0 + k)
+                else:
+                    for k in range(len(g.members)):
+                        self.rows[a + k] = ("const", np.zeros(self.n, self.dtype))
+                body.append(lines)
+                continue
+            ops = []
+            for pos, op in enumerate(g.operands):
+                text = self.operand(op)
+                if op[0] == "lanes" and not text.replace(".", "").replace("-", "").isdigit():
+                    lines.append(f"w{gi}_{pos} = {text}")
+                    text = f"w{gi}_{pos}"
+                ops.append(text)
+            func = code.const(g.func, "f")
+            lines.append(f"u{gi} = {func}({', '.join(ops)})")
+            lines.append(f"R[{a}:{b}] = u{gi}")
+            terms, consts = [], []
+            alias, aliasable = None, True  # lanes whose rows this group's rows are (y = a + c)
+            for pos, op in enumerate(g.operands):
+                if op[0] != "lanes":
+                    continue
+                partial = g.rule.partials[pos]
+                kind, rows = self.gather(op[1])
+                if kind == "const" and not np.any(rows):
+                    continue  # zero rows (an input that is not differentiated): no term
+                if partial is ONE or partial is NEG_ONE:
+                    sign = 1.0 if partial is ONE else -1.0
+                    if kind == "const":
+                        consts.append(sign * rows)
+                    else:
+                        terms.append(rows if sign > 0 else f"(-{rows})")
+                        if sign > 0 and alias is None:
+                            alias = op[1]
+                        else:
+                            aliasable = False
+                    continue
+                aliasable = False
+                p = f"{code.const(partial, 'p')}(u{gi}, {', '.join(ops)})"
+                r = rows if kind == "rt" else code.const(rows, "C")
+                terms.append(f"{p}[:, None] * {r}" if self._per_lane(g, pos) else f"{p} * {r}")
+            if not terms:  # rows known now
+                total = sum(consts) if consts else np.zeros((len(g.members), self.n))
+                for k in range(len(g.members)):
+                    self.rows[a + k] = ("const", np.array(total[k]))
+            elif aliasable and alias is not None and not consts and len(terms) == 1:  # x + c: the operand's rows themselves
+                for k, lane in enumerate(alias):
+                    self.rows[a + k] = self.rows[int(lane)]
+            else:
+                if consts:
+                    terms.append(code.const(sum(consts), "C"))
+                r0 = self.runtime
+                self.runtime += len(g.members)
+                lines.append(f"TR[{r0}:{self.runtime}] = {' + '.join(terms)}")
+                for k in range(len(g.members)):
+                    self.rows[a + k] = ("rt", r0 + k)
+            body.append(lines)
+        code.line(f"R = np.empty({block.size}, {code.const(self.dtype, 'T')})")
+        if self.runtime:
+            code.line(f"TR = np.empty(({self.runtime}, {self.n}), {code.const(self.dtype, 'T')})")
+        for lines in body:
+            for ln in lines:
+                code.line(ln)
+        code.namespace["mix_rows"] = mix_rows
+        for node_index, lane in self.block.lane.items():  # tangents of lanes that other nodes read
+            kind, data = self.rows[lane]
+            self.tangents[node_index] = (_Tangent("const", np.array(data)) if kind == "const"
+                                         else _Tangent("dense", expr=f"TR[{data}]"))
+
+    def _per_lane(self, g, pos) -> bool:
+        """Is the partial at ``pos`` one value per lane (an array), rather than one number?"""
+        nodes = self.rec.tape.nodes
+        members = g.members
+        values = np.array([nodes[i].value for i in members], dtype=np.float64)
+        args = []
+        for op in g.operands:
+            if op[0] == "lanes":
+                args.append(np.array([float(self.rec_value(k)) for k in op[1]]))
+            else:
+                args.append(op[1] if not np.all(op[1] == op[1][0]) else float(op[1][0]))
+        probe = _safe(g.rule.partials[pos], values, *args)
+        return probe is None or np.ndim(probe) > 0
+
+    def rec_value(self, lane: int):
+        node = self.lane_nodes[lane]
+        return self.rec.tape.nodes[node].value
+
+    @property
+    def lane_nodes(self) -> dict:
+        inverse = getattr(self, "_inverse", None)
+        if inverse is None:
+            inverse = self._inverse = {lane: i for i, lane in self.block.lane.items()}
+        return inverse
+
+    # ---------------------------------------------------------------- the hook for emit_values
+    def special(self, node) -> bool:
+        i = node.index
+        if i == self.block.first and not self.written:
+            self.write()
+            self.written = True
+        if i in self.block.stacks:
+            lanes = self.block.stacks[i]
+            run = contiguous(lanes)
+            picked = f"{run[0]}:{run[1]}" if run is not None else self.code.const(lanes, "I")
+            self.code.line(f"v{i} = R[{picked}]")
+            if self.needed[i]:
+                kind, rows = self.gather(lanes)
+                if kind == "const":
+                    self.tangents[i] = _Tangent("const", rows)
+                else:
+                    self.code.line(f"t{i} = {rows}")
+                    self.tangents[i] = _Tangent("dense", expr=f"t{i}")
+            return True
+        return i in self.block.covered
+
+
+def mix_rows(base, where, rows, src):
+    """Rows of lanes some of which are known constants (``base``) and some computed (``rows[src]``)."""
+    out = base.copy()
+    out[where] = rows[src]
+    return out

@@ -193,13 +193,25 @@ class Prepared:
         return lambda x: f(*args[:i], x, *args[i:])
 
     # ------------------------------------------------------------------ public derivatives
-    def jacobian(self, *call_args: Any):
+    def jacobian(self, *call_args: Any) -> Any:
         """The Jacobian at the point (shape ``f(x).shape + x.shape``), like :func:`dualad.jacobian`."""
-        trace = self.traces[0]
-        if trace.direct and len(call_args) == len(self.args) + 1:
-            # the common call: the most recent trace, arguments of the recorded shapes and dtypes
+        if len(call_args) == 1 and not self.args:
+            # the common call, kept short: f(x) alone, x of the most recent trace's shape and dtype
+            x = call_args[0]
+            trace = self.traces[0]
+            if type(x) is np.ndarray and x.shape == trace.x_shape and x.dtype is trace.x_dtype:
+                try:
+                    J = trace.jacobian_code(x)
+                except Exception:  # noqa: BLE001 - a failed guard, or anything: the general path decides
+                    J = None
+                if J is not None and math.isfinite(J.sum()):
+                    self.replays += 1
+                    return J
+        elif len(call_args) == len(self.args) + 1 and self.traces[0].direct:
+            # f(t, y): the extra arguments of the recorded kinds go straight to the program too
+            trace = self.traces[0]
             x = call_args[self.argnum]
-            if type(x) is np.ndarray and x.shape == trace.x_shape and x.dtype == trace.x_dtype:
+            if type(x) is np.ndarray and x.shape == trace.x_shape and x.dtype is trace.x_dtype:
                 extras = trace.direct_extras(call_args)
                 if extras is not None:
                     try:
@@ -216,7 +228,7 @@ class Prepared:
 
     __call__ = jacobian
 
-    def jvp(self, *call_args: Any):
+    def jvp(self, *call_args: Any) -> Any:
         """``(f(x), J @ v)``, called as ``p.jvp(x, v)`` (f's arguments, then the direction)."""
         x, args, (v,) = self._split(call_args, 1, "jvp")
         v = _point(v, "v")
@@ -231,7 +243,7 @@ class Prepared:
         return self._run(x, args, compute, lambda: dualad.jvp(self._bound(args), x, v),
                          lambda r: _finite(r[0]) and _finite(r[1]))
 
-    def vjp(self, *call_args: Any):
+    def vjp(self, *call_args: Any) -> Any:
         """``(f(x), uᵀ J)``, called as ``p.vjp(x, u)`` (u shaped like f(x)), like :func:`dualad.tape.vjp`."""
         x, args, (u,) = self._split(call_args, 1, "vjp")
         from .. import tape
@@ -246,7 +258,7 @@ class Prepared:
         return self._run(x, args, compute, lambda: tape.vjp(self._bound(args), x, u),
                                  lambda r: _finite(r[0]) and _finite(r[1]))
 
-    def value_and_grad(self, *call_args: Any):
+    def value_and_grad(self, *call_args: Any) -> Any:
         """``(f(x), gradient)`` of a scalar-valued f, by one replayed reverse sweep."""
         x, args, _ = self._split(call_args, 0, "value_and_grad")
         from .. import tape
@@ -260,11 +272,11 @@ class Prepared:
         return self._run(x, args, compute, lambda: tape.value_and_grad(self._bound(args), x),
                                  lambda r: _finite(r[0]) and _finite(r[1]))
 
-    def gradient(self, *call_args: Any):
+    def gradient(self, *call_args: Any) -> Any:
         """The gradient of a scalar-valued f (shape ``x.shape``)."""
         return self.value_and_grad(*call_args)[1]
 
-    def hvp(self, *call_args: Any):
+    def hvp(self, *call_args: Any) -> Any:
         """``H @ v`` of a scalar-valued f, called as ``p.hvp(x, v)``: the replayed reverse program run
         forward-mode on ``x + εv`` (guards checked on the way, as always)."""
         x, args, (v,) = self._split(call_args, 1, "hvp")

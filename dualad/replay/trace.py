@@ -18,6 +18,7 @@ from .analysis import Flow
 from .codegen import same_decision
 from .forward_code import forward_program
 from .jacobian_code import jacobian_program
+from .scalar_code import scalar_program
 from .recording import Recording
 from .reverse_code import reverse_program
 
@@ -44,7 +45,7 @@ class Trace:
         tape = rec.tape
         x = tape.nodes[rec.x_node].value
         self.x_shape = value_shape(x)
-        self.x_dtype = np.asarray(x).dtype
+        self.x_dtype = np.dtype(np.asarray(x).dtype.str)  # numpy's own instance: compared with ``is``
         self.value_position = sorted(rec.extra_nodes)  # argument positions passed to the programs
         self.extra_shapes = {pos: np.shape(tape.nodes[i].value) for pos, i in rec.extra_nodes.items()}
         out = tape.value
@@ -75,6 +76,8 @@ class Trace:
             if self.constant_output is not None:
                 zero = np.zeros(self.y_shape + self.x_shape, _float_dtype(self.x_dtype))
                 self._jacobian = lambda x, *extras: zero.copy()
+            elif (scalar := scalar_program(self.rec, self.flow)) is not None:
+                self._jacobian = scalar  # scalar-style code: Python floats, the sparsity known now
             elif self.x_size <= self.y_size:
                 self._jacobian = jacobian_program(self.rec, self.flow)
             else:

@@ -121,6 +121,17 @@ errors: tuple[type[Exception], ...] = (dualad.DualadError, dualad.InputError, du
                                        dualad.OptionError)
 redetections: int = dualad.SparseJacobian(lambda u: u * u[0], np.ones(3), fixed=False, check=True).redetections
 
+# prepared derivatives (issue 17)
+prepared: dualad.Prepared = dualad.prepare(lambda u: np.sin(u) * u[0], np.ones(3))
+J_prepared = prepared.jacobian(np.arange(3.0))
+y_prepared, jv_prepared = prepared.jvp(np.ones(3), np.ones(3))
+y_again, uj_prepared = prepared.vjp(np.ones(3), np.ones(3))
+retapes: int = prepared.retapes + prepared.mismatches + prepared.replays + prepared.fallbacks
+scalar_prepared = dualad.prepare(lambda u, t: np.sum(u ** 2) * t, np.ones(3), args=(2.0,), argnum=0, max_traces=4)
+loss_value, loss_grad = scalar_prepared.value_and_grad(np.ones(3), 2.0)
+hv_prepared = scalar_prepared.hvp(np.ones(3), 2.0, np.ones(3)) + scalar_prepared.gradient(np.ones(3), 2.0)
+refusal: type[Exception] = dualad.ReplayRefused
+
 
 # user rules and implicit solutions (issue 16)
 @dualad.custom_jvp
