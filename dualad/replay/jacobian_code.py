@@ -53,10 +53,11 @@ class _Tangent:
     """What the program knows of a tangent: ``kind`` 'const' (``array``), 'diag' (``expr`` or the
     constant ``array`` of the diagonal) or 'dense' (``expr``, a name in the program)."""
 
-    __slots__ = ("kind", "array", "expr")
+    __slots__ = ("kind", "array", "expr", "full")
 
-    def __init__(self, kind: str, array=None, expr: str | None = None):
+    def __init__(self, kind: str, array=None, expr: str | None = None, full: bool = False):
         self.kind, self.array, self.expr = kind, array, expr
+        self.full = full  # a diagonal expression known to have x's whole shape (not a broadcast number)
 
 
 def jacobian_program(rec: Recording, flow: Flow | None = None, vectorize: bool = True) -> Callable:
@@ -131,6 +132,7 @@ def jacobian_program(rec: Recording, flow: Flow | None = None, vectorize: bool =
                                             for _, j in parts)
         if diagonal:  # d = sum of partial * d_parent, all of x's shape
             terms, consts = [], []
+            full = False
             for partial, j in parts:
                 t = tangents[j]
                 d = t.expr if t.array is None else None
@@ -140,8 +142,10 @@ def jacobian_program(rec: Recording, flow: Flow | None = None, vectorize: bool =
                         consts.append(sign * t.array)
                     else:
                         terms.append(d if sign > 0 else f"(-{d})")
+                        full = full or t.full
                 else:
                     p = partial[0]
+                    full = full or not partial[1] or (d is not None and t.full)
                     if d is None and np.ndim(t.array) == 0 and t.array == 1.0:
                         terms.append(p)
                     else:
@@ -152,9 +156,9 @@ def jacobian_program(rec: Recording, flow: Flow | None = None, vectorize: bool =
                 terms.append(code.const(sum(consts), "D"))
             expr = " + ".join(terms)
             if len(terms) == 1 and expr.isidentifier():
-                return _Tangent("diag", expr=expr)
+                return _Tangent("diag", expr=expr, full=full)
             code.line(f"d{i} = {expr}")
-            return _Tangent("diag", expr=f"d{i}")
+            return _Tangent("diag", expr=f"d{i}", full=full)
         terms, consts, shapes = [], [], []
         for partial, j in parts:
             t = dense(j)
@@ -266,7 +270,7 @@ def jacobian_program(rec: Recording, flow: Flow | None = None, vectorize: bool =
         code.line(f"return np.zeros({final!r})")
     else:
         t = tangents[out]
-        if t.kind == "diag" and t.array is None and len(y_shape) == 1 and y_shape == x_shape:
+        if t.kind == "diag" and t.array is None and t.full and len(y_shape) == 1 and y_shape == x_shape:
             code.line(f"return np.diag({t.expr})")  # d is an array of x's shape (an elementwise result)
         elif t.kind == "diag":
             d = t.expr if t.array is None else code.const(t.array, "D")
