@@ -29,7 +29,7 @@ from .analysis import Flow, kind_of
 from .codegen import Source, arguments, guard_lines, keywords
 from .recording import Recording, Ref
 
-__all__ = ["forward_program", "fit", "parameters", "live_values"]
+__all__ = ["forward_program", "fit", "parameters", "live_values", "probe_call", "emit_values", "guard_refs"]
 
 
 def fit(t, shape: tuple):
@@ -78,7 +78,7 @@ def live_values(rec: Recording, flow: Flow, roots: list) -> list:
     return live
 
 
-def _safe(fn, *args):
+def probe_call(fn, *args):
     with np.errstate(all="ignore"):
         try:
             return fn(*args)
@@ -170,7 +170,7 @@ def forward_program(rec: Recording, tangents: bool = True, flow: Flow | None = N
                     terms.append(f"-t{parent.index}")
                     shapes.append(pshape)
                 else:
-                    probe = _safe(partial, node.value, *node.args)
+                    probe = probe_call(partial, node.value, *node.args)
                     p = f"{code.const(partial, 'p')}(v{i}, {', '.join(args)})"
                     if probe is not None and np.ndim(probe) == 0:
                         terms.append(f"{p} * t{parent.index}")

@@ -34,7 +34,7 @@ from ..rules import NEG_ONE, ONE, Linear
 from ..tape.graph import value_shape
 from .analysis import Flow, kind_of
 from .codegen import Source, arguments, keywords
-from .forward_code import _safe, emit_values, fit, live_values, parameters
+from .forward_code import probe_call, emit_values, fit, live_values, parameters
 from .recording import Recording
 from .vectorize import Block, contiguous, plan
 
@@ -124,7 +124,7 @@ def jacobian_program(rec: Recording, flow: Flow | None = None, vectorize: bool =
                 if partial is ONE or partial is NEG_ONE:
                     parts.append((partial, parent.index))
                 else:
-                    probe = _safe(partial, node.value, *node.args)
+                    probe = probe_call(partial, node.value, *node.args)
                     scalar = probe is not None and np.ndim(probe) == 0
                     parts.append(((f"{code.const(partial, 'p')}({value_of(i)}, {', '.join(args)})", scalar,
                                    np.shape(probe) if probe is not None else shape), parent.index))
@@ -423,7 +423,7 @@ class _BlockWriter:
                 args.append(np.array([float(self.rec_value(k)) for k in op[1]]))
             else:
                 args.append(op[1] if not np.all(op[1] == op[1][0]) else float(op[1][0]))
-        probe = _safe(g.rule.partials[pos], values, *args)
+        probe = probe_call(g.rule.partials[pos], values, *args)
         return probe is None or np.ndim(probe) > 0
 
     def rec_value(self, lane: int):

@@ -26,7 +26,7 @@ from ..rules import NEG_ONE, ONE, unbroadcast
 from ..tape.graph import Node, local_vjp, value_shape
 from .analysis import Flow, kind_of
 from .codegen import Source, arguments, keywords
-from .forward_code import _safe, emit_values, live_values, parameters
+from .forward_code import probe_call, emit_values, live_values, parameters
 from .recording import Recording
 
 __all__ = ["reverse_program", "fit_adjoint", "custom_step"]
@@ -124,7 +124,7 @@ def reverse_program(rec: Recording, flow: Flow | None = None) -> Callable:
                 elif partial is NEG_ONE:
                     c = f"(-{ct})"
                 else:
-                    probe = _safe(partial, node.value, *node.args)
+                    probe = probe_call(partial, node.value, *node.args)
                     p = f"{code.const(partial, 'p')}({value_of(i)}, {', '.join(args)})"
                     c = f"{p} * {ct}" if probe is not None and np.ndim(probe) == 0 else f"{p}[..., None] * {ct}"
                     if probe is None or np.broadcast_shapes(np.shape(probe), pshape) != shape:
