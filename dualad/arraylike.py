@@ -23,7 +23,7 @@ __all__ = ["ArrayLike", "primal", "install_operators", "OPERANDS"]
 
 
 #: plain operand types every value type combines with (each type adds itself and its inner types)
-# complex is accepted so that a complex result is refused with UnsupportedFunctionError (not a bare TypeError)
+# complex scalars combine like floats (complex values are differentiated: dualad.wirtinger)
 OPERANDS = (np.ndarray, np.generic, int, float, bool, complex, list, tuple)
 
 #: the arithmetic operators and the ufunc each one is (reflected ``__r*__`` and in-place ``__i*__`` too)
@@ -113,7 +113,8 @@ class ArrayLike:
         return np.array2string(np.asarray(value), formatter={"float_kind": lambda v: format(v, spec)})
 
     def __complex__(self):
-        self._refuse(f"complex({self._short})", "dualad differentiates real values only")
+        self._refuse(f"complex({self._short})", f"keep computing with numpy functions on it (x * 1j, "
+                     f"x.astype(complex) keep the derivative), or {self._escape}")
 
     def __index__(self):
         self._refuse("using it as an index", f"index with integers computed from the value ({self._escape})")
@@ -211,10 +212,16 @@ class ArrayLike:
 
     @property
     def real(self):
-        return self  # real values only
+        return np.real(self) if self.dtype.kind == "c" else self
+
+    @property
+    def imag(self):
+        return np.imag(self)
 
     def conj(self):
-        return self
+        return np.conjugate(self) if self.dtype.kind == "c" else self
+
+    conjugate = conj
 
     def copy(self):
         return np.copy(self)

@@ -98,10 +98,11 @@ def chain_product(outer: Any, inner: Any, structural_outer_zeros: bool = False) 
     return np.where(zero, 0.0, product)
 
 
-def as_real_array(x: Any, name: str = "x") -> np.ndarray:
+def as_real_array(x: Any, name: str = "x", complex_ok: bool = False) -> np.ndarray:
     """``x`` read as a real float ndarray (ints become float64), or an InputError naming ``name`` and the remedy.
 
-    What every entry point and ``Dual(...)`` read their inputs through.
+    What every entry point and ``Dual(...)`` read their inputs through. ``complex_ok``: a complex
+    array is returned as it is (the entry points that take complex variables, see dualad.wirtinger).
 
     >>> as_real_array([1, 2]).dtype
     dtype('float64')
@@ -118,8 +119,12 @@ def as_real_array(x: Any, name: str = "x") -> np.ndarray:
     if kind == "f":
         return arr
     if kind == "c":
-        raise InputError(f"{name} is complex ({describe(arr)}); dualad differentiates real functions of real "
-                         "inputs only; remedy: pass real and imaginary parts as separate real inputs")
+        if complex_ok:  # a complex variable: the caller checks what may be asked of it
+            return arr
+        raise InputError(f"{name} is complex ({describe(arr)}); this entry point differentiates real inputs only "
+                         "(complex ones: dualad.jvp, dualad.jacobian(..., holomorphic=True), dualad.tape.grad, "
+                         "dualad.tape.vjp; see the README's 'Complex numbers'); remedy: use one of those, or pass "
+                         "real and imaginary parts as separate real inputs")
     if kind == "O" and all(isinstance(e, (int, float, np.integer, np.floating)) for e in arr.flat):
         # only real numbers: astype would turn None into nan and accept numeric strings
         try:
@@ -227,9 +232,9 @@ def check_out(func: Any, kwargs: dict, loses: str = "the derivative", on: str = 
     if isinstance(out, tuple):
         out = out[0] if len(out) == 1 else out
     dtype = kwargs.pop("dtype", None)
-    if dtype is not None and np.dtype(dtype).kind != "f":
+    if dtype is not None and np.dtype(dtype).kind not in "fc":
         raise ConversionError(f"{func_name(func)}(..., dtype={np.dtype(dtype)}) would drop {loses}; "
-                              "remedy: use a float dtype or leave dtype out")
+                              "remedy: use a float (or complex) dtype or leave dtype out")
     for bad in _REFUSED_KEYWORDS:
         if bad == "axes" and not isinstance(func, np.ufunc):
             continue  # a gufunc's axes= is refused; np.transpose(x, axes=...) is its rule's own argument

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from . import aliasing, lifetime
+from . import aliasing, lifetime, wirtinger
 from .arraylike import ArrayLike, primal as _primal
-from .common import all_finite as _all_finite, complex_refused, func_name as _name, ndim as _ndim
+from .common import all_finite as _all_finite, func_name as _name, ndim as _ndim
 from .common import chain_product, partial_at
 from .common import shape as _shape, unsupported
 from .diagonal import dense as _dense
@@ -136,6 +136,9 @@ def ufunc_call(ufunc, *inputs) -> Any:
             tangent = -t
         elif partial is None:
             raise unsupported(ufunc, " with respect to argument 0", inputs)
+        elif type(rule.complex) is tuple and out.dtype.kind != "c" and wirtinger.is_complex(value):
+            # np.abs(z): a real result of a complex input, by its Wirtinger pair (the real partial is sign(x))
+            return _complex_elementwise(ufunc, rule, inputs, x.tag, (value,), out)
         else:
             try:  # the plain call: partial_at only if the caller's np.errstate trapped (zero-cost try)
                 p = partial(out, value)
@@ -144,9 +147,11 @@ def ufunc_call(ufunc, *inputs) -> Any:
             tangent = _scale(p, t, _ndim(t) > _ndim(value))
         dtype = out.dtype
         if tangent.dtype != dtype and dtype.kind == "f":
+            if tangent.dtype.kind == "c":  # a real result of a complex input: its own rule
+                return _complex_elementwise(ufunc, rule, inputs, x.tag, (value,), out)
             tangent = tangent.astype(dtype)  # a float64 partial must not promote float32
         elif dtype.kind == "c":
-            raise complex_refused(ufunc, inputs)
+            return _complex_elementwise(ufunc, rule, inputs, x.tag, (value,), out)
         return Dual._make(out, tangent, x.tag)
     scalar = False
     if len(inputs) == 2:  # the scalar-style guard
@@ -195,8 +200,8 @@ def ufunc_call(ufunc, *inputs) -> Any:
     else:
         out = ufunc(*values)
     if type(out) is not np.float64:
-        if getattr(out, "dtype", _FLOAT64).kind == "c":
-            raise complex_refused(ufunc, inputs)  # before any partial meets a complex constant
+        if getattr(out, "dtype", _FLOAT64).kind == "c":  # before a real partial meets a complex value
+            return _complex_elementwise(ufunc, rule, inputs, tag, values, out)
         if type(out) is not _ARRAY and isinstance(out, _ARRAY):
             refuse_array_subclass(out, f"an operand of {_name(ufunc)}")  # np.matrix / masked constants
     partials = rule.partials
@@ -239,17 +244,33 @@ def ufunc_call(ufunc, *inputs) -> Any:
             tangent = np.broadcast_to(tangent, want)
     dtype = out.dtype
     if tangent.dtype != dtype and dtype.kind == "f":
+        if tangent.dtype.kind == "c":  # a real result of complex inputs (np.abs(z)): their own rule
+            return _complex_elementwise(ufunc, rule, inputs, tag, values, out)
         tangent = tangent.astype(dtype)  # a float64 partial (tie weights) must not promote float32
     elif dtype.kind == "c":
-        raise complex_refused(ufunc, inputs)
+        return _complex_elementwise(ufunc, rule, inputs, tag, values, out)
     return Dual._make(out, tangent, tag)
+
+
+def _complex_elementwise(ufunc, rule: Elementwise, inputs, tag, values, out):
+    """``ufunc`` where complex numbers are involved: the rule's complex form (dualad.wirtinger) or its refusal."""
+    tangents = []
+    batched = False
+    for x in inputs:
+        if isinstance(x, Dual) and x.tag == tag:
+            t = x.tangent
+            batched = _ndim(t) > _ndim(x.value)
+            tangents.append(_dense(t))
+        else:
+            tangents.append(None)
+    return Dual._make(out, wirtinger.elementwise_tangent(ufunc, rule, out, values, tangents, batched), tag)
 
 
 def _zero_tangent_like(out, proto: Dual, batched: bool):
     shape = out.shape if isinstance(out, Dual) else np.shape(out)
     k = proto.tangent.shape[-1:] if batched else ()
     dtype = np.asarray(_primal(out)).dtype
-    return np.zeros(shape + k, dtype=dtype if dtype.kind == "f" else np.float64)
+    return np.zeros(shape + k, dtype=dtype if dtype.kind in "fc" else np.float64)
 
 
 def _zero_derivative(func, rule, args, kwargs, tag):
@@ -268,10 +289,20 @@ def _wrap(out, tangent, tag, batched, func=None, args=()):
         return out
     dtype = getattr(out, "dtype", None)
     if dtype is not None and dtype.kind == "f" and tangent.dtype != dtype:
-        tangent = tangent.astype(dtype)  # float64 weights (ties) must not promote a float32 value
-    elif dtype is not None and dtype.kind == "c":
-        raise complex_refused(func, args)
+        if tangent.dtype.kind == "c":  # a real result of complex arguments (np.real(z), svd's s)
+            if not _complex_ready(func):
+                raise wirtinger.refuse(func, args)
+            tangent = wirtinger.real_part_for(out, tangent)
+        else:
+            tangent = tangent.astype(dtype)  # float64 weights (ties) must not promote a float32 value
+    elif dtype is not None and dtype.kind == "c" and not _complex_ready(func):
+        raise wirtinger.refuse(func, args)
     return Dual._make(out, tangent if batched else tangent[..., 0], tag)
+
+
+def _complex_ready(func) -> bool:
+    """True when ``func``'s entry holds for complex values (``complex=True``: dualad.ops.complex)."""
+    return getattr(TABLE.get(func), "complex", False) is True
 
 
 def apply_rule(func, rule, args, kwargs, tag) -> Any:

@@ -14,7 +14,7 @@ import numpy as np
 
 from .arraylike import OPERANDS as _OPERANDS, ArrayLike, install_operators
 from .common import as_real_array
-from .errors import ConversionError, InputError, TangentShapeError
+from .errors import ConversionError, InputError, TangentShapeError, describe
 
 __all__ = ["Dual", "new_tag"]
 
@@ -53,8 +53,13 @@ class Dual(ArrayLike):
     _escape = "read dual.value if you really want the value without its derivative"
 
     def __init__(self, value: Any, tangent: Any, tag: int = 0):
-        value = as_real_array(value, "the value")
-        tangent = as_real_array(tangent, "the tangent").astype(value.dtype, copy=False)
+        value = as_real_array(value, "the value", complex_ok=True)
+        tangent = as_real_array(tangent, "the tangent", complex_ok=True)
+        if tangent.dtype.kind == "c" and value.dtype.kind != "c":
+            raise InputError(f"a complex tangent ({describe(tangent)}) does not fit a real value: a real value "
+                             "moves along real directions only; remedy: give a real tangent, or make the value "
+                             "complex (value.astype(complex)) if it is a complex variable")
+        tangent = tangent.astype(value.dtype, copy=False)
         if not (tangent.shape == value.shape
                 or (tangent.ndim == value.ndim + 1 and tangent.shape[:-1] == value.shape)):
             raise TangentShapeError(
@@ -96,10 +101,11 @@ class Dual(ArrayLike):
 
     def astype(self, dtype, copy: bool = True) -> "Dual":
         dt = np.dtype(dtype)
-        if dt.kind != "f":
+        if dt.kind not in "fc" or (dt.kind == "f" and self.dtype.kind == "c"):
             raise ConversionError(
-                f"astype({dt}) would drop the derivative of a Dual; remedy: cast to a float dtype "
-                "(float32/float64), or use np.floor / np.round first")
+                f"astype({dt}) would drop the derivative of a Dual of dtype {self.dtype}; remedy: cast to a "
+                "float dtype (float32/float64; or complex; np.real(z) for the real part of a complex value), "
+                "or use np.floor / np.round first")
         return Dual._make(_astype(self.value, dt), _astype(self.tangent, dt), self.tag)
 
     # ----------------------------------------------------------------- numpy protocols

@@ -22,6 +22,7 @@ __all__ = [
     "SerializationError",
     "WorkerError",
     "CustomRuleError",
+    "NonHolomorphicError",
 ]
 
 
@@ -70,6 +71,11 @@ class WorkerError(DualadError, RuntimeError):
 class CustomRuleError(DualadError, ValueError):
     """A user-defined rule (``custom_jvp``, ``custom_vjp``, ``float_function``, ``custom_root``,
     an ODE sensitivity) is missing, misused, or returned something that does not fit."""
+
+
+class NonHolomorphicError(DualadError, ValueError):
+    """A ``holomorphic=True`` evaluation met an operation that is not holomorphic (abs, conj, real,
+    imag, angle, ...): the complex derivative df/dz it would return does not exist."""
 
 
 def describe(x) -> str:

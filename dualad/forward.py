@@ -49,13 +49,46 @@ def _chunk_for(n: int, itemsize: int) -> int:
     return max(1, CHUNK_BYTES // (n * itemsize))
 
 
-def as_input(x: Any, name: str = "x"):
-    """A float array copy of ``x`` (or ``x`` itself if it is a Dual or a tape value, for nesting)."""
+def as_input(x: Any, name: str = "x", complex_ok: bool = False):
+    """A float (or, with ``complex_ok``, complex) array copy of ``x`` (or ``x`` itself if it is a Dual or a
+    tape value, for nesting)."""
     if isinstance(x, ArrayLike):
         return x
     if type(x) is np.ndarray and x.dtype.kind == "f":
         return x.copy()  # the common case, without the checks below
-    return as_real_array(x, name)
+    return as_real_array(x, name, complex_ok)
+
+
+def complex_input(x, holomorphic: bool, caller: str) -> bool:
+    """Vet a complex ``x`` (or ``holomorphic=True``) for a Jacobian-like call; True when x is complex.
+
+    A Jacobian of a complex input is a complex matrix only for a holomorphic ``f``
+    (``holomorphic=True``); otherwise there is no complex Jacobian to return.
+    """
+    is_complex = _dtype(x).kind == "c"
+    if holomorphic and not is_complex:
+        raise InputError(f"{caller}(..., holomorphic=True) needs a complex x, got {describe(x)}; remedy: pass "
+                         "x.astype(complex), or leave holomorphic out for a real x")
+    if is_complex and not holomorphic:
+        raise InputError(
+            f"{caller} got a complex x ({describe(x)}): a complex Jacobian df/dz exists only for a holomorphic f; "
+            f"remedy: pass holomorphic=True if f is holomorphic (dualad raises if it meets abs, conj, real, "
+            "imag, angle, ...), use dualad.jvp for the real-linear map df = f_z dz + f_zbar conj(dz) along a "
+            "direction, dualad.tape.grad for a real-valued f (JAX's convention: dL/dx - i dL/dy), or pass "
+            "the real and imaginary parts as separate real inputs for the 2m x 2n real Jacobian")
+    return is_complex
+
+
+def is_complex_point(x) -> bool:
+    """True for a complex point (cheap for the usual float ndarray)."""
+    if type(x) is np.ndarray:
+        return x.dtype.kind == "c"
+    if isinstance(x, complex):
+        return True
+    try:
+        return np.asarray(_primal(x)).dtype.kind == "c"
+    except (TypeError, ValueError):  # ragged lists and the like: as_input names the problem
+        return False
 
 
 def _dtype(x) -> np.dtype:
@@ -244,7 +277,8 @@ def check_chunk_size(chunk_size: Any) -> int:
     return int(chunk_size)
 
 
-def jacobian(f: Callable, x: Any, *, chunk_size: int | None = None, executor: Any = None):
+def jacobian(f: Callable, x: Any, *, chunk_size: int | None = None, executor: Any = None,
+             holomorphic: bool = False):
     """The Jacobian of ``f`` at ``x`` by forward mode, of shape ``f(x).shape + x.shape``.
 
     Each pass seeds ``chunk_size`` columns of the identity as tangent directions;
@@ -256,15 +290,31 @@ def jacobian(f: Callable, x: Any, *, chunk_size: int | None = None, executor: An
     workers; see :mod:`dualad.parallel`. The result is bit-for-bit the serial one
     with the same blocks (``chunk_size``).
 
+    ``holomorphic=True`` (complex ``x``): the complex Jacobian df/dz of a holomorphic ``f``;
+    a non-holomorphic operation met on the way raises :class:`~dualad.errors.NonHolomorphicError`.
+
     >>> import numpy as np, dualad
     >>> dualad.jacobian(lambda v: [v[0] * v[1], np.exp(v[0])], [2.0, 3.0])
     array([[3.       , 2.       ],
            [7.3890561, 0.       ]])
+    >>> dualad.jacobian(lambda z: z ** 2, np.array([1j]), holomorphic=True)
+    array([[0.+2.j]])
     """
+    if holomorphic or is_complex_point(x):
+        x = as_input(x, complex_ok=True)
+        complex_input(x, holomorphic, "dualad.jacobian")
+        if executor is not None:
+            raise InputError("dualad.jacobian(..., holomorphic=True) runs serially; remedy: leave executor out")
+        from .wirtinger import holomorphic_only
+        with holomorphic_only("dualad.jacobian"):
+            return _jacobian(f, x, chunk_size)
     if executor is not None:
         from .parallel import jacobians  # lazy: the parallel machinery costs nothing unless asked for
         return jacobians.forward_jacobian(f, x, chunk_size=chunk_size, executor=executor)
-    x = as_input(x)
+    return _jacobian(f, as_input(x), chunk_size)
+
+
+def _jacobian(f: Callable, x: Any, chunk_size: int | None):
     xshape = x.shape
     n = math.prod(xshape)
     dtype = x.dtype if type(x) is np.ndarray else _dtype(x)
@@ -328,12 +378,15 @@ def jvp(f: Callable, x: Any, v: Any):
     >>> dualad.jvp(np.sin, 0.0, 2.0)
     (np.float64(0.0), np.float64(2.0))
     """
-    x = as_input(x)
-    v = as_input(v, "v")
+    x = as_input(x, complex_ok=True)
+    v = as_input(v, "v", complex_ok=True)
     xshape = x.shape if isinstance(x, Dual) else np.shape(x)
     if isinstance(v, Dual) or np.shape(v) != xshape:
         raise InputError(f"v must have x's shape {xshape}, got {describe(v)}; remedy: pass one direction "
                          "shaped like x (use jacobian for many directions)")
+    if _dtype(v).kind == "c" and _dtype(x).kind != "c":
+        raise InputError(f"v is complex ({describe(v)}) but x is real: a real x moves along real directions only; "
+                         "remedy: pass a real v, or x.astype(complex) if x is a complex variable")
     return _jvp(f, x, v, "dualad.jvp")
 
 
@@ -348,16 +401,21 @@ def _jvp(f: Callable, x, v, caller: str):
     return value, (t[()] if isinstance(t, np.ndarray) and t.ndim == 0 else t)
 
 
-def derivative(f: Callable, x: Any):
+def derivative(f: Callable, x: Any, *, holomorphic: bool = False):
     """d f / d x for a scalar ``x``; the result has ``f(x)``'s shape.
 
     >>> import numpy as np, dualad
     >>> float(dualad.derivative(lambda t: t ** 3, 2.0))
     12.0
     """
-    x = as_input(x)
+    x = as_input(x, complex_ok=True)
     if (x.ndim if isinstance(x, Dual) else np.ndim(x)) != 0:
         raise InputError(f"derivative needs a scalar x, got {describe(x)}; remedy: use jacobian or gradient")
+    if holomorphic or _dtype(x).kind == "c":
+        complex_input(x, holomorphic, "dualad.derivative")
+        from .wirtinger import holomorphic_only
+        with holomorphic_only("dualad.derivative"):
+            return _jvp(f, x, np.ones((), dtype=_dtype(x)), "dualad.derivative")[1]
     return _jvp(f, x, np.ones((), dtype=_dtype(x)), "dualad.derivative")[1]
 
 

@@ -16,7 +16,8 @@ sparsity tracer (:mod:`dualad.sparse.dispatch`), and lives here once:
   :func:`dualad.rules.late_rule`): ``Composite`` runs its numpy implementation,
   ``NoDerivative`` runs on plain values (a value-dependent decision, reported to
   :mod:`dualad.decisions`), a call with no value of this engine runs plainly, and
-  ``Elementwise`` / ``Linear`` / ``Custom`` / ``ZeroDerivative`` go to the engine;
+  ``Elementwise`` / ``Linear`` / ``Custom`` / ``ZeroDerivative`` go to the engine (an entry
+  without ``complex=True`` meeting complex values is refused here, :mod:`dualad.wirtinger`);
 * write ``out=``.
 
 An engine subclasses :class:`Interpreter` and supplies what differs: ``top``
@@ -51,6 +52,7 @@ from .errors import ConversionError, UnsupportedFunctionError, describe
 from .keywords import POSITIONAL_LIMIT, SEQUENCE_OF_ARRAYS, call_composite, cast_result, lists_to_arrays, normalise
 from .rules import (ACCUMULATE, REDUCE, TABLE, Composite, Custom, Elementwise, Linear, NoDerivative,
                     ZeroDerivative, late_rule)
+from .wirtinger import any_complex, refuse as refuse_complex
 
 __all__ = ["Interpreter"]
 
@@ -101,6 +103,8 @@ class Interpreter:
         entry = TABLE.get(func)
         kind = type(entry)
         if kind is Composite:  # before the level search: its numpy calls come back here anyway
+            if entry.complex is not True and any_complex(args):  # its real formulas must not meet them
+                raise refuse_complex(func, args)
             note_composite(func)
             if kwargs and kwargs.get("dtype") is not None:
                 return call_composite(entry.impl, args, kwargs)  # a float dtype= applied around it
@@ -126,6 +130,9 @@ class Interpreter:
             return func(*args, **kwargs)
         if kind is Elementwise:
             return self.elementwise(func, entry, args, kwargs, level)
+        if (kind is Linear or kind is Custom or kind is ZeroDerivative) and entry.complex is not True \
+                and any_complex(args):  # a rule for real values only (np.sign(z) = z/|z| is not constant)
+            raise refuse_complex(func, args)
         if kind is Linear or kind is Custom:
             return self.rule(func, entry, args, kwargs, level)
         if kind is ZeroDerivative:

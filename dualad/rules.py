@@ -54,7 +54,7 @@ from .errors import UnsupportedFunctionError
 __all__ = [
     "TABLE", "Elementwise", "Linear", "Custom", "ZeroDerivative", "NoDerivative",
     "Composite", "ONE", "NEG_ONE", "unbroadcast", "batch_key", "setitem_tangent",
-    "SETITEM", "REDUCE", "ACCUMULATE", "normalize_axes", "OPTIONAL_RULES", "late_rule",
+    "SETITEM", "REDUCE", "ACCUMULATE", "normalize_axes", "OPTIONAL_RULES", "late_rule", "HOLOMORPHIC",
 ]
 
 
@@ -79,6 +79,10 @@ class Elementwise:
     partials: tuple            # per input: callable(out, *inputs), ONE, NEG_ONE or None
     domain: tuple = ((-2.0, 2.0),)  # per input, the interval the rule tests sample from
     nondifferentiable: str = ""    # documented convention at kinks, if any
+    # complex values (dualad.wirtinger): None refuses them; HOLOMORPHIC: ``partials`` are the complex
+    # derivatives f'(z) as written; or per input a pair (f_z, f_zbar) of Wirtinger partials (either
+    # may be None for 0), so df = f_z dz + f_zbar conj(dz) (abs, conj)
+    complex: Any = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,9 @@ class Linear:
     # the one after that (False), as np.where's condition does; the sparsity pattern keeps both
     # choices, since the condition may flip away from the point where it was traced
     selector: int | None = None
+    # True: the map is complex-linear with these very formulas (its transpose is the plain, not the
+    # conjugate, transpose: JAX's convention, see dualad.wirtinger); False refuses complex values
+    complex: bool = False
 
 
 @dataclass(frozen=True)
@@ -110,11 +117,14 @@ class Custom:
     pattern_like: Callable | None = None
     # items of a tuple output that are piecewise constant (slogdet's sign): no tangent, no pattern
     constant_outputs: tuple = ()
+    # True: jvp (and vjp) are right for complex values under dualad's convention; False refuses them
+    complex: bool = False
 
 
 @dataclass(frozen=True)
 class ZeroDerivative:
-    pass
+    # False: refused on complex values (np.sign(z) = z/|z| is not piecewise constant there)
+    complex: bool = True
 
 
 @dataclass(frozen=True)
@@ -125,6 +135,12 @@ class NoDerivative:
 @dataclass
 class Composite:
     impl: Callable | None = None
+    # True: ``impl`` gives numpy's values and derivatives for complex arguments too
+    complex: bool = False
+
+
+#: ``Elementwise.complex`` for a rule whose partials are the complex derivative as written
+HOLOMORPHIC = "holomorphic"
 
 
 TABLE: dict[Any, Any] = {}
@@ -333,7 +349,8 @@ _ew(np.fmod, ONE, lambda o, x, y: -np.trunc(x / y), domain=((0.1, 5.0), (0.7, 1.
 _ew(np.heaviside, lambda o, x, h: 0.0, lambda o, x, h: np.where(x == 0, 1.0, 0.0),
     note="heaviside: derivative 0 in x1 (the jump is not a derivative); 1 in x2 where x1 == 0")
 
-for _f in (np.sign, np.floor, np.ceil, np.trunc, np.rint, np.round, np.around, np.fix,
+TABLE[np.sign] = ZeroDerivative(complex=False)
+for _f in (np.floor, np.ceil, np.trunc, np.rint, np.round, np.around, np.fix,
            np.zeros_like, np.ones_like, np.empty_like):
     TABLE[_f] = ZeroDerivative()
 

@@ -117,8 +117,9 @@ def _input_leaf(leaf: Any, where: str) -> Any:
         except OverflowError:
             raise InputError(f"{where} holds an integer too large for float64; remedy: scale the input") from None
     if kind == "c":
-        raise InputError(f"{where} is complex ({describe(arr)}); dualad differentiates "
-                         "real functions of real inputs only; remedy: pass real and imaginary parts separately")
+        raise InputError(f"{where} is complex ({describe(arr)}); complex variables are differentiated only as "
+                         "one single array argument (see the README's 'Complex numbers'); remedy: pass the complex "
+                         "values as one ndarray, or pass real and imaginary parts separately")
     raise InputError(f"{where} is {describe(leaf)}, not a number or an array of numbers; "
                      "remedy: pass floats or ndarrays as the leaves, and keep other data out of the "
                      "differentiated arguments (pass it as a further argument not in argnums, or register it "

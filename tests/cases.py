@@ -1275,3 +1275,35 @@ if _scipy_linalg is not None:
         _scipy_linalg.symmetric_directions: [(lambda x: _scipy_linalg.symmetric_directions(x + x.T) * x[0, 1],
                                               _r(3, 3))],
     })
+
+
+# ------------------------------------------------------------------ issue 15: numpy.fft (dualad/ops/fft.py), complex values
+def _ri(y):
+    """Real and imaginary parts of a complex result, side by side: a real output to differentiate."""
+    return np.concatenate([np.ravel(np.real(y)), np.ravel(np.imag(y))])
+
+
+_Z34 = _r(3, 4) + 1j * _r(3, 4)
+CASES.update({
+    np.imag: [(lambda x: np.imag(x * (1.0 + 2.0j)) * x, _r(3)), (lambda x: np.imag(x) + x, _r(2))],
+    np.angle: [(lambda x: np.angle(x + 1.5j * x[::-1]), _r(4)), (lambda x: np.angle(x * (1 - 1j), deg=True), _pos(3))],
+    np.fft.fft: [(lambda x: _ri(np.fft.fft(x)), _r(5)), (lambda x: _ri(np.fft.fft(x * 1j + x[::-1], n=7, axis=0,
+                                                                                       norm="ortho")), _r(4, 2))],
+    np.fft.ifft: [(lambda x: _ri(np.fft.ifft(x, n=3, norm="forward")), _r(2, 5)),
+                  (lambda x: np.abs(np.fft.ifft(x + 1j * x ** 2)), _r(4))],
+    np.fft.rfft: [(lambda x: _ri(np.fft.rfft(x)), _r(6)), (lambda x: _ri(np.fft.rfft(x, n=5, axis=0)), _r(4, 2))],
+    np.fft.irfft: [(lambda x: np.fft.irfft(x[:4] + 1j * x[4:]), _r(8)),
+                   (lambda x: np.fft.irfft(x * (1 + 1j), n=7, norm="ortho"), _r(3, 4))],
+    np.fft.hfft: [(lambda x: np.fft.hfft(x[:3] + 1j * x[3:], n=5), _r(6))],
+    np.fft.ihfft: [(lambda x: _ri(np.fft.ihfft(x, norm="ortho")), _r(5))],
+    np.fft.fft2: [(lambda x: _ri(np.fft.fft2(x)), _r(3, 4))],
+    np.fft.ifft2: [(lambda x: _ri(np.fft.ifft2(x * 1j, s=(2, 5))), _r(3, 4))],
+    np.fft.fftn: [(lambda x: _ri(np.fft.fftn(x, axes=(0, 2))), _r(2, 3, 2))],
+    np.fft.ifftn: [(lambda x: _ri(np.fft.ifftn(x + 2j, norm="ortho")), _r(3, 3))],
+    np.fft.rfft2: [(lambda x: _ri(np.fft.rfft2(x)), _r(3, 4))],
+    np.fft.rfftn: [(lambda x: _ri(np.fft.rfftn(x, s=(3, 5), axes=(0, 1))), _r(3, 4))],
+    np.fft.irfft2: [(lambda x: np.fft.irfft2(x * _Z34), _r(3, 4))],
+    np.fft.irfftn: [(lambda x: np.fft.irfftn(x * _Z34, s=(3, 5), axes=(0, 1), norm="forward"), _r(3, 4))],
+    np.fft.fftshift: [(lambda x: np.fft.fftshift(x), _r(5)), (lambda x: np.fft.fftshift(x, axes=1), _r(2, 3))],
+    np.fft.ifftshift: [(lambda x: np.fft.ifftshift(x), _r(3, 4)), (lambda x: np.fft.ifftshift(x, axes=0), _r(3))],
+})

@@ -5,7 +5,9 @@
 - :mod:`dualad.ops.manipulation`: pad, split family, tril/triu, block, insert/delete, put, select, linspace, ...;
 - :mod:`dualad.ops.einsum`: ``np.einsum`` in every form (``...``, integer lists), repeated indices in reverse mode;
 - :mod:`dualad.ops.signal`: interp, convolve/correlate, gradient, diff/ediff1d, trapezoid, unwrap, i0, modf/frexp/ldexp/divmod;
-- :mod:`dualad.ops.polynomial`: polyfit, polyder, polyint, polyadd/sub/mul/div, vander.
+- :mod:`dualad.ops.polynomial`: polyfit, polyder, polyint, polyadd/sub/mul/div, vander;
+- :mod:`dualad.ops.fft`: numpy.fft (every transform, n=/s=, axes, norm; fftshift, ifftshift), as linear maps;
+- :mod:`dualad.ops.complex`: which entries hold for complex values; abs/conj/real/imag/angle.
 
 The numpy families are imported at the end of :mod:`dualad.composites`, so their entries exist
 whenever any engine (forward, tape, sparsity) is loaded. Modules for optional libraries
@@ -13,5 +15,7 @@ whenever any engine (forward, tape, sparsity) is loaded. Modules for optional li
 :func:`dualad.rules.late_rule`, never by ``import dualad``.
 """
 from . import einsum, linalg, manipulation, polynomial, signal, statistics  # noqa: F401
+from . import fft  # noqa: F401
+from . import complex  # noqa: F401,E402  (last: it marks the entries above that hold for complex values)
 
-__all__ = ["einsum", "linalg", "manipulation", "polynomial", "signal", "statistics"]
+__all__ = ["einsum", "linalg", "manipulation", "polynomial", "signal", "statistics", "fft", "complex"]

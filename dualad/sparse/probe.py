@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from ..wirtinger import is_complex
 from . import pattern as P
 
 __all__ = ["structure", "probe_index", "classify", "probe_base"]
@@ -86,8 +87,12 @@ _HASH_ROUNDS = 3
 _HASH_MAX_SOURCES = 32
 
 
-def _one_hot_pairs(rows, k, tr, out_shape, fwd, bwd):
-    """Exact (row, source) pairs of output entries ``rows``, one input or output at a time."""
+def _one_hot_pairs(rows, k, tr, out_shape, fwd, bwd, complex_out: bool = False):
+    """Exact (row, source) pairs of output entries ``rows``, one input or output at a time.
+
+    Complex values move along 1 and i: a complex output is probed with real and imaginary
+    cotangents, a complex operand with real and imaginary tangents (np.imag sees only i).
+    """
     out_size, size = _size(out_shape), tr.size
     pair_rows, pair_src = [], []
     if bwd is not None and bwd(k, None) and len(rows) <= size:
@@ -97,6 +102,9 @@ def _one_hot_pairs(rows, k, tr, out_shape, fwd, bwd):
             ct = np.zeros((out_size, len(sel)))
             ct[sel, np.arange(len(sel))] = 1.0
             g = np.asarray(bwd(k, ct.reshape(out_shape + (len(sel),)))).reshape(size, len(sel))
+            if complex_out:
+                g = np.abs(g) + np.abs(np.asarray(bwd(k, 1j * ct.reshape(out_shape + (len(sel),))))
+                                    ).reshape(size, len(sel))
             src, col = np.nonzero(g)
             pair_rows.append(sel[col])
             pair_src.append(src)
@@ -107,6 +115,9 @@ def _one_hot_pairs(rows, k, tr, out_shape, fwd, bwd):
             t = np.zeros((size, len(cols)))
             t[cols, np.arange(len(cols))] = 1.0
             r = np.asarray(fwd({k: t.reshape(tr.shape + (len(cols),))})).reshape(out_size, len(cols))
+            if is_complex(tr.value):  # a complex entry moves along i too (np.imag reads only that part)
+                r = np.abs(r) + np.abs(np.asarray(fwd({k: 1j * t.reshape(tr.shape + (len(cols),))}))
+                                    ).reshape(out_size, len(cols))
             row, col = np.nonzero(r[rows])
             pair_rows.append(rows[row])
             pair_src.append(cols[col])
@@ -162,16 +173,23 @@ def _resolve_multi(rows, counts, k, tr, out_shape, fwd, bwd):
 def _slot_structure(k: int, tr, out_shape: tuple, fwd, bwd, selection: bool) -> tuple:
     """The part of the output pattern that comes from traced operand ``k`` (the map is linear in it)."""
     out_size, size = _size(out_shape), tr.size
-    if selection:  # the map only moves entries around: one probe direction names the source
+    if selection and not is_complex(tr.value):  # the map only moves entries around: one probe names the source
         probe = probe_index(size)[1:].reshape(tr.shape + (1,))
-        r = np.asarray(fwd({k: probe}), dtype=np.float64)
+        r = np.asarray(fwd({k: probe}))
+        r = r.real if r.dtype.kind == "c" else np.asarray(r, dtype=np.float64)  # moved entries of a complex value
         if _same_buffer(r, probe):
             return tr.layers, P.arange(size)  # handed back untouched: a reshape
         smap = r.reshape(out_size).astype(P.IDX) - 1
         return P.gather(tr.layers, smap, size), smap
     base = probe_base(size)
     probe = base[1:size + 1].reshape(tr.shape + (4,))
-    r = np.asarray(fwd({k: probe}), dtype=np.float64)
+    r = np.asarray(fwd({k: probe}))
+    if r.dtype.kind == "c" or is_complex(tr.value):
+        # complex coefficients (an FFT) scramble the decoding of sources from the probe values: every
+        # output entry is resolved one-hot instead (exact: the map's own nonzero coefficients)
+        rows, src = _one_hot_pairs(np.arange(out_size), k, tr, out_shape, fwd, bwd, r.dtype.kind == "c")
+        return _gathered(tr, np.concatenate(rows), np.concatenate(src), out_size), None
+    r = np.asarray(r, dtype=np.float64)
     if _same_buffer(r, probe):
         return tr.layers, P.arange(size)
     r = r.reshape(out_size, 4)
@@ -183,10 +201,17 @@ def _slot_structure(k: int, tr, out_shape: tuple, fwd, bwd, selection: bool) -> 
     single = np.nonzero(s >= 0)[0]
     rows = np.concatenate([single, m_rows])
     src = np.concatenate([s[single], m_src])
+    return _gathered(tr, rows, src, out_size), None
+
+
+def _gathered(tr, rows, src, out_size: int):
+    """The layers of output entries ``rows`` reading input entries ``src`` (pairs, any order)."""
+    rows = np.asarray(rows, dtype=P.IDX)
+    src = np.asarray(src, dtype=P.IDX)
     order = np.argsort(rows, kind="stable")
     grp_ptr = np.zeros(out_size + 1, dtype=P.IDX)
     np.cumsum(np.bincount(rows, minlength=out_size), out=grp_ptr[1:])
-    return P.grouped_gather(tr.layers, src[order], grp_ptr), None
+    return P.grouped_gather(tr.layers, src[order], grp_ptr)
 
 
 def _same_buffer(r: np.ndarray, probe: np.ndarray) -> bool:

@@ -25,11 +25,11 @@ __all__ = ["grad", "value_and_grad", "value_and_grad_of_inputs", "vjp", "jacobia
 
 
 # --------------------------------------------------------------------------- helpers
-def _as_point(x: Any, name: str = "x"):
-    """A float array copy of ``x``; Duals and tape values pass through (for nesting)."""
+def _as_point(x: Any, name: str = "x", complex_ok: bool = False):
+    """A float (with ``complex_ok`` also complex) array copy of ``x``; Duals and tape values pass through."""
     if isinstance(x, (Var, Dual)):
         return x
-    return forward.as_input(x, name)
+    return forward.as_input(x, name, complex_ok)
 
 
 def watch(tape: Tape, x, name: str | None = None) -> Var:
@@ -95,7 +95,16 @@ def _release(tape: Tape) -> None:
 
 def _float_dtype(v):
     dtype = np.asarray(_primal(v)).dtype
-    return dtype if dtype.kind == "f" else np.dtype(np.float64)
+    return dtype if dtype.kind in "fc" else np.dtype(np.float64)
+
+
+def _real_output(value, caller: str) -> None:
+    """A gradient or Jacobian by reverse mode needs real outputs (complex ones: vjp, or holomorphic=True)."""
+    if np.asarray(_primal(value)).dtype.kind == "c":
+        raise OutputError(
+            f"{caller} needs a real-valued f, but f returned complex values ({describe(value)}); remedy: "
+            "differentiate a real function of them (np.abs(y) ** 2, np.real(y)), use dualad.tape.vjp with a "
+            "complex cotangent, or dualad.tape.jacobian(..., holomorphic=True) for a holomorphic f")
 
 
 def _input_adjoint(tape: Tape, adj: list, node, k: int):
@@ -153,7 +162,7 @@ def record(f: Callable, *xs: Any, names: Sequence[str] | None = None) -> Tape:
         raise InputError(f"names has {len(names)} entries for {len(xs)} inputs; remedy: name every input")
     names = list(names) if names is not None else _names(f, len(xs))
     tape = Tape()
-    xs_ = [watch(tape, _as_point(x, n), n) for x, n in zip(xs, names)]
+    xs_ = [watch(tape, _as_point(x, n, True), n) for x, n in zip(xs, names)]
     _run(tape, f, xs_, "dualad.tape.record")
     return tape
 
@@ -167,12 +176,13 @@ def value_and_grad(f: Callable, x: Any):
     (np.float64(5.0), array([2., 4.]))
     """
     tape = Tape()
-    xv = watch(tape, _as_point(x))
+    xv = watch(tape, _as_point(x, complex_ok=True))
     _run(tape, f, [xv], "dualad.tape.grad")
     value = tape.value
     if value_shape(value) != ():
         raise OutputError(f"grad needs a scalar-valued function, but f returned shape {value_shape(value)}; "
                           "remedy: use tape.jacobian or tape.vjp for vector outputs")
+    _real_output(value, "dualad.tape.grad")
     seed = np.ones((1,), dtype=_float_dtype(value))
     adj = tape.sweep(seed)
     _release(tape)
@@ -192,12 +202,13 @@ def value_and_grad_of_inputs(f: Callable, xs: Sequence[Any]) -> tuple[Any, list]
     (np.float64(11.0), [array([3., 4.]), array([1., 2.])])
     """
     tape = Tape()
-    inputs = [watch(tape, _as_point(x)) for x in xs]
+    inputs = [watch(tape, _as_point(x, complex_ok=True)) for x in xs]
     _run(tape, f, inputs, "dualad.tape.grad")
     value = tape.value
     if value_shape(value) != ():
         raise OutputError(f"grad needs a scalar-valued function, but f returned shape {value_shape(value)}; "
                           "remedy: use tape.jacobian or tape.vjp for vector outputs")
+    _real_output(value, "dualad.tape.grad")
     adj = tape.sweep(np.ones((1,), dtype=_float_dtype(value)))
     _release(tape)
     return value, [_plain_copy(_input_adjoint(tape, adj, node, 1)[..., 0]) for node in tape.inputs]
@@ -225,11 +236,15 @@ def vjp(f: Callable, x: Any, u: Any):
     (array([1., 4.]), array([ 2., 40.]))
     """
     tape = Tape()
-    xv = watch(tape, _as_point(x))
+    xv = watch(tape, _as_point(x, complex_ok=True))
     _run(tape, f, [xv], "dualad.tape.vjp")
     value = tape.value
     # validated like x: a complex u would lose its imaginary part, a string fail deep in numpy
-    u = u if isinstance(u, (Var, Dual)) else np.asarray(_as_point(u, "u"), dtype=_float_dtype(value))
+    if not isinstance(u, (Var, Dual)):
+        u = _as_point(u, "u", True)
+        if u.dtype.kind == "c" and _float_dtype(value).kind != "c":
+            raise InputError(f"u is complex ({describe(u)}) but f(x) is real; remedy: pass a real cotangent")
+        u = np.asarray(u, dtype=_float_dtype(value))
     if value_shape(u) != value_shape(value):
         raise InputError(f"u must have f(x)'s shape {value_shape(value)}, got {describe(u)}; "
                          "remedy: pass one cotangent shaped like the output")
@@ -268,7 +283,8 @@ def jacobian_rows(f: Callable, x: Any, start: int, stop: int) -> tuple[Any, np.n
     return np.asarray(_primal(value)), np.array(np.reshape(rows, (n, k)).T)  # an array of our own, rows in C order
 
 
-def jacobian(f: Callable, x: Any, *, chunk_size: int | None = None, executor: Any = None):
+def jacobian(f: Callable, x: Any, *, chunk_size: int | None = None, executor: Any = None,
+             holomorphic: bool = False):
     """The Jacobian of ``f`` at ``x`` by reverse mode, of shape ``f(x).shape + x.shape``.
 
     ``f`` is recorded once; each backward sweep carries ``chunk_size`` rows of
@@ -285,14 +301,27 @@ def jacobian(f: Callable, x: Any, *, chunk_size: int | None = None, executor: An
     array([[ 3.        ,  2.        ],
            [-0.41614684,  0.        ]])
     """
+    if holomorphic or (not isinstance(x, (Var, Dual)) and forward.is_complex_point(x)):
+        x = _as_point(x, complex_ok=True)
+        forward.complex_input(x, holomorphic, "dualad.tape.jacobian")
+        if executor is not None:
+            raise InputError("dualad.tape.jacobian(..., holomorphic=True) runs serially; remedy: leave executor out")
+        from ..wirtinger import holomorphic_only
+        with holomorphic_only("dualad.tape.jacobian"):
+            return _jacobian(f, x, chunk_size, holomorphic=True)
     if executor is not None:
         from ..parallel import jacobians  # lazy: the parallel machinery costs nothing unless asked for
         return jacobians.reverse_jacobian(f, x, chunk_size=chunk_size, executor=executor)
-    x = _as_point(x)
+    return _jacobian(f, _as_point(x), chunk_size)
+
+
+def _jacobian(f: Callable, x: Any, chunk_size: int | None, holomorphic: bool = False):
     tape = Tape()
     xv = watch(tape, x)
     _run(tape, f, [xv], "dualad.tape.jacobian")
     value = tape.value
+    if not holomorphic:
+        _real_output(value, "dualad.tape.jacobian")
     yshape, xshape = value_shape(value), value_shape(x)
     m, n = math.prod(yshape), math.prod(xshape)
     dtype = _float_dtype(value)

@@ -19,11 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from ..common import all_finite as _all_finite, chain_product, complex_refused, ndim as _ndim, partial_at, unsupported
+from ..common import all_finite as _all_finite, chain_product, ndim as _ndim, partial_at, unsupported
 from ..arraylike import primal as _primal
 from ..dual import Dual, new_tag
 from ..errors import InputError, OutputError
 from ..rules import NEG_ONE, ONE, Custom, Elementwise, Linear, unbroadcast
+from ..wirtinger import elementwise_cotangent, any_complex, is_complex, real_part_for, refuse
 
 __all__ = ["Node", "Tape", "local_vjp", "value_shape"]
 
@@ -109,7 +110,7 @@ def value_shape(v) -> tuple:
 
 def _zero_cotangent(value, k: int, like):
     dtype = np.asarray(_primal(like)).dtype
-    return np.zeros(value_shape(value) + (k,), dtype=dtype if dtype.kind == "f" else np.float64)
+    return np.zeros(value_shape(value) + (k,), dtype=dtype if dtype.kind in "fc" else np.float64)
 
 
 def _times(p, ct):
@@ -140,6 +141,12 @@ def local_vjp(node: Node, ct) -> list:
     kind = type(rule)
     if kind is Elementwise:
         out = []
+        if type(rule.complex) is tuple and any_complex(node.args):  # abs, conj of complex values
+            for pos, _, parent in node.inputs:
+                c = elementwise_cotangent(node.func, rule, pos, node.value, node.args, ct)
+                shape = value_shape(node.args[pos])
+                out.append((parent, c if c.shape[:-1] == shape else unbroadcast(c, shape)))
+            return out
         for pos, _, parent in node.inputs:
             partial = rule.partials[pos]
             if partial is ONE:
@@ -205,7 +212,8 @@ def _fit(c, value, k: int):
         c = np.broadcast_to(c, want)
     dtype = getattr(value, "dtype", None)
     if dtype is not None and dtype.kind == "f" and c.dtype != dtype:
-        c = c.astype(dtype)
+        # a real value keeps the real part of a complex cotangent (dualad.wirtinger's convention)
+        c = real_part_for(value, c) if c.dtype.kind == "c" else c.astype(dtype)
     return c
 
 
@@ -272,9 +280,11 @@ class Tape:
             raise escaped("a tape value", self.closed, f"in {getattr(func, '__name__', 'an operation')}")
         node = Node(len(self.nodes), func, rule, args, kwargs, inputs, value, name)
         if inputs:
-            dtype = getattr(value, "dtype", None)
-            if dtype is not None and dtype.kind == "c":  # a complex constant met a recorded value
-                raise complex_refused(func, ())
+            if not getattr(rule, "complex", None) and type(rule) is not Output:
+                # a rule for real values only: refused (not run with real formulas) on complex ones
+                dtype = getattr(value, "dtype", None)
+                if (dtype is not None and dtype.kind == "c") or any(is_complex(p.value) for _, _, p in inputs):
+                    raise refuse(func, args)
             token = _errstate_token()
             if token is not self._errstate_token and token != self._errstate_token:
                 err = np.geterr()
@@ -348,7 +358,7 @@ class Tape:
         """
         value = self.value
         dtype = np.asarray(_primal(value)).dtype
-        dtype = dtype if dtype.kind == "f" else np.dtype(np.float64)
+        dtype = dtype if dtype.kind in "fc" else np.dtype(np.float64)
         if seed is None:
             if value_shape(value) != ():
                 raise OutputError(f"backward() needs a seed for an output of shape {value_shape(value)}; "
@@ -373,7 +383,7 @@ class Tape:
             g = self.adjoints[node.index]
             if g is None:
                 dtype = np.asarray(_primal(node.value)).dtype
-                out.append(np.zeros(node.shape, dtype=dtype if dtype.kind == "f" else np.float64))
+                out.append(np.zeros(node.shape, dtype=dtype if dtype.kind in "fc" else np.float64))
             else:
                 out.append(np.array(g[..., 0]) if isinstance(g, np.ndarray) else g[..., 0])
         return tuple(out)

@@ -74,7 +74,7 @@ class Var(ArrayLike):
 
     def astype(self, dtype, copy: bool = True) -> "Var":
         dt = np.dtype(dtype)
-        if dt.kind != "f" or dt.itemsize < self.dtype.itemsize:
+        if dt.kind not in "fc" or (dt.kind == "f" and self.dtype.kind == "c") or dt.itemsize < self.dtype.itemsize:
             raise ConversionError(
                 f"astype({dt}) on a tape value of dtype {self.dtype} is not supported (it would drop or round "
                 "the derivative); remedy: keep the float dtype, or cast the input before differentiating")
