@@ -260,7 +260,8 @@ def _complex_elementwise(ufunc, rule: Elementwise, inputs, tag, values, out):
         if isinstance(x, Dual) and x.tag == tag:
             t = x.tangent
             batched = _ndim(t) > _ndim(x.value)
-            tangents.append(_dense(t))
+            d = _dense(t)  # a storage format (DiagonalTangent) as its dense array
+            tangents.append(t if d is None else d)
         else:
             tangents.append(None)
     return Dual._make(out, wirtinger.elementwise_tangent(ufunc, rule, out, values, tangents, batched), tag)
