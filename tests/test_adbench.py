@@ -80,6 +80,9 @@ def test_gmm_matches_adbench_reference():
     assert float(f(params)) == pytest.approx(REFERENCE["gmm"]["objective"], rel=1e-12)
     np.testing.assert_allclose(dualad.tape.grad(f, params), expected, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(dualad.gradient(f, params), expected, rtol=1e-10, atol=1e-12)
+    by_hand = gmm.gmm_gradient_by_hand(inputs.alphas, inputs.means, inputs.icf, inputs.x, inputs.wishart_gamma,
+                                       inputs.wishart_m)
+    np.testing.assert_allclose(by_hand, expected, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("d, k, n, m", [(1, 2, 5, 0), (3, 4, 6, 0), (4, 3, 7, 2)])
@@ -95,6 +98,8 @@ def test_gmm_against_loops_and_jax(d, k, n, m, jnp):
         lambda p: jgmm.objective_of_params(p, inputs.x, k, d, inputs.wishart_gamma, m)))(params))
     np.testing.assert_allclose(dualad.tape.grad(f, params), expected, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(dualad.gradient(f, params), expected, rtol=1e-10, atol=1e-12)
+    by_hand = gmm.gmm_gradient_by_hand(inputs.alphas, inputs.means, inputs.icf, inputs.x, inputs.wishart_gamma, m)
+    np.testing.assert_allclose(by_hand, expected, rtol=1e-10, atol=1e-12)
 
 
 def test_gmm_prior_constant_is_scipys_multigammaln():
@@ -263,3 +268,30 @@ def test_hand_forward_reverse_differences():
         np.testing.assert_allclose(dualad.tape.jacobian(f, theta), forward, rtol=1e-10, atol=1e-14)
         differences = np.column_stack([central_difference(f, theta, e) for e in np.eye(theta.size)])
         np.testing.assert_allclose(forward, differences, rtol=1e-6, atol=1e-8)
+
+
+# ----------------------------------------------------------------------------- prepared (record once, replay)
+def test_prepared_derivatives_match_adbench_references():
+    if not hasattr(dualad, "prepare"):
+        pytest.skip("dualad.prepare is not in this checkout")
+    inputs = dataio.read_gmm(data_path(REFERENCE["gmm"]["input"]))
+    params, f = gmm_function(inputs)
+    prepared = dualad.prepare(f, params)
+    np.testing.assert_allclose(prepared.gradient(params), REFERENCE["gmm"]["gradient"], rtol=1e-10, atol=1e-12)
+    moved = params + 0.1
+    np.testing.assert_allclose(prepared.gradient(moved), dualad.tape.grad(f, moved), rtol=1e-10, atol=1e-12)
+
+    hand_inputs = dataio.read_hand(data_path(REFERENCE["hand"]["model"]), data_path(REFERENCE["hand"]["input"]))
+    f = hand_function(hand_inputs)
+    prepared = dualad.prepare(f, hand_inputs.theta)
+    np.testing.assert_allclose(prepared.jacobian(hand_inputs.theta), REFERENCE["hand"]["jacobian"], rtol=1e-9, atol=1e-14)
+    moved = hand_inputs.theta + 0.05
+    np.testing.assert_allclose(prepared.jacobian(moved), dualad.jacobian(f, moved), rtol=1e-10, atol=1e-14)
+
+    lstm_inputs = dataio.read_lstm(data_path("lstm", "lstm_l2_c1024.txt"))
+    sequence = lstm_inputs.sequence[:4]
+    params = lstm.pack(lstm_inputs.main_params, lstm_inputs.extra_params)
+    f = lambda p: lstm.objective_of_params(p, lstm_inputs.state, sequence)
+    prepared = dualad.prepare(f, params)
+    for point in (params, params * 0.9):
+        np.testing.assert_allclose(prepared.gradient(point), dualad.tape.grad(f, point), rtol=1e-10, atol=1e-15)
