@@ -290,25 +290,24 @@ class ArrayLike:
         return np.diagonal(self, offset, axis1, axis2)
 
 
-def install_operators(cls: type, *, call: Callable, assign: Callable, operands: tuple,
-                      binary: Callable | None = None) -> None:
+def install_operators(cls: type, *, call: Callable, assign: Callable, operands: tuple) -> None:
     """Give the value type ``cls`` its arithmetic operators, defined here once for every engine.
 
-    The engine supplies the hooks: ``call(ufunc, *inputs)`` evaluates a ufunc,
-    ``assign(target, result)`` makes ``target`` hold ``result`` (for ``x += y``), and
-    optionally ``binary(ufunc, a, b)``, a faster path for two inputs (``call`` by default).
-    An operand that is not an instance of ``operands`` gets ``NotImplemented``, so its own
-    type has its turn. The hooks are bound into closures (not looked up per call):
-    operators run once per element in scalar-style loops.
+    The engine supplies the hooks: ``call(ufunc, inputs)`` evaluates a ufunc on a tuple of
+    inputs (a tuple, not ``*inputs``: a fixed-arity call stays on CPython's fast path), and
+    ``assign(target, result)`` makes ``target`` hold ``result`` (for ``x += y``). An operand
+    that is not an instance of ``operands`` gets ``NotImplemented``, so its own type has its
+    turn. The hooks are bound into closures (not looked up per call): operators run once per
+    element in scalar-style loops.
 
     >>> class Plain(ArrayLike): ...
-    >>> install_operators(Plain, call=lambda u, *xs: u.__name__, assign=lambda t, r: None,
+    >>> install_operators(Plain, call=lambda u, xs: u.__name__, assign=lambda t, r: None,
     ...                   operands=(Plain, int))
     >>> Plain() + 1, 2 * Plain(), -Plain()
     ('add', 'multiply', 'negative')
     """
     for name, ufunc in BINARY_OPERATORS:
-        op, rop, iop = _binary_operators(ufunc, call if binary is None else binary, assign, operands)
+        op, rop, iop = _binary_operators(ufunc, call, assign, operands)
         setattr(cls, f"__{name}__", op)
         setattr(cls, f"__r{name}__", rop)
         setattr(cls, f"__i{name}__", iop)
@@ -323,26 +322,26 @@ def _no_modulo(ufunc, modulo) -> None:
             "remedy: write (x ** y) % mod")
 
 
-def _binary_operators(ufunc, binary, assign, operands):
+def _binary_operators(ufunc, call, assign, operands):
     # modulo: pow(x, y, mod) passes it; a default, not *args, keeps the call on CPython's fast path
     def op(self, other, modulo=None):
         if modulo is not None:
             _no_modulo(ufunc, (modulo,))
         if not isinstance(other, operands):
             return NotImplemented
-        return binary(ufunc, self, other)
+        return call(ufunc, (self, other))
 
     def rop(self, other, modulo=None):
         if modulo is not None:
             _no_modulo(ufunc, (modulo,))
         if not isinstance(other, operands):
             return NotImplemented
-        return binary(ufunc, other, self)
+        return call(ufunc, (other, self))
 
     def iop(self, other):
         if not isinstance(other, operands):
             return NotImplemented
-        assign(self, binary(ufunc, self, other))
+        assign(self, call(ufunc, (self, other)))
         return self
 
     return op, rop, iop
@@ -350,5 +349,5 @@ def _binary_operators(ufunc, binary, assign, operands):
 
 def _unary_operator(ufunc, call):
     def op(self):
-        return call(ufunc, self)
+        return call(ufunc, (self,))
     return op

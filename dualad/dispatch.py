@@ -105,7 +105,7 @@ _SCALAR_OPERANDS = (np.float64, float, int)
 _FLOAT64 = np.dtype(np.float64)
 
 
-def ufunc_call(ufunc, *inputs) -> Any:
+def ufunc_call(ufunc, inputs: tuple) -> Any:
     """``ufunc(*inputs)`` with a Dual among the inputs: forward mode's one elementwise kernel.
 
     What a Dual's operators, ``np.sin(x)`` and every Elementwise rule come to. The
@@ -124,7 +124,57 @@ def ufunc_call(ufunc, *inputs) -> Any:
     rule = TABLE.get(ufunc)
     if type(rule) is not Elementwise:
         return FORWARD.apply_ufunc(ufunc, "__call__", inputs, {})
-    if len(inputs) == 1 and type(inputs[0]) is Dual:  # one input (np.sin(x), -x): the tangent has the result's shape
+    if len(inputs) == 2:  # the scalar-style guard
+        a, b = inputs
+        op = _SCALAR_OPERATORS.get(ufunc)
+        if op is not None:
+            scalar = False
+            if type(a) is Dual:
+                tag, va = a.tag, a.value
+                if type(b) is Dual:
+                    vb = b.value
+                    scalar = b.tag == tag and type(va) is np.float64 and type(vb) is np.float64  # else mixed tags
+                else:
+                    vb = b
+                    scalar = type(va) is np.float64 and type(b) in _SCALAR_OPERANDS
+            elif type(b) is Dual:
+                tag, va, vb = b.tag, a, b.value
+                scalar = type(vb) is np.float64 and type(a) in _SCALAR_OPERANDS
+            partial_a, partial_b = rule.partials
+            if scalar and partial_a is not None and partial_b is not None:  # (else: the general path's error)
+                out = op(va, vb)
+                # unrolled over the two operands: a loop costs more than this arithmetic
+                tangent = None
+                if type(a) is Dual:
+                    t = a.tangent
+                    if partial_a is ONE:  # x + c: the tangent passed on without a call
+                        tangent = t
+                    elif partial_a is NEG_ONE:
+                        tangent = -t
+                    else:
+                        try:  # the plain call: partial_at only if the caller's np.errstate trapped
+                            p = partial_a(out, va, vb)
+                        except FloatingPointError:
+                            p = partial_at(partial_a, out, va, vb)
+                        # a finite scalar partial cannot meet 0 x inf; anything else: the NaN-safe product
+                        tangent = p * t if (type(p) is np.float64 or type(p) is float) and math.isfinite(p) \
+                            else _scale(p, t, True)
+                    if type(b) is not Dual:
+                        return Dual._make(out, tangent, tag)
+                t = b.tangent
+                if partial_b is ONE:
+                    c = t
+                elif partial_b is NEG_ONE:  # x - y: one subtraction, not a negation and an addition
+                    return Dual._make(out, -t if tangent is None else tangent - t, tag)
+                else:
+                    try:
+                        p = partial_b(out, va, vb)
+                    except FloatingPointError:
+                        p = partial_at(partial_b, out, va, vb)
+                    c = p * t if (type(p) is np.float64 or type(p) is float) and math.isfinite(p) \
+                        else _scale(p, t, True)
+                return Dual._make(out, c if tangent is None else tangent + c, tag)
+    elif len(inputs) == 1 and type(inputs[0]) is Dual:  # one input (np.sin(x), -x): the tangent has the result's shape
         x = inputs[0]
         value = x.value
         out = ufunc(value)
@@ -153,44 +203,6 @@ def ufunc_call(ufunc, *inputs) -> Any:
         elif dtype.kind == "c":
             return _complex_elementwise(ufunc, rule, inputs, x.tag, (value,), out)
         return Dual._make(out, tangent, x.tag)
-    scalar = False
-    if len(inputs) == 2:  # the scalar-style guard
-        a, b = inputs
-        op = _SCALAR_OPERATORS.get(ufunc)
-        if op is not None:
-            if type(a) is Dual:
-                tag, va = a.tag, a.value
-                if type(b) is Dual:
-                    vb = b.value
-                    scalar = b.tag == tag and type(va) is np.float64 and type(vb) is np.float64  # else mixed tags
-                else:
-                    vb = b
-                    scalar = type(va) is np.float64 and type(b) in _SCALAR_OPERANDS
-            elif type(b) is Dual:
-                tag, va, vb = b.tag, a, b.value
-                scalar = type(vb) is np.float64 and type(a) in _SCALAR_OPERANDS
-            if scalar and None not in rule.partials:  # (a missing partial: the general path's error)
-                out = op(va, vb)
-                tangent = None
-                for partial, x in zip(rule.partials, inputs):
-                    if type(x) is not Dual:
-                        continue
-                    t = x.tangent
-                    if partial is ONE:  # x + c, x - y: the tangent passed on without a call
-                        c = t
-                    elif partial is NEG_ONE:  # one subtraction, not a negation and an addition
-                        tangent = -t if tangent is None else tangent - t
-                        continue
-                    else:
-                        try:  # the plain call: partial_at only if the caller's np.errstate trapped
-                            p = partial(out, va, vb)
-                        except FloatingPointError:
-                            p = partial_at(partial, out, va, vb)
-                        # a finite scalar partial cannot meet 0 x inf; anything else: the NaN-safe product
-                        c = p * t if (type(p) is np.float64 or type(p) is float) and math.isfinite(p) \
-                            else _scale(p, t, True)
-                    tangent = c if tangent is None else tangent + c
-                return Dual._make(out, tangent, tag)
     # the general path: any number of inputs, arrays, broadcasting, nested tags, dtypes
     tag = top_tag(inputs)
     values = tuple([x.value if type(x) is Dual and x.tag == tag else x for x in inputs])
@@ -345,7 +357,7 @@ class ForwardMode(Interpreter):
     top = staticmethod(top_tag)  # the highest tag, -1 without a Dual
 
     def elementwise(self, ufunc, rule, args, kwargs, tag) -> Any:
-        return ufunc_call(ufunc, *args)  # the one kernel (it finds the rule and the tag again)
+        return ufunc_call(ufunc, args)  # the one kernel (it finds the rule and the tag again)
 
     # the engine's functions are the hooks themselves: (func, rule, args, kwargs, tag)
     rule = staticmethod(apply_rule)
@@ -361,7 +373,7 @@ FORWARD = ForwardMode()
 def apply_ufunc(ufunc, method, inputs, kwargs) -> Any:
     """What ``Dual.__array_ufunc__`` does: a plain call by the kernel at once, the rest by the skeleton."""
     if method == "__call__" and not kwargs:  # the common case (np.sin(x), W @ x + b): no out= to manage
-        return ufunc_call(ufunc, *inputs)
+        return ufunc_call(ufunc, inputs)
     return FORWARD.apply_ufunc(ufunc, method, inputs, kwargs)
 
 

@@ -505,3 +505,24 @@ def test_tape_and_forward_nested_in_two_threads():
     for res in _run_threads(work):
         for x, d in res:
             assert d == pytest.approx(2 * x, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", ["norm", "abs(norm)", "2*norm"])
+def test_underflowing_squares_never_give_a_finite_wrong_derivative(name):
+    """The 0 x inf rule where a square underflows (|x| < 1e-154): numpy's value is 0 and sqrt's local
+    derivative there is infinite. Decided (common.chain_product, README 'NaN-safe propagation'):
+    forward mode shows a non-finite derivative (visible, never a finite wrong number); reverse mode
+    gives the same, or 0 where a zero cotangent meets it, which is the derivative of the function as
+    computed in floating point: central differences of the same code are 0 there."""
+    f = {"norm": lambda v: np.linalg.norm(v), "abs(norm)": lambda v: np.abs(np.linalg.norm(v)),
+         "2*norm": lambda v: 2.0 * np.linalg.norm(v)}[name]
+    x = np.array([2.16e-275, -3e-280])
+    with np.errstate(all="ignore"):
+        forward = dualad.jacobian(f, x)
+        reverse = np.asarray(dualad.tape.jacobian(f, x))
+        h = 1e-282
+        central = np.array([(f(x + h * e) - f(x - h * e)) / (2 * h) for e in np.eye(2)])
+    assert f(x) == 0.0  # numpy's value: the squares underflowed
+    assert not np.isfinite(forward).any()
+    finite = np.isfinite(reverse)
+    np.testing.assert_array_equal(reverse[finite], central[finite])  # finite reverse values are the computed f's

@@ -148,7 +148,7 @@ from . import dispatch as _D  # noqa: E402  (dispatch needs the Tracer class abo
 from . import views as _views  # noqa: E402
 
 
-def _call(ufunc, *inputs):
+def _call(ufunc, inputs):
     return _D.apply_ufunc(ufunc, "__call__", inputs, {})
 
 

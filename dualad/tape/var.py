@@ -394,7 +394,7 @@ call = RECORDING.call
 apply_function = RECORDING.apply_function
 
 
-def ufunc_call(ufunc, *inputs) -> Any:
+def ufunc_call(ufunc, inputs: tuple) -> Any:
     """``ufunc(*inputs)`` with a Var among the inputs and no keywords: the operators' fast path."""
     tape = top_level(inputs)
     if tape is None:  # a Var only in out= (np.sin(a, out=v))
@@ -411,7 +411,7 @@ def ufunc_call(ufunc, *inputs) -> Any:
 def apply_ufunc(ufunc, method, inputs, kwargs) -> Any:
     """What ``Var.__array_ufunc__`` does: a plain call records at once, the rest by the skeleton."""
     if method == "__call__" and not kwargs:  # np.sin(v), np.add(v, w): no out= to handle
-        return ufunc_call(ufunc, *inputs)
+        return ufunc_call(ufunc, inputs)
     return RECORDING.apply_ufunc(ufunc, method, inputs, kwargs)
 
 
