@@ -124,56 +124,55 @@ def ufunc_call(ufunc, inputs: tuple) -> Any:
     rule = TABLE.get(ufunc)
     if type(rule) is not Elementwise:
         return FORWARD.apply_ufunc(ufunc, "__call__", inputs, {})
-    if len(inputs) == 2:  # the scalar-style guard
+    op = _SCALAR_OPERATORS.get(ufunc)
+    if op is not None:  # the scalar-style guard (these ufuncs take two inputs)
         a, b = inputs
-        op = _SCALAR_OPERATORS.get(ufunc)
-        if op is not None:
-            scalar = False
+        scalar = False
+        if type(a) is Dual:
+            tag, va = a.tag, a.value
+            if type(b) is Dual:
+                vb = b.value
+                scalar = b.tag == tag and type(va) is np.float64 and type(vb) is np.float64  # else mixed tags
+            else:
+                vb = b
+                scalar = type(va) is np.float64 and type(b) in _SCALAR_OPERANDS
+        elif type(b) is Dual:
+            tag, va, vb = b.tag, a, b.value
+            scalar = type(vb) is np.float64 and type(a) in _SCALAR_OPERANDS
+        partial_a, partial_b = rule.partials
+        if scalar and partial_a is not None and partial_b is not None:  # (else: the general path's error)
+            out = op(va, vb)
+            # unrolled over the two operands: a loop costs more than this arithmetic
+            tangent = None
             if type(a) is Dual:
-                tag, va = a.tag, a.value
-                if type(b) is Dual:
-                    vb = b.value
-                    scalar = b.tag == tag and type(va) is np.float64 and type(vb) is np.float64  # else mixed tags
+                t = a.tangent
+                if partial_a is ONE:  # x + c: the tangent passed on without a call
+                    tangent = t
+                elif partial_a is NEG_ONE:
+                    tangent = -t
                 else:
-                    vb = b
-                    scalar = type(va) is np.float64 and type(b) in _SCALAR_OPERANDS
-            elif type(b) is Dual:
-                tag, va, vb = b.tag, a, b.value
-                scalar = type(vb) is np.float64 and type(a) in _SCALAR_OPERANDS
-            partial_a, partial_b = rule.partials
-            if scalar and partial_a is not None and partial_b is not None:  # (else: the general path's error)
-                out = op(va, vb)
-                # unrolled over the two operands: a loop costs more than this arithmetic
-                tangent = None
-                if type(a) is Dual:
-                    t = a.tangent
-                    if partial_a is ONE:  # x + c: the tangent passed on without a call
-                        tangent = t
-                    elif partial_a is NEG_ONE:
-                        tangent = -t
-                    else:
-                        try:  # the plain call: partial_at only if the caller's np.errstate trapped
-                            p = partial_a(out, va, vb)
-                        except FloatingPointError:
-                            p = partial_at(partial_a, out, va, vb)
-                        # a finite scalar partial cannot meet 0 x inf; anything else: the NaN-safe product
-                        tangent = p * t if (type(p) is np.float64 or type(p) is float) and math.isfinite(p) \
-                            else _scale(p, t, True)
-                    if type(b) is not Dual:
-                        return Dual._make(out, tangent, tag)
-                t = b.tangent
-                if partial_b is ONE:
-                    c = t
-                elif partial_b is NEG_ONE:  # x - y: one subtraction, not a negation and an addition
-                    return Dual._make(out, -t if tangent is None else tangent - t, tag)
-                else:
-                    try:
-                        p = partial_b(out, va, vb)
+                    try:  # the plain call: partial_at only if the caller's np.errstate trapped
+                        p = partial_a(out, va, vb)
                     except FloatingPointError:
-                        p = partial_at(partial_b, out, va, vb)
-                    c = p * t if (type(p) is np.float64 or type(p) is float) and math.isfinite(p) \
+                        p = partial_at(partial_a, out, va, vb)
+                    # a finite scalar partial cannot meet 0 x inf; anything else: the NaN-safe product
+                    tangent = p * t if (type(p) is np.float64 or type(p) is float) and math.isfinite(p) \
                         else _scale(p, t, True)
-                return Dual._make(out, c if tangent is None else tangent + c, tag)
+                if type(b) is not Dual:
+                    return Dual._make(out, tangent, tag)
+            t = b.tangent
+            if partial_b is ONE:
+                c = t
+            elif partial_b is NEG_ONE:  # x - y: one subtraction, not a negation and an addition
+                return Dual._make(out, -t if tangent is None else tangent - t, tag)
+            else:
+                try:
+                    p = partial_b(out, va, vb)
+                except FloatingPointError:
+                    p = partial_at(partial_b, out, va, vb)
+                c = p * t if (type(p) is np.float64 or type(p) is float) and math.isfinite(p) \
+                    else _scale(p, t, True)
+            return Dual._make(out, c if tangent is None else tangent + c, tag)
     elif len(inputs) == 1 and type(inputs[0]) is Dual:  # one input (np.sin(x), -x): the tangent has the result's shape
         x = inputs[0]
         value = x.value
@@ -206,9 +205,9 @@ def ufunc_call(ufunc, inputs: tuple) -> Any:
     # the general path: any number of inputs, arrays, broadcasting, nested tags, dtypes
     tag = top_tag(inputs)
     values = tuple([x.value if type(x) is Dual and x.tag == tag else x for x in inputs])
-    if len(values) == 2 and ((type(values[0]) is np.float64 and type(values[1]) in _SCALAR_OPERANDS) or (
-            type(values[1]) is np.float64 and type(values[0]) in _SCALAR_OPERANDS)) and ufunc in _SCALAR_OPERATORS:
-        out = _SCALAR_OPERATORS[ufunc](*values)  # a float64 scalar with a constant: numpy's scalar math
+    if op is not None and ((type(values[0]) is np.float64 and type(values[1]) in _SCALAR_OPERANDS) or (
+            type(values[1]) is np.float64 and type(values[0]) in _SCALAR_OPERANDS)):
+        out = op(*values)  # a float64 scalar with a constant (mixed tags): numpy's scalar math
     else:
         out = ufunc(*values)
     if type(out) is not np.float64:
