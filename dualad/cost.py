@@ -61,8 +61,14 @@ __all__ = ["compare", "scaling", "Comparison", "Scaling", "MethodCost", "FAMILIE
 METHODS = ("forward", "reverse", "fd")
 
 # tracemalloc is process-wide: this lock keeps two threads' memory measurements from
-# resetting each other's peak (timings and results never take it).
+# resetting each other's peak.
 _TRACE_LOCK = threading.Lock()
+# ... and CPython 3.11's tracemalloc.start()/stop() race with allocations made at the same time by
+# another thread (a segfault seen in tests/test_cost.py with two threads comparing at once). So
+# every compare() holds this lock for its whole run: two threads' comparisons take turns, and no
+# other comparison allocates while one starts or stops tracing. (It also keeps their timings apart.)
+# Re-entrant: a compare() inside f's own compare() on the same thread still works.
+_COMPARE_LOCK = threading.RLock()
 
 
 # ----------------------------------------------------------------------------- results
@@ -344,7 +350,18 @@ def compare(f: Callable, x: Any, *, methods: Iterable[str] = METHODS, chunk_size
     (1, 3, 6)
     >>> r["forward"].max_diff < 1e-8
     True
+
+    Calls from several threads run one at a time (tracemalloc is process-wide; see
+    ``_COMPARE_LOCK``). Other threads of yours that allocate while a comparison with
+    ``memory=True`` starts or stops tracing are outside its control on CPython 3.11:
+    pass ``memory=False`` there.
     """
+    with _COMPARE_LOCK:
+        return _compare(f, x, methods=methods, chunk_size=chunk_size, reverse_chunk_size=reverse_chunk_size,
+                        fd=fd, repeat=repeat, memory=memory, name=name)
+
+
+def _compare(f, x, *, methods, chunk_size, reverse_chunk_size, fd, repeat, memory, name) -> Comparison:
     methods = tuple(methods)
     for meth in methods:
         if meth not in METHODS:

@@ -776,6 +776,9 @@ CASES.update({
         (lambda x: np.linalg.qr(x, mode="complete")[1], _T43),
         (lambda x: np.linalg.qr(x, mode="complete")[0][:, :3], _T43),   # the columns that span A
         (lambda x: (lambda q: q[:, 3:] @ q[:, 3:].T)(np.linalg.qr(x, mode="complete")[0]), _T43),  # complement
+        (lambda x: np.linalg.qr(x, mode="complete")[0] ** 3, _T43),   # LAPACK's own complement basis, exact
+        (lambda x: np.linalg.qr(x, mode="complete")[0][:, 1:], _r(5, 2)),
+        (lambda x: np.linalg.qr(x, mode="complete")[0], _r(2, 4, 2)),
         (lambda x: np.linalg.qr(x, mode="complete")[0], _T35),
         (lambda x: np.linalg.qr(x)[1], _T243),
         (lambda x: np.linalg.qr(x)[0], _wellcond(3)),
@@ -796,18 +799,20 @@ CASES.update({
     ],
     np.linalg.svd: [
         (lambda x: np.linalg.svd(x, compute_uv=False), _T43),
-        (lambda x: np.linalg.svd(x)[1], _T35),
+        (lambda x: np.linalg.svd(x)[1], _T43),   # a one-column complement (fixed up to sign): exact
+        (lambda x: np.linalg.svd(x, full_matrices=False)[1], _T35),
         (lambda x: _signfree(np.linalg.svd(x, full_matrices=False)[0]), _T43),
         (lambda x: _signfree_rows(np.linalg.svd(x, full_matrices=False)[2]), _T43),
         (lambda x: _signfree(np.linalg.svd(x, full_matrices=False).U), _T35),
         (lambda x: _signfree_rows(np.linalg.svd(x, full_matrices=False).Vh), _T35),
         (lambda x: _signfree(np.linalg.svd(x)[0]), _wellcond(3)),
         (lambda x: _signfree(np.linalg.svd(x, full_matrices=False)[0]), _T243),
-        # full_matrices=True on non-square input: the leading columns, and the complement's projector
+        # full_matrices=True on non-square input with a one-column complement (a wider one is refused in
+        # forward mode: tests/test_gauge.py): the leading columns, the complement itself, reconstruction
         (lambda x: (lambda u: np.concatenate([_signfree(u[:, :3]).ravel(), (u[:, 3:] @ u[:, 3:].T).ravel()]))(
             np.linalg.svd(x)[0]), _T43),
-        (lambda x: (lambda vh: np.concatenate([_signfree_rows(vh[:3]).ravel(), (vh[3:].T @ vh[3:]).ravel()]))(
-            np.linalg.svd(x)[2]), _T35),
+        (lambda x: np.linalg.svd(x)[0] ** 3, _T43),
+        (lambda x: np.linalg.svd(x.T)[2] ** 3, _T43),
         (lambda x: (lambda r: r.U[:, :3] * r.S @ r.Vh)(np.linalg.svd(x)), _T43),   # reconstruction
         (lambda x: np.linalg.svd(x, hermitian=True)[1], _SPD3),
     ],

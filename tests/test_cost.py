@@ -281,3 +281,30 @@ def test_two_threads_compare_different_functions_at_once():
     assert (poly.n, poly.m, grad.n, grad.m) == (3, 3, 40, 1)
     assert grad["fd"].passes == 80 and max(c.max_diff for c in grad.methods) < 1e-5
     assert all(c.peak_bytes is not None and c.peak_bytes >= 0 for r in (poly, grad) for c in r.methods)
+
+
+def test_comparisons_in_two_threads_take_turns():
+    # tracemalloc.start()/stop() must never run while another comparison allocates (CPython 3.11
+    # segfaulted): f records which thread is inside; the two threads' calls must never interleave
+    import threading
+    import time
+
+    inside, overlaps = [], []
+
+    def make(tag):
+        def f(x):
+            inside.append(tag)
+            if len(set(inside)) > 1:
+                overlaps.append(tuple(inside))
+            time.sleep(0.001)
+            inside.remove(tag)
+            return np.sin(x) * x[0]
+        return f
+
+    threads = [threading.Thread(target=cost.compare, args=(make(k), np.ones(3)), kwargs={"repeat": 1})
+               for k in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not overlaps

@@ -12,6 +12,14 @@ Every rule works on stacked matrices (``(..., m, n)``) as numpy does. Formulas
 - ``svd``: Townsend's notes, dP = Uᵀ dA V, ds = diag(dP), F_ij = 1/(s_j² - s_i²);
 - ``pinv``: Golub & Pereyra (constant rank).
 
+Complements (``qr(mode='complete')`` and ``svd(full_matrices=True)`` of a non-square
+matrix, the columns beyond min(m, n)): numpy's complete Q is LAPACK's Householder
+product, a smooth function of the leading columns (see ``_householder_complement``),
+so its derivative is exact. The SVD's extra columns are whatever basis LAPACK's
+internal path leaves: a one-column complement is fixed up to sign (exact), a wider
+one is refused in forward mode and in reverse mode unless the function depends only
+on the complement's span (Wᵀ ∂f/∂W symmetric), e.g. the projector W Wᵀ.
+
 numpy reads only ONE triangle of a symmetric input (``cholesky``: the lower
 one, or the upper with ``upper=True``; ``eigh``/``eigvalsh`` by ``UPLO``;
 ``svd``/``pinv`` with ``hermitian=True``: the lower one), so the derivative
@@ -173,6 +181,36 @@ def _qr_factors(A, out, mode):
     return Q, R, None
 
 
+def _householder_complement(Q1):
+    """(B, E, P K): the pieces of LAPACK's complement Q₂ as a function of the leading columns Q₁.
+
+    numpy's complete Q (geqrf + orgqr) is a product of n Householder reflections,
+    Q = I - Y T Yᵀ with Y (m, n) unit lower trapezoidal and T upper triangular. Writing
+    Q₁ = [Q₁₁; Q₂₁] (n + (m - n) rows), K = (I - Q₁₁ᵀ)⁻¹ and B = K Q₂₁ᵀ, this gives
+    Q₂ = [(I - Q₁₁) B; I - Q₂₁ B] exactly, so the complement's derivative is the
+    derivative of that expression: dQ₂ = -dQ₁ B + P K dQ₁ᵀ E with P = [I; 0] - Q₁ and
+    E = [B; I]. det(I - Q₁₁) = det T = the product of LAPACK's Householder scalars τ,
+    each in [1, 2], or exactly 0 where LAPACK skipped a reflection because a column
+    was already reduced (a triangular input): numpy's Q jumps there, so that raises.
+    """
+    m, n = shape_of(Q1)[-2:]
+    Q11, Q21 = Q1[..., :n, :], Q1[..., n:, :]
+    M = np.eye(n) - mT(Q11)
+    _, logdet = np.linalg.slogdet(plain(M))
+    if np.any(logdet < math.log(0.5)):
+        raise DegeneracyError(
+            "np.linalg.qr(mode='complete'): LAPACK skipped a Householder reflection here (a column of the input "
+            "is already zero below the diagonal, e.g. a triangular input), so numpy's complete Q jumps at this "
+            "point and has no derivative; remedy: use mode='reduced' (its Q is differentiable here with R's "
+            "diagonal signs held), or perturb the input")
+    K = np.linalg.inv(M)
+    B = K @ mT(Q21)
+    eye = np.broadcast_to(np.eye(m - n), tuple(shape_of(B)[:-2]) + (m - n, m - n))
+    E = np.concatenate([B, eye], axis=-2)
+    PK = (np.eye(m, n) - Q1) @ K
+    return B, E, PK
+
+
 _STRICT_LOWER = {}
 
 
@@ -209,8 +247,9 @@ def _qr_jvp(out, args, kwargs, tangents):
         dR = dR1
     if mode == "r":
         return back(dR)
-    if Q2 is not None:  # complete, tall: the complement's derivative with Q₂ᵀ dQ₂ = 0
-        dQ2 = -Q @ mT(mT(Q2) @ T @ Rinv)
+    if Q2 is not None:  # complete, tall: LAPACK's complement is a function of Q (Householder gauge)
+        B, E, PK = _householder_complement(Q)
+        dQ2 = -dQ @ B + PK @ mT(dQ) @ E
         dQ = np.concatenate([dQ, dQ2], axis=-1)
         dR = np.concatenate([dR, 0.0 * T[..., r:, :]], axis=-2)
     return (back(dQ), back(dR))
@@ -229,6 +268,8 @@ def _qr_vjp(out, args, kwargs, ct):
         if Q2 is not None:
             CQ2, CQ = CQ[..., :, r:], CQ[..., :, :r]
             CR = CR[..., :r, :]
+            B, E, PK = _householder_complement(Q)  # dQ₂ = -dQ B + P K dQᵀ E, transposed:
+            CQ = CQ - CQ2 @ mT(B) + E @ mT(CQ2) @ PK
     R1 = R[..., :, :r]
     _check_rank(diag_part(R1), "np.linalg.qr", "R")
     Rinv = np.linalg.inv(R1)
@@ -245,9 +286,6 @@ def _qr_vjp(out, args, kwargs, ct):
     if CQ is not None:
         GT1 = CQ @ mT(Rinv)
         GM = GM - mT(Q) @ CQ
-    if Q2 is not None:  # dQ₂ = -Q (Q₂ᵀ T Rinv)ᵀ = -Q Rinvᵀ Tᵀ Q₂
-        W = -mT(Q) @ CQ2  # cotangent of Rinvᵀ Tᵀ Q₂ (r x (m - r))
-        G_complement = Q2 @ mT(W) @ mT(Rinv)  # <W, Rinvᵀ Tᵀ Q₂> = <Q₂ Wᵀ Rinvᵀ, T>
     # M = C - Ω(C): Ω = low(C) - low(C)ᵀ, so <GM, M> = <GM - low∘(GM - GMᵀ)..., C>
     low = _strict_lower(r)
     GC = GM - GM * low + mT(GM) * low
@@ -256,8 +294,6 @@ def _qr_vjp(out, args, kwargs, ct):
         G = np.concatenate([GT1, G_wide], axis=-1)
     else:
         G = GT1
-    if Q2 is not None:
-        G = G + G_complement
     return [back(G)] + [None] * (len(args) - 1)
 
 
@@ -346,8 +382,41 @@ def _check_small_singular(s):
     if v.size and np.min(v) <= tol:
         raise DegeneracyError(
             f"np.linalg.svd: a singular value is zero (or nearly, {np.min(v):.3g} <= {tol:.3g}), so the "
-            "singular-vector derivative is undefined here; remedy: differentiate only the singular values "
+            "singular-vector derivative is undefined here (a non-square matrix's formula divides by it, and a "
+            "square matrix's singular-vector pair flips sign where a singular value touches 0, so numpy's output "
+            "jumps); remedy: differentiate only the singular values "
             "(np.linalg.svdvals), or regularise the input")
+
+
+_COMPLEMENT_REMEDY = (
+    "remedy: pass full_matrices=False (same s and leading singular vectors), or np.linalg.svdvals / "
+    "compute_uv=False for the values only; for the complement's projector use I - U Uᵀ of the reduced U. "
+    "np.linalg.qr(mode='complete') has a differentiable complement if you need a basis (JAX refuses this "
+    "case too)")
+
+
+def _refuse_complement(mode: str):
+    raise UnsupportedFunctionError(
+        "np.linalg.svd(full_matrices=True) on a non-square matrix: the extra columns of U (or rows of Vh) "
+        "beyond min(m, n) are an arbitrary orthonormal basis of the complement chosen by LAPACK's internal "
+        f"algorithm path, so their derivative is not defined ({mode}); " + _COMPLEMENT_REMEDY)
+
+
+def _check_complement_cotangent(basis, ct):
+    """Reverse mode: a complement cotangent is usable only if the function ignores the basis choice.
+
+    f depends on the complement W only through W's span exactly when Wᵀ ∂f/∂W is symmetric
+    (the derivative along every rotation W exp(Ω), Ω antisymmetric, vanishes); then any gauge gives
+    the same gradient. Otherwise the gradient would depend on LAPACK's choice: refuse.
+    """
+    c = plain(ct)
+    if not np.any(c):
+        return
+    S = np.swapaxes(plain(basis), -1, -2) @ c
+    skew = np.max(np.abs(S - np.swapaxes(S, -1, -2)))
+    scale = np.max(np.abs(c)) * max(1.0, float(np.max(np.abs(plain(basis)))))
+    if skew > math.sqrt(np.finfo(c.dtype if c.dtype.kind == "f" else np.float64).eps) * scale:
+        _refuse_complement("the result depends on the basis itself, not only on the subspace it spans")
 
 
 def _svd_jvp(out, args, kwargs, tangents):
@@ -356,6 +425,11 @@ def _svd_jvp(out, args, kwargs, tangents):
     m, n = shape_of(A)[-2:]
     U, s, V, U2, V2 = _svd_parts(A, out, full, compute_uv, hermitian)
     T = front(tangents[0])
+    complement = U2 if U2 is not None else V2
+    if complement is not None and shape_of(complement)[-1] > 1 and np.any(plain(T)):
+        # forward mode cannot see whether the complement is used later, so it refuses (JAX refuses
+        # every full_matrices case). A ONE-column complement is fixed up to its sign: exact below.
+        _refuse_complement("forward mode computes every output's tangent")
     if hermitian:
         T = _read_triangle(T, False)
     dP = mT(U) @ T @ V
@@ -363,8 +437,7 @@ def _svd_jvp(out, args, kwargs, tangents):
     if not compute_uv:
         return back(ds)
     F = _inverse_gaps(s, "singular value", "np.linalg.svd", squared=True, vectors="singular vector")
-    if m != n:  # the (I - U Uᵀ) dA V S⁻¹ term divides by every singular value
-        _check_small_singular(s)
+    _check_small_singular(s)  # the (I - U Uᵀ) dA V S⁻¹ term / the pair's sign jump at 0
     row, col = s[..., None, :], s[..., :, None]
     dU = U @ (F * (dP * row + col * mT(dP)))
     dV = V @ (F * (col * dP + mT(dP) * row))
@@ -372,7 +445,7 @@ def _svd_jvp(out, args, kwargs, tangents):
         dU = dU + (T @ V - U @ dP) / row
     if n > m:
         dV = dV + (mT(T) @ U - V @ mT(dP)) / row
-    if U2 is not None:  # the complement of U's columns, with U₂ᵀ dU₂ = 0
+    if U2 is not None:  # U₂ᵀ dU₂ = 0: exact for one column (a unit vector up to sign), else T == 0 here
         dU = np.concatenate([dU, -U @ ((mT(T @ V) @ U2) / col)], axis=-1)
     if V2 is not None:
         dV = np.concatenate([dV, -V @ ((mT(U) @ T @ V2) / col)], axis=-1)
@@ -395,11 +468,14 @@ def _svd_vjp(out, args, kwargs, ct):
     GT = 0.0
     if CU is not None:
         F = _inverse_gaps(s, "singular value", "np.linalg.svd", squared=True, vectors="singular vector")
-        if m != n:
-            _check_small_singular(s)
+        _check_small_singular(s)  # the (I - U Uᵀ) dA V S⁻¹ term / the pair's sign jump at 0
         row, col = s[..., None, :], s[..., :, None]
         CU2 = CU[..., :, r:] if U2 is not None else None
         CV2 = CV[..., :, r:] if V2 is not None else None
+        if U2 is not None:
+            _check_complement_cotangent(U2, CU2)
+        if V2 is not None:
+            _check_complement_cotangent(V2, CV2)
         CU, CV = CU[..., :, :r], CV[..., :, :r]
         KU = F * (mT(U) @ CU)
         KV = F * (mT(V) @ CV)
