@@ -186,6 +186,16 @@ class ArrayLike:
         """Set every entry to ``value`` in place (a constant, or a differentiable scalar)."""
         self[...] = value
 
+    @property
+    def flat(self):
+        """``x.flat[key]`` reads and writes entries in C order, like ``ndarray.flat``."""
+        from .ops.inplace import FlatIndexer  # the ops families load after this module
+        return FlatIndexer(self)
+
+    @flat.setter
+    def flat(self, value) -> None:
+        self.flat[...] = value
+
     # ----------------------------------------------------------------- sequence protocol
     def __len__(self) -> int:
         return len(primal(self))

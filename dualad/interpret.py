@@ -174,6 +174,9 @@ class Interpreter:
         level = self.top(inputs)
         if isinstance(level, Interpreter):  # an outer engine's value outranks ours: its call
             return level.apply_ufunc(ufunc, method, inputs, kwargs)
+        if method == "at" and type(TABLE.get(ufunc)) is Elementwise and not kwargs:  # unbuffered in place:
+            from .ops.inplace import ufunc_at  # a write (its 3rd input is b, not out=)
+            return ufunc_at(ufunc, *inputs)
         dtype = out = None
         given = kwargs
         if kwargs:  # (numpy passes a ufunc's out=, where=, dtype=... as keywords, never positionally)

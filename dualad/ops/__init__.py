@@ -6,6 +6,7 @@
 - :mod:`dualad.ops.einsum`: ``np.einsum`` in every form (``...``, integer lists), repeated indices in reverse mode;
 - :mod:`dualad.ops.signal`: interp, convolve/correlate, gradient, diff/ediff1d, trapezoid, unwrap, i0, modf/frexp/ldexp/divmod;
 - :mod:`dualad.ops.polynomial`: polyfit, polyder, polyint, polyadd/sub/mul/div, vander;
+- :mod:`dualad.ops.inplace`: putmask, place, ``ufunc.at`` and ``x.flat[...]`` as ordinary writes;
 - :mod:`dualad.ops.fft`: numpy.fft (every transform, n=/s=, axes, norm; fftshift, ifftshift), as linear maps;
 - :mod:`dualad.ops.complex`: which entries hold for complex values; abs/conj/real/imag/angle.
 
@@ -14,8 +15,8 @@ whenever any engine (forward, tape, sparsity) is loaded. Modules for optional li
 (``special``: scipy.special's ufuncs) are imported only on demand, by
 :func:`dualad.rules.late_rule`, never by ``import dualad``.
 """
-from . import einsum, linalg, manipulation, polynomial, signal, statistics  # noqa: F401
+from . import einsum, inplace, linalg, manipulation, polynomial, signal, statistics  # noqa: F401
 from . import fft  # noqa: F401
 from . import complex  # noqa: F401,E402  (last: it marks the entries above that hold for complex values)
 
-__all__ = ["einsum", "linalg", "manipulation", "polynomial", "signal", "statistics", "fft", "complex"]
+__all__ = ["einsum", "inplace", "linalg", "manipulation", "polynomial", "signal", "statistics", "fft", "complex"]

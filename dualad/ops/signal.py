@@ -284,9 +284,12 @@ if hasattr(np, "trapz"):
 
 @composite(np.unwrap)
 def _unwrap(p, discont=None, axis=-1, *, period=2 * math.pi):
-    if _is_diff(period) or _is_diff(discont):
-        raise UnsupportedFunctionError("np.unwrap with a differentiable period or discont; remedy: pass numbers")
-    # the corrections are multiples of the period, piecewise constant in p: numpy's own, from the values
+    if _is_diff(period):
+        raise UnsupportedFunctionError("np.unwrap with a differentiable period; remedy: pass period as a number")
+    # the corrections are multiples of the period, piecewise constant in p: numpy's own, from the values.
+    # discont is only a threshold the jumps are compared with: its derivative is 0, like a comparison's.
+    if _is_diff(discont):
+        discont = plain(discont)
     values = plain(p)
     corrected = np.unwrap(values, discont=discont, axis=axis, period=period)
     return p + (corrected - values)
