@@ -83,8 +83,6 @@ def classify(r: np.ndarray, total: int, base: np.ndarray):
 
 
 _BUDGET = 1 << 22  # float entries per probe block beyond the first
-_HASH_ROUNDS = 3
-_HASH_MAX_SOURCES = 32
 
 
 def _one_hot_pairs(rows, k, tr, out_shape, fwd, bwd, complex_out: bool = False):
@@ -124,45 +122,87 @@ def _one_hot_pairs(rows, k, tr, out_shape, fwd, bwd, complex_out: bool = False):
     return pair_rows, pair_src
 
 
+def _one_hot_directions(n_rows: int, size: int, bwd, k) -> int:
+    """Probe directions :func:`_one_hot_pairs` needs for ``n_rows`` output entries."""
+    return n_rows if (bwd is not None and bwd(k, None) and n_rows <= size) else size
+
+
+def _colour_round(pending, colour, G, k, tr, out_shape, fwd, base):
+    """One hashing round: (rows, sources) resolved, and the rows still ambiguous.
+
+    The inputs are split into ``G`` colours; each colour gets the four probe columns
+    of its own entries. The colours are probed in blocks that fit ``_BUDGET`` (a block
+    of B colours is one forward call with 4 B directions), so a round costs 4 G
+    directions whatever the size: linear in the size, never one-hot.
+    """
+    out_size, size = _size(out_shape), tr.size
+    block = max(1, min(G, _BUDGET // (4 * max(size, out_size, 1))))
+    probe_rows = base[1:size + 1]
+    rows_done, src_done, bad = [], [], []
+    for first in range(0, G, block):
+        width = min(block, G - first)
+        members = np.flatnonzero((colour >= first) & (colour < first + width))
+        probe = np.zeros((size, width, 4))
+        probe[members, colour[members] - first] = probe_rows[members]
+        r = np.asarray(fwd({k: probe.reshape(tr.shape + (4 * width,))}), dtype=np.float64)
+        r = r.reshape(out_size, width, 4)[pending].reshape(-1, 4)
+        s, multi = classify(r, size, base)
+        row_of = np.repeat(pending, width)
+        if multi is not None:
+            bad.append(np.unique(row_of[multi]))
+        found = s >= 0
+        rows_done.append(row_of[found])
+        src_done.append(s[found])
+    rows_done, src_done = np.concatenate(rows_done), np.concatenate(src_done)
+    if bad:
+        bad = np.unique(np.concatenate(bad))
+        keep = ~np.isin(rows_done, bad)
+        return rows_done[keep], src_done[keep], bad
+    return rows_done, src_done, pending[:0]
+
+
 def _resolve_multi(rows, counts, k, tr, out_shape, fwd, bwd):
     """Exact (row, source) pairs of the multi-source output entries ``rows``.
 
-    Entries with few sources are split by colouring the inputs (``j mod G``,
-    then random colours): with the four probe directions per colour, an
-    entry is resolved once no colour holds two of its sources. What is left
-    is resolved one-hot, through the rule's transpose when it has one.
+    Entries are split by colouring the inputs (``j mod G`` first, then random
+    colours): with the four probe directions per colour, an entry is resolved
+    once no colour holds two of its sources. Each entry starts at the G its
+    estimated number of sources asks for (``counts``, the all-ones probe), and
+    an entry still ambiguous waits for the next, doubled, G. A round costs 4 G
+    probe directions, so colouring goes on while that is cheaper than one-hot
+    probing of what is left (one direction per entry through the rule's
+    transpose, or one per input): the total work stays linear in the size.
     """
-    out_size, size = _size(out_shape), tr.size
+    size = tr.size
     base = probe_base(size)
     pair_rows, pair_src = [], []
-    few = counts <= _HASH_MAX_SOURCES
-    pending, rest = rows[few], rows[~few]
-    G = 1 << int(max(1, 2 * counts[few].max() if few.any() else 1) - 1).bit_length()
+    with np.errstate(invalid="ignore"):
+        estimate = np.nan_to_num(np.abs(counts), nan=float(size), posinf=float(size))
+    need = np.minimum(np.maximum(estimate, 1.0), float(size))
+    wanted = (1 << np.ceil(np.log2(2 * need)).astype(np.int64)).clip(2, None)  # a power of two >= 2 * sources
+    pending = np.asarray(rows)
+    G = int(wanted.min()) if len(wanted) else 2
     rng = np.random.default_rng(7)
-    for rnd in range(_HASH_ROUNDS):
-        G = min(G, size)
-        if not len(pending) or G < 2 or 4 * G * max(size, out_size) > _BUDGET:
+    rnd = 0
+    while len(pending) and G <= 2 * size:
+        G_round = min(G, size)
+        if G_round < 2 or 4 * G_round >= _one_hot_directions(len(pending), size, bwd, k):
             break
-        colour = np.arange(size) % G if rnd == 0 else rng.integers(0, G, size)
-        probe = np.zeros((size, G, 4))
-        probe[np.arange(size), colour] = base[1:size + 1]
-        r = np.asarray(fwd({k: probe.reshape(tr.shape + (4 * G,))}), dtype=np.float64)
-        r = r.reshape(out_size, G, 4)[pending].reshape(-1, 4)
-        s, multi = classify(r, size, base)
-        row_of = np.repeat(pending, G)
-        if multi is None:
-            done = s >= 0
-            pending = pending[:0]
-        else:
-            bad = np.unique(row_of[multi])
-            done = (s >= 0) & ~np.isin(row_of, bad)
-            pending = bad
-        pair_rows.append(row_of[done])
-        pair_src.append(s[done])
+        active = wanted <= G
+        if active.any():
+            colour = np.arange(size) % G_round if rnd == 0 else rng.integers(0, G_round, size)
+            done_rows, done_src, bad = _colour_round(pending[active], colour, G_round, k, tr, out_shape, fwd, base)
+            pair_rows.append(done_rows)
+            pair_src.append(done_src)
+            still = ~active | np.isin(pending, bad)
+            pending, wanted = pending[still], wanted[still]
+            wanted[np.isin(pending, bad)] = 2 * G
+            rnd += 1
+        if G >= size:
+            break
         G *= 2
-    left = np.concatenate([pending, rest])
-    if len(left):
-        more_rows, more_src = _one_hot_pairs(np.sort(left), k, tr, out_shape, fwd, bwd)
+    if len(pending):
+        more_rows, more_src = _one_hot_pairs(np.sort(pending), k, tr, out_shape, fwd, bwd)
         pair_rows += more_rows
         pair_src += more_src
     if not pair_rows:
