@@ -70,6 +70,8 @@ class ArrayLike:
         if "scipy" in sys.modules:  # inside a scipy function? name it (error path only)
             from .scipy.equivalents import scipy_caller_hint
             hint = scipy_caller_hint()
+        from .numpycallers import numpy_caller_hint  # error path only
+        hint = numpy_caller_hint() + hint
         from .userline import hint_for  # error path only
         first = hint_for(self)
         first = f"{first}\n" if first else ""
