@@ -56,10 +56,60 @@ def fmt(seconds: float) -> str:
     return f"{seconds * 1e6:.0f} us"
 
 
+def arrow(x):
+    """A dense first row (a norm), a dense first column (x[0] scales the rest) and a diagonal."""
+    return np.concatenate([[np.sum(x ** 2)], x[1:] * x[0] + np.sin(x[1:])])
+
+
+def arrow_only() -> int:
+    print("| n | coloring | passes (forward + reverse) | build | call | max error |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: |")
+    for n in (200, 2000):
+        x = np.linspace(0.1, 1.0, n)
+        dense = dualad.jacobian(arrow, x)
+        for coloring in ("greedy", "bicolor"):
+            t0 = timeit.default_timer()
+            sj = dualad.SparseJacobian(arrow, x, coloring=coloring)
+            build = timeit.default_timer() - t0
+            call = measure(lambda: sj(x), repeat=3)
+            err = float(np.abs(sj(x).toarray() - dense).max())
+            print(f"| {n} | {coloring} | {sj.ncolors} + {sj.reverse_colors} | {fmt(build)} | {fmt(call['best'])} | "
+                  f"{err:.1e} |")
+    return 0
+
+
+def bundle_like(x):
+    """Each output entry reads three inputs (a point's coordinates): sums, cross products, a 3x2 map."""
+    a = x.reshape(-1, 3)
+    b = np.cross(a, a[::-1] * 2.0)
+    return np.concatenate([np.sum(a * a, axis=1), np.sum(b, axis=1), (a @ np.ones((3, 2))).ravel()])
+
+
+def probe_only() -> int:
+    print("| points | f | detection | detection / f |")
+    print("| ---: | ---: | ---: | ---: |")
+    for points in (20_000, 60_000, 182_000):
+        x = np.random.default_rng(0).standard_normal(3 * points)
+        f_time = measure(lambda: bundle_like(x), repeat=3)["best"]
+        t0 = timeit.default_timer()
+        dualad.jacobian_sparsity(bundle_like, x)
+        detect = timeit.default_timer() - t0
+        print(f"| {points} | {fmt(f_time)} | {fmt(detect)} | {detect / f_time:,.0f}x |")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", help="also write the measurements to this file")
+    ap.add_argument("--arrow", action="store_true",
+                    help="only: an arrow pattern (dense row + dense column), column colouring vs bicolouring")
+    ap.add_argument("--probe", action="store_true",
+                    help="only: sparsity detection of a bundle-adjustment-like residual (3-source entries) by size")
     args = ap.parse_args(argv)
+    if args.arrow:
+        return arrow_only()
+    if args.probe:
+        return probe_only()
     rng = np.random.default_rng(0)
     rows, notes, record = [], [], {}
     ok = True

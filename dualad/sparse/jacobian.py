@@ -12,7 +12,7 @@ from ..errors import DualadError, InputError, OutputError, describe
 from ..forward import as_input, split_output
 from .. import decisions
 from . import tracer
-from .coloring import check_coloring, color_columns
+from .coloring import bicolor, check_coloring, color_columns
 from .plot import as_pattern, plot_pattern
 
 __all__ = ["jacobian_sparsity", "sparse_jacobian", "SparseJacobian", "MissingDependencyError", "SparsityChangedError",
@@ -97,6 +97,10 @@ def _colors(S, coloring) -> np.ndarray:
     return colors.astype(np.int64)
 
 
+#: coloring="auto" moves rows to reverse passes only when each saves this many forward directions
+_REVERSE_WEIGHT = 8.0
+
+
 class SparsityChangedError(DualadError, ValueError):
     """f took another value-dependent decision than when its sparsity pattern was detected, and the
     pattern was declared fixed (``SparseJacobian(..., fixed=True)``)."""
@@ -138,6 +142,14 @@ class SparseJacobian:
     (there is no log to check it with); ``check=True`` verifies every result
     with one extra directional derivative in a random direction and raises
     :class:`SparsityError` if the pattern misses an entry.
+
+    ``coloring="bicolor"`` colours rows and columns together: the densest rows
+    are read from reverse passes (``tape``, one cotangent per row colour,
+    ``reverse_colors`` of them) and the other rows from ``ncolors`` forward
+    directions, chosen to minimise the number of passes; an arrow pattern (a
+    dense row and a dense column) then needs 3 passes instead of n.
+    ``coloring="auto"`` does the same where each reverse pass saves at least 8
+    forward directions, and is plain column colouring otherwise.
 
     Extra arguments that are not differentiated (a time ``t``, parameters):
     give their example values as ``args`` and the position of x among f's
@@ -215,8 +227,16 @@ class SparseJacobian:
         m, cols = S.shape
         if cols != n:
             raise InputError(f"sparsity has {cols} columns but x has {n} entries")
-        self.colors = _colors(S, self.coloring)
+        self.row_colors = None  # the rows read from reverse passes (bicolouring), -1 for the others
+        if isinstance(self.coloring, str) and self.coloring in ("bicolor", "auto"):
+            # "auto": a reverse pass (recording + sweep) costs about as much as _REVERSE_WEIGHT directions
+            self.colors, row_colors = bicolor(S, 1.0 if self.coloring == "bicolor" else _REVERSE_WEIGHT)
+            if (row_colors >= 0).any():
+                self.row_colors = row_colors
+        else:
+            self.colors = _colors(S, self.coloring)
         self.ncolors = int(self.colors.max()) + 1 if n else 0
+        self.reverse_colors = 0 if self.row_colors is None else int(self.row_colors.max()) + 1
         k = max(1, self.ncolors)
         seed = np.zeros((n, k))
         seed[np.arange(n), self.colors] = 1.0
@@ -226,6 +246,15 @@ class SparseJacobian:
         self._take = rows * k + self.colors[S.indices]
         self._indices, self._indptr = S.indices.copy(), S.indptr.copy()
         self._k = k
+        if self.row_colors is not None:  # nonzeros of the reverse rows: position in W J and in the data
+            reverse_entry = self.row_colors[rows] >= 0
+            self._reverse_at = np.flatnonzero(reverse_entry)
+            self._reverse_take = self.row_colors[rows[reverse_entry]] * n + S.indices[reverse_entry]
+            weights = np.zeros((self.reverse_colors, m))
+            reverse_rows = np.flatnonzero(self.row_colors >= 0)
+            weights[self.row_colors[reverse_rows], reverse_rows] = 1.0
+            weights.flags.writeable = False
+            self._weights = weights
 
     def plot(self, *, ax: Any = None, title: str | None = None) -> Any:
         """Spy plot of the pattern, each nonzero coloured by its column's colour (one tangent direction each).
@@ -236,7 +265,8 @@ class SparseJacobian:
 
     def __repr__(self) -> str:
         m, n = self.sparsity.shape
-        return (f"SparseJacobian(shape=({m}, {n}), nnz={self.sparsity.nnz}, ncolors={self.ncolors}, "
+        reverse = f", reverse_colors={self.reverse_colors}" if self.reverse_colors else ""
+        return (f"SparseJacobian(shape=({m}, {n}), nnz={self.sparsity.nnz}, ncolors={self.ncolors}{reverse}, "
                 f"redetections={self.redetections})")
 
     @property
@@ -325,6 +355,11 @@ class SparseJacobian:
             raise OutputError(f"f returned {np.size(value)} entries, but the sparsity pattern has {m} rows; "
                               "remedy: pass the pattern of this function (or let it be detected)")
         data = np.reshape(t, (-1,))[self._take] if m else np.zeros(0, dtype)
+        if self.row_colors is not None:  # the dense rows, from reverse passes (one cotangent per row colour)
+            from ..tape.api import weighted_rows  # the tape loads only when bicolouring asks for it
+            _, rows = weighted_rows(self._function_of_x(args, lambda a: a), x, self._weights)
+            data = np.array(data, dtype=np.result_type(data, rows))
+            data[self._reverse_at] = np.reshape(rows, (-1,))[self._reverse_take]
         return self._sp.csr_matrix((data, self._indices, self._indptr), shape=self.sparsity.shape), check
 
     def _verified(self, J, x: np.ndarray, args: tuple):
@@ -361,7 +396,8 @@ def sparse_jacobian(f: Callable, x: Any, sparsity=None, coloring: str | Any = "g
     (``coloring``: "greedy" -- the best of band, natural-order and
     largest-first greedy colourings --, "natural", "largest_first", "band",
     or an array of one colour per column) and ``f`` runs ONCE with one tangent
-    direction per colour. Rows and columns are the flattened outputs and
+    direction per colour. "bicolor" and "auto" also read the densest rows from
+    reverse passes (see :class:`SparseJacobian`). Rows and columns are the flattened outputs and
     inputs, as in ``dualad.jacobian(f, x).reshape(m, n)``.
 
     To evaluate many Jacobians of one function, build a :class:`SparseJacobian`

@@ -21,7 +21,7 @@ from ..lifetime import finish_tag
 from .graph import Tape, value_shape
 from .var import Var, check_alive
 
-__all__ = ["grad", "value_and_grad", "value_and_grad_of_inputs", "vjp", "jacobian", "jacobian_rows", "record", "stop_gradient", "label", "hvp"]
+__all__ = ["grad", "value_and_grad", "value_and_grad_of_inputs", "vjp", "jacobian", "jacobian_rows", "weighted_rows", "record", "stop_gradient", "label", "hvp"]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -281,6 +281,37 @@ def jacobian_rows(f: Callable, x: Any, start: int, stop: int) -> tuple[Any, np.n
                           tape.inputs[0], k)
     _release(tape)
     return np.asarray(_primal(value)), np.array(np.reshape(rows, (n, k)).T)  # an array of our own, rows in C order
+
+
+def weighted_rows(f: Callable, x: Any, weights: np.ndarray) -> tuple[Any, np.ndarray]:
+    """``(f(x), W J)``: one recording and one sweep with the ``k`` rows of ``W`` (``(k, m)``) as cotangents.
+
+    The result is ``(k, n)`` (n inputs, flattened): the sparse Jacobian's reverse passes
+    (rows of one colour summed into one cotangent) use it.
+
+    >>> import numpy as np
+    >>> weighted_rows(lambda v: v ** 2, np.array([1.0, 2.0, 3.0]), np.array([[1.0, 0.0, 1.0]]))[1]
+    array([[2., 0., 6.]])
+    """
+    x = _as_point(x)
+    tape = Tape()
+    xv = watch(tape, x)
+    _run(tape, f, [xv], "dualad.tape (reverse passes of a sparse Jacobian)")
+    value = tape.value
+    yshape, xshape = value_shape(value), value_shape(x)
+    m, n = math.prod(yshape), math.prod(xshape)
+    weights = np.asarray(weights, dtype=_float_dtype(value))
+    k = weights.shape[0]
+    if weights.shape != (k, m):
+        _release(tape)
+        raise InputError(f"weights must have shape (k, {m}) for f's {m} outputs, got {weights.shape}")
+    if tape.output_node is None or k == 0:
+        _release(tape)
+        return np.asarray(_primal(value)), np.zeros((k, n), dtype=_float_dtype(x))
+    seed = np.ascontiguousarray(weights.T).reshape(yshape + (k,))
+    rows = _input_adjoint(tape, tape.sweep(seed), tape.inputs[0], k)
+    _release(tape)
+    return np.asarray(_primal(value)), np.array(np.reshape(rows, (n, k)).T)
 
 
 def jacobian(f: Callable, x: Any, *, chunk_size: int | None = None, executor: Any = None,
