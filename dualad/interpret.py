@@ -201,7 +201,7 @@ class Interpreter:
             result = REDUCE[ufunc](inputs[0], axis=kwargs.pop("axis", 0), **kwargs)
         elif method == "accumulate" and ufunc in ACCUMULATE:
             result = ACCUMULATE[ufunc](inputs[0], axis=kwargs.pop("axis", 0))
-        elif method == "outer" and type(TABLE.get(ufunc)) is Elementwise:
+        elif method == "outer" and ufunc.nin == 2 and ufunc.nout == 1 and ufunc in TABLE:  # any binary rule
             a, b = inputs
             a = np.reshape(a, np.shape(primal(a)) + (1,) * np.ndim(primal(b)))
             result = self.route(ufunc, TABLE[ufunc], (a, b), {}, self.top((a, b)))

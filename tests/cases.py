@@ -1050,6 +1050,18 @@ def _put_wrap_case(x):
     return y
 
 
+def _putmask_case(x):
+    y = x * 1.0
+    np.putmask(y, np.arange(x.size).reshape(x.shape) % 3 == 1, x[::-1] ** 2)  # values.flat[n % size]
+    return y
+
+
+def _place_case(x):
+    y = x * 1.0
+    np.place(y, np.arange(x.size).reshape(x.shape) % 2 == 0, np.sin(x[:2]))  # the 2 values cycle
+    return y
+
+
 def _put_along_axis_case(x):
     y = x.copy()
     np.put_along_axis(y, np.array([[2], [0]]), x[:, :1] * 3.0, axis=1)
@@ -1130,6 +1142,8 @@ CASES.update({
         (lambda x: np.meshgrid(x, _B3, sparse=True)[0], _r(2)),
     ],
     np.put: [(_put_case, _r(6)), (_put_wrap_case, _r(5))],
+    np.putmask: [(_putmask_case, _r(6))],
+    np.place: [(_place_case, _r(5))],
     np.put_along_axis: [(_put_along_axis_case, _r(2, 3))],
     np.fill_diagonal: [(_fill_diagonal_case, _r(3, 3)), (_fill_diagonal_wrap_case, _r(5, 2))],
     np.select: [
