@@ -7,6 +7,8 @@ a DualadError; never a silent mismatch.
 """
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -113,6 +115,12 @@ def test_generated_programs(program):
     np.testing.assert_array_equal(np.asarray(recorded), value)
     np.testing.assert_allclose(forward, reverse, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(forward, central_differences(f_plain, x), rtol=1e-5, atol=1e-6)
+    if importlib.util.find_spec("scipy") is not None:  # the sparsity tracer follows the same writes
+        try:
+            pattern = dualad.jacobian_sparsity(f_dual, x).toarray()
+        except dualad.DualadError:
+            return  # refused, with a reason: allowed
+        assert np.all(pattern | (forward.reshape(pattern.shape) == 0)), "the pattern misses a nonzero"
 
 
 @hypothesis.settings(max_examples=15, deadline=None, derandomize=True,

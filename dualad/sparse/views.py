@@ -2,12 +2,13 @@
 
 numpy views share memory, so a write through one is seen by the others, and a
 Dual's tangent (a view too) follows. Patterns are not views. So every traced
-view remembers the entries of its root array it shows (``_rootmap``); writes
-stamp the root's entries with a write count, and entries written through a
-view are "dirty" in the root until written through the root itself. Using a
-view that shows entries stamped after it was made, or a root with dirty
-entries, raises rather than give a pattern that misses dependencies. The usual
-idioms -- ``r[1:] += x[:-1]``, a scalar loop ``out[i] = ...`` -- stay legal.
+view remembers the entries of its root array it shows (``_rootmap``); a write
+through a view also replaces the pattern rows of the root entries it wrote,
+and stamps them with the root's write count. A view used after its root's
+entries were stamped (written through the root or through another view) reads
+its rows from the root again. So writes through views follow numpy's aliasing,
+as in forward and reverse mode (``dydt = np.empty_like(y); dudt = dydt[::2];
+dudt[0] = ...``, the Gray-Scott right-hand side of scipy's tutorial).
 """
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from . import pattern as P
 from .probe import probe_index
 
 __all__ = ["STALE", "link_view", "fresh", "wrote", "assign", "setitem"]
+
+#: kept for callers that still name it; nothing raises it since views write through to their root
 
 STALE = ("a traced array was modified through a view of it (e.g. v = x[1:]; v[0] = ...), or a view "
          "was used after its array was modified, and dependency patterns do not follow writes "
@@ -38,33 +41,35 @@ def link_view(view, base, smap) -> None:
 
 
 def fresh(t) -> None:
+    """Bring a view's pattern up to date with its root's (written since the view last looked)."""
     root = t._root
     if root is None:
-        if t._dirty is not None and t._dirty.any():
-            raise UnsupportedFunctionError(STALE)
         return
     if root._writes != t._seen:
         if root._stamp is not None and (root._stamp[t._rootmap] > t._seen).any():
-            raise UnsupportedFunctionError(STALE)
+            t._layers = P.gather(root._layers, t._rootmap, root.size) if root._layers else ()
+            t._owned = False
         t._seen = root._writes
 
 
 def wrote(t, rows=None) -> None:
-    """Record a write into entries ``rows`` (flat; None: all) of ``t``."""
+    """Record a write into entries ``rows`` (flat; None: all) of ``t``, after ``t``'s pattern rows changed.
+
+    A write through a view replaces the root's pattern rows of the entries it wrote (the root's
+    memory changed there too), so the root and every other view see it.
+    """
     root = t._root if t._root is not None else t
     root._writes += 1
     if root._stamp is None:
         root._stamp = np.zeros(root.size, dtype=np.int64)
     if t._root is None:
         root._stamp[slice(None) if rows is None else rows] = root._writes
-        if root._dirty is not None:
-            root._dirty[slice(None) if rows is None else rows] = False
     else:
-        where = t._rootmap if rows is None else t._rootmap[rows]
+        rows = np.arange(t.size) if rows is None else np.asarray(rows)
+        where = t._rootmap[rows]
+        new = P.gather(t._layers, rows.astype(P.IDX), t.size) if t._layers else ()
+        _replace_rows(root, where, new)
         root._stamp[where] = root._writes
-        if root._dirty is None:
-            root._dirty = np.zeros(root.size, dtype=bool)
-        root._dirty[where] = True  # changed in the root's memory, not in its pattern
         t._seen = root._writes
 
 
@@ -106,7 +111,13 @@ def setitem(d, key, item) -> None:
     rows = np.flatnonzero(dest >= 0)
     src = dest[rows].astype(P.IDX) - 1  # -1: written with a constant
     new = P.gather(item.layers, src, item.size) if traced and item.layers else ()
+    _replace_rows(d, rows, new)
     wrote(d, rows)
+
+
+def _replace_rows(d, rows: np.ndarray, new: tuple) -> None:
+    """Pattern rows ``rows`` of ``d`` become ``new`` (one row of ``new`` per entry of ``rows``)."""
+    size = d.size
     if not _write_rows(d, rows, new):
         keep = P.arange(size).copy()
         keep[rows] = -1
