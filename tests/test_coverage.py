@@ -347,7 +347,8 @@ def test_no_silent_pass_through_forward():
     assert not failures, "\n".join(f[:300] for f in failures)
     counts = Counter(verdicts.values())
     # the survey reached the table: differentiated and refused functions both exist in number
-    assert counts["supported"] >= 140 and counts["raises"] >= 100, counts
+    # (283 supported, 76 refused after the s2-gaps session: ufunc methods and in-place writes)
+    assert counts["supported"] >= 250 and counts["raises"] >= 50, counts
 
 
 @pytest.mark.filterwarnings("ignore")
@@ -358,7 +359,7 @@ def test_no_silent_pass_through_reverse():
     _report("reverse", verdicts, patterns)
     assert not failures, "\n".join(failures)
     counts = Counter(verdicts.values())
-    assert counts["supported"] >= 140 and counts["raises"] >= 100, counts
+    assert counts["supported"] >= 250 and counts["raises"] >= 50, counts
 
 
 # ----------------------------------------------------------------------------- scipy.special

@@ -18,7 +18,7 @@ import operator
 
 import numpy as np
 
-from ..arraylike import ArrayLike
+from ..decisions import note
 from ..errors import UnsupportedFunctionError
 from ..rules import ACCUMULATE, REDUCE, TABLE
 from .common import plain, shape_of
@@ -44,6 +44,8 @@ def fold_reduce(ufunc: np.ufunc):
                 "remedy: select the entries first (a[mask]) or use np.where to put the identity there")
         extra = {} if initial is np._NoValue else {"initial": plain(initial)}
         expected = ufunc.reduce(plain(a), axis=axis, keepdims=keepdims, **extra)  # numpy's checks and shape
+        if np.asarray(expected).dtype.kind != "f":  # logical_and, ...: a bool result has no derivative
+            return note("compare", expected)
         nd = len(shape_of(a))
         axes = tuple(range(nd)) if axis is None else (axis if isinstance(axis, tuple) else (axis,))
         axes = tuple(operator.index(ax) % max(nd, 1) for ax in axes)
@@ -65,7 +67,9 @@ def fold_reduce(ufunc: np.ufunc):
 def fold_accumulate(ufunc: np.ufunc):
     """``ufunc.accumulate`` as a left fold through the rule table, every partial result kept."""
     def accumulate(a, axis=0):
-        ufunc.accumulate(plain(a), axis=axis)  # numpy's checks
+        expected = ufunc.accumulate(plain(a), axis=axis)  # numpy's checks
+        if np.asarray(expected).dtype.kind != "f":  # a bool result (logical_and, ...): no derivative
+            return note("compare", expected)
         ax = operator.index(axis) % max(len(shape_of(a)), 1)
         moved = np.moveaxis(a, ax, 0)
         n = shape_of(moved)[0]
