@@ -1003,6 +1003,17 @@ CASES.update({
     np.nanstd: [(lambda x: np.nanstd(x, axis=0, keepdims=True), _N34), (lambda x: np.nanstd(x), _N6)],
     np.nanmax: [(lambda x: np.nanmax(x, axis=1), _N34), (lambda x: np.nanmax(x), _N6)],
     np.nanmin: [(lambda x: np.nanmin(x, axis=0), _N34), (lambda x: np.nanmin(x, keepdims=True), _N34)],
+    # dualad/ops/sets.py
+    np.setdiff1d: [(lambda x: np.setdiff1d(x, np.array([5.0])), _r(5)),
+                   (lambda x: np.setdiff1d(x, x[:1], assume_unique=True), _r(4))],
+    np.setxor1d: [(lambda x: np.setxor1d(x[:3], x[2:] * 1.5), _r(5)),
+                  (lambda x: np.setxor1d(x, np.array([5.0]), assume_unique=True), _r(3))],
+    np.trim_zeros: [(lambda x: np.trim_zeros(np.concatenate([np.zeros(2), x, np.zeros(1)])), _r(3)),
+                    (lambda x: np.trim_zeros(np.concatenate([np.zeros(2), x]), "b"), _r(3))],
+    np.histogram_bin_edges: [(lambda x: np.histogram_bin_edges(x, bins=4), _r(6)),
+                             (lambda x: np.histogram_bin_edges(x, 3, range=(x[0], x[1] + 5.0)), _r(4))],
+    np.poly: [(lambda x: np.poly(x), _r(3)), (lambda x: np.poly(x[:1] * x[1:]), _r(2))],
+    np.ix_: [(lambda x: np.ix_(x[:2], x[1:])[1] * np.ix_(x[:2], x[1:])[0], _r(4))],
     np.partition: [
         (lambda x: np.partition(x, 2), _r(6)),
         (lambda x: np.partition(x, [0, 3], axis=0), _r(5, 2)),

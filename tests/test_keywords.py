@@ -333,6 +333,22 @@ H.update({
                 "axis": [(lambda x: np.unwrap(np.stack([_PH, _PH[::-1]]) + x[:2, :1] * x[:2, 1:2], axis=0), X)],
                 "period": [(lambda x: np.unwrap(_PH + x.ravel()[:6] * 0.1, period=5.0), X)]},
 })
+H.update({  # dualad/ops/sets.py
+    np.setdiff1d: {"assume_unique": [(lambda x: np.setdiff1d(x[0], np.array([9.0]), assume_unique=True), X)]},
+    np.setxor1d: {"assume_unique": [(lambda x: np.setxor1d(x[0], x[1, :2] * 3.0, assume_unique=True), X)]},
+    np.trim_zeros: {"trim": [(lambda x: np.trim_zeros(np.concatenate([[0.0], x[0], [0.0]]), trim="f"), X)],
+                    "axis": [(lambda x: np.trim_zeros(np.concatenate([[0.0], x[0]]), axis=0), X)]},
+    np.histogram_bin_edges: {"bins": [(lambda x: np.histogram_bin_edges(x, bins=3), X),
+                                      (lambda x: np.histogram_bin_edges(x, bins="sturges"), X),
+                                      (lambda x: np.histogram_bin_edges(x, bins=[-2.0, 0.0, 2.0]) * x[0, 0], X),
+                                      (lambda x: np.histogram_bin_edges(x, bins=np.sort(x[0])), X)],
+                             "range": [(lambda x: np.histogram_bin_edges(x, 4, range=(-3.0, x[1, 1])), X)],
+                             "weights": [(lambda x: np.histogram_bin_edges(x, 4, weights=np.ones((3, 4))), X)]},
+})
+R.update({
+    np.trim_zeros: {"axis": lambda x: np.trim_zeros(x, axis=1)},
+    np.histogram_bin_edges: {"weights": lambda x: np.histogram_bin_edges(x[0], 4, weights=x[1] ** 2)},
+})
 R.update({
     np.interp: {"period": lambda x: np.interp(np.array([0.5]), _XS, _PH, period=x[0, 0] ** 2 + 3)},
     np.unwrap: {"period": lambda x: np.unwrap(_PH + x.ravel()[:6] * 0.1, period=x[0, 0] ** 2 + 3)},
@@ -355,7 +371,7 @@ FUNCS = [f for f, r in TABLE.items() if not isinstance(f, np.ufunc) and type(r) 
 #: modules whose entries' keywords have been audited here; entries another module registers later
 #: are reported as expected failures (listed with their keywords) until their cases are added
 AUDITED = {"dualad.rules", "dualad.composites", "dualad.ops.linalg", "dualad.ops.statistics",
-           "dualad.ops.manipulation", "dualad.ops.polynomial", "dualad.ops.signal"}
+           "dualad.ops.manipulation", "dualad.ops.polynomial", "dualad.ops.signal", "dualad.ops.sets"}
 
 
 def _module_of(func) -> str:
