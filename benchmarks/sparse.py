@@ -98,6 +98,28 @@ def probe_only() -> int:
     return 0
 
 
+def ba_only(files) -> int:
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    from benchmarks.adbench import ba
+    from benchmarks.adbench.dataio import data_path, read_ba
+    print("| file | observations | f | detection | detection / f | nnz | within ADBench's block pattern |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+    for name in files:
+        b = read_ba(data_path("ba", name))
+        n, m = len(b.cams), len(b.X)
+        params = ba.pack(b.cams, b.X, b.w)
+
+        def f(p):
+            return ba.residuals_of_params(p, n, m, b.obs, b.feats)
+        f_time = measure(lambda: f(params), repeat=3)["best"]
+        t0 = timeit.default_timer()
+        S = dualad.jacobian_sparsity(f, params)
+        detect = timeit.default_timer() - t0
+        within = S.multiply(ba.jacobian_pattern(n, m, b.obs)).nnz == S.nnz
+        print(f"| {name} | {len(b.obs)} | {fmt(f_time)} | {fmt(detect)} | {detect / f_time:,.0f}x | {S.nnz} | {within} |")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", help="also write the measurements to this file")
@@ -105,7 +127,12 @@ def main(argv=None) -> int:
                     help="only: an arrow pattern (dense row + dense column), column colouring vs bicolouring")
     ap.add_argument("--probe", action="store_true",
                     help="only: sparsity detection of a bundle-adjustment-like residual (3-source entries) by size")
+    ap.add_argument("--ba", nargs="*", metavar="FILE",
+                    help="only: sparsity detection of ADBench's BA residuals (benchmarks/adbench/data/ba files, "
+                         "e.g. ba1_n49_m7776_p31843.txt ba3_n161_m48126_p182072.txt)")
     args = ap.parse_args(argv)
+    if args.ba is not None:
+        return ba_only(args.ba or ["ba1_n49_m7776_p31843.txt"])
     if args.arrow:
         return arrow_only()
     if args.probe:
