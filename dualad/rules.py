@@ -54,7 +54,7 @@ from .errors import UnsupportedFunctionError
 __all__ = [
     "TABLE", "Elementwise", "Linear", "Custom", "ZeroDerivative", "NoDerivative",
     "Composite", "ONE", "NEG_ONE", "unbroadcast", "batch_key", "setitem_tangent",
-    "SETITEM", "REDUCE", "ACCUMULATE", "normalize_axes", "OPTIONAL_RULES", "late_rule", "HOLOMORPHIC",
+    "SETITEM", "REDUCE", "ACCUMULATE", "normalize_axes", "OPTIONAL_RULES", "late_rule", "HOLOMORPHIC", "TRANSPOSE_JVP",
 ]
 
 
@@ -141,6 +141,19 @@ class Composite:
 
 #: ``Elementwise.complex`` for a rule whose partials are the complex derivative as written
 HOLOMORPHIC = "holomorphic"
+
+
+class _TransposeJvp:
+    """What a ``Custom.vjp`` returns for a call it has no formula for (complex matrices): reverse mode
+    then transposes the entry's jvp (:mod:`dualad.tape.linearize`), as for an entry without a vjp."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "TRANSPOSE_JVP"
+
+
+TRANSPOSE_JVP = _TransposeJvp()
 
 
 TABLE: dict[Any, Any] = {}

@@ -1337,3 +1337,8 @@ CASES.update({
     np.fft.fftshift: [(lambda x: np.fft.fftshift(x), _r(5)), (lambda x: np.fft.fftshift(x, axes=1), _r(2, 3))],
     np.fft.ifftshift: [(lambda x: np.fft.ifftshift(x), _r(3, 4)), (lambda x: np.fft.ifftshift(x, axes=0), _r(3))],
 })
+_EIG4 = np.array([[0.9, -1.2, 0.3, 0.5], [0.8, 0.4, -0.7, 0.2], [-0.3, 0.6, 1.1, -0.9], [0.2, -0.5, 0.4, 0.7]])
+CASES.update({  # complex eigenvalues of real non-symmetric matrices, in LAPACK's order and normalisation
+    np.linalg.eigvals: [(lambda x: _ri(np.linalg.eigvals(x)), _EIG4), (lambda x: np.linalg.eigvals(x + x.T), _EIG4)],
+    np.linalg.eig: [(lambda x: _ri(np.linalg.eig(x)[0]), _EIG4), (lambda x: _ri(np.linalg.eig(x)[1]), _EIG4)],
+})

@@ -179,7 +179,7 @@ def test_binary_and_matmul_match_jax(f, jf):
 def test_non_ready_rules_refuse_complex_values():
     z = _c(4)
     for f in (lambda w: np.maximum(w, 0.5), lambda w: np.sign(w), lambda w: np.var(w), lambda w: np.vdot(w, w),
-              lambda w: np.max(w), lambda w: np.linalg.eigvalsh(np.outer(w, w)), lambda w: np.sort(w)):
+              lambda w: np.max(w), lambda w: np.linalg.cholesky(np.outer(w, np.conj(w)) + np.eye(4)), lambda w: np.sort(w)):
         for run in (lambda g: dualad.jvp(g, z, z), lambda g: tape.vjp(g, z, np.ones_like(g(z)))):
             with pytest.raises(UnsupportedFunctionError, match="complex"):
                 run(f)
@@ -297,3 +297,91 @@ def test_sparsity_through_complex_intermediates():
     np.testing.assert_array_equal(pattern.toarray() != 0, want != 0)
     dense = dualad.jacobian_sparsity(lambda v: np.abs(np.fft.fft(v)), np.ones(4) + np.arange(4))
     assert dense.nnz == 16
+
+
+# ----------------------------------------------------------------------------- complex linear algebra
+_A4 = np.array([[0.9, -1.2, 0.3, 0.5], [0.8, 0.4, -0.7, 0.2], [-0.3, 0.6, 1.1, -0.9], [0.2, -0.5, 0.4, 0.7]])
+_Z3 = np.array([[1.0 + 0.5j, 0.3 - 0.2j, -0.4 + 0.1j], [0.2 + 0.7j, -0.8 + 0.3j, 0.5 - 0.6j],
+                [-0.1 - 0.4j, 0.6 + 0.2j, 1.3 - 0.5j]])
+_H3 = _Z3 + np.conj(_Z3.T)
+_B43 = np.vstack([_Z3, [[0.3 - 0.1j, -0.2 + 0.9j, 0.4 + 0.4j]]])
+
+_LINALG = [  # (name, f, point): values and vectors in numpy's (LAPACK's) normalisation
+    ("eigvals-real-nonsymmetric", np.linalg.eigvals, _A4),
+    ("eig-values", lambda a: np.linalg.eig(a)[0], _A4),
+    ("eig-vectors", lambda a: np.linalg.eig(a)[1], _A4),
+    ("eig-complex-vectors", lambda a: np.linalg.eig(a)[1], _Z3),
+    ("eigh-hermitian-values", lambda a: np.linalg.eigh(a)[0], _H3),
+    ("eigh-hermitian-vectors", lambda a: np.linalg.eigh(a)[1], _H3),
+    ("eigh-hermitian-upper", lambda a: np.linalg.eigh(a, UPLO="U")[1], _H3),
+    ("eigvalsh-hermitian", np.linalg.eigvalsh, _H3),
+    ("svd-complex-U", lambda a: np.linalg.svd(a, full_matrices=False)[0], _B43),
+    ("svd-complex-s", lambda a: np.linalg.svd(a, full_matrices=False)[1], _B43),
+    ("svd-complex-square-full", lambda a: np.linalg.svd(a)[2], _Z3),
+    ("svd-complex-Vh-wide", lambda a: np.linalg.svd(a.T, full_matrices=False)[2], _B43),
+    ("svdvals-complex", np.linalg.svdvals, _B43),
+    ("slogdet-sign", lambda a: np.linalg.slogdet(a)[0], _Z3),
+    ("slogdet-logabs", lambda a: np.linalg.slogdet(a)[1], _Z3),
+    ("solve", lambda a: np.linalg.solve(a, np.array([1.0, 2j, -1.0])), _Z3),
+    ("inv", np.linalg.inv, _Z3),
+    ("det", np.linalg.det, _Z3),
+    ("matmul", lambda a: a @ a.T, _Z3),
+]
+
+
+@pytest.mark.parametrize("name, f, a", _LINALG, ids=[c[0] for c in _LINALG])
+def test_complex_linalg_in_both_modes(name, f, a):
+    v = RNG.normal(size=a.shape) + (1j * RNG.normal(size=a.shape) if np.iscomplexobj(a) else 0)
+    if "hermitian" in name:
+        v = v + np.conj(v.T)  # stay Hermitian, as numpy's one-triangle read does anyway
+    y = f(a)
+    u = RNG.normal(size=np.shape(y)) + (1j * RNG.normal(size=np.shape(y)) if np.iscomplexobj(y) else 0)
+    np.testing.assert_allclose(dualad.jvp(f, a, v)[1], _fd_complex(f, a, v), atol=1e-7)
+    np.testing.assert_allclose(tape.vjp(f, a, u)[1], _vjp_fd(f, a, u), atol=1e-7)
+
+
+@pytest.mark.parametrize("f, jf", [
+    (np.linalg.eigvals, jnp.linalg.eigvals),
+    (lambda a: np.linalg.slogdet(a)[1], lambda a: jnp.linalg.slogdet(a)[1]),
+    (lambda a: np.linalg.inv(a) @ a.T, lambda a: jnp.linalg.inv(a) @ a.T),
+], ids=["eigvals", "slogdet", "inv"])
+def test_complex_linalg_matches_jax(f, jf):
+    a = _Z3
+    v = RNG.normal(size=a.shape) + 1j * RNG.normal(size=a.shape)
+    y = f(a)
+    u = RNG.normal(size=np.shape(y)) + (1j * RNG.normal(size=np.shape(y)) if np.iscomplexobj(y) else 0)
+    order = np.argsort(np.asarray(jf(jnp.asarray(a)))) if f is np.linalg.eigvals else None
+    mine_t, mine_ct = dualad.jvp(f, a, v)[1], tape.vjp(f, a, u)[1]
+    want_t = np.asarray(jax.jvp(jf, (jnp.asarray(a),), (jnp.asarray(v),))[1])
+    if order is not None:  # JAX and numpy list the eigenvalues in the same LAPACK order; check it
+        np.testing.assert_allclose(np.asarray(jf(jnp.asarray(a))), y, atol=1e-12)
+    np.testing.assert_allclose(mine_t, want_t, atol=1e-10)
+    want_ct = np.asarray(jax.vjp(jf, jnp.asarray(a))[1](jnp.asarray(u))[0])
+    np.testing.assert_allclose(mine_ct, want_ct, atol=1e-10)
+
+
+def test_complex_linalg_degeneracy_raises():
+    from dualad.errors import DegeneracyError
+    repeated = np.diag([2.0, 2.0, 1.0]) + np.triu(np.ones((3, 3)), 1)  # a defective double eigenvalue
+    for f in (np.linalg.eigvals, lambda a: np.linalg.eig(a)[1]):
+        with pytest.raises(DegeneracyError, match="remedy"):
+            dualad.jacobian(f, repeated)
+    herm = np.diag([1.0, 1.0, 3.0]).astype(complex)
+    with pytest.raises(DegeneracyError, match="remedy"):
+        dualad.jvp(lambda a: np.linalg.eigh(a)[1], herm, herm)
+    np.testing.assert_allclose(dualad.jvp(np.linalg.eigvalsh, herm, np.eye(3) + 0j)[1], np.ones(3))  # values: fine
+    with pytest.raises(UnsupportedFunctionError, match="full_matrices=False"):
+        dualad.jvp(lambda a: np.linalg.svd(a)[0], _B43, _B43)
+
+
+# ----------------------------------------------------------------------------- check_grad
+def test_check_grad_on_complex_intermediates_and_complex_inputs():
+    from dualad.testing import assert_derivatives_close
+    x = np.array([0.3, -1.2, 0.8, 0.5])
+    report = assert_derivatives_close(lambda v: np.abs(np.fft.fft(v * np.exp(1j * v))) ** 2 + np.fft.irfft(np.fft.rfft(v) * 1j, 4), x)
+    assert report.passed
+    z = np.array([0.4 + 0.3j, -0.7 + 1.1j])
+    report = dualad.check_grad(lambda w: np.abs(np.exp(w) * np.conj(w)) + np.angle(w), z)  # complex x
+    assert report.passed and report.x_shape == (2, 2)
+    report = dualad.check_grad(lambda w: np.fft.fft(w * w), z)  # complex x and output: (Re, Im) pairs
+    assert report.passed

@@ -45,7 +45,8 @@ import math
 import numpy as np
 
 from ..errors import DegeneracyError, UnsupportedFunctionError
-from ..rules import TABLE, Custom, Linear, unbroadcast
+from ..rules import TABLE, TRANSPOSE_JVP, Custom, Linear, unbroadcast
+from ..wirtinger import any_complex
 from .common import arg, back, composite, diag_embed, diag_part, front, mT, norm_axes, plain, shape_of
 
 __all__ = ["gap_tolerance"]
@@ -801,3 +802,192 @@ if hasattr(np, "matvec"):
                               {0: _matvec_transpose_a, 1: _matvec_transpose_v})
     TABLE[np.vecmat] = Linear({0: _vecmat_tangent_v, 1: _vecmat_tangent_a},
                               {0: _vecmat_transpose_v, 1: _vecmat_transpose_a})
+
+
+# ----------------------------------------------------------------------------- complex matrices (issue 15)
+# Under dualad's complex convention (dualad.wirtinger: JAX's) these rules hold for complex matrices:
+# only the jvp is written; reverse mode transposes it (rules.TRANSPOSE_JVP). Real matrices keep the
+# rules above, untouched. Eigen- and singular VECTORS of a complex matrix are unique only up to a
+# phase per vector; LAPACK fixes it (eigh with UPLO='L': the first component real, 'U': the last;
+# svd: the first component of each right singular vector real when m >= n, of each left one when
+# m < n; eig: the largest component real) and the rules differentiate exactly that choice, after
+# checking the returned vectors follow it (another LAPACK: a refusal, never a wrong derivative).
+def _complex_args(args) -> bool:
+    return any_complex(args[:1])
+
+
+def _phase_row(V, row, func: str):
+    """The entries of ``V[..., row, :]``, checked real and nonzero (the phase LAPACK fixed)."""
+    r = plain(V)[..., row, :]
+    scale = max(float(np.max(np.abs(r))), np.finfo(np.float64).tiny)
+    if np.any(np.abs(r.imag) > 1e-12 * scale) or np.any(np.abs(r) <= 1e-12 * scale):
+        raise UnsupportedFunctionError(
+            f"{func}: the vectors of this complex matrix are not in the phase this build of LAPACK is known to "
+            "return (a real component at a fixed position), so their derivative would depend on an unknown "
+            "choice; remedy: differentiate the values only (eigvalsh/svdvals), or phase-independent functions "
+            "of the vectors (|v|, v v^H) computed from them")
+    return V[..., row, :]
+
+
+def _fix_phase(dV, V, row, func: str):
+    """Add i theta_j v_j to column j so that component ``row`` stays real (LAPACK's phase)."""
+    ref = _phase_row(V, row, func)  # (..., n): real
+    theta = -np.imag(dV[..., row, :]) / np.real(ref)  # (k, ..., n) against (..., n)
+    return dV + 1j * theta[..., None, :] * V
+
+
+def _hermitian_read(T, upper: bool):
+    """The Hermitian matrix LAPACK factors, given the tangent of the full input: one triangle, its
+    conjugate mirrored, the real part of the diagonal."""
+    keep, strict = _triangle_masks(shape_of(T)[-1], upper)
+    eye = np.eye(shape_of(T)[-1])
+    return T * (keep - eye) + np.conjugate(mT(T * strict)) + np.real(T) * eye
+
+
+def _eigh_complex_jvp(out, args, kwargs, tangents):
+    w, V = out
+    upper = _uplo(args, kwargs)
+    T = _hermitian_read(front(tangents[0]), upper)
+    X = np.conjugate(mT(V)) @ T @ V
+    F = _inverse_gaps(w, "eigenvalue", "np.linalg.eigh")
+    dV = _fix_phase(V @ (F * X), V, -1 if upper else 0, "np.linalg.eigh")
+    return (back(np.real(diag_part(X))), back(dV))
+
+
+def _eigvalsh_complex_jvp(out, args, kwargs, tangents):
+    upper = _uplo(args, kwargs)
+    _, V = np.linalg.eigh(args[0], "U" if upper else "L")
+    T = _hermitian_read(front(tangents[0]), upper)
+    return back(np.real(diag_part(np.conjugate(mT(V)) @ T @ V)))
+
+
+def _svd_complex_jvp(out, args, kwargs, tangents):
+    A = args[0]
+    full, compute_uv, hermitian = _svd_options(args, kwargs)
+    m, n = shape_of(A)[-2:]
+    if hermitian:
+        raise UnsupportedFunctionError("np.linalg.svd(..., hermitian=True) of a complex matrix has no derivative "
+                                       "rule in dualad; remedy: leave hermitian out")
+    if compute_uv and full and m != n:
+        raise UnsupportedFunctionError(
+            "np.linalg.svd(..., full_matrices=True) of a complex non-square matrix: the complement vectors have "
+            "no derivative rule in dualad; remedy: full_matrices=False")
+    if not compute_uv:
+        U, s, Vh = np.linalg.svd(A, full_matrices=False)
+    else:
+        U, s, Vh = out
+    V = np.conjugate(mT(Vh))
+    T = front(tangents[0])
+    dP = np.conjugate(mT(U)) @ T @ V
+    ds = np.real(diag_part(dP))
+    if not compute_uv:
+        return back(ds)
+    _check_small_singular(s)
+    F = _inverse_gaps(s, "singular value", "np.linalg.svd", squared=True, vectors="singular vector")
+    S = diag_embed(s)
+    inv_s = diag_embed(1.0 / s)
+    # the imaginary part of diag(dP) turns U and V by opposite phases (Hermitian-SVD identities)
+    phase = 0.5 * (dP - np.conjugate(mT(dP))) * np.eye(shape_of(s)[-1]) @ inv_s
+    dU = U @ (F * (dP @ S + S @ np.conjugate(mT(dP))) + phase)
+    dV = V @ (F * (S @ dP + np.conjugate(mT(dP)) @ S))
+    if m > n:
+        dU = dU + (T @ V - U @ dP) @ inv_s
+    if n > m:
+        dV = dV + (np.conjugate(mT(T)) @ U - V @ np.conjugate(mT(dP))) @ inv_s
+    # LAPACK's phase: shared by U's and V's columns, so one theta per pair
+    if m >= n:
+        ref = _phase_row(V, 0, "np.linalg.svd")
+        theta = -np.imag(dV[..., 0, :]) / np.real(ref)
+    else:
+        ref = _phase_row(U, 0, "np.linalg.svd")
+        theta = -np.imag(dU[..., 0, :]) / np.real(ref)
+    dU = dU + 1j * theta[..., None, :] * U
+    dV = dV + 1j * theta[..., None, :] * V
+    return (back(dU), back(ds), back(np.conjugate(mT(dV))))
+
+
+def _svdvals_complex_jvp(out, args, kwargs, tangents):
+    U, _, Vh = np.linalg.svd(args[0], full_matrices=False)
+    dP = np.conjugate(mT(U)) @ front(tangents[0]) @ np.conjugate(mT(Vh))
+    return back(np.real(diag_part(dP)))
+
+
+def _slogdet_complex_jvp(out, args, kwargs, tangents):
+    sign = out[0]
+    try:
+        inv = np.linalg.inv(args[0])
+    except np.linalg.LinAlgError:
+        raise DegeneracyError("np.linalg.slogdet of a singular complex matrix: log|det| is -inf and the sign is "
+                              "undefined, so neither has a derivative; remedy: move off the singular point") from None
+    t = np.sum(np.swapaxes(inv, -1, -2)[..., None] * tangents[0], axis=(-3, -2))  # tr(A^-1 dA) per direction
+    return (np.expand_dims(sign, -1) * 1j * np.imag(t), np.real(t))
+
+
+# ----------------------------------------------------------------------------- eig, eigvals (general matrices)
+def _eig_parts(A, w, V):
+    """Vinv and the eigenvalue gaps, refusing repeated eigenvalues (not differentiable in general)."""
+    F = _inverse_gaps(w, "eigenvalue", "np.linalg.eig")
+    return np.linalg.inv(V), F
+
+
+def _eig_jvp(out, args, kwargs, tangents):
+    w, V = out
+    Vinv, F = _eig_parts(args[0], w, V)
+    X = Vinv @ front(tangents[0]) @ V
+    dw = diag_part(X)
+    dV = V @ (F * X)
+    # LAPACK's normalisation: unit norm, the largest component real (real vectors stay real)
+    Vp = plain(V)
+    mags = np.abs(Vp)
+    p = np.argmax(mags, axis=-2)  # (..., n)
+    top = np.take_along_axis(mags, p[..., None, :], axis=-2)[..., 0, :]
+    second = np.sort(mags, axis=-2)[..., -2, :] if Vp.shape[-2] > 1 else np.zeros_like(top)
+    if np.any(second >= top * (1 - 1e-8)):
+        raise DegeneracyError("np.linalg.eig: an eigenvector has two components of the same largest magnitude, "
+                              "so the phase LAPACK fixes (largest component real) may jump; its derivative is "
+                              "undefined here; remedy: differentiate the eigenvalues only (np.linalg.eigvals)")
+    vp = np.take_along_axis(Vp, p[..., None, :], axis=-2)[..., 0, :]
+    if np.any(np.abs(np.imag(vp)) > 1e-12 * np.abs(vp)):
+        raise UnsupportedFunctionError("np.linalg.eig: the eigenvectors are not in the phase this build of LAPACK "
+                                       "is known to return (largest component real); remedy: differentiate "
+                                       "np.linalg.eigvals, or phase-independent functions of the vectors")
+    dvp = np.take_along_axis(dV, np.broadcast_to(p[..., None, :], shape_of(dV)[:-2] + (1,) + p.shape[-1:]),
+                             axis=-2)[..., 0, :]
+    vp_value = np.take_along_axis(V, p[..., None, :], axis=-2)[..., 0, :]  # V itself: nested derivatives see it
+    c = -np.real(np.sum(np.conjugate(V) * dV, axis=-2)) - 1j * np.imag(dvp) / np.real(vp_value)
+    if not np.iscomplexobj(plain(V)):
+        c = np.real(c)
+    dV = dV + c[..., None, :] * V
+    return (back(dw), back(dV))
+
+
+def _eigvals_jvp(out, args, kwargs, tangents):
+    w, V = np.linalg.eig(args[0])
+    Vinv, _ = _eig_parts(args[0], w, V)
+    return back(diag_part(Vinv @ front(tangents[0]) @ V))
+
+
+def _by_dtype(real_entry, complex_jvp, constant_outputs=None):
+    """One entry: the real rule for real matrices, ``complex_jvp`` (transposed in reverse mode) for complex."""
+    def jvp(out, args, kwargs, tangents):
+        if _complex_args(args):
+            return complex_jvp(out, args, kwargs, tangents)
+        return real_entry.jvp(out, args, kwargs, tangents)
+
+    def vjp(out, args, kwargs, ct):
+        if _complex_args(args):
+            return TRANSPOSE_JVP
+        return real_entry.vjp(out, args, kwargs, ct)
+
+    kept = real_entry.constant_outputs if constant_outputs is None else constant_outputs
+    return Custom(jvp, None if real_entry.vjp is None else vjp, pattern_like=real_entry.pattern_like,
+                  constant_outputs=kept, complex=True)
+
+
+TABLE[np.linalg.eigh] = _by_dtype(TABLE[np.linalg.eigh], _eigh_complex_jvp)
+TABLE[np.linalg.eigvalsh] = _by_dtype(TABLE[np.linalg.eigvalsh], _eigvalsh_complex_jvp)
+TABLE[np.linalg.svd] = _by_dtype(TABLE[np.linalg.svd], _svd_complex_jvp)
+TABLE[np.linalg.svdvals] = _by_dtype(TABLE[np.linalg.svdvals], _svdvals_complex_jvp)
+TABLE[np.linalg.slogdet] = _by_dtype(TABLE[np.linalg.slogdet], _slogdet_complex_jvp)
+TABLE[np.linalg.eig] = Custom(_eig_jvp, complex=True)
+TABLE[np.linalg.eigvals] = Custom(_eigvals_jvp, complex=True)

@@ -55,6 +55,7 @@ from ..common import put_at, strip as _strip, unsupported as _unsupported
 from ..decisions import note_index
 from ..errors import ConversionError, OutputError, UnsupportedFunctionError, describe
 from ..interpret import Interpreter
+from ..wirtinger import any_complex
 from ..rules import NEG_ONE, ONE, TABLE, Custom, Elementwise, Linear
 from . import pattern as P
 from .probe import structure
@@ -285,7 +286,8 @@ def apply_rule(func, rule, args, kwargs, level=None) -> Any:
         if declared is not None:
             return declared(out, values, slots)
         if not rule.selection:
-            return _coupled(out, slots, rule.constant_outputs)
+            # slogdet's sign is constant for real matrices only (complex: det/|det| moves)
+            return _coupled(out, slots, () if any_complex(values) else rule.constant_outputs)
 
         def fwd(tangents):
             return rule.jvp(out, values, kwargs, _tangent_struct(args, slots, tangents))

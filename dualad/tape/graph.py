@@ -23,7 +23,7 @@ from ..common import all_finite as _all_finite, chain_product, ndim as _ndim, pa
 from ..arraylike import primal as _primal
 from ..dual import Dual, new_tag
 from ..errors import InputError, OutputError
-from ..rules import NEG_ONE, ONE, Custom, Elementwise, Linear, unbroadcast
+from ..rules import NEG_ONE, ONE, TRANSPOSE_JVP, Custom, Elementwise, Linear, unbroadcast
 from ..wirtinger import elementwise_cotangent, any_complex, is_complex, real_part_for, refuse
 
 __all__ = ["Node", "Tape", "local_vjp", "value_shape"]
@@ -171,9 +171,8 @@ def local_vjp(node: Node, ct) -> list:
             proto = next(c for c in ct if c is not None)
             ct = tuple(_zero_cotangent(v, value_shape(proto)[-1], proto) if c is None else c
                        for v, c in zip(node.value, ct))
-        if rule.vjp is not None:
-            cts = rule.vjp(node.value, node.args, node.kwargs, ct)
-        else:  # a jvp alone: transpose it (record it on a small tape and sweep that back)
+        cts = TRANSPOSE_JVP if rule.vjp is None else rule.vjp(node.value, node.args, node.kwargs, ct)
+        if cts is TRANSPOSE_JVP:  # a jvp alone (for this call): transpose it (record it on a small tape, sweep back)
             from .linearize import transpose_jvp  # a cycle at import time: linearize records Vars
             cts = transpose_jvp(rule.jvp, node.value, node.args, node.kwargs, ct,
                                 [(pos, sub) for pos, sub, _ in node.inputs])

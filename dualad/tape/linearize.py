@@ -38,7 +38,7 @@ __all__ = ["transpose_jvp", "transpose_by_columns"]
 
 def _float_dtype(x) -> np.dtype:
     dtype = np.asarray(primal(x)).dtype
-    return dtype if dtype.kind == "f" else np.dtype(np.float64)
+    return dtype if dtype.kind in "fc" else np.dtype(np.float64)  # a complex argument: complex tangents
 
 
 def _directions(ct) -> int:
