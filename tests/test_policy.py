@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import dualad
-from dualad import (ConversionError, DualadError, InputError, OutputError, TangentShapeError,
+from dualad import (ConversionError, DegeneracyError, DualadError, InputError, OutputError, TangentShapeError,
                     UnsupportedFunctionError)
 
 # The functions under test compute sqrt(0), log(0), 0/0 in branches np.where discards;
@@ -202,7 +202,8 @@ D3 = dualad.Dual(np.ones(3), np.ones(3))
 @pytest.mark.parametrize("call,exc,words", [
     (lambda: np.spacing(D3), UnsupportedFunctionError, ["np.spacing", "(3,)", "float64", "remedy"]),
     (lambda: np.maximum(D3 * 1j, 0.5), UnsupportedFunctionError, ["np.maximum", "(3,)", "complex", "remedy"]),
-    (lambda: np.linalg.eigvals(np.diag(D3)), UnsupportedFunctionError, ["np.linalg.eigvals", "(3, 3)", "float64", "remedy"]),
+    (lambda: np.lcm(np.diag(D3), 2), UnsupportedFunctionError, ["np.lcm", "(3, 3)", "float64", "remedy"]),
+    (lambda: np.linalg.eigvals(np.diag(D3)), DegeneracyError, ["np.linalg.eig", "repeated", "remedy"]),
     (lambda: np.add.reduceat(D3, [0, 1]), UnsupportedFunctionError, ["np.add.reduceat", "(3,)", "remedy"]),
     (lambda: np.bitwise_and(D3, 1), UnsupportedFunctionError, ["np.bitwise_and", "(3,)", "remedy"]),
     (lambda: float(D3[0]), ConversionError, ["float(", "()", "float64", "remedy"]),

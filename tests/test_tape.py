@@ -301,7 +301,7 @@ def test_errors_name_the_problem():
     with pytest.raises(ConversionError):
         tape.grad(lambda v: v[v[0]], np.ones(2))
     with pytest.raises(UnsupportedFunctionError):
-        tape.grad(lambda v: np.sum(np.linalg.eigvals(np.diag(v))), np.ones(2))
+        tape.grad(lambda v: np.sum(np.spacing(v)), np.ones(2))
 
 
 def test_stop_gradient_makes_a_constant():

@@ -17,6 +17,10 @@ from . import pattern as P
 __all__ = ["structure", "probe_index", "classify", "probe_base"]
 
 
+def _complex_value(v) -> bool:
+    return v.dtype.kind == "c" if type(v) is np.ndarray else is_complex(v)
+
+
 def _size(shape) -> int:
     return math.prod(shape)
 
@@ -113,7 +117,7 @@ def _one_hot_pairs(rows, k, tr, out_shape, fwd, bwd, complex_out: bool = False):
             t = np.zeros((size, len(cols)))
             t[cols, np.arange(len(cols))] = 1.0
             r = np.asarray(fwd({k: t.reshape(tr.shape + (len(cols),))})).reshape(out_size, len(cols))
-            if is_complex(tr.value):  # a complex entry moves along i too (np.imag reads only that part)
+            if _complex_value(tr.value):  # a complex entry moves along i too (np.imag reads only that part)
                 r = np.abs(r) + np.abs(np.asarray(fwd({k: 1j * t.reshape(tr.shape + (len(cols),))}))
                                     ).reshape(out_size, len(cols))
             row, col = np.nonzero(r[rows])
@@ -213,23 +217,30 @@ def _resolve_multi(rows, counts, k, tr, out_shape, fwd, bwd):
 def _slot_structure(k: int, tr, out_shape: tuple, fwd, bwd, selection: bool) -> tuple:
     """The part of the output pattern that comes from traced operand ``k`` (the map is linear in it)."""
     out_size, size = _size(out_shape), tr.size
-    if selection and not is_complex(tr.value):  # the map only moves entries around: one probe names the source
+    value = tr.value
+    complex_operand = value.dtype.kind == "c" if type(value) is np.ndarray else is_complex(value)
+    if selection and not complex_operand:  # the map only moves entries around: one probe names the source
         probe = probe_index(size)[1:].reshape(tr.shape + (1,))
-        r = np.asarray(fwd({k: probe}))
-        r = r.real if r.dtype.kind == "c" else np.asarray(r, dtype=np.float64)  # moved entries of a complex value
+        r = fwd({k: probe})
+        if type(r) is not np.ndarray or r.dtype.kind != "f":
+            r = np.asarray(r)
+            r = r.real if r.dtype.kind == "c" else np.asarray(r, dtype=np.float64)  # moved entries of a complex value
         if _same_buffer(r, probe):
             return tr.layers, P.arange(size)  # handed back untouched: a reshape
         smap = r.reshape(out_size).astype(P.IDX) - 1
         return P.gather(tr.layers, smap, size), smap
     base = probe_base(size)
     probe = base[1:size + 1].reshape(tr.shape + (4,))
-    r = np.asarray(fwd({k: probe}))
-    if r.dtype.kind == "c" or is_complex(tr.value):
+    r = fwd({k: probe})
+    if type(r) is not np.ndarray:
+        r = np.asarray(r)
+    if r.dtype.kind == "c" or complex_operand:
         # complex coefficients (an FFT) scramble the decoding of sources from the probe values: every
         # output entry is resolved one-hot instead (exact: the map's own nonzero coefficients)
         rows, src = _one_hot_pairs(np.arange(out_size), k, tr, out_shape, fwd, bwd, r.dtype.kind == "c")
         return _gathered(tr, np.concatenate(rows), np.concatenate(src), out_size), None
-    r = np.asarray(r, dtype=np.float64)
+    if r.dtype != np.float64:
+        r = np.asarray(r, dtype=np.float64)
     if _same_buffer(r, probe):
         return tr.layers, P.arange(size)
     r = r.reshape(out_size, 4)

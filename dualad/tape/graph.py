@@ -282,8 +282,12 @@ class Tape:
             if not getattr(rule, "complex", None) and type(rule) is not Output:
                 # a rule for real values only: refused (not run with real formulas) on complex ones
                 dtype = getattr(value, "dtype", None)
-                if (dtype is not None and dtype.kind == "c") or any(is_complex(p.value) for _, _, p in inputs):
+                if dtype is not None and dtype.kind == "c":
                     raise refuse(func, args)
+                for _, _, parent in inputs:  # a loop, not any(...): no calls for plain float parents
+                    v = parent.value
+                    if (v.dtype.kind == "c") if type(v) is np.ndarray else is_complex(v):
+                        raise refuse(func, args)
             token = _errstate_token()
             if token is not self._errstate_token and token != self._errstate_token:
                 err = np.geterr()
