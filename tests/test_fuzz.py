@@ -97,7 +97,9 @@ BAD_X = {
 # entry points that take a complex x as one array (issue 15): jvp (the real-linear map), Dual, tape.vjp,
 # tape.record; every Jacobian-like entry needs holomorphic=True and refuses it without
 _COMPLEX_X_ACCEPTED = {(n, e) for n in ("complex", "complex-array") for e in ("jvp", "tape.vjp", "tape.record")}
-_COMPLEX_X_ACCEPTED |= {("complex", "Dual-value"), ("complex-list", "tape.record")}  # Dual(x, 0.0): a scalar tangent fits a scalar value only
+_COMPLEX_X_ACCEPTED |= {("complex", "Dual-value"), ("complex-list", "tape.record")}
+# check_grad checks a complex x along its real and imaginary axes (Re f, Im f vs Re x, Im x)
+_COMPLEX_X_ACCEPTED |= {(n, "check_grad") for n in ("complex", "complex-array", "complex-list")}  # Dual(x, 0.0): a scalar tangent fits a scalar value only
 
 
 @pytest.mark.parametrize("entry", list(X_ENTRIES))
