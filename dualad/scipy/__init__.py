@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-_SUBMODULES = ("special", "linalg", "stats", "integrate", "signal", "ndimage", "optimize")
+_SUBMODULES = ("special", "linalg", "stats", "integrate", "signal", "ndimage", "optimize", "fft")
 
 __all__ = list(_SUBMODULES)
 

@@ -12,7 +12,7 @@ from types import FrameType
 
 __all__ = ["scipy_caller_hint"]
 
-_MIRRORED = ("special", "linalg", "stats", "signal", "ndimage", "integrate", "optimize")
+_MIRRORED = ("special", "linalg", "stats", "signal", "ndimage", "integrate", "optimize", "fft")
 
 
 def _module_name(frame: FrameType) -> str:
@@ -35,6 +35,11 @@ def _wrapped(frame: FrameType):
 def _public_name(frame: FrameType) -> tuple[str, str, str]:
     """``(display name, submodule, attribute path)`` of the scipy function running in ``frame``."""
     module, name = _module_name(frame), frame.f_code.co_name
+    method = frame.f_locals.get("method") if name == "__ua_function__" else None
+    if module.startswith("scipy.fft") and callable(method):
+        # scipy.fft's public functions are uarray multimethods (no Python frame of their own):
+        # the backend's __ua_function__ frame holds the one the user called.
+        module, name = "scipy.fft", getattr(method, "__name__", name)
     if module.startswith("scipy._lib"):
         inner = _wrapped(frame)
         if inner is not None:
