@@ -268,7 +268,7 @@ def robertson_list(y):
 def kinetics_mixed(y):  # divisions, powers, a transcendental, a value-dependent branch, a scalar output row
     rate = np.exp(-1.5 / (y[0] + 2.0)) * y[1] ** 3 / (1.0 + y[2] ** 2)
     other = y[0] * y[2] - 0.5 * y[1] if y[0] > 0.2 else np.sin(y[1]) * y[2]
-    return [rate - other, -rate, 2.0 * other + y[1] / y[2], np.sqrt(y[0] ** 2 + 1.0)]
+    return [rate - other, -rate, 2.0 * other + y[1] / y[2], np.sqrt(y[0] ** 2 + 1.0), (y[0] ** 2 + 0.1) ** 1.5]
 
 
 def scalar_then_vector(x):  # scalar rows and one whole-array operation: the vectorised block
@@ -315,3 +315,19 @@ def test_scalar_rhs_with_time_argument():
         y = np.array([0.8, 2e-5, 0.2]) * (1.0 + t)
         np.testing.assert_allclose(p(t, y), dualad.jacobian(lambda v: rhs(t, v), y), rtol=1e-13)
     assert p.replays == 3 and p.retapes == 0
+
+
+def test_sparse_prepared_jacobian():
+    pytest.importorskip("scipy")
+
+    def bratu(u, lam):
+        h2 = 1.0 / (len(u) + 1) ** 2
+        padded = np.concatenate([np.zeros(1), u, np.zeros(1)])
+        return (padded[2:] - 2 * u + padded[:-2]) / h2 + lam * np.exp(u) * (1.0 if u[0] > 0 else 2.0)
+    n = 30
+    p = dualad.prepare(bratu, np.full(n, 0.1), args=(2.0,), argnum=0, sparse=True)
+    for u, lam in ((np.linspace(0.1, 0.5, n), 1.5), (-np.linspace(0.1, 0.5, n), 2.0), (-np.linspace(0.1, 0.5, n), 2.0)):
+        J = p(u, lam)
+        assert J.format == "csr" and J.nnz == 3 * n - 2
+        np.testing.assert_allclose(J.toarray(), dualad.jacobian(lambda v: bratu(v, lam), u), rtol=1e-12, atol=1e-9)
+    assert p.retapes == 1  # the branch on u[0] flipped: recorded (with its own pattern) the second time

@@ -62,7 +62,8 @@ class Prepared:
     whose 0 x inf conventions the plain path applies, or an error in the replay).
     """
 
-    def __init__(self, f: Callable, x_example: Any, *, args: tuple = (), argnum: int = 0, max_traces: int = 8):
+    def __init__(self, f: Callable, x_example: Any, *, args: tuple = (), argnum: int = 0, max_traces: int = 8,
+                 sparse: bool = False):
         if not callable(f):
             raise InputError(f"prepare needs a function, got {type(f).__name__}; remedy: pass the function first")
         self.f = f
@@ -74,6 +75,7 @@ class Prepared:
             raise InputError(f"max_traces must be a positive int, got {max_traces!r}")
         self.argnum = int(argnum)
         self.max_traces = int(max_traces)
+        self.sparse = bool(sparse)
         self.replays = 0
         self.retapes = 0
         self.mismatches = 0
@@ -198,7 +200,11 @@ class Prepared:
 
     # ------------------------------------------------------------------ public derivatives
     def jacobian(self, *call_args: Any) -> Any:
-        """The Jacobian at the point (shape ``f(x).shape + x.shape``), like :func:`dualad.jacobian`."""
+        """The Jacobian at the point (shape ``f(x).shape + x.shape``), like :func:`dualad.jacobian`; with
+        ``sparse=True`` a ``scipy.sparse.csr_matrix`` (flattened outputs x inputs), like
+        :func:`dualad.sparse_jacobian`."""
+        if self.sparse:
+            return self._sparse_jacobian(call_args)
         if len(call_args) == 1 and not self.args:
             # the common call, kept short: f(x) alone, x of the most recent trace's shape and dtype
             x = call_args[0]
@@ -231,6 +237,15 @@ class Prepared:
                          lambda: dualad.jacobian(self._bound(args), x), _finite)
 
     __call__ = jacobian
+
+    def _sparse_jacobian(self, call_args: tuple) -> Any:
+        x, args, _ = self._split(call_args, 0, "jacobian")
+        import dualad
+
+        def compute(trace):
+            return trace.sparse_jacobian(x, args, self._bound)
+        return self._run(x, args, compute, lambda: dualad.sparse_jacobian(self._bound(args), x),
+                         lambda J: _finite(J.data))
 
     def jvp(self, *call_args: Any) -> Any:
         """``(f(x), J @ v)``, called as ``p.jvp(x, v)`` (f's arguments, then the direction)."""
@@ -319,7 +334,8 @@ def _own(a):
     return a
 
 
-def prepare(f: Callable, x_example: Any, *, args: tuple = (), argnum: int = 0, max_traces: int = 8) -> Prepared:
+def prepare(f: Callable, x_example: Any, *, args: tuple = (), argnum: int = 0, max_traces: int = 8,
+            sparse: bool = False) -> Prepared:
     """Record ``f`` at ``x_example`` once; return a :class:`Prepared` whose derivatives replay it.
 
     The replay is compiled straight-line numpy code: no per-operation dispatch.
@@ -334,6 +350,10 @@ def prepare(f: Callable, x_example: Any, *, args: tuple = (), argnum: int = 0, m
     ``args``, x's position in ``argnum``; then the object is called like f, so
     it passes straight as ``solve_ivp(..., jac=dualad.prepare(rhs, y0, args=(0.0,), argnum=1))``.
 
+    ``sparse=True``: the Jacobian is a ``scipy.sparse.csr_matrix``, computed by the replayed forward
+    program with one direction per colour of the pattern (detected once per recorded branch, as
+    :class:`dualad.SparseJacobian` detects it).
+
     >>> import numpy as np, dualad
     >>> p = dualad.prepare(lambda v: np.sin(v) * v[0], np.zeros(2))
     >>> p.jacobian(np.array([0.0, 1.0])).round(6)  # diag(cos v) v0 + sin(v) e0
@@ -342,4 +362,4 @@ def prepare(f: Callable, x_example: Any, *, args: tuple = (), argnum: int = 0, m
     >>> p.replays
     1
     """
-    return Prepared(f, x_example, args=args, argnum=argnum, max_traces=max_traces)
+    return Prepared(f, x_example, args=args, argnum=argnum, max_traces=max_traces, sparse=sparse)

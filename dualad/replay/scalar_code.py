@@ -149,8 +149,8 @@ class _Writer:
             line = f"({texts[0]}) {_INFIX[kind]} ({texts[1]})"
         elif kind is np.negative:
             line = f"-({texts[0]})"
-        elif kind is np.power and parents[1] is None:
-            line = f"({texts[0]}) ** {texts[1]}"
+        elif kind is np.power and parents[1] is None and float(node.args[1]).is_integer():
+            line = f"({texts[0]}) ** {texts[1]}"  # an integral exponent: real for every base, like numpy
         else:
             line = f"{self.code.const(kind, 'f')}({', '.join(texts)})"
         self.value[i] = self.name(i)
@@ -188,7 +188,7 @@ class _Writer:
                 return 1.0 / float(node.args[1]) if j is None else f"(1.0 / {self.use(j, texts[1])})"
             self.want(node.index)
             return f"(-{self.name(node.index)} / {self.use_text(parents[1], texts[1])})"
-        if kind is np.power and pos == 0 and parents[1] is None:
+        if kind is np.power and pos == 0 and parents[1] is None and float(node.args[1]).is_integer():
             y = float(node.args[1])
             if y == 0:
                 return 0.0

@@ -57,6 +57,7 @@ class Trace:
         self._forward = None
         self._reverse = None
         self._jacobian = None
+        self._sparse = None
         # a call can go straight to the compiled Jacobian when no argument needs comparing
         self.direct = not rec.plain_extras
         self.signature = tuple(hashable(g.value) for g in rec.guards)
@@ -160,6 +161,29 @@ class Trace:
         if a is None:
             a = np.zeros(self.x_shape + seed.shape[-1:], _float_dtype(self.x_dtype))
         return value, a
+
+    def sparse_jacobian(self, x, args: tuple, bound):
+        """The Jacobian as a csr matrix: the forward program with one direction per colour of the
+        pattern detected (once, at this trace's recorded point: its branch's structure)."""
+        if self._sparse is None:
+            from ..sparse import SparseJacobian  # scipy needed only here
+            tape = self.rec.tape
+            x0 = tape.nodes[self.rec.x_node].value
+            full0 = [tape.nodes[i].value for pos, i in sorted(self.rec.extra_nodes.items())]
+            recorded = dict(zip(self.value_position, full0))
+            recorded.update(self.rec.plain_extras)
+            extras = tuple(recorded[pos] for pos in sorted(recorded))
+            detector = SparseJacobian(bound(extras), x0)
+            S = detector.sparsity
+            k = max(1, detector.ncolors)
+            seed = np.zeros((self.x_size, k), _float_dtype(self.x_dtype))
+            seed[np.arange(self.x_size), detector.colors] = 1.0
+            rows = np.repeat(np.arange(S.shape[0], dtype=np.int64), np.diff(S.indptr))
+            self._sparse = (S, seed.reshape(self.x_shape + (k,)), rows * k + detector.colors[S.indices], k)
+        S, seed, take, k = self._sparse
+        _, t = self.push(x, args, seed)
+        data = np.reshape(t, (-1,))[take]
+        return type(S)((data, S.indices.copy(), S.indptr.copy()), shape=S.shape)
 
     def jacobian(self, x, args: tuple):
         """The Jacobian: forward with the identity seed (one direction per input entry), or reverse
