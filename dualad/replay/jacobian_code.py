@@ -263,7 +263,7 @@ def jacobian_program(rec: Recording, flow: Flow | None = None, vectorize: bool =
     special = None
     if block is not None:
         special = _BlockWriter(block, rec, flow, code, needed, tangents, dense, value_of, n, dtype).special
-    code.namespace.update(fit=fit, diagonal_tangent=diagonal_tangent, np=np)
+    code.namespace.update(fit=fit, diagonal_tangent=diagonal_tangent, np=np, isfinite=math.isfinite)
     emit_values(rec, flow, code, live, value_of, tangent_line, special)
     final = y_shape + x_shape
     if out is None or not needed[out]:
@@ -271,15 +271,22 @@ def jacobian_program(rec: Recording, flow: Flow | None = None, vectorize: bool =
     else:
         t = tangents[out]
         if t.kind == "diag" and t.array is None and t.full and len(y_shape) == 1 and y_shape == x_shape:
-            code.line(f"return np.diag({t.expr})")  # d is an array of x's shape (an elementwise result)
+            # d is an array of x's shape (an elementwise result); checked here, not the n x n matrix
+            code.line(f"if not isfinite({t.expr}.sum()): raise FloatingPointError('not finite')")
+            code.line(f"return np.diag({t.expr})")
         elif t.kind == "diag":
             d = t.expr if t.array is None else code.const(t.array, "D")
+            code.line(f"if not isfinite(np.sum({d})): raise FloatingPointError('not finite')")
             code.line(f"return diagonal_tangent({d}, {y_shape!r}).reshape({final!r})")
         elif t.kind == "const":
             code.line(f"return {code.const(np.reshape(t.array, final), 'C')}.copy()")
         else:
+            code.line(f"if not isfinite({t.expr}.sum()): raise FloatingPointError('not finite')")
             code.line(f"return {t.expr}.reshape({final!r})")
-    return code.compile("jacobian", parameters(rec))
+    program = code.compile("jacobian", parameters(rec))
+    # a non-finite Jacobian raises inside (the plain path then applies the 0 x inf conventions)
+    program.checks_finite = True
+    return program
 
 
 class _BlockWriter:

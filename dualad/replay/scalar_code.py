@@ -334,5 +334,9 @@ class _Writer:
             code.line(f"J.flat[{pos}] = ({', '.join(expressions)},)")
         else:
             code.line(f"J = {known_name}.copy()")
+        code.namespace["isfinite"] = math.isfinite
+        code.line("if not isfinite(J.sum()): raise FloatingPointError('not finite')")
         code.line(f"return J.reshape({value_shape(out.value) + (n,)!r})")
-        return code.compile("jacobian", parameters(rec))
+        program = code.compile("jacobian", parameters(rec))
+        program.checks_finite = True  # a non-finite Jacobian raises inside: the plain path decides
+        return program

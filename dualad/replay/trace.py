@@ -91,6 +91,8 @@ class Trace:
                     _, a = reverse(x, *extras, seed)
                     if a is None:
                         return np.zeros(y_shape + x_shape)
+                    if not math.isfinite(np.sum(a)):  # the plain path applies the 0 x inf conventions
+                        raise FloatingPointError("not finite")
                     return np.reshape(np.moveaxis(np.reshape(a, (n, m)), 0, 1), y_shape + x_shape)
                 self._jacobian = rows
         return self._jacobian
