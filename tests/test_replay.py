@@ -331,3 +331,23 @@ def test_sparse_prepared_jacobian():
         assert J.format == "csr" and J.nnz == 3 * n - 2
         np.testing.assert_allclose(J.toarray(), dualad.jacobian(lambda v: bratu(v, lam), u), rtol=1e-12, atol=1e-9)
     assert p.retapes == 1  # the branch on u[0] flipped: recorded (with its own pattern) the second time
+
+
+def test_gradient_of_a_sliced_parameter_vector():
+    """Slices of one parameter vector (an MLP's weights): their adjoints are added into one buffer in place."""
+    rng = np.random.default_rng(3)
+    X, Y = rng.standard_normal((5, 4)), rng.standard_normal((5, 2))
+
+    def loss(theta):
+        W1, b1 = theta[:12].reshape(4, 3), theta[12:15]
+        W2, b2 = theta[15:21].reshape(3, 2), theta[21:23]
+        r = np.tanh(X @ W1 + b1) @ W2 + b2 - Y
+        return np.mean(r * r) + 0.1 * np.sum(theta[:12] ** 2)
+    p = dualad.prepare(loss, 0.3 * rng.standard_normal(23))
+    for theta in (0.2 * rng.standard_normal(23), rng.standard_normal(23)):
+        value, g = p.value_and_grad(theta)
+        np.testing.assert_allclose(value, loss(theta), rtol=1e-14)
+        np.testing.assert_allclose(g, dualad.gradient(loss, theta), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(g, central_differences(loss, theta), rtol=1e-6, atol=1e-8)
+        assert p.value_and_grad(theta)[1] is not g  # a fresh array each call
+    assert "R_" in p.traces[0].reverse.source and p.fallbacks == 0

@@ -18,6 +18,7 @@ when the program is written.
 """
 from __future__ import annotations
 
+import operator
 from typing import Callable
 
 import numpy as np
@@ -83,9 +84,12 @@ def reverse_program(rec: Recording, flow: Flow | None = None) -> Callable:
     has = set()  # nodes whose adjoint has been assigned
     parts: dict = {}  # tuple-valued node -> {item: adjoint name}
 
+    own = set()  # adjoints held in a fresh array of this program's (a sum, a getitem's scatter buffer)
+
     def add(parent: int, expr: str) -> None:
         if parent in has:
             code.line(f"a{parent} = a{parent} + {expr}")
+            own.add(parent)  # a new array, referenced by this name alone until the parent is swept
         else:
             code.line(f"a{parent} = {expr}")
             has.add(parent)
@@ -137,8 +141,18 @@ def reverse_program(rec: Recording, flow: Flow | None = None) -> Callable:
             for pos, _, parent in node.inputs:
                 if not needed[parent.index]:
                     continue
+                j = parent.index
+                into = node.rule.transpose_into.get(pos)
+                if into is not None and j in own and isinstance(parent.value, np.ndarray) \
+                        and parent.value.dtype.kind == "f":
+                    # x[a:b] of a long x: added into x's adjoint in place, as the tape's sweep does
+                    code.line(f"a{j} = {code.const(into, 'R')}(a{j}, {ct}, {', '.join(args)}{kw})")
+                    continue
+                fresh = j not in has and node.func is operator.getitem and into is not None
                 transpose = code.const(node.rule.transpose[pos], "R")
-                add(parent.index, f"fit_adjoint({transpose}({ct}, {', '.join(args)}{kw}), {value_of(parent.index)})")
+                add(j, f"fit_adjoint({transpose}({ct}, {', '.join(args)}{kw}), {value_of(j)})")
+                if fresh:  # the transpose scattered into a zero buffer of its own
+                    own.add(j)
         else:  # custom: the tape's own step at the new values (tuples, list arguments, transposed jvps)
             targs = "(" + ", ".join(args) + ("," if len(args) == 1 else "") + ")"
             code.line(f"s{i} = custom_step({code.const(node, 'n')}, {value_of(i)}, {targs}, {ct})")
