@@ -351,3 +351,15 @@ def test_gradient_of_a_sliced_parameter_vector():
         np.testing.assert_allclose(g, central_differences(loss, theta), rtol=1e-6, atol=1e-8)
         assert p.value_and_grad(theta)[1] is not g  # a fresh array each call
     assert "R_" in p.traces[0].reverse.source and p.fallbacks == 0
+
+
+def test_complex_intermediates_are_refused():
+    with pytest.raises(dualad.ReplayRefused, match="complex"):
+        dualad.prepare(lambda x: np.abs(np.exp(1j * x) * (1 + 2j) + x), np.array([0.3, 0.7]))
+
+    def f(x):  # real on one branch, complex inside on the other: that branch is answered plainly
+        return np.abs(np.exp(1j * x) + x) if x[0] > 0 else x ** 2
+    p = dualad.prepare(f, -np.ones(2))
+    for x in (np.array([0.3, 0.7]),) * 3:
+        np.testing.assert_allclose(p(x), dualad.jacobian(f, x), rtol=1e-13)
+    assert p.fallbacks >= 1 and len(p.traces) == 1

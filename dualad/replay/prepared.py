@@ -38,6 +38,13 @@ def _point(x, name: str = "x"):
     return forward.as_input(x, name)
 
 
+def _complex(value) -> bool:
+    if isinstance(value, tuple):
+        return any(_complex(v) for v in value)
+    dtype = getattr(value, "dtype", None)
+    return isinstance(value, complex) or (dtype is not None and dtype.kind == "c")
+
+
 def _finite(a) -> bool:
     """All entries finite (a sum is nan or inf if any entry is, or if it overflows: then the plain
     path decides)."""
@@ -106,6 +113,12 @@ class Prepared:
         out = rec.tape.value
         if not isinstance(out, np.ndarray) and not isinstance(out, (np.generic, float, int)):
             self._refusal = (f"prepare: f returned {type(out).__name__}, which a replay does not reproduce; "
+                             f"{_REMEDY}")
+            return None
+        if any(_complex(node.value) for node in rec.tape.nodes):
+            # complex intermediates follow JAX's convention in the engines' complex kernel (real-linear
+            # maps for non-holomorphic functions), which the replay programs do not reproduce
+            self._refusal = ("prepare: f computes with complex values, which a replay does not support; "
                              f"{_REMEDY}")
             return None
         if rec.unguarded:
