@@ -24,7 +24,7 @@ from .arraylike import ArrayLike, primal
 from .errors import ConversionError, InputError, UnsupportedFunctionError, describe
 from .subclasses import refuse_array_subclass
 
-__all__ = ["ndim", "shape", "size", "all_finite", "strip", "func_name", "unsupported", "complex_refused",
+__all__ = ["ndim", "shape", "size", "all_finite", "strip", "func_name", "unsupported",
            "check_out", "partial_at", "chain_product", "as_real_array", "put_at"]
 
 
@@ -205,17 +205,6 @@ def unsupported(func: Any, why: str = "", args: Any = ()) -> UnsupportedFunction
         "value without losing the derivative; remedy: rewrite it with supported numpy functions, or "
         "compute it on .value if it really does not depend on the input (see the README's "
         "'Guarantees and limits')")
-
-
-def complex_refused(func: Any, args: Any = ()) -> UnsupportedFunctionError:
-    """The error for a complex value computed from a differentiable one (a complex constant met it)."""
-    value = _outermost(args)
-    on = f" on {describe(value)}" if value is not None else ""
-    what = f"{func_name(func)}{on}" if func is not None else "an operation on a Dual"
-    return UnsupportedFunctionError(
-        f"{what} produced complex values; dualad differentiates real functions only, and a complex "
-        "intermediate would give a wrong derivative (abs, real, ...) without notice; remedy: keep the "
-        "computation real, e.g. carry real and imaginary parts as two real arrays")
 
 
 #: keyword arguments no engine differentiates through (``order=`` only as 'K' or 'C')
