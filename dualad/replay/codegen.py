@@ -20,7 +20,7 @@ import numpy as np
 
 from .recording import Guard, Ref
 
-__all__ = ["Source", "GuardFailed", "same_decision", "arguments", "guard_lines"]
+__all__ = ["Source", "GuardFailed", "same_decision", "arguments", "guard_lines", "fitted_sum"]
 
 _COUNTER = itertools.count()
 
@@ -68,6 +68,11 @@ class Source:
             self.namespace[name] = value
             self._keep.append(value)
         return name
+
+    def node_value(self, j: int, varies: list, nodes: list) -> str:
+        """The name of node ``j``'s value: the program's variable ``v{j}`` if it varies with x, else a
+        constant (``const`` names each object once)."""
+        return f"v{j}" if varies[j] else self.const(nodes[j].value, "k")
 
     def text(self, name: str, params: list) -> str:
         body = "\n".join("    " + ln for ln in self.lines) or "    pass"
@@ -138,3 +143,14 @@ def guard_lines(number: int, guard: Guard, code: Source, value_of: Callable[[int
         code.line(f"if {call} != {bool(old)}: raise GuardFailed({number})")
     else:
         code.line(f"if not same_decision({call}, {code.const(old, 'd')}): raise GuardFailed({number})")
+
+
+def fitted_sum(terms: list, shapes: list, shape: tuple) -> str:
+    """``terms`` summed as one expression, wrapped in ``fit(..., shape)`` unless their broadcast
+    shapes already give ``shape`` (a sum of partial tangents of a node of that shape)."""
+    expr = " + ".join(terms)
+    try:
+        covered = np.broadcast_shapes(*shapes) == shape
+    except ValueError:
+        covered = False
+    return expr if covered else f"fit({expr}, {shape!r})"

@@ -26,7 +26,7 @@ import numpy as np
 from ..rules import NEG_ONE, ONE
 from ..tape.graph import value_shape
 from .analysis import Flow, kind_of
-from .codegen import Source, arguments, guard_lines, keywords
+from .codegen import Source, arguments, fitted_sum, guard_lines, keywords
 from .recording import Recording, Ref
 
 __all__ = ["forward_program", "fit", "parameters", "live_values", "probe_call", "emit_values", "guard_refs"]
@@ -130,15 +130,9 @@ def forward_program(rec: Recording, tangents: bool = True, flow: Flow | None = N
     nodes = rec.tape.nodes
     out = flow.output
     live = live_values(rec, flow, [] if out is None else [out])
-    const_value = {}
 
     def value_of(j: int) -> str:
-        if flow.varies[j]:
-            return f"v{j}"
-        name = const_value.get(j)
-        if name is None:
-            name = const_value[j] = code.const(nodes[j].value, "k")
-        return name
+        return code.node_value(j, flow.varies, nodes)
 
     needed = flow.needed_backward if tangents else [False] * len(nodes)
 
@@ -178,13 +172,7 @@ def forward_program(rec: Recording, tangents: bool = True, flow: Flow | None = N
                     else:
                         terms.append(f"{p}[..., None] * t{parent.index}")
                         shapes.append(np.broadcast_shapes(np.shape(probe) if probe is not None else shape, pshape))
-            expr = " + ".join(terms)
-            try:
-                covered = np.broadcast_shapes(*shapes) == shape
-            except ValueError:
-                covered = False
-            if not covered:
-                expr = f"fit({expr}, {shape!r})"
+            expr = fitted_sum(terms, shapes, shape)
             code.line(f"t{i} = {expr}")
             return
         kw = keywords(node, code)

@@ -33,7 +33,7 @@ import numpy as np
 from ..rules import NEG_ONE, ONE, Linear
 from ..tape.graph import value_shape
 from .analysis import Flow, kind_of
-from .codegen import Source, arguments, keywords
+from .codegen import Source, arguments, fitted_sum, keywords
 from .forward_code import probe_call, emit_values, fit, live_values, parameters
 from .recording import Recording
 from .vectorize import Block, contiguous, plan
@@ -78,7 +78,6 @@ def jacobian_program(rec: Recording, flow: Flow | None = None, vectorize: bool =
             for _, _, p in node.inputs:
                 live[p.index] = True
     live = live_values(rec, flow, [i for i, flag in enumerate(live) if flag])
-    const_value: dict = {}
     if vectorize:
         block_plan = plan(rec, flow, live)
         vectorize = block_plan is not None
@@ -88,12 +87,7 @@ def jacobian_program(rec: Recording, flow: Flow | None = None, vectorize: bool =
     def value_of(j: int) -> str:
         if j in lane_of:
             return f"R[{lane_of[j]}]"
-        if flow.varies[j]:
-            return f"v{j}"
-        name = const_value.get(j)
-        if name is None:
-            name = const_value[j] = code.const(nodes[j].value, "k")
-        return name
+        return code.node_value(j, flow.varies, nodes)
 
     tangents: dict = {}
 
@@ -181,13 +175,7 @@ def jacobian_program(rec: Recording, flow: Flow | None = None, vectorize: bool =
             total = sum(consts)
             terms.append(code.const(total, "C"))
             shapes.append(np.shape(total)[:-1])
-        expr = " + ".join(terms)
-        try:
-            covered = np.broadcast_shapes(*shapes) == shape
-        except ValueError:
-            covered = False
-        if not covered:
-            expr = f"fit({expr}, {shape!r})"
+        expr = fitted_sum(terms, shapes, shape)
         code.line(f"t{i} = {expr}")
         return _Tangent("dense", expr=f"t{i}")
 

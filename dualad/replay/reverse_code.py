@@ -66,15 +66,9 @@ def reverse_program(rec: Recording, flow: Flow | None = None) -> Callable:
             for _, _, p in node.inputs:
                 live[p.index] = True
     live = live_values(rec, flow, [i for i, flag in enumerate(live) if flag])
-    const_value = {}
 
     def value_of(j: int) -> str:
-        if flow.varies[j]:
-            return f"v{j}"
-        name = const_value.get(j)
-        if name is None:
-            name = const_value[j] = code.const(nodes[j].value, "k")
-        return name
+        return code.node_value(j, flow.varies, nodes)
 
     code.namespace.update(fit_adjoint=fit_adjoint, unbroadcast=unbroadcast, custom_step=custom_step)
     emit_values(rec, flow, code, live, value_of)
