@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from .decisions import note
-from .errors import ConversionError, UnsupportedFunctionError, describe
+from .errors import ConversionError, UnsupportedAttributeError, UnsupportedFunctionError, describe
 
 __all__ = ["ArrayLike", "primal", "install_operators", "OPERANDS"]
 
@@ -98,6 +98,24 @@ class ArrayLike:
         self._refuse(f"math.ceil({self._short})", f"use np.ceil({self._short}) (derivative 0), or take "
                      f"math.ceil({self._short}.value) deliberately")
 
+    def __round__(self, ndigits=None):
+        # round(x) gives a Python int, like int(x); round(x, n) gives a float, as np.round does
+        if ndigits is None:
+            self._refuse(f"round({self._short})", f"use np.round({self._short}) (derivative 0), or take "
+                         f"round({self._short}.value) deliberately")
+        return np.round(self, ndigits)
+
+    def __reduce_ex__(self, protocol):
+        # pickle reaches object internals that a value type may not be able to give away (a tape
+        # value is a node of a running recording); each type says whether it pickles
+        if type(self)._pickles:
+            return object.__reduce_ex__(self, protocol)
+        raise ConversionError(f"pickling {self._noun} ({describe(self)}) is not supported: it belongs to a running "
+                              f"derivative call; remedy: pickle {self._short}.value (the value without its "
+                              "derivative), or send plain arrays and differentiate where they arrive")
+
+    _pickles = False
+
     def as_integer_ratio(self):
         self._refuse("as_integer_ratio() (what the statistics module and fractions call)",
                      "use numpy on it, e.g. np.mean(np.stack([...])) instead of statistics.mean([...])")
@@ -159,34 +177,70 @@ class ArrayLike:
 
     __hash__ = None  # mutable and compared elementwise, like ndarray
 
-    def argmax(self, axis=None, out=None, *, keepdims=False):
-        return np.argmax(self, axis=axis, out=out, keepdims=keepdims)
-
-    def argmin(self, axis=None, out=None, *, keepdims=False):
-        return np.argmin(self, axis=axis, out=out, keepdims=keepdims)
-
-    def argsort(self, axis=-1, kind=None, order=None, *, stable=None):
-        return np.argsort(self, axis=axis, kind=kind, order=order, stable=stable)
-
-    def nonzero(self):
-        return np.nonzero(self)
-
-    def any(self, axis=None, out=None, keepdims=False, *, where=True):
-        return np.any(self, axis=axis, out=out, keepdims=keepdims, where=where)
-
-    def all(self, axis=None, out=None, keepdims=False, *, where=True):
-        return np.all(self, axis=axis, out=out, keepdims=keepdims, where=where)
-
-    def take(self, indices, axis=None, out=None, mode="raise"):
-        return np.take(self, indices, axis=axis, out=out, mode=mode)
+    # Methods that are the numpy function of the same name with the array first: defined from one
+    # list below (``_numpy_method``), passing every argument through, so positional and keyword
+    # arguments mean what they mean on ndarray and numpy's keyword policy (honour or refuse with a
+    # remedy) applies to them too.
 
     def sort(self, axis=-1, kind=None, order=None, *, stable=None):
         """Sort in place, like ndarray.sort (the derivative moves with the values)."""
         self[...] = np.sort(self, axis=axis, kind=kind, order=order, stable=stable)
 
+    def partition(self, kth, axis=-1, kind="introselect", order=None):
+        """Partition in place, like ndarray.partition (the derivative moves with the values)."""
+        self[...] = np.partition(self, kth, axis=axis, kind=kind, order=order)
+
+    def put(self, indices, values, mode="raise") -> None:
+        """Write ``values`` at flat ``indices`` in place, like ndarray.put."""
+        np.put(self, indices, values, mode=mode)
+
     def fill(self, value) -> None:
         """Set every entry to ``value`` in place (a constant, or a differentiable scalar)."""
         self[...] = value
+
+    def view(self, dtype=None, type=None):
+        """``x.view()``: a view of the same entries (writes through it reach ``x``, as in numpy).
+
+        Views with another dtype or array type reinterpret raw bytes, which has no derivative.
+        """
+        if dtype is None and type is None:
+            return self[...]
+        raise UnsupportedFunctionError(
+            f"{self._short}.view(dtype=..., type=...) reinterprets the bytes of {self._noun} ({describe(self)}), "
+            f"which has no derivative; remedy: {self._short}.view() for a plain view, "
+            f"{self._short}.astype(...) to change the dtype, or {self._escape}")
+
+    def resize(self, *new_shape, refcheck=True):
+        raise UnsupportedFunctionError(
+            f"{self._short}.resize(...) changes the size of {self._noun} ({describe(self)}) in place, which dualad "
+            f"does not support; remedy: y = np.resize({self._short}, shape) (a new array, differentiable), or "
+            "build the array you need with np.concatenate / np.pad")
+
+    @property
+    def mT(self):
+        """The transpose of the last two axes (a stack of matrices), like ``ndarray.mT``."""
+        if self.ndim < 2:
+            raise ValueError("matrix transpose with ndim < 2 is undefined")
+        return np.swapaxes(self, -1, -2)
+
+    @property
+    def itemsize(self) -> int:
+        return np.asarray(primal(self)).itemsize
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes of the value alone (the derivative's storage is not counted)."""
+        return np.asarray(primal(self)).nbytes
+
+    @property
+    def device(self) -> str:
+        return "cpu"  # the array API's device: dualad's values are numpy arrays
+
+    def to_device(self, device, /, *, stream=None):
+        if device != "cpu":
+            raise UnsupportedFunctionError(f"{self._noun} lives on the CPU (numpy); remedy: to_device('cpu') or "
+                                           "leave it out")
+        return self
 
     @property
     def flat(self):
@@ -235,71 +289,62 @@ class ArrayLike:
 
     conjugate = conj
 
-    def copy(self):
-        return np.copy(self)
+    def ravel(self, order="C"):
+        return np.ravel(self, order)
+
+    def flatten(self, order="C"):
+        return np.ravel(self, order).copy()
 
     def reshape(self, *shape, order="C"):
         return np.reshape(self, shape[0] if len(shape) == 1 else shape, order=order)
 
-    def ravel(self):
-        return np.ravel(self)
-
-    def flatten(self):
-        return np.ravel(self).copy()
-
     def transpose(self, *axes):
         return np.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
 
-    def swapaxes(self, a, b):
-        return np.swapaxes(self, a, b)
+    def copy(self, order="C"):
+        """A copy, derivative included, as ``ndarray.copy`` (C order by default, where np.copy keeps the layout)."""
+        return np.copy(self) if order == "C" else np.copy(self, order=order)
 
-    def squeeze(self, axis=None):
-        return np.squeeze(self, axis=axis)
+    def compress(self, condition, axis=None, out=None):
+        """The entries where ``condition`` holds, as ``ndarray.compress`` (np.compress takes the condition first)."""
+        return np.compress(condition, self, axis=axis, out=out)
 
-    def sum(self, axis=None, keepdims=False):
-        return np.sum(self, axis=axis, keepdims=keepdims)
 
-    def mean(self, axis=None, keepdims=False):
-        return np.mean(self, axis=axis, keepdims=keepdims)
+def _numpy_method(name: str, func: Callable) -> Callable:
+    def method(self, *args, **kwargs):
+        return func(self, *args, **kwargs)
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"``np.{func.__name__}(x, ...)``, as ``ndarray.{name}``."
+    return method
 
-    def var(self, axis=None, ddof=0, keepdims=False):
-        return np.var(self, axis=axis, ddof=ddof, keepdims=keepdims)
 
-    def std(self, axis=None, ddof=0, keepdims=False):
-        return np.std(self, axis=axis, ddof=ddof, keepdims=keepdims)
+#: ndarray methods that are ``np.<name>(x, *args, **kwargs)``; numpy's function takes the
+#: method's parameters in the same order (checked in tests/test_arraylike_methods.py)
+NUMPY_METHODS = ("all", "any", "argmax", "argmin", "argpartition", "argsort", "choose", "clip",
+                 "cumprod", "cumsum", "diagonal", "dot", "max", "mean", "min", "nonzero", "prod", "repeat",
+                 "round", "searchsorted", "squeeze", "std", "sum", "swapaxes", "take", "trace", "var")
+for _name in NUMPY_METHODS:
+    setattr(ArrayLike, _name, _numpy_method(_name, getattr(np, _name)))
 
-    def prod(self, axis=None, keepdims=False):
-        return np.prod(self, axis=axis, keepdims=keepdims)
+#: ndarray attributes that read or write raw memory: a differentiable value has no single buffer
+#: (value and derivative are stored apart), so each one is refused by name with the way out
+MEMORY_ATTRIBUTES = ("base", "byteswap", "ctypes", "data", "dump", "dumps", "flags", "getfield", "setfield",
+                     "setflags", "strides", "tobytes", "tofile")
 
-    def max(self, axis=None, keepdims=False):
-        return np.max(self, axis=axis, keepdims=keepdims)
 
-    def min(self, axis=None, keepdims=False):
-        return np.min(self, axis=axis, keepdims=keepdims)
+def _memory_attribute(name: str) -> property:
+    def refuse(self):
+        raise UnsupportedAttributeError(
+            f"{self._short}.{name} reads or writes the raw memory of an array; {self._noun} ({describe(self)}) has "
+            f"no single numpy buffer (its value and its derivative are stored apart), so this would drop the "
+            f"derivative; remedy: keep computing with numpy functions on it, or use {self._short}.value.{name} "
+            "for the plain value deliberately")
+    return property(refuse, doc=f"Refused: ``ndarray.{name}`` reads raw memory.")
 
-    def cumsum(self, axis=None):
-        return np.cumsum(self, axis=axis)
 
-    def cumprod(self, axis=None):
-        return np.cumprod(self, axis=axis)
-
-    def dot(self, other):
-        return np.dot(self, other)
-
-    def repeat(self, repeats, axis=None):
-        return np.repeat(self, repeats, axis=axis)
-
-    def clip(self, min=None, max=None):
-        return np.clip(self, min, max)
-
-    def round(self, decimals=0):
-        return np.round(self, decimals)
-
-    def trace(self, offset=0, axis1=0, axis2=1):
-        return np.trace(self, offset, axis1, axis2)
-
-    def diagonal(self, offset=0, axis1=0, axis2=1):
-        return np.diagonal(self, offset, axis1, axis2)
+for _name in MEMORY_ATTRIBUTES:
+    setattr(ArrayLike, _name, _memory_attribute(_name))
+del _name
 
 
 def install_operators(cls: type, *, call: Callable, assign: Callable, operands: tuple) -> None:

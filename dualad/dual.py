@@ -51,6 +51,7 @@ class Dual(ArrayLike):
     _noun = "a Dual"
     _short = "dual"
     _escape = "read dual.value if you really want the value without its derivative"
+    _pickles = True  # a Dual is its value and tangent: it pickles with them (executors send Duals)
 
     def __init__(self, value: Any, tangent: Any, tag: int = 0):
         value = as_real_array(value, "the value", complex_ok=True)

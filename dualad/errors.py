@@ -23,6 +23,7 @@ __all__ = [
     "WorkerError",
     "CustomRuleError",
     "NonHolomorphicError",
+    "UnsupportedAttributeError",
 ]
 
 
@@ -32,6 +33,13 @@ class DualadError(Exception):
 
 class UnsupportedFunctionError(DualadError, TypeError):
     """A numpy function or ufunc has no derivative rule in dualad."""
+
+
+class UnsupportedAttributeError(DualadError, AttributeError):
+    """An ndarray attribute that reads or writes raw memory (``x.tobytes()``, ``x.flags``,
+    ``x.strides``...) on a differentiable value, whose value and derivative live apart.
+
+    An ``AttributeError``, so ``hasattr(x, "flags")`` answers False as for any object without it."""
 
 
 class ConversionError(DualadError, TypeError):

@@ -35,11 +35,34 @@ def _user_frame():
     return frame
 
 
-def _input_name(frame, shape) -> str:
+def _input_name(frame, shape) -> tuple[str, bool]:
+    """A differentiable local to build the buffer from, and whether it has the buffer's shape."""
     from .arraylike import ArrayLike
     names = [k for k, v in frame.f_locals.items() if isinstance(v, ArrayLike)]
     same = [k for k in names if getattr(frame.f_locals[k], "shape", None) == shape]
-    return (same or names or ["x"])[0]
+    return (same or names or ["x"])[0], bool(same)
+
+
+def _idiom_hint(source: str, frame, where: str) -> str | None:
+    compact = source.replace(" ", "")
+    if "array([" in compact or "array((" in compact:
+        return (f"use np.stack([...]) instead of np.array([...]) ({where}): np.array makes a plain float array, "
+                "which cannot hold the derivatives of the entries")
+    if "fromiter(" in compact:
+        return (f"use np.stack(list(...)) instead of np.fromiter(...) ({where}): np.fromiter makes a plain float "
+                "array, which cannot hold the derivatives of the entries")
+    match = _ASSIGN.match(source)
+    if match:
+        name = match.group(1)
+        buf = frame.f_locals.get(name)
+        if isinstance(buf, np.ndarray):
+            y, same_shape = _input_name(frame, buf.shape)
+            remedy = f"`{name} = np.zeros_like({y})`" if same_shape else \
+                f"`{name} = np.zeros_like({y}, shape={buf.shape})`"
+            return (f"{name} is a plain float array (shape {buf.shape}, dtype {buf.dtype}) and cannot hold "
+                    f"a derivative ({where}); remedy: create it from the input, {remedy} "
+                    f"(or dualad.zeros_like({y}, shape={buf.shape}))")
+    return None
 
 
 def hint_for(value) -> str | None:
@@ -50,20 +73,13 @@ def hint_for(value) -> str | None:
         frame = _user_frame()
         if frame is None:
             return None
-        source = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
-        where = f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}: `{source}`"
-        if "array([" in source.replace(" ", ""):
-            return (f"use np.stack([...]) instead of np.array([...]) ({where}): np.array makes a plain float array, "
-                    "which cannot hold the derivatives of the entries")
-        match = _ASSIGN.match(source)
-        if match:
-            name = match.group(1)
-            buf = frame.f_locals.get(name)
-            if isinstance(buf, np.ndarray):
-                y = _input_name(frame, buf.shape)
-                return (f"{name} is a plain float array (shape {buf.shape}, dtype {buf.dtype}) and cannot hold "
-                        f"a derivative ({where}); remedy: create it from the input, `{name} = np.zeros_like({y})` "
-                        f"(or dualad.zeros_like({y}, shape={buf.shape}))")
+        line = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
+        where = f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}: `{line}`"
+        # several statements may share the line (`d = np.zeros(2); d[0] = x[0]**2`): look at each
+        for source in line.split(";"):
+            hint = _idiom_hint(source, frame, where)
+            if hint:
+                return hint
     except Exception:  # a hint is a courtesy: never let it hide the error itself
         return None
     return None

@@ -115,6 +115,36 @@ def test_zeros_buffer_names_the_remedy_and_the_shape(rhs, y):
         assert "= np.zeros_like(" in first and "shape (" in first and "test_residual_idioms.py:" in first
 
 
+def _one_line_buffer(y):
+    dy = np.zeros(2); dy[0] = y[0] ** 2; return dy  # noqa: E702  (the idiom on one line)
+
+
+def _longer_buffer(y):
+    out = np.empty(3)
+    out[:2] = y ** 2
+    return out
+
+
+def _fromiter(y):
+    return np.fromiter((v * 2 for v in y), float)
+
+
+@pytest.mark.parametrize("f, expected", [
+    (_one_line_buffer, "dy = np.zeros_like(y)`"),
+    (_longer_buffer, "out = np.zeros_like(y, shape=(3,))`"),
+    (_fromiter, "use np.stack(list(...)) instead of np.fromiter(...)"),
+], ids=["statements sharing a line", "buffer of another shape", "np.fromiter"])
+def test_buffer_hints_name_the_remedy_that_fits(f, expected):
+    y = np.array([0.5, 1.5])
+    for engine in (dualad.jacobian, tape.jacobian):
+        with pytest.raises((ValueError, TypeError)) as info:
+            engine(f, y)
+        err = info.value if isinstance(info.value, dualad.ConversionError) else info.value.__cause__
+        assert isinstance(err, dualad.ConversionError)
+        first = str(err).splitlines()[0]
+        assert expected in first and "test_residual_idioms.py:" in first
+
+
 def robertson_fixed(t, y):
     dy = np.zeros_like(y)
     dy[0] = -0.04 * y[0] + 1e4 * y[1] * y[2]

@@ -422,7 +422,8 @@ def _select(condlist, choicelist, default=0):
 def _choose(a, choices, out=None, mode="raise"):
     if out is not None:
         raise UnsupportedFunctionError("np.choose with out= on differentiable values; remedy: leave out= out")
-    index = np.asarray(plain(a))
+    # an index array of floats (a differentiable value's) raises numpy's own TypeError, as numpy does
+    index = np.asarray(plain(a)).astype(np.intp, casting="safe")
     n = len(choices)
     if mode == "clip":
         index = np.clip(index, 0, n - 1)
