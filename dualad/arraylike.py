@@ -52,6 +52,12 @@ class ArrayLike:
 
     # ----------------------------------------------------------------- read off the shape and the plain value
     # (each subclass defines ``shape``, the one attribute it reads its own way)
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        getter = cls.__dict__.get("shape")
+        if isinstance(getter, property) and getter.fset is None:
+            cls.shape = property(getter.fget, _assign_shape, doc=getter.__doc__)
+
     @property
     def ndim(self) -> int:
         return len(self.shape)
@@ -308,6 +314,14 @@ class ArrayLike:
     def compress(self, condition, axis=None, out=None):
         """The entries where ``condition`` holds, as ``ndarray.compress`` (np.compress takes the condition first)."""
         return np.compress(condition, self, axis=axis, out=out)
+
+
+def _assign_shape(self, new_shape) -> None:
+    # numpy reshapes in place here; views of the value taken before would keep the old shape's
+    # layout, which dualad's aliasing model does not follow, so the in-place form is refused
+    raise UnsupportedAttributeError(
+        f"{self._short}.shape = {new_shape!r} reshapes {self._noun} ({describe(self)}) in place, which dualad does "
+        f"not support; remedy: {self._short} = {self._short}.reshape({new_shape!r}) (or np.reshape)")
 
 
 def _numpy_method(name: str, func: Callable) -> Callable:

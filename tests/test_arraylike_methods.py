@@ -181,6 +181,17 @@ def test_memory_attribute_is_refused_by_name(attribute, jac):
     assert issubclass(UnsupportedAttributeError, DualadError) and issubclass(UnsupportedAttributeError, AttributeError)
 
 
+@pytest.mark.parametrize("jac", [dualad.jacobian, tape.jacobian, dualad.jacobian_sparsity],
+                         ids=["forward", "reverse", "sparsity"])
+def test_assigning_the_shape_is_refused_with_the_reshape_remedy(jac):
+    def f(a):
+        y = a * 1.0
+        y.shape = (4, 3)
+        return y
+    with pytest.raises(UnsupportedAttributeError, match=r"\.shape = \(4, 3\).*remedy: .* = .*\.reshape\(\(4, 3\)\)"):
+        jac(f, X.copy())
+
+
 @pytest.mark.parametrize("jac", [dualad.jacobian, tape.jacobian], ids=["forward", "reverse"])
 def test_round_without_digits_is_a_conversion(jac):
     with pytest.raises(ConversionError, match=r"round\(.*np\.round"):
