@@ -24,6 +24,7 @@ __all__ = [
     "CustomRuleError",
     "NonHolomorphicError",
     "UnsupportedAttributeError",
+    "not_callable",
 ]
 
 
@@ -90,9 +91,11 @@ def describe(x) -> str:
     """A short 'shape and dtype' description of ``x`` for error messages."""
     shape = getattr(x, "shape", None)
     dtype = getattr(x, "dtype", None)
+    name = type(x).__name__
+    article = "an" if name[:1].lower() in "aeiou" else "a"
     if shape is None:
-        return f"a {type(x).__name__}"
-    return f"a {type(x).__name__} of shape {tuple(shape)} and dtype {dtype}"
+        return f"{article} {name}"
+    return f"{article} {name} of shape {tuple(shape)} and dtype {dtype}"
 
 
 class LifetimeError(DualadError, ValueError):
@@ -107,3 +110,13 @@ class AliasingError(DualadError, ValueError):
 class NondeterministicError(DualadError, ValueError):
     """The passes of one derivative call disagreed on f's value (f draws random numbers,
     or changes state it reads)."""
+
+
+def not_callable(f: object, what: str) -> InputError:
+    """The error for a value passed where the function belongs (``jacobian(np.sin(x), x)``).
+
+    >>> print(not_callable(3.0, "jacobian"))  # doctest: +ELLIPSIS
+    jacobian needs a callable f, got a float...; remedy: pass the function first, ...
+    """
+    return InputError(f"{what} needs a callable f, got {describe(f)}; remedy: pass the function first, "
+                      f"e.g. {what}(f, x) or {what}(lambda v: np.sin(v), x), not its value at x")

@@ -34,7 +34,7 @@ import numpy as np
 from . import forward
 from .arraylike import ArrayLike
 from .dual import Dual, new_tag
-from .errors import InputError, OutputError, describe
+from .errors import InputError, OptionError, OutputError, describe, not_callable
 from .pytree import PyTreeDef, is_scalar_list, tree_flatten, tree_map, tree_unflatten
 
 __all__ = ["jacobian", "jvp", "derivative", "gradient", "hessian", "Call", "split_options", "PLAIN_INPUTS",
@@ -66,6 +66,36 @@ def split_options(core: Callable[..., Any], kwargs: dict[str, Any]) -> tuple[dic
     if len(options) == len(kwargs):
         return options, {}
     return options, {k: v for k, v in kwargs.items() if k not in names}
+
+
+#: the options of dualad's value forms, to name the likely one when a keyword fits neither them nor f
+OPTION_NAMES = ("chunk_size", "executor", "holomorphic", "argnums", "has_aux")
+
+
+def check_keywords_of_f(f: Callable[..., Any], kwargs: dict[str, Any], what: str) -> None:
+    """Keywords that are not dualad's options go to ``f``: refuse, before f runs, one that f cannot take.
+
+    A misspelt option (``chunksize=8``) would otherwise surface as f's own TypeError, which
+    blames f. Functions whose signature Python cannot read, or that take ``**kwargs``, are let be.
+    """
+    try:
+        parameters = inspect.signature(f).parameters.values()
+    except (TypeError, ValueError):
+        return
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return
+    accepted = {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    for name in kwargs:
+        if name not in accepted:
+            import difflib  # error path only
+            close = difflib.get_close_matches(name, OPTION_NAMES, n=1)
+            if name in OPTION_NAMES:
+                fix = f"{what} has no {name}= (other dualad functions do); leave it out, or "
+            else:
+                fix = f"did you mean {close[0]}=? " if close else ""
+            raise OptionError(f"{what}: {name}= is neither an option of {what} nor a parameter of f "
+                              f"(keywords dualad does not know go to f); remedy: {fix}pass only {what}'s options "
+                              f"({', '.join(OPTION_NAMES)} ...) and keywords f takes")
 
 
 def check_argnums(argnums: Any, what: str) -> None:
@@ -168,7 +198,7 @@ class Call:
     def __init__(self, f: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
                  argnums: int | Sequence[int], has_aux: bool, what: str):
         if not callable(f):
-            raise InputError(f"{what} needs a callable f, got {describe(f)}; remedy: pass the function first")
+            raise not_callable(f, what)
         check_argnums(argnums, what)
         if not args:
             raise InputError(f"{what} needs the point to differentiate at; remedy: pass f's arguments after f "
@@ -184,6 +214,8 @@ class Call:
             positions.append(p)
         self.positions = positions
         self.f, self.args, self.kwargs, self.has_aux, self.what = f, args, kwargs, bool(has_aux), what
+        if kwargs:
+            check_keywords_of_f(f, kwargs, what)
         if self.tupled:  # a tuple node of the arguments, even when they are all scalars
             leaves, defs = [], []
             for p in positions:
@@ -500,6 +532,8 @@ def jacobian(f: Callable[..., Any], x: Any, /, *more: Any, argnums: int | Sequen
     (array([1., 3.]), array([[2., 0.],
            [0., 2.]]))
     """
+    if not callable(f):  # a value where the function belongs: say so before f is called
+        raise not_callable(f, "jacobian")
     if (not more and type(x) in PLAIN_INPUTS and type(argnums) is int and argnums == 0 and has_aux is False
             and (not kwargs or (kwargs.keys() <= core_options(forward.jacobian) and kwargs.get("executor") is None))):
         # the single-array call of old, at the cost of one closure: the output goes to the core as
@@ -542,6 +576,8 @@ def jvp(f: Callable[..., Any], x: Any, v: Any, /, *more: Any, argnums: int | Seq
     >>> dualad.jvp(lambda a, b: a * b, 2.0, 5.0, (1.0, 0.0), argnums=(0, 1))
     (np.float64(10.0), np.float64(5.0))
     """
+    if not callable(f):  # a value where the function belongs: say so before f is called
+        raise not_callable(f, "jvp")
     if not more and _fast((x,), argnums, has_aux, kwargs, forward.jvp) and is_plain(v):
         g, box = plain_output_of(f)
         value, tangent = forward.jvp(g, x, v, **kwargs)
@@ -563,6 +599,8 @@ def derivative(f: Callable[..., Any], x: Any, /, *more: Any, argnums: int | Sequ
     >>> dualad.derivative(lambda t, c: c * t ** 2, 3.0, 0.5)
     np.float64(3.0)
     """
+    if not callable(f):  # a value where the function belongs: say so before f is called
+        raise not_callable(f, "derivative")
     if not more and _fast((x,), argnums, has_aux, kwargs, forward.derivative):
         g, box = plain_output_of(f)
         d = forward.derivative(g, x, **kwargs)
@@ -600,6 +638,8 @@ def gradient(f: Callable[..., Any], x: Any, /, *more: Any, argnums: int | Sequen
     >>> dualad.gradient(lambda p: p["a"] * p["b"], {"a": 2.0, "b": 5.0})
     {'a': array(5.), 'b': array(2.)}
     """
+    if not callable(f):  # a value where the function belongs: say so before f is called
+        raise not_callable(f, "gradient")
     if not more and _fast((x,), argnums, has_aux, kwargs, forward.gradient):
         return forward.gradient(f, x, **kwargs)  # a container output is refused by the core
     options, f_kwargs = split_options(forward.gradient, kwargs) if kwargs else (kwargs, kwargs)
@@ -631,6 +671,8 @@ def hessian(f: Callable[..., Any], x: Any, /, *more: Any, argnums: int | Sequenc
     >>> [[float(h) for h in row] for row in H]
     [[6.0, 2.0], [2.0, 0.0]]
     """
+    if not callable(f):  # a value where the function belongs: say so before f is called
+        raise not_callable(f, "hessian")
     if not more and _fast((x,), argnums, has_aux, kwargs, forward.hessian):
         return forward.hessian(f, x, **kwargs)
     options, f_kwargs = split_options(forward.hessian, kwargs) if kwargs else (kwargs, kwargs)

@@ -208,3 +208,52 @@ def test_cli_plot_path_checked_before_the_sweep(tmp_path):
     assert done.returncode == 2
     assert "does not exist" in done.stderr and "remedy" in done.stderr
     assert "sizes" not in done.stdout  # refused before the sweep started
+
+
+# ---------------------------------------------------------------- a value where the function belongs
+ENTRY_POINTS = [
+    ("jacobian", lambda f, x: dualad.jacobian(f, x)),
+    ("jvp", lambda f, x: dualad.jvp(f, x, x)),
+    ("derivative", lambda f, x: dualad.derivative(f, 0.5)),
+    ("gradient", lambda f, x: dualad.gradient(f, x)),
+    ("hessian", lambda f, x: dualad.hessian(f, x)),
+    ("hvp", lambda f, x: dualad.hvp(f, x, x)),
+    ("tape.grad", lambda f, x: tape.grad(f, x)),
+    ("tape.value_and_grad", lambda f, x: tape.value_and_grad(f, x)),
+    ("tape.vjp", lambda f, x: tape.vjp(f, x, x)),
+    ("tape.jacobian", lambda f, x: tape.jacobian(f, x)),
+    ("SparseJacobian", lambda f, x: dualad.SparseJacobian(f, x)),
+    ("jacobian_sparsity", lambda f, x: dualad.jacobian_sparsity(f, x)),
+    ("sparse_jacobian", lambda f, x: dualad.sparse_jacobian(f, x)),
+]
+
+
+@pytest.mark.parametrize("what, call", ENTRY_POINTS, ids=[e[0] for e in ENTRY_POINTS])
+@pytest.mark.parametrize("not_a_function", [np.sin(np.ones(3)), 3, None], ids=["array", "int", "None"])
+def test_a_value_passed_as_the_function_is_named(what, call, not_a_function):
+    # sparse_jacobian builds a SparseJacobian, which names itself
+    name = "SparseJacobian" if what == "sparse_jacobian" else what
+    with pytest.raises(dualad.InputError, match=rf"^{name.replace('.', '[.]')} needs a callable f, got an? .*"
+                                                r"remedy: pass the function first"):
+        call(not_a_function, np.ones(3))
+
+
+@pytest.mark.parametrize("call, needle", [
+    (lambda x: dualad.jacobian(lambda v: v, x, chunksize=2), "did you mean chunk_size="),
+    (lambda x: dualad.hessian(lambda v: v.sum(), x, exector=None), "did you mean executor="),
+    (lambda x: tape.grad(lambda v: v.sum(), x, chunk_size=2), "tape.grad has no chunk_size="),
+    (lambda x: dualad.gradient(lambda v, scale: scale * v.sum(), x, scael=2.0), "scael= is neither"),
+], ids=["typo", "typo hessian", "option of another function", "misspelt keyword of f"])
+def test_a_keyword_neither_dualad_nor_f_takes_is_an_option_error(call, needle):
+    with pytest.raises(dualad.OptionError, match=needle):
+        call(np.ones(3))
+
+
+def test_keywords_of_f_still_reach_f():
+    np.testing.assert_allclose(dualad.gradient(lambda v, scale: scale * v.sum(), np.ones(3), scale=2.0), 2 * np.ones(3))
+    np.testing.assert_allclose(tape.grad(lambda v, **kw: kw["s"] * v.sum(), np.ones(3), s=3.0), 3 * np.ones(3))
+
+
+def test_an_unknown_colouring_is_an_option_error():
+    with pytest.raises(dualad.OptionError, match="unknown colouring 'nope'; remedy"):
+        dualad.SparseJacobian(lambda v: v ** 2, np.ones(3), coloring="nope")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import OptionError
+
 __all__ = ["color_columns", "band_coloring", "greedy_coloring", "check_coloring", "bicolor", "check_bicoloring",
            "METHODS"]
 
@@ -150,7 +152,7 @@ def color_columns(S, method: str = "greedy") -> np.ndarray:
     if method in ("natural", "largest_first"):
         return greedy_coloring(S, method)
     if method != "greedy":
-        raise ValueError(f"unknown colouring {method!r}; use one of {METHODS} or an array of colours")
+        raise OptionError(f"unknown colouring {method!r}; remedy: use one of {METHODS} or an array of colours")
     (m, n), indptr, indices = _csr_parts(S)
     if n == 0:
         return np.zeros(0, dtype=np.int64)

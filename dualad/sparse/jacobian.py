@@ -8,7 +8,7 @@ import numpy as np
 from ..arraylike import ArrayLike
 from ..dual import Dual, new_tag
 from ..lifetime import finish_tag
-from ..errors import DualadError, InputError, OutputError, describe
+from ..errors import DualadError, InputError, OutputError, describe, not_callable
 from ..forward import as_input, split_output
 from .. import decisions
 from . import tracer
@@ -61,6 +61,8 @@ def jacobian_sparsity(f: Callable, x: Any):
            [0, 1, 1, 0],
            [0, 0, 1, 1]])
     """
+    if not callable(f):
+        raise not_callable(f, "jacobian_sparsity")
     sp = _scipy_sparse()
     x = _point(x)
     value, (indptr, indices) = tracer.trace(f, x)
@@ -180,6 +182,8 @@ class SparseJacobian:
         self._sp = _scipy_sparse()
         self.executor = executor  # colour groups on a concurrent.futures.Executor (dualad.parallel)
         x = _point(x_example, "x_example")
+        if not callable(f):
+            raise not_callable(f, "SparseJacobian")
         self.f = f
         self.args = tuple(args)
         if not isinstance(argnum, (int, np.integer)) or not 0 <= argnum <= len(self.args):

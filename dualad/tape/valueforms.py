@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, not_callable
 from ..pytree import tree_flatten
 from ..valueforms import PLAIN_INPUTS, Call, fast_call, is_plain, jacobian_call, split_options
 from . import api
@@ -66,6 +66,8 @@ def value_and_grad(f: Callable[..., Any], x: Any, /, *more: Any, argnums: int | 
     >>> tape.value_and_grad(lambda v: np.sum(v ** 2), np.array([1.0, 2.0]))
     (np.float64(5.0), array([2., 4.]))
     """
+    if not callable(f):  # a value where the function belongs: say so before f is called
+        raise not_callable(f, "tape.value_and_grad")
     if not more and not kwargs and type(x) in PLAIN_INPUTS and type(argnums) is int and argnums == 0 \
             and has_aux is False:
         return api.value_and_grad(f, x)
@@ -85,6 +87,8 @@ def grad(f: Callable[..., Any], x: Any, /, *more: Any, argnums: int | Sequence[i
     >>> tape.grad(lambda a, b: a * b ** 2, 3.0, 2.0, argnums=(0, 1))
     (array(4.), array(12.))
     """
+    if not callable(f):  # a value where the function belongs: say so before f is called
+        raise not_callable(f, "tape.grad")
     if not more and not kwargs and type(x) in PLAIN_INPUTS and type(argnums) is int and argnums == 0 \
             and has_aux is False:
         return api.grad(f, x)
@@ -113,6 +117,8 @@ def vjp(f: Callable[..., Any], x: Any, u: Any, /, *more: Any, argnums: int | Seq
     >>> tape.vjp(lambda v: v ** 2, np.array([1.0, 2.0]), np.array([1.0, 10.0]))
     (array([1., 4.]), array([ 2., 40.]))
     """
+    if not callable(f):  # a value where the function belongs: say so before f is called
+        raise not_callable(f, "tape.vjp")
     if not more and _fast((x,), argnums, has_aux, kwargs) and is_plain(u):
         return api.vjp(f, x, u)
     args, u = ((x, u, *more[:-1]), more[-1]) if more else ((x,), u)
@@ -146,6 +152,8 @@ def jacobian(f: Callable[..., Any], x: Any, /, *more: Any, argnums: int | Sequen
     array([[ 3.        ,  2.        ],
            [-0.41614684,  0.        ]])
     """
+    if not callable(f):  # a value where the function belongs: say so before f is called
+        raise not_callable(f, "tape.jacobian")
     options, f_kwargs = split_options(api.jacobian, kwargs) if kwargs else (kwargs, kwargs)
     return jacobian_call(api.jacobian, f, (x, *more), f_kwargs, argnums, has_aux, options, "tape.jacobian")
 
@@ -160,6 +168,8 @@ def hvp(f: Callable[..., Any], x: Any, v: Any, /, *more: Any, argnums: int | Seq
     >>> dualad.hvp(lambda w: w[0] ** 2 * w[1], np.array([1.0, 3.0]), np.array([1.0, 0.0]))
     array([6., 2.])
     """
+    if not callable(f):  # a value where the function belongs: say so before f is called
+        raise not_callable(f, "hvp")
     if not more and _fast((x,), argnums, has_aux, kwargs) and is_plain(v):
         return api.hvp(f, x, v)
     args, v = ((x, v, *more[:-1]), more[-1]) if more else ((x,), v)
