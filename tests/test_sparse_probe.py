@@ -77,3 +77,25 @@ def test_colour_rounds_are_blocked_not_one_hot(monkeypatch):
     pattern = jacobian_sparsity(rows_of_three, x).toarray()
     np.testing.assert_array_equal(pattern, dualad.jacobian(rows_of_three, x) != 0)
     assert calls and max(calls) <= 16 and not one_hot
+
+
+@pytest.mark.parametrize("count", [2, 3, 5])
+def test_neighbouring_sources_at_large_indices_are_never_taken_for_one(count):
+    # The third probe used to be w**2: past w ~ 30 000, (w-1)**2 + w**2 + (w+1)**2 equals 3 w**2 to
+    # within the classification's tolerance, and the random permutation alone let about one triple in
+    # 10**5 pass as a single source (a silently missing dependency; seen in ADBench's ba1 at w = 64 872).
+    n = 400_000
+    base = probe.probe_base(n)
+    rows = base[1:n + 1]
+    first = np.arange(n - count)
+    mixed = sum(rows[first + i] for i in range(count))
+    sources, multi = probe.classify(mixed, n, base)
+    assert not (sources >= 0).any() and multi is not None and multi.all()
+    scaled = probe.classify(rows[first] / 3.0, n, base)  # one source with a coefficient is still recognised
+    assert scaled[1] is None and np.array_equal(scaled[0], first)
+
+
+def test_probe_values_do_not_depend_on_earlier_sizes():
+    small = probe.hashed_uniform(np.arange(1, 100), 1)
+    assert np.array_equal(probe.probe_base(5000)[1:100, 2], small)
+    assert ((small >= 1.0) & (small < 2.0)).all() and len(np.unique(small)) == len(small)

@@ -15,9 +15,9 @@ How each kind of rule moves a pattern
     entries (rules marked ``selection``: indexing, reshape, transpose,
     broadcast_to, roll, assignment, concatenate, np.where) need one probe
     direction: the entry's number.
-    Others get four -- ``1``, ``w``, ``w**2`` and a random permutation of
-    ``w`` -- which identify every output entry that copies one input entry
-    and flag those that combine several (reductions, products). Those are
+    Others get four -- ``1``, ``w`` and two pseudo-random values of ``w``
+    (a hash of the index) -- which identify every output entry that copies
+    one input entry and flag those that combine several (reductions, products). Those are
     resolved exactly by colouring the inputs (``j mod G``, then random
     colours, four directions per colour) until no colour holds two of an
     entry's sources, and one-hot probes (through the rule's transpose when it

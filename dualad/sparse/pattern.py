@@ -114,15 +114,23 @@ def grouped_gather(layers: tuple, src: np.ndarray, grp_ptr: np.ndarray) -> tuple
     """Output row ``r`` gets the union of input rows ``src[grp_ptr[r]:grp_ptr[r+1]]``."""
     if not layers or len(src) == 0:
         return ()
+    rows = len(grp_ptr) - 1
+    counts = np.diff(grp_ptr)
+    # every output row reads the same number of inputs (a sum over an axis): an ELL layer stays ELL,
+    # its row holding the group's rows side by side (duplicates stay until a merge)
+    uniform = rows > 0 and counts[0] > 0 and bool((counts == counts[0]).all())
+    group = int(counts[0]) if uniform else 0
     out = []
     for layer in layers:
-        if isinstance(layer, np.ndarray):
+        if isinstance(layer, np.ndarray) and uniform:
+            out.append(layer.take(src, axis=0).reshape(rows, group * layer.shape[1]))
+        elif isinstance(layer, np.ndarray):
             w = layer.shape[1]
             flat = layer.take(src, axis=0).reshape(-1)
             keep = flat >= 0
-            counts = np.zeros(len(flat) + 1, dtype=IDX)
-            np.cumsum(keep, out=counts[1:])
-            out.append(Csr(counts[grp_ptr * w], flat[keep]))
+            kept = np.zeros(len(flat) + 1, dtype=IDX)
+            np.cumsum(keep, out=kept[1:])
+            out.append(Csr(kept[grp_ptr * w], flat[keep]))
         else:
             g = _csr_gather(layer, src, None)
             out.append(Csr(g.indptr[grp_ptr], g.indices))
@@ -242,7 +250,55 @@ def _coo(layer):
     return np.repeat(arange(layer.rows), np.diff(layer.indptr)), layer.indices
 
 
+def _width(layer) -> int:
+    """Columns the layer needs as ELL (a CSR layer: its longest row)."""
+    if isinstance(layer, np.ndarray):
+        return layer.shape[1]
+    return int(np.diff(layer.indptr).max()) if layer.rows and len(layer.indices) else 0
+
+
+def _entries(layer) -> int:
+    return layer.size if isinstance(layer, np.ndarray) else len(layer.indices)
+
+
 def _merge_general(layers, rows: int):
+    widths = [_width(layer) for layer in layers]
+    total = sum(widths)
+    if rows and total and rows * total <= 2 * sum(_entries(layer) for layer in layers) + 4 * rows:
+        return _merge_rows(layers, widths, rows)
+    return _merge_sorted_keys(layers, rows)
+
+
+def _merge_rows(layers, widths, rows: int) -> np.ndarray:
+    """The union as one ELL layer, row by row: the layers side by side, each row sorted, duplicates dropped.
+
+    For layers whose rows are about equally long (the common case: elementwise maps, stencils, gathers)
+    this costs two sorts of short rows, against a sort of every (row, column) key of them all.
+    """
+    total = sum(widths)
+    block = np.empty((rows, total), dtype=IDX)
+    j = 0
+    for layer, w in zip(layers, widths):
+        if isinstance(layer, np.ndarray):
+            block[:, j:j + w] = layer
+        elif w:
+            part = block[:, j:j + w]
+            part.fill(-1)
+            lens = np.diff(layer.indptr)
+            pos = np.arange(len(layer.indices), dtype=IDX) - np.repeat(layer.indptr[:-1], lens)
+            part[np.repeat(arange(rows), lens), pos] = layer.indices
+        j += w
+    block.sort(axis=1)  # holes (-1) first, duplicates side by side
+    np.copyto(block[:, 1:], -1, where=block[:, 1:] == block[:, :-1])
+    width = int(_row_counts(block).max())
+    if width == total:
+        return block
+    block.sort(axis=1)  # the holes left by duplicates move to the front
+    return np.ascontiguousarray(block[:, total - width:])
+
+
+def _merge_sorted_keys(layers, rows: int):
+    """The union as one layer by sorting (row, column) keys: for rows of very different lengths."""
     parts = [_coo(layer) for layer in layers]
     r = np.concatenate([p[0] for p in parts])
     c = np.concatenate([p[1] for p in parts])
