@@ -363,3 +363,25 @@ def test_complex_intermediates_are_refused():
     for x in (np.array([0.3, 0.7]),) * 3:
         np.testing.assert_allclose(p(x), dualad.jacobian(f, x), rtol=1e-13)
     assert p.fallbacks >= 1 and len(p.traces) == 1
+
+
+def test_a_new_branch_runs_the_failing_program_once_then_answers_plainly(monkeypatch):
+    # on a branch never seen, the replay that failed its guard is not run a second time
+    # before the plain answer (each run is cost on top of one plain dualad.jacobian)
+    from dualad.replay.codegen import GuardFailed
+
+    def branchy(x):
+        s = 1.0 if x[0] > 0 else 2.0
+        return [s * x[1] * x[2], x[0] ** 2]
+    xa, xb = np.array([0.5, 1.0, 2.0]), np.array([-0.5, 1.0, 2.0])
+    p = dualad.prepare(branchy, xa)
+    failures = []
+    original = GuardFailed.__init__
+
+    def counted(self, guard):
+        failures.append(guard)
+        original(self, guard)
+    monkeypatch.setattr(GuardFailed, "__init__", counted)
+    J = p(xb)
+    np.testing.assert_allclose(J, [[0.0, 4.0, 2.0], [-1.0, 0.0, 0.0]])
+    assert len(failures) == 1 and p.mismatches == 1 and p.replays == 0

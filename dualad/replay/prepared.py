@@ -144,11 +144,19 @@ class Prepared:
         rest = fargs[:self.argnum] + fargs[self.argnum + 1:]
         return x, rest, call_args[len(self.args) + 1:]
 
-    def _run(self, x, args: tuple, compute: Callable, plain: Callable, check: Callable):
-        """``compute(trace)`` on the first trace whose guards hold at ``(x, args)``; else a new recording."""
+    def _run(self, x, args: tuple, compute: Callable, plain: Callable, check: Callable, already_failed=None):
+        """``compute(trace)`` on the first trace whose guards hold at ``(x, args)``; else a new recording.
+
+        ``already_failed``: ``(trace, guard)`` when the caller's shortcut already ran that trace and a guard
+        failed; it is not run again (on a new branch, each replay run before the plain answer is cost).
+        """
         xs, xdt = np.shape(x), np.asarray(x).dtype
         miss = None
+        if already_failed is not None:
+            miss = (id(already_failed[0]), already_failed[1])
         for position, trace in enumerate(self.traces):
+            if already_failed is not None and trace is already_failed[0]:
+                continue
             if trace.x_shape != xs or trace.x_dtype != xdt or not trace.accepts(args):
                 continue
             try:
@@ -218,6 +226,7 @@ class Prepared:
         :func:`dualad.sparse_jacobian`."""
         if self.sparse:
             return self._sparse_jacobian(call_args)
+        failed = None
         if len(call_args) == 1 and not self.args:
             # the common call, kept short: f(x) alone, x of the most recent trace's shape and dtype
             x = call_args[0]
@@ -225,7 +234,9 @@ class Prepared:
             if type(x) is np.ndarray and x.shape == trace.x_shape and x.dtype is trace.x_dtype:
                 try:
                     J = trace.jacobian_code(x)
-                except Exception:  # noqa: BLE001 - a failed guard, or anything: the general path decides
+                except GuardFailed as guard:  # another branch: the general path tries the other traces
+                    J, failed = None, (trace, guard.guard)
+                except Exception:  # noqa: BLE001 - anything else: the general path decides
                     J = None
                 if J is not None:  # the program raised if J is not finite
                     self.replays += 1
@@ -247,7 +258,7 @@ class Prepared:
         x, args, _ = self._split(call_args, 0, "jacobian")
         import dualad
         return self._run(x, args, lambda tr: _own(tr.jacobian(x, args)),
-                         lambda: dualad.jacobian(self._bound(args), x), _finite)
+                         lambda: dualad.jacobian(self._bound(args), x), _finite, failed)
 
     __call__ = jacobian
 
