@@ -25,7 +25,7 @@ from .errors import ConversionError, InputError, UnsupportedFunctionError, descr
 from .subclasses import refuse_array_subclass
 
 __all__ = ["ndim", "shape", "size", "all_finite", "strip", "func_name", "unsupported",
-           "check_out", "partial_at", "chain_product", "as_real_array", "put_at"]
+           "check_out", "partial_at", "chain_product", "as_real_array", "put_at", "is_numeric_argument"]
 
 
 def ndim(x: Any) -> int:
@@ -249,3 +249,17 @@ def partial_at(partial: Callable, out: Any, *values: Any) -> Any:
     except FloatingPointError:
         with np.errstate(all="ignore"):
             return partial(out, *values)
+
+
+def is_numeric_argument(a: Any) -> bool:
+    """An argument that can carry a derivative (a number or a real array), as opposed to an option
+    (a bool, a string, a callable) of a user-defined rule, a root finder or an ODE solver.
+
+    >>> is_numeric_argument(2.0), is_numeric_argument(np.arange(3)), is_numeric_argument(True)
+    (True, True, False)
+    """
+    if isinstance(a, ArrayLike):
+        return True
+    if isinstance(a, bool) or not isinstance(a, (int, float, np.ndarray, np.generic)):
+        return False
+    return np.asarray(a).dtype.kind in "fiu"

@@ -39,6 +39,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .arraylike import ArrayLike, primal as _primal
+from .common import is_numeric_argument
 from .dual import Dual, new_tag
 from .errors import ConversionError, CustomRuleError, UnsupportedFunctionError, describe
 from .rules import TABLE, Custom
@@ -89,13 +90,6 @@ def call_with_rule(func, args: tuple):
         "accepts together; remedy: do not mix values of different differentiation calls by hand")
 
 
-def _numeric(a) -> bool:
-    """An argument that can carry a derivative (a number or a real array), as opposed to an option."""
-    if isinstance(a, ArrayLike):
-        return True
-    if isinstance(a, bool) or not isinstance(a, (int, float, np.ndarray, np.generic)):
-        return False
-    return np.asarray(a).dtype.kind in "fiu"
 
 
 def _name(f) -> str:
@@ -475,7 +469,7 @@ class CustomFunction:
         from .tape.linearize import transpose_by_columns, transpose_jvp  # the tape: loaded when reverse mode runs
 
         values = [static] + list(primals)
-        inputs = [i for i, p in enumerate(values) if i and _numeric(p)]
+        inputs = [i for i, p in enumerate(values) if i and is_numeric_argument(p)]
         try:  # record the JVP (tangents as the tape's inputs) and sweep back: linearise and transpose
             cts = transpose_jvp(self._table_jvp, out, values, {}, ct, [(i, None) for i in inputs])
         except (ConversionError, UnsupportedFunctionError):

@@ -39,6 +39,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .arraylike import ArrayLike, primal as _primal
+from .common import is_numeric_argument
 from .custom import CustomFunction, is_differentiable
 from .dual import Dual, new_tag
 from .errors import CustomRuleError, describe
@@ -274,7 +275,7 @@ def _batched_vjp(static, primals, out, ct):
     merged = static.merge(primals)
     full, watched = [], []
     for i, a in enumerate(merged[1:], start=1):
-        if i in static.nondiff or not _numeric(a):
+        if i in static.nondiff or not is_numeric_argument(a):
             full.append(a)
             if i not in static.nondiff:
                 watched.append(None)
@@ -285,7 +286,8 @@ def _batched_vjp(static, primals, out, ct):
     r = owner.residual(x, *full)
     owner.check_residual(r)
     if not (isinstance(r, Var) and r.tape is tape):
-        return [np.zeros(_shape(p) + (k,), dtype=np.result_type(_primal(p), np.float64)) if _numeric(p) else None
+        return [np.zeros(_shape(p) + (k,), dtype=np.result_type(_primal(p), np.float64))
+                if is_numeric_argument(p) else None
                 for p in primals]
     if _shape(r) != _shape(x):
         raise CustomRuleError(f"{owner.name}: F(x, *args) has shape {_shape(r)} but x has shape {_shape(x)}; "
@@ -297,13 +299,6 @@ def _batched_vjp(static, primals, out, ct):
             if adj[v.node.index] is None else adj[v.node.index] for p, v in zip(primals, watched)]
 
 
-def _numeric(a) -> bool:
-    """An argument that can carry a derivative (a number or a real array), as opposed to options."""
-    if isinstance(a, ArrayLike):
-        return True
-    if isinstance(a, bool) or not isinstance(a, (int, float, np.ndarray, np.generic)):
-        return False
-    return np.asarray(a).dtype.kind in "fiu"
 
 
 def _make_primitive(nondiff: tuple) -> CustomFunction:

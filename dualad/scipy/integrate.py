@@ -28,6 +28,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..arraylike import ArrayLike, primal as _primal
+from ..common import is_numeric_argument
 from ..custom import CustomFunction, is_differentiable
 from ..dual import Dual, new_tag
 from ..errors import CustomRuleError, UnsupportedFunctionError, describe
@@ -46,12 +47,6 @@ def _shape(v) -> tuple:
     return tuple(v.shape) if hasattr(v, "shape") else np.shape(v)
 
 
-def _numeric(a) -> bool:
-    if isinstance(a, ArrayLike):
-        return True
-    if isinstance(a, bool) or not isinstance(a, (int, float, np.ndarray, np.generic)):
-        return False
-    return np.asarray(a).dtype.kind in "fiu"
 
 
 # --------------------------------------------------------------------------- the problem (a constant)
@@ -218,7 +213,7 @@ def _dense_jvp(static, primals, tangents, out):
 def _full_vjp(jvp):
     """Reverse mode from the sensitivities: S for every input direction (one augmented solve), then Sᵀu."""
     def vjp(static, primals, out, ct):
-        sizes = [int(np.size(_primal(p))) if _numeric(p) else 0 for p in primals]
+        sizes = [int(np.size(_primal(p))) if is_numeric_argument(p) else 0 for p in primals]
         total = sum(sizes)
         tangents, start = [], 0
         for p, size in zip(primals, sizes):
