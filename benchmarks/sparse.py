@@ -48,6 +48,22 @@ def measure(fn, min_batch: float = 0.05, repeat: int = 7, max_number: int = 10_0
     return {"best": min(times), "median": statistics.median(times), "number": number}
 
 
+def interleaved(contestants: dict, rounds: int = 7, min_batch: float = 0.02) -> dict:
+    """Best and median seconds per call of each contestant, one timeit batch of each per round."""
+    numbers = {}
+    for name, fn in contestants.items():
+        fn()  # warm up
+        number = 1
+        while number < 100_000 and timeit.timeit(fn, number=number) < min_batch:
+            number *= 2
+        numbers[name] = number
+    times: dict = {name: [] for name in contestants}
+    for _ in range(rounds):
+        for name, fn in contestants.items():
+            times[name].append(timeit.timeit(fn, number=numbers[name]) / numbers[name])
+    return {name: {"best": min(t), "median": statistics.median(t), "number": numbers[name]} for name, t in times.items()}
+
+
 def fmt(seconds: float) -> str:
     if seconds >= 1:
         return f"{seconds:.2f} s"
@@ -123,6 +139,8 @@ def ba_only(files) -> int:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", help="also write the measurements to this file")
+    ap.add_argument("--rounds", type=int, default=7, help="interleaved rounds for target 2 (default 7)")
+    ap.add_argument("--only", choices=["1", "2", "3"], help="run one target only")
     ap.add_argument("--arrow", action="store_true",
                     help="only: an arrow pattern (dense row + dense column), column colouring vs bicolouring")
     ap.add_argument("--probe", action="store_true",
@@ -149,68 +167,87 @@ def main(argv=None) -> int:
                     f"{'>=' if higher_is_better else '<='} {goal:g}x | {'yes' if met else 'NO'} |")
 
     # 1. Bratu 1-D, n = 10 000: sparse vs dense forward mode -------------------------------
-    n = 10_000
-    x = rng.uniform(0.0, 0.5, n)
-    J_dense = dualad.jacobian(bratu_1d, x)
-    J_sparse = dualad.sparse_jacobian(bratu_1d, x)
-    assert np.allclose(J_sparse.toarray(), J_dense, rtol=1e-13, atol=1e-8), "sparse != dense"
-    del J_dense
-    dense = measure(lambda: dualad.jacobian(bratu_1d, x), min_batch=0.0, repeat=3)
-    full = measure(lambda: dualad.sparse_jacobian(bratu_1d, x))
-    sj = dualad.SparseJacobian(bratu_1d, x)
-    call = measure(lambda: sj(x))
-    record["bratu1d_10000"] = {"dense": dense, "sparse_jacobian": full, "SparseJacobian_call": call,
-                               "ncolors": sj.ncolors}
-    row("1", f"Bratu 1-D n={n}: `sparse_jacobian` (detect+colour+eval) vs dense `jacobian`",
-        fmt(full["best"]), fmt(dense["best"]), dense["best"] / full["best"], 100)
-    rows.append(f"|  | same, reusing a `SparseJacobian` ({sj.ncolors} colours) | {fmt(call['best'])} | "
-                f"{fmt(dense['best'])} | {dense['best'] / call['best']:,.0f}x | | |")
-
-    # 2. Bratu 1-D, n = 1000: against jax.jit(jax.jacfwd) -----------------------------------
-    n = 1000
-    x = rng.uniform(0.0, 0.5, n)
-    try:
-        import jax
-        jax.config.update("jax_enable_x64", True)
-        jax.config.update("jax_platforms", "cpu")
-        import jax.numpy as jnp
-    except Exception as err:  # ImportError, or a broken install
-        jax = None
-        notes.append(f"JAX is not available ({type(err).__name__}: {err}); target 2 skipped "
-                     "(pip install jax to run it)")
-    if jax is not None:
-        def bratu_jax(u, lam=LAM):
-            h = 1.0 / (u.shape[0] + 1)
-            up = jnp.concatenate([u[1:], jnp.zeros(1)])
-            um = jnp.concatenate([jnp.zeros(1), u[:-1]])
-            return (um - 2.0 * u + up) / h ** 2 + lam * jnp.exp(u)
-        jac_jax = jax.jit(jax.jacfwd(bratu_jax))
-        xj = jnp.asarray(x)
-        J_jax = np.asarray(jac_jax(xj).block_until_ready())
-        assert np.allclose(dualad.sparse_jacobian(bratu_1d, x).toarray(), J_jax, rtol=1e-12, atol=1e-8)
-        t_jax = measure(lambda: jac_jax(xj).block_until_ready())
+    if args.only in (None, "1"):
+        n = 10_000
+        x = rng.uniform(0.0, 0.5, n)
+        J_dense = dualad.jacobian(bratu_1d, x)
+        J_sparse = dualad.sparse_jacobian(bratu_1d, x)
+        assert np.allclose(J_sparse.toarray(), J_dense, rtol=1e-13, atol=1e-8), "sparse != dense"
+        del J_dense
+        dense = measure(lambda: dualad.jacobian(bratu_1d, x), min_batch=0.0, repeat=3)
         full = measure(lambda: dualad.sparse_jacobian(bratu_1d, x))
         sj = dualad.SparseJacobian(bratu_1d, x)
         call = measure(lambda: sj(x))
-        record["bratu1d_1000"] = {"jax_jit_jacfwd": t_jax, "sparse_jacobian": full, "SparseJacobian_call": call,
-                                  "jax_version": jax.__version__}
-        row("2", f"Bratu 1-D n={n}: `SparseJacobian` call vs `jax.jit(jax.jacfwd)` call (dense)",
-            fmt(call["best"]), fmt(t_jax["best"]), t_jax["best"] / call["best"], 10)
-        rows.append(f"|  | same, one-shot `sparse_jacobian` (detect+colour+eval each time) | {fmt(full['best'])} | "
-                    f"{fmt(t_jax['best'])} | {t_jax['best'] / full['best']:,.1f}x | | |")
+        record["bratu1d_10000"] = {"dense": dense, "sparse_jacobian": full, "SparseJacobian_call": call,
+                                   "ncolors": sj.ncolors}
+        row("1", f"Bratu 1-D n={n}: `sparse_jacobian` (detect+colour+eval) vs dense `jacobian`",
+            fmt(full["best"]), fmt(dense["best"]), dense["best"] / full["best"], 100)
+        rows.append(f"|  | same, reusing a `SparseJacobian` ({sj.ncolors} colours) | {fmt(call['best'])} | "
+                    f"{fmt(dense['best'])} | {dense['best'] / call['best']:,.0f}x | | |")
+
+    # 2. Bratu 1-D, n = 1000: against jax.jit(jax.jacfwd) -----------------------------------
+    if args.only in (None, "2"):
+        n = 1000
+        x = rng.uniform(0.0, 0.5, n)
+        try:
+            import jax
+            jax.config.update("jax_enable_x64", True)
+            jax.config.update("jax_platforms", "cpu")
+            import jax.numpy as jnp
+        except Exception as err:  # ImportError, or a broken install
+            jax = None
+            notes.append(f"JAX is not available ({type(err).__name__}: {err}); target 2 skipped "
+                         "(pip install jax to run it)")
+        if jax is not None:
+            def bratu_jax(u, lam=LAM):
+                h = 1.0 / (u.shape[0] + 1)
+                up = jnp.concatenate([u[1:], jnp.zeros(1)])
+                um = jnp.concatenate([jnp.zeros(1), u[:-1]])
+                return (um - 2.0 * u + up) / h ** 2 + lam * jnp.exp(u)
+            jac_jax = jax.jit(jax.jacfwd(bratu_jax))
+            xj = jnp.asarray(x)
+            J_jax = np.asarray(jac_jax(xj).block_until_ready())
+            sj = dualad.SparseJacobian(bratu_1d, x)
+            prepared = dualad.prepare(bratu_1d, x, sparse=True)
+            for J in (dualad.sparse_jacobian(bratu_1d, x), sj(x), sj(x), prepared(x)):
+                assert np.allclose(J.toarray(), J_jax, rtol=1e-12, atol=1e-8)
+            assert sj.replays == 1, "the SparseJacobian call was not replayed"
+            # contestants interleaved round by round, so that load changes hit them all alike
+            times = interleaved({
+                "f": lambda: bratu_1d(x),
+                "SparseJacobian call": lambda: sj(x),
+                "prepare(sparse=True) call": lambda: prepared(x),
+                "jax.jit(jax.jacfwd)": lambda: jac_jax(xj).block_until_ready(),
+                "sparse_jacobian (one-shot)": lambda: dualad.sparse_jacobian(bratu_1d, x),
+                "dense dualad.jacobian": lambda: dualad.jacobian(bratu_1d, x),
+            }, rounds=args.rounds)
+            t_jax, call, full = times["jax.jit(jax.jacfwd)"], times["SparseJacobian call"], times["sparse_jacobian (one-shot)"]
+            record["bratu1d_1000"] = {**times, "jax_version": jax.__version__}
+            row("2", f"Bratu 1-D n={n}: `SparseJacobian` call vs `jax.jit(jax.jacfwd)` call (dense)",
+                fmt(call["best"]), fmt(t_jax["best"]), t_jax["best"] / call["best"], 10)
+            rows.append(f"|  | same, median batches | {fmt(call['median'])} | {fmt(t_jax['median'])} | "
+                        f"{t_jax['median'] / call['median']:,.1f}x | | |")
+            rows.append(f"|  | same, one-shot `sparse_jacobian` (detect+colour+eval each time) | {fmt(full['best'])} | "
+                        f"{fmt(t_jax['best'])} | {t_jax['best'] / full['best']:,.1f}x | | |")
+            for name in ("f", "prepare(sparse=True) call", "dense dualad.jacobian"):
+                rows.append(f"|  | {name} (jit / it) | {fmt(times[name]['best'])} | {fmt(t_jax['best'])} | "
+                            f"{t_jax['best'] / times[name]['best']:,.1f}x | | |")
+            rows.append(f"|  | `SparseJacobian` call / one evaluation of f | {fmt(call['best'])} | "
+                        f"{fmt(times['f']['best'])} | {call['best'] / times['f']['best']:,.1f}x | | |")
 
     # 3. detection cost in evaluations of f --------------------------------------------------
-    for name, f, n in (("Bratu 1-D", bratu_1d, 3000), ("Bratu 1-D", bratu_1d, 10_000), ("Bratu 2-D", bratu_2d, 10_000)):
-        x = rng.uniform(0.0, 0.5, n)
-        t_f = measure(lambda: f(x))
-        t_s = measure(lambda: dualad.jacobian_sparsity(f, x))
-        record[f"detect_{name}"] = {"f": t_f, "jacobian_sparsity": t_s}
-        row("3", f"{name} n={n}: `jacobian_sparsity` / one evaluation of f", fmt(t_s["best"]), fmt(t_f["best"]),
-            t_s["best"] / t_f["best"], 20, higher_is_better=False)
-        t_b = measure(lambda: dualad.SparseJacobian(f, x))  # detection + decision log + colouring
-        record[f"build_{name}_{n}"] = {"f": t_f, "SparseJacobian": t_b}
-        rows.append(f"|  | same, building a `SparseJacobian` (detect + colour) | {fmt(t_b['best'])} | {fmt(t_f['best'])} | "
-                    f"{t_b['best'] / t_f['best']:,.1f}x | | |")
+    if args.only in (None, "3"):
+        for name, f, n in (("Bratu 1-D", bratu_1d, 3000), ("Bratu 1-D", bratu_1d, 10_000), ("Bratu 2-D", bratu_2d, 10_000)):
+            x = rng.uniform(0.0, 0.5, n)
+            t_f = measure(lambda: f(x))
+            t_s = measure(lambda: dualad.jacobian_sparsity(f, x))
+            record[f"detect_{name}"] = {"f": t_f, "jacobian_sparsity": t_s}
+            row("3", f"{name} n={n}: `jacobian_sparsity` / one evaluation of f", fmt(t_s["best"]), fmt(t_f["best"]),
+                t_s["best"] / t_f["best"], 20, higher_is_better=False)
+            t_b = measure(lambda: dualad.SparseJacobian(f, x))  # detection + decision log + colouring
+            record[f"build_{name}_{n}"] = {"f": t_f, "SparseJacobian": t_b}
+            rows.append(f"|  | same, building a `SparseJacobian` (detect + colour) | {fmt(t_b['best'])} | {fmt(t_f['best'])} | "
+                        f"{t_b['best'] / t_f['best']:,.1f}x | | |")
 
     print(f"# Sparse Jacobians -- dualad {dualad.__version__}, numpy {np.__version__}, "
           f"Python {platform.python_version()}, {platform.machine()}\n")

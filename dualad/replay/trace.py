@@ -19,6 +19,7 @@ from .codegen import same_decision
 from .forward_code import forward_program
 from .jacobian_code import jacobian_program
 from .scalar_code import scalar_program
+from .sparse_code import sparse_data_program, with_data
 from .recording import Recording
 from .reverse_code import reverse_program
 
@@ -181,11 +182,14 @@ class Trace:
             seed = np.zeros((self.x_size, k), _float_dtype(self.x_dtype))
             seed[np.arange(self.x_size), detector.colors] = 1.0
             rows = np.repeat(np.arange(S.shape[0], dtype=np.int64), np.diff(S.indptr))
-            self._sparse = (S, seed.reshape(self.x_shape + (k,)), rows * k + detector.colors[S.indices], k)
-        S, seed, take, k = self._sparse
-        _, t = self.push(x, args, seed)
-        data = np.reshape(t, (-1,))[take]
-        return type(S)((data, S.indices.copy(), S.indptr.copy()), shape=S.shape)
+            take = rows * k + detector.colors[S.indices]
+            template = type(S)((np.zeros(S.nnz, self.y_dtype), S.indices, S.indptr), shape=S.shape)
+            # the compressed Jacobian straight into the data array (constants folded: replay/sparse_code.py)
+            program = sparse_data_program(self.rec, seed.reshape(self.x_shape + (k,)), take, rows, S.indices,
+                                          self.y_dtype, self.flow)
+            self._sparse = (template, program)
+        template, program = self._sparse
+        return with_data(template, program(x, *self._values(args)))
 
     def jacobian(self, x, args: tuple):
         """The Jacobian: forward with the identity seed (one direction per input entry), or reverse

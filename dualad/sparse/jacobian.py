@@ -195,8 +195,13 @@ class SparseJacobian:
         self.coloring = coloring
         self.input_shape = np.shape(x)
         self.redetections = 0
+        self.replays = 0  # calls answered by the compiled replay (dualad.sparse.replayed)
         self.user_pattern = sparsity is not None
         self.decisions = None  # the DecisionLog of the last detection (None for a pattern you pass)
+        self._compiled = None  # CompiledCall for the current pattern, written after a first plain call
+        self._compile_refused = False
+        self._plain_calls = 0  # clean plain calls since the pattern was found: the second one compiles
+        self._detected_at = (x, self.args)  # where the pattern holds: the replay is recorded there
         if sparsity is None:
             self._detect(x, self.args)
         else:
@@ -223,6 +228,10 @@ class SparseJacobian:
             value, (indptr, indices) = tracer.trace(g, x)
         m, n = int(np.size(value)), int(np.size(x))
         self.decisions = log
+        self._detected_at = (x.copy(), tuple(args))
+        self._compiled = None
+        self._compile_refused = False
+        self._plain_calls = 0
         self._set_pattern(self._sp.csr_matrix((np.ones(len(indices), dtype=bool), indices, indptr), shape=(m, n)),
                           n)
 
@@ -287,12 +296,22 @@ class SparseJacobian:
 
     def __call__(self, *call_args: Any):
         """The Jacobian at ``x`` (called like ``f``: ``sj(x)``, or ``sj(t, y)`` with ``args``/``argnum``)."""
+        compiled = self._compiled
+        if compiled is not None:
+            J = compiled.matrix(call_args)
+            if J is not None:  # None: a guard, a value or an argument differs; the plain path decides
+                self.replays += 1
+                if self.check:
+                    x, args = self._split_call(call_args)
+                    J = self._verified(J, x, args)
+                return J
         x, args = self._split_call(call_args)
         x = _point(x)
         if np.shape(x) != self.input_shape:
             raise InputError(f"x has shape {np.shape(x)}, but this SparseJacobian was built for shape "
                              f"{self.input_shape}; remedy: build another SparseJacobian")
         J, check = self._compressed(x, args)
+        redetected = check is not None and check.diverged
         if check is not None and check.diverged:
             if self.fixed:
                 raise SparsityChangedError(
@@ -308,7 +327,31 @@ class SparseJacobian:
                     "function of x alone (randomness, state kept between calls?); remedy: make f deterministic")
         if self.check:
             J = self._verified(J, x, args)
+        if compiled is None and not redetected and not self._compile_refused:
+            self._plain_calls += 1
+            if self._plain_calls >= 2:  # used again and again: recording and compiling pays off
+                self._compile(J.data.dtype, x.dtype)
         return J
+
+    def _compile(self, dtype, x_dtype) -> None:
+        """Record f where the pattern holds and compile its compressed Jacobian (at the second plain call
+        that went through: a one-off call, or a pattern that changes at every call, never pays for a
+        recording)."""
+        x0, args0 = self._detected_at
+        if self.executor is not None or self.row_colors is not None or x0.dtype != x_dtype:
+            self._compile_refused = True  # executors and reverse rows keep the plain path
+            return
+        from .replayed import CompiledCall
+        try:
+            self._compiled = CompiledCall(self.f, x0, args0, self.argnum, _guarded, self._template_matrix(),
+                                          self._seed, self._take, dtype)
+        except Exception:  # noqa: BLE001 - ReplayRefused, or anything the recording meets: stay plain
+            self._compile_refused = True
+
+    def _template_matrix(self):
+        """A csr matrix with the pattern's structure (the replay copies it, with data of its own)."""
+        return self._sp.csr_matrix((np.zeros(len(self._indices)), self._indices, self._indptr),
+                                   shape=self.sparsity.shape)
 
     def _compressed(self, x: np.ndarray, args: tuple):
         """One compressed pass: (the Jacobian, the decision check or None)."""
@@ -415,4 +458,6 @@ def sparse_jacobian(f: Callable, x: Any, sparsity=None, coloring: str | Any = "g
            [0., 4., 0.],
            [0., 0., 6.]])
     """
-    return SparseJacobian(f, x, sparsity=sparsity, coloring=coloring, check=check, executor=executor)(x)
+    jac = SparseJacobian(f, x, sparsity=sparsity, coloring=coloring, check=check, executor=executor)
+    jac._compile_refused = True  # one call: recording and compiling a replay would not pay off
+    return jac(x)

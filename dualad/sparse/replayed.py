@@ -1,0 +1,115 @@
+"""A ``SparseJacobian``'s compiled call: f recorded once, replayed straight into the matrix's data array.
+
+:class:`dualad.SparseJacobian` evaluates f with one tangent direction per
+colour. At its second call it records f on a tape (:func:`dualad.prepare`'s
+recording, with every value-dependent decision kept as a guard) at the point
+where the pattern was detected, and writes the compressed Jacobian as a
+straight-line program (:mod:`dualad.replay.sparse_code`). A call then runs that
+program and wraps its data array in a copy of a template ``csr_matrix``; where
+the program does not answer (a guard differs, a value is not finite, an argument
+is of another kind) the call goes the plain way, which checks the decision log
+and detects the pattern again where it changed.
+
+>>> import numpy as np, dualad
+>>> jac = dualad.SparseJacobian(lambda u: u[1:] * u[:-1], np.ones(4))
+>>> _ = jac(np.ones(4)), jac(np.ones(4))  # plain calls; the second also compiles the replay
+>>> jac(np.arange(4.0)).toarray()[1], jac.replays
+(array([0., 2., 1., 0.]), 1)
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from ..replay.codegen import GuardFailed, same_decision
+from ..replay.prepared import Prepared
+from ..replay.sparse_code import sparse_data_program, with_data
+
+__all__ = ["CompiledCall"]
+
+
+class CompiledCall:
+    """``f``'s compressed Jacobian for one pattern and colouring, as a compiled replay.
+
+    ``is_float(a)`` says which of f's extra arguments are floats (passed to
+    the program as values, their comparisons guarded); the others must equal
+    the recorded ones. :meth:`matrix` returns the csr matrix, or None when the
+    plain path must answer.
+    """
+
+    def __init__(self, f: Callable, x: np.ndarray, args: tuple, argnum: int, is_float: Callable, template: Any,
+                 seed: np.ndarray, take: np.ndarray, dtype):
+        self.argnum = argnum
+        self.nargs = len(args) + 1
+        self.is_float = is_float
+        self.guarded = guarded = [bool(is_float(a)) for a in args]
+        self.plain = {pos: a for pos, a in enumerate(args) if not guarded[pos]}
+        floats = tuple(a for pos, a in enumerate(args) if guarded[pos])
+        plain, i = self.plain, argnum
+
+        def bound(x, *values):
+            it = iter(values)
+            full = [next(it) if guarded[pos] else plain[pos] for pos in range(len(guarded))]
+            return f(*full[:i], x, *full[i:])
+        # the recording and its refusals (ReplayRefused: decisions no guard can check, complex values)
+        # are prepare's; floats it cannot keep as values it keeps as constants (accepts() compares them)
+        trace = Prepared(bound, x, args=floats).traces[0]
+        self.trace = trace
+        self.x_shape, self.x_dtype = trace.x_shape, trace.x_dtype
+        self.value_position = list(trace.value_position)  # positions in (x, *floats) passed as values
+        S = template
+        rows = np.repeat(np.arange(S.shape[0], dtype=np.int64), np.diff(S.indptr))
+        if trace.y_size != S.shape[0]:
+            raise ValueError("the recording's output size differs from the pattern's rows")
+        self.program = sparse_data_program(trace.rec, seed.reshape(self.x_shape + seed.shape[-1:]), take, rows,
+                                           S.indices, dtype, trace.flow)
+        self.template = template
+
+    def matrix(self, call_args: tuple):
+        """The Jacobian at f's arguments ``call_args``, or None (a guard, a value or an argument says:
+        the plain path)."""
+        if len(call_args) != self.nargs:
+            return None
+        i = self.argnum
+        x = call_args[i]
+        if type(x) is not np.ndarray or x.shape != self.x_shape or x.dtype is not self.x_dtype:
+            return None
+        values = [x] if not self.guarded else self._values(call_args)
+        if values is None:
+            return None
+        try:
+            data = self.program(*values)
+        except GuardFailed:
+            return None
+        except Exception:  # noqa: BLE001 - not finite, or anything else: the plain path decides (and raises)
+            return None
+        return with_data(self.template, data)
+
+    def _values(self, call_args: tuple) -> list | None:
+        i = self.argnum
+        args = call_args[:i] + call_args[i + 1:]
+        floats = []
+        for pos, a in enumerate(args):
+            if self.guarded[pos]:
+                if not self.is_float(a):  # a float became another kind of argument: a decision of its own
+                    return None
+                floats.append(a)
+                continue
+            old = self.plain[pos]
+            if a is old:
+                continue
+            try:
+                if not same_decision(a, old):
+                    return None
+            except Exception:  # noqa: BLE001 - not comparable: another argument
+                return None
+        floats = tuple(floats)
+        if not self.trace.accepts(floats):
+            return None
+        full = (None,) + floats
+        values = [call_args[i]]
+        for pos in self.value_position:
+            a = full[pos]
+            values.append(a if isinstance(a, np.ndarray) else np.asarray(a, dtype=np.float64))
+        return values

@@ -1,0 +1,178 @@
+"""SparseJacobian calls answered by a compiled replay (dualad.sparse.replayed, dualad.replay.sparse_code):
+equal to the dense Jacobian at new points, through branch flips, user patterns, extra arguments and float32;
+what a call returns is its own."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import dualad
+from test_sparse import CASES, fd_jacobian, random_program
+from test_sparse_guards import BRANCHY
+
+sp = pytest.importorskip("scipy.sparse")
+
+from benchmarks.problems import bratu_1d, bratu_2d  # noqa: E402
+
+RNG = np.random.default_rng(12)
+
+
+def dense(f, x, *args, argnum=0):
+    g = (lambda v: f(*args[:argnum], v, *args[argnum:])) if args else f
+    return np.reshape(dualad.jacobian(g, x), (-1, np.size(x)))
+
+
+def warm(jac, *call_args):
+    """The first two calls go the plain way; the second also records and compiles the replay."""
+    jac(*call_args)
+    jac(*call_args)
+
+
+def near(x, seed):
+    return x * np.random.default_rng(seed).uniform(0.8, 1.2, np.shape(x))
+
+
+FUNCTIONS = {
+    "bratu-1d": (bratu_1d, RNG.uniform(0.0, 0.5, 30)),
+    "bratu-2d": (bratu_2d, RNG.uniform(0.0, 0.5, 25)),
+    **{name: CASES[name][:2] for name in ("arrow", "block-diagonal-einsum", "random-gathers", "cumsum",
+                                           "outer-broadcast", "list-output", "scalar-loop")},
+    "random-program-3": (random_program(3)[0], RNG.uniform(0.5, 1.5, 16)),
+    "random-program-9": (random_program(9)[0], RNG.uniform(0.5, 1.5, 16)),
+    "divide-and-broadcast": (lambda u: np.concatenate([u[:2] / (1.0 + u[2:4] ** 2), np.tanh(u) * u[0]]),
+                             RNG.uniform(0.5, 1.5, 6)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_replayed_calls_equal_the_dense_jacobian_at_new_points(name):
+    f, x = FUNCTIONS[name]
+    jac = dualad.SparseJacobian(f, x)
+    warm(jac, x)
+    for seed in range(3):
+        z = near(x, seed)
+        np.testing.assert_allclose(jac(z).toarray(), dense(f, z), rtol=1e-13, atol=1e-13)
+    assert jac.replays == 3 and jac.redetections == 0
+
+
+def test_bratu_against_finite_differences_and_jax():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    x = RNG.uniform(0.0, 0.5, 40)
+    jac = dualad.SparseJacobian(bratu_1d, x)
+    warm(jac, x)
+    z = near(x, 7)
+    J = jac(z)
+    assert jac.replays == 1
+    np.testing.assert_allclose(J.toarray(), fd_jacobian(bratu_1d, z), rtol=1e-6, atol=1e-4)
+    want = jax.jacfwd(lambda u: bratu_1d(u, X=jnp, zero=jnp.zeros(1)))(jnp.asarray(z))
+    np.testing.assert_allclose(J.toarray(), np.asarray(want), rtol=1e-13, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["if on a value", "np.sort", "x[argmax]", "mask index", "while loop"])
+def test_branch_flips_are_detected_again(name):
+    f, x0, x1 = BRANCHY[name]
+    jac = dualad.SparseJacobian(f, x0)
+    for x in (x0, x0 * 1.01, x0 * 1.02, x1, x1 * 1.01, x1 * 1.02, x1 * 1.03, x0, x0 * 1.01):
+        np.testing.assert_allclose(jac(x).toarray(), dense(f, x), atol=1e-13)
+    assert jac.redetections == 2  # to x1's branch and back
+    assert jac.replays == 2  # each branch's third call (the second compiles its replay)
+
+
+def test_fixed_pattern_raises_after_replaying():
+    f, x0, x1 = BRANCHY["if on a value"]
+    jac = dualad.SparseJacobian(f, x0, fixed=True)
+    jac(x0), jac(x0), jac(x0 * 1.1)
+    assert jac.replays == 1
+    with pytest.raises(dualad.SparsityChangedError, match="remedy"):
+        jac(x1)
+
+
+def test_user_pattern_is_replayed_and_checked_on_request():
+    n = 12
+    S = sp.diags([np.ones(n - 1), np.ones(n), np.ones(n - 1)], [-1, 0, 1], format="csr")
+    x = RNG.uniform(0.0, 0.5, n)
+    jac = dualad.SparseJacobian(bratu_1d, x, sparsity=S, check=True)
+    for z in (x, x, near(x, 1), near(x, 2)):
+        np.testing.assert_allclose(jac(z).toarray(), dense(bratu_1d, z), rtol=1e-13, atol=1e-10)
+    assert jac.replays == 2
+    f = lambda u: bratu_1d(u) + u[::-1] * u[0] if u[0] > 0.1 else bratu_1d(u)  # noqa: E731
+    jac = dualad.SparseJacobian(f, np.full(n, 0.05), sparsity=S, check=True)
+    jac(np.full(n, 0.05)), jac(np.full(n, 0.05)), jac(np.full(n, 0.06))
+    with pytest.raises(dualad.SparsityError, match="misses"):  # the other branch leaves the pattern
+        jac(np.full(n, 0.2))
+
+
+def test_extra_arguments_float_and_plain():
+    def rhs(t, y, k):
+        r = -k * y ** 2 + np.roll(y, 1) * np.cos(t)
+        return r * 2.0 if t > 1.0 else r
+    y = RNG.uniform(0.0, 1.0, 8)
+    jac = dualad.SparseJacobian(rhs, y, args=(0.5, 3), argnum=1)
+    calls = [(0.5, 3), (0.7, 3), (np.float64(0.8), 3), (np.array(0.9), 3), (1.5, 3), (1.6, 3), (1.7, 3),
+             (0.2, 4), (0.3, 4), (0.4, 4), (0.5, 4), (0.6, 4)]
+    for t, k in calls:
+        z = y * (1.0 + t)
+        np.testing.assert_allclose(jac(t, z, k).toarray(), dense(rhs, z, t, k, argnum=1), atol=1e-13)
+    assert jac.redetections == 2  # t > 1 flips, then k changes
+    assert jac.replays == 4  # 0.8, 0.9, 0.5 and 0.6 (two plain calls after each detection)
+
+
+def test_float32():
+    f = lambda u: np.concatenate([u[1:] - u[:-1], u[-1:]]) * np.float32(2.0) + np.sin(u) * u  # noqa: E731
+    x = RNG.uniform(0.0, 1.0, 10).astype(np.float32)
+    jac = dualad.SparseJacobian(f, x)
+    assert jac(x).dtype == np.float32
+    jac(x)
+    z = near(x, 3).astype(np.float32)
+    J = jac(z)
+    assert jac.replays == 1 and J.dtype == np.float32
+    np.testing.assert_allclose(J.toarray(), dense(f, z.astype(np.float64)), rtol=1e-5, atol=1e-5)
+
+
+def test_results_are_independent_and_the_input_is_kept():
+    def f(u):
+        v = u * 1.0
+        v[0] = 3.0 * u[1]
+        return v ** 2 + np.roll(u, 1)
+    x = RNG.uniform(0.5, 1.0, 9)
+    kept = x.copy()
+    jac = dualad.SparseJacobian(f, x)
+    warm(jac, x)
+    first, second = jac(x), jac(x)
+    assert jac.replays == 2
+    second.data[:] = 7.0
+    second.indices[:] = 0
+    first.eliminate_zeros()
+    first.data *= 0.0
+    np.testing.assert_array_equal(x, kept)
+    np.testing.assert_allclose(jac(x).toarray(), dense(f, x), atol=1e-13)
+
+
+def test_non_finite_results_take_the_plain_conventions():
+    f = lambda u: np.sqrt(u) * u  # noqa: E731  (d/du at 0: 0 * inf, which the plain path makes 0 + sqrt(0))
+    jac = dualad.SparseJacobian(f, np.ones(4))
+    warm(jac, np.ones(4))
+    z = np.array([0.0, 1.0, 2.0, 3.0])
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(jac(z).toarray(), dense(f, z))
+    assert jac.replays == 0
+
+
+def test_constant_parts_are_folded():
+    """Bratu's Laplacian is known when the program is written: the program evaluates exp alone."""
+    x = RNG.uniform(0.0, 0.5, 20)
+    jac = dualad.SparseJacobian(bratu_1d, x)
+    warm(jac, x)
+    source = jac._compiled.program.source
+    assert source.count("(v") == 2, source  # exp(x) and its partial (the value itself)
+    assert "diagonal_rows" not in source and "[I_" not in source  # the diagonal added in place, no gather
+
+
+def test_prepare_sparse_uses_the_same_program():
+    p = dualad.prepare(bratu_2d, RNG.uniform(0.0, 0.5, 16), sparse=True)
+    z = RNG.uniform(0.0, 0.5, 16)
+    J = p(z)
+    assert sp.issparse(J) and p.replays == 1
+    np.testing.assert_allclose(J.toarray(), dense(bratu_2d, z), rtol=1e-13, atol=1e-10)
