@@ -62,3 +62,40 @@ def test_grouped_gather_is_the_union_of_each_group(seed):
         got = as_sets(P.grouped_gather(layers, src, grp_ptr), 10)
         want = [set().union(*(sets_in[s] for s in src[grp_ptr[r]:grp_ptr[r + 1]])) for r in range(10)]
         assert got == want
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_stitch_places_each_piece_on_its_rows(seed):
+    rng = np.random.default_rng(seed)
+    rows, n = 40, 50
+    order = rng.permutation(rows)
+    cuts = np.sort(rng.choice(np.arange(1, rows), size=2, replace=False))
+    pieces, want = [], [set() for _ in range(rows)]
+    for where, kinds in zip(np.split(order, cuts), [("ell", "csr"), ("ell",), ("csr", "ell", "ell")]):
+        layers = tuple(random_layer(rng, len(where), n, kind) for kind in kinds)
+        for r, s in zip(where, as_sets(layers, len(where))):
+            want[r] |= s
+        pieces.append((where, layers))
+    stitched = P.stitch(pieces, rows)
+    assert len(stitched) == 3 and as_sets(stitched, rows) == want
+
+
+def stacked(x):  # several operands with different numbers of layers, stitched into one output
+    a, b = x[:6], x[6:]
+    return np.concatenate([np.stack([a * b, np.sin(a), b + a[::-1] * a]).ravel(), a[:2] * 3.0,
+                           np.sum(np.reshape(a * b, (3, 2)), axis=1)])
+
+
+def broadcasts(x):  # the same pattern broadcast again and again (one layer object, remembered)
+    t = np.sum(x.reshape(4, 3), axis=1, keepdims=True)
+    y = x.reshape(4, 3)
+    return (np.cos(t) * y + np.sin(t) * y ** 2 + t * (1.0 - np.cos(t))).ravel()
+
+
+@pytest.mark.parametrize("f", [stacked, broadcasts], ids=lambda f: f.__name__)
+def test_stitched_and_remembered_patterns_equal_the_dense_jacobians_nonzeros(f):
+    import dualad
+    pytest.importorskip("scipy")
+    x = np.random.default_rng(5).uniform(0.5, 1.5, 12)
+    np.testing.assert_array_equal(dualad.jacobian_sparsity(f, x).toarray(), dualad.jacobian(f, x) != 0)
+    assert not P._MEMO.gathers and P._MEMO.depth == 0  # nothing kept alive after the trace

@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import math
 import threading
+from contextlib import contextmanager
 from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["Csr", "identity", "gather", "grouped_gather", "union", "merge", "to_csr", "row_has_deps",
+__all__ = ["Csr", "identity", "gather", "grouped_gather", "stitch", "union", "merge", "to_csr", "row_has_deps",
            "MAX_LAYERS"]
 
 IDX = np.int64
@@ -55,9 +56,21 @@ class Csr:
         return f"Csr(rows={self.rows}, nnz={len(self.indices)})"
 
 
+def entry_dtype(n: int):
+    """The integer type of input indices in layers: int32 while the input has fewer than 2**31 entries
+    (half the memory traffic of int64 in every gather and merge); row pointers stay int64."""
+    return np.int32 if n < 2 ** 31 else IDX
+
+
 def identity(n: int) -> tuple:
     """The pattern of the input itself: entry j depends on input j."""
-    return (np.arange(n, dtype=IDX).reshape(n, 1),)
+    return (np.arange(n, dtype=entry_dtype(n)).reshape(n, 1),)
+
+
+def _dtype_of(layers):
+    """The index type of a union of layers (the widest of theirs)."""
+    return np.result_type(*(layer.dtype if isinstance(layer, np.ndarray) else layer.indices.dtype
+                            for layer in layers))
 
 
 @lru_cache(maxsize=64)
@@ -81,10 +94,36 @@ def _csr_gather(layer: Csr, rowmap: np.ndarray, missing) -> Csr:
     np.cumsum(lens, out=indptr[1:])
     total = int(indptr[-1])
     if total == 0:
-        return Csr(indptr, np.zeros(0, dtype=IDX))
+        return Csr(indptr, np.zeros(0, dtype=layer.indices.dtype))
     pos = np.arange(total, dtype=IDX)
     pos += np.repeat(start - indptr[:-1], lens)
     return Csr(indptr, layer.indices.take(pos))
+
+
+class _Memo(threading.local):
+    """Results kept while one function is traced (see :func:`tracing`), per thread."""
+
+    def __init__(self):
+        self.depth = 0
+        self.gathers = {}
+
+
+_MEMO = _Memo()
+
+
+@contextmanager
+def tracing():
+    """While a function is traced, the same broadcast of the same layer gives the very same layer object
+    again, so unions see (by identity) that they repeat it (``cos(t) * x + sin(t) * y`` broadcasts
+    ``t``'s pattern once, and the union holds it once). Cleared at the end: big layers are not kept
+    alive after the trace."""
+    _MEMO.depth += 1
+    try:
+        yield
+    finally:
+        _MEMO.depth -= 1
+        if not _MEMO.depth:
+            _MEMO.gathers.clear()
 
 
 def gather(layers: tuple, rowmap: np.ndarray, in_rows: int) -> tuple:
@@ -98,16 +137,27 @@ def gather(layers: tuple, rowmap: np.ndarray, in_rows: int) -> tuple:
         missing = rowmap < 0
         if missing.all():
             return ()
-    out = []
-    for layer in layers:
-        if isinstance(layer, np.ndarray):
-            g = layer.take(rowmap, axis=0)
-            if missing is not None:
-                g[missing] = -1
-            out.append(g)
-        else:
-            out.append(_csr_gather(layer, rowmap, missing))
-    return tuple(out)
+    if _MEMO.depth and not rowmap.flags.writeable:  # a cached map (broadcasting): keep the result's identity
+        return tuple(_gather_once(layer, rowmap, missing) for layer in layers)
+    return tuple(_gather_layer(layer, rowmap, missing) for layer in layers)
+
+
+def _gather_once(layer, rowmap: np.ndarray, missing):
+    """``_gather_layer``, remembered for the same layer and (cached, read-only) row map while tracing."""
+    key = (id(layer), id(rowmap))
+    hit = _MEMO.gathers.get(key)
+    if hit is None or hit[0] is not layer or hit[1] is not rowmap:
+        hit = _remember(_MEMO.gathers, key, (layer, rowmap, _gather_layer(layer, rowmap, missing)))
+    return hit[2]
+
+
+def _gather_layer(layer, rowmap: np.ndarray, missing):
+    if isinstance(layer, np.ndarray):
+        g = layer.take(rowmap, axis=0)
+        if missing is not None:
+            g[missing] = -1
+        return g
+    return _csr_gather(layer, rowmap, missing)
 
 
 def grouped_gather(layers: tuple, src: np.ndarray, grp_ptr: np.ndarray) -> tuple:
@@ -137,6 +187,51 @@ def grouped_gather(layers: tuple, src: np.ndarray, grp_ptr: np.ndarray) -> tuple
     return tuple(out)
 
 
+def _as_csr(layer) -> Csr:
+    if not isinstance(layer, np.ndarray):
+        return layer
+    keep = layer >= 0
+    indptr = np.zeros(layer.shape[0] + 1, dtype=IDX)
+    np.cumsum(_row_counts(layer), out=indptr[1:])
+    return Csr(indptr, layer[keep])
+
+
+def stitch(pieces, rows: int) -> tuple:
+    """One pattern of ``rows`` entries from pieces that fill disjoint rows.
+
+    ``pieces`` holds ``(where, layers)``: the piece's layers have ``len(where)`` rows, which go to rows
+    ``where`` (the other rows of the piece are empty). Layer ``i`` of the result holds layer ``i`` of
+    every piece, so stacking k values of L layers each gives L layers, not k L mostly empty ones.
+    """
+    pieces = [(where, layers) for where, layers in pieces if layers and len(where)]
+    if not pieces:
+        return ()
+    out = []
+    for i in range(max(len(layers) for _, layers in pieces)):
+        parts = [(where, layers[i]) for where, layers in pieces if i < len(layers)]
+        if all(isinstance(layer, np.ndarray) for _, layer in parts):
+            block = np.full((rows, max(layer.shape[1] for _, layer in parts)), -1,
+                            dtype=_dtype_of([layer for _, layer in parts]))
+            for where, layer in parts:
+                block[where, :layer.shape[1]] = layer
+            out.append(block)
+            continue
+        parts = [(where, _as_csr(layer)) for where, layer in parts]
+        lens = np.zeros(rows, dtype=IDX)
+        for where, layer in parts:
+            lens[where] = np.diff(layer.indptr)
+        indptr = np.zeros(rows + 1, dtype=IDX)
+        np.cumsum(lens, out=indptr[1:])
+        indices = np.empty(int(indptr[-1]), dtype=_dtype_of([layer for _, layer in parts]))
+        for where, layer in parts:
+            if len(layer.indices):
+                pos = np.arange(len(layer.indices), dtype=IDX)
+                pos += np.repeat(indptr[where] - layer.indptr[:-1], np.diff(layer.indptr))
+                indices[pos] = layer.indices
+        out.append(Csr(indptr, indices))
+    return tuple(out)
+
+
 def union(patterns, rows: int) -> tuple:
     """The union of several patterns of ``rows`` entries each (shared layers counted once)."""
     if len(patterns) == 1:
@@ -151,6 +246,17 @@ def union(patterns, rows: int) -> tuple:
     if len(layers) > MAX_LAYERS:
         return merge(tuple(layers), rows)
     return tuple(layers)
+
+
+#: results remembered per kind while tracing (the oldest go first: they hold big arrays alive)
+_MEMO_SIZE = 16
+
+
+def _remember(table: dict, key, entry):
+    table[key] = entry
+    while len(table) > _MEMO_SIZE:
+        del table[next(iter(table))]
+    return entry
 
 
 def _row_counts(ell: np.ndarray) -> np.ndarray:
@@ -217,7 +323,8 @@ def _merged_columns(layers, rows: int) -> list:
     The columns are views of a scratch block: use them before the next merge.
     """
     w = sum(layer.shape[1] for layer in layers)
-    block = scratch("merge", (w + 1, rows), IDX)
+    dtype = _dtype_of(layers)
+    block = scratch("merge-" + dtype.char, (w + 1, rows), dtype)
     j = 0
     for layer in layers:
         block[j:j + layer.shape[1]] = layer.T
@@ -239,7 +346,7 @@ def _merge_ell(layers) -> np.ndarray:
     rows = _rows(layers[0])
     cols = _merged_columns(layers, rows)
     if not cols:
-        return np.zeros((rows, 0), dtype=IDX)
+        return np.zeros((rows, 0), dtype=_dtype_of(layers))
     return np.stack(cols, axis=1)
 
 
@@ -276,7 +383,7 @@ def _merge_rows(layers, widths, rows: int) -> np.ndarray:
     this costs two sorts of short rows, against a sort of every (row, column) key of them all.
     """
     total = sum(widths)
-    block = np.empty((rows, total), dtype=IDX)
+    block = np.empty((rows, total), dtype=_dtype_of(layers))
     j = 0
     for layer, w in zip(layers, widths):
         if isinstance(layer, np.ndarray):
@@ -299,20 +406,21 @@ def _merge_rows(layers, widths, rows: int) -> np.ndarray:
 
 def _merge_sorted_keys(layers, rows: int):
     """The union as one layer by sorting (row, column) keys: for rows of very different lengths."""
+    dtype = _dtype_of(layers)
     parts = [_coo(layer) for layer in layers]
     r = np.concatenate([p[0] for p in parts])
     c = np.concatenate([p[1] for p in parts])
     if len(c) == 0:
-        return Csr(np.zeros(rows + 1, dtype=IDX), np.zeros(0, dtype=IDX))
+        return Csr(np.zeros(rows + 1, dtype=IDX), np.zeros(0, dtype=dtype))
     width = int(c.max()) + 1
-    key = r * width + c
+    key = r * width + c.astype(IDX, copy=False)
     key.sort()
     if len(key) > 1:
         key = key[np.concatenate(([True], key[1:] != key[:-1]))]
     r, c = np.divmod(key, width)
     indptr = np.zeros(rows + 1, dtype=IDX)
     np.cumsum(np.bincount(r, minlength=rows), out=indptr[1:])
-    return _compact(Csr(indptr, c))
+    return _compact(Csr(indptr, c.astype(dtype)))
 
 
 def _compact(layer: Csr):
@@ -322,7 +430,7 @@ def _compact(layer: Csr):
     width = int(lens.max()) if rows and len(layer.indices) else 0
     if rows == 0 or width * rows > 2 * len(layer.indices) + rows:
         return layer
-    ell = np.full((rows, width), -1, dtype=IDX)
+    ell = np.full((rows, width), -1, dtype=layer.indices.dtype)
     pos = np.arange(len(layer.indices), dtype=IDX) - np.repeat(layer.indptr[:-1], lens)
     ell[np.repeat(arange(rows), lens), pos] = layer.indices
     return ell

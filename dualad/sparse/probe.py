@@ -198,7 +198,9 @@ def _resolve_multi(rows, counts, k, tr, out_shape, fwd, bwd):
     with np.errstate(invalid="ignore"):
         estimate = np.nan_to_num(np.abs(counts), nan=float(size), posinf=float(size))
     need = np.minimum(np.maximum(estimate, 1.0), float(size))
-    wanted = (1 << np.ceil(np.log2(2 * need)).astype(np.int64)).clip(2, None)  # a power of two >= 2 * sources
+    # a power of two >= the sources: enough for the first round's j mod G when the sources are neighbours
+    # (a sum over the last axis); entries it does not separate wait for the doubled G of a random round
+    wanted = (1 << np.ceil(np.log2(need)).astype(np.int64)).clip(2, None)
     pending = np.asarray(rows)
     G = int(wanted.min()) if len(wanted) else 2
     rng = np.random.default_rng(7)
@@ -235,14 +237,9 @@ def _slot_structure(k: int, tr, out_shape: tuple, fwd, bwd, selection: bool) -> 
     value = tr.value
     complex_operand = value.dtype.kind == "c" if type(value) is np.ndarray else is_complex(value)
     if selection and not complex_operand:  # the map only moves entries around: one probe names the source
-        probe = probe_index(size)[1:].reshape(tr.shape + (1,))
-        r = fwd({k: probe})
-        if type(r) is not np.ndarray or r.dtype.kind != "f":
-            r = np.asarray(r)
-            r = r.real if r.dtype.kind == "c" else np.asarray(r, dtype=np.float64)  # moved entries of a complex value
-        if _same_buffer(r, probe):
+        smap = _selection_map(k, tr, out_shape, fwd)
+        if smap is None:
             return tr.layers, P.arange(size)  # handed back untouched: a reshape
-        smap = r.reshape(out_size).astype(P.IDX) - 1
         return P.gather(tr.layers, smap, size), smap
     base = probe_base(size)
     probe = base[1:size + 1].reshape(tr.shape + (4,))
@@ -270,6 +267,44 @@ def _slot_structure(k: int, tr, out_shape: tuple, fwd, bwd, selection: bool) -> 
     return _gathered(tr, rows, src, out_size), None
 
 
+def _selection_map(k: int, tr, out_shape: tuple, fwd):
+    """Which entry of operand ``k`` each output entry copies (-1: none), or None for a reshape of it."""
+    probe = probe_index(tr.size)[1:].reshape(tr.shape + (1,))
+    r = fwd({k: probe})
+    if type(r) is not np.ndarray or r.dtype.kind != "f":
+        r = np.asarray(r)
+        r = r.real if r.dtype.kind == "c" else np.asarray(r, dtype=np.float64)  # moved entries of a complex value
+    if _same_buffer(r, probe):
+        return None
+    return r.reshape(_size(out_shape)).astype(P.IDX) - 1
+
+
+def _stitched_selection(out_size: int, slots, fwd, out_shape: tuple):
+    """The pattern of a selection from several operands that fill disjoint output entries (concatenate,
+    stack), as layers holding every operand's rows: the union of one full-size, mostly empty gather per
+    operand would make as many layers as operands times their layers, all to be merged. None when the
+    operands' entries overlap (``np.where`` keeps both branches) or one is complex."""
+    maps = []
+    for k, (_, _, tr) in enumerate(slots):
+        value = tr.value
+        if not tr.size or not tr.layers:
+            continue
+        if (value.dtype.kind == "c" if type(value) is np.ndarray else is_complex(value)):
+            return None
+        smap = _selection_map(k, tr, out_shape, fwd)
+        maps.append((tr, P.arange(tr.size) if smap is None else smap))
+    hits = np.zeros(out_size, dtype=np.int64)
+    for _, smap in maps:
+        hits += smap >= 0
+    if len(maps) < 2 or hits.max() > 1:
+        return None
+    pieces = []
+    for tr, smap in maps:
+        where = np.flatnonzero(smap >= 0)
+        pieces.append((where, P.gather(tr.layers, smap[where], tr.size)))
+    return P.stitch(pieces, out_size)
+
+
 def _gathered(tr, rows, src, out_size: int):
     """The layers of output entries ``rows`` reading input entries ``src`` (pairs, any order)."""
     rows = np.asarray(rows, dtype=P.IDX)
@@ -294,6 +329,10 @@ def structure(out_shape: tuple, slots, fwd, bwd, selection: bool = False) -> tup
     out_size = _size(out_shape)
     if out_size == 0:
         return (), None
+    if selection and len(slots) > 1:
+        stitched = _stitched_selection(out_size, slots, fwd, out_shape)
+        if stitched is not None:
+            return stitched, None
     parts, smap = [], None
     for k, (_, _, tr) in enumerate(slots):
         if tr.size:
@@ -302,4 +341,9 @@ def structure(out_shape: tuple, slots, fwd, bwd, selection: bool = False) -> tup
             layers, smap = _slot_structure(k, tr, out_shape, fwd, bwd, selection)
             if layers:
                 parts.append(layers)
-    return (P.union(parts, out_size) if parts else ()), (smap if len(slots) == 1 else None)
+    layers = P.union(parts, out_size) if parts else ()
+    if not selection and len(layers) > 1:
+        # a map that combines entries (a sum over an axis) repeats its inputs' layers once per source;
+        # merged here, once, its result is one duplicate-free layer however often it is used
+        layers = P.merge(layers, out_size)
+    return layers, (smap if len(slots) == 1 else None)

@@ -118,9 +118,10 @@ def trace(f, x: np.ndarray):
     (flattened, C order) depends on, sorted and without duplicates.
     """
     n = int(np.size(x))
-    y = f(Tracer(np.array(x, dtype=np.result_type(x, np.float64), copy=True), P.identity(n) if n else ()))
-    if isinstance(y, (list, tuple)):
-        y = _D.stack_output(y)
+    with P.tracing():
+        y = f(Tracer(np.array(x, dtype=np.result_type(x, np.float64), copy=True), P.identity(n) if n else ()))
+        if isinstance(y, (list, tuple)):
+            y = _D.stack_output(y)
     if isinstance(y, Tracer):
         _views.fresh(y)
         value, layers = y.value, y.layers
