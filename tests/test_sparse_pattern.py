@@ -99,3 +99,20 @@ def test_stitched_and_remembered_patterns_equal_the_dense_jacobians_nonzeros(f):
     x = np.random.default_rng(5).uniform(0.5, 1.5, 12)
     np.testing.assert_array_equal(dualad.jacobian_sparsity(f, x).toarray(), dualad.jacobian(f, x) != 0)
     assert not P._MEMO.gathers and P._MEMO.depth == 0  # nothing kept alive after the trace
+
+
+@pytest.mark.parametrize("call", [
+    lambda v: np.sum(v.reshape(2, 3, 4) ** 2, axis=1),
+    lambda v: np.sum(v.reshape(2, 3, 4), axis=(0, -1), keepdims=True) * v[:1],
+    lambda v: np.sum(np.sin(v)) + v,
+    lambda v: v.reshape(4, 6).sum(-1, dtype=np.float64),
+    lambda v: np.mean(v.reshape(4, 6)[:, ::2] * v[:4, None], axis=0),
+    lambda v: np.sum(v.reshape(2, 3, 4)[:, :0], axis=1) + 1.0,   # an empty axis: no dependencies
+    lambda v: np.sum(v.reshape(2, 12)[:, :, None] * np.eye(1), axis=(0, 2)),
+], ids=["axis", "tuple-keepdims", "all", "method-dtype", "mean", "empty-axis", "ones-axis"])
+def test_sums_over_axes_equal_the_dense_jacobians_nonzeros(call):
+    import dualad
+    pytest.importorskip("scipy")
+    x = np.random.default_rng(3).uniform(0.5, 1.5, 24)
+    dense = np.reshape(dualad.jacobian(call, x), (-1, 24)) != 0
+    np.testing.assert_array_equal(dualad.jacobian_sparsity(call, x).toarray(), dense)

@@ -24,7 +24,8 @@ How each kind of rule moves a pattern
     has one) for whatever is left. This is the dense "apply the map to the 0/1
     pattern, threshold > 0" recipe without an ``(entries, n)`` array per
     value. A rule with a ``selector`` (``np.where``'s condition) keeps *both*
-    branches, whatever the condition is at ``x``.
+    branches, whatever the condition is at ``x``. ``np.sum`` over axes needs no
+    probe: each output entry reads every entry along them, grouped directly.
 ``Custom``
     Read off the entry's properties in :mod:`dualad.rules`: a ``selection``
     (``concatenate``, whose jvp only copies) is probed like a linear map; a
@@ -293,6 +294,9 @@ def apply_rule(func, rule, args, kwargs, level=None) -> Any:
             return rule.jvp(out, values, kwargs, _tangent_struct(args, slots, tangents))
         bwd = None
     else:
+        summed = _axis_sum(func, args, kwargs, slots, out)
+        if summed is not None:
+            return summed
         fwd, bwd = _linear_maps(func, rule, args, values, kwargs, slots)
     layers, smap = structure(np.shape(out), slots, fwd, bwd, selection)
     if selection and len(slots) == 1 and slots[0][2]._dirty is not None:
@@ -304,6 +308,35 @@ def apply_rule(func, rule, args, kwargs, level=None) -> Any:
             and np.may_share_memory(out, slots[0][2].value):
         link_view(result, slots[0][2], smap)
     return result
+
+
+def _axis_sum(func, args, kwargs, slots, out):
+    """``np.sum`` over axes, read off its definition: output entry i reads every entry along the
+    summed axes (all with coefficient 1), so its pattern is the union of their rows, grouped directly
+    rather than probed (the same result: probing finds exactly these sources). None for other calls
+    (``where=``, ``initial=``, a list argument: probed as before)."""
+    if func is not np.sum or len(slots) != 1 or slots[0][:2] != (0, None):
+        return None
+    bound = _bound(func, args, kwargs)
+    if not bound or set(bound) - {"a", "axis", "dtype", "keepdims"}:
+        return None
+    tr = slots[0][2]
+    shape = tr.shape
+    axis = bound.get("axis")
+    ndim = len(shape)
+    summed = tuple(range(ndim)) if axis is None else \
+        tuple(int(a) % ndim for a in (axis if isinstance(axis, tuple) else (axis,)))
+    out_size = int(np.size(out))
+    group = math.prod(shape[a] for a in summed)
+    if not tr.layers or out_size == 0 or group == 0:
+        return Tracer(out, ())
+    # entries of each output, in output order: the kept axes first (C order), the summed ones last
+    order = np.moveaxis(np.arange(tr.size, dtype=P.IDX).reshape(shape), summed, range(ndim - len(summed), ndim))
+    src = np.ascontiguousarray(order).reshape(-1)
+    layers = P.grouped_gather(tr.layers, src, np.arange(0, group * out_size + 1, group, dtype=P.IDX))
+    if group > 1 or len(layers) > 1:  # the group's rows side by side repeat inputs: merged once, here
+        layers = P.merge(layers, out_size)
+    return Tracer(out, layers)
 
 
 def _zero(func, rule, args, kwargs, level=None):

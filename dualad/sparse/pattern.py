@@ -106,6 +106,7 @@ class _Memo(threading.local):
     def __init__(self):
         self.depth = 0
         self.gathers = {}
+        self.buffers = {}
 
 
 _MEMO = _Memo()
@@ -124,6 +125,7 @@ def tracing():
         _MEMO.depth -= 1
         if not _MEMO.depth:
             _MEMO.gathers.clear()
+            _MEMO.buffers.clear()
 
 
 def gather(layers: tuple, rowmap: np.ndarray, in_rows: int) -> tuple:
@@ -376,6 +378,19 @@ def _merge_general(layers, rows: int):
     return _merge_sorted_keys(layers, rows)
 
 
+def _work_block(shape: tuple, dtype) -> np.ndarray:
+    """A scratch array for one merge: while tracing, one buffer serves every merge (its pages are
+    touched once, not faulted in again for each ~100 MB block); freed when the trace ends."""
+    if not _MEMO.depth:
+        return np.empty(shape, dtype=dtype)
+    size = math.prod(shape)
+    key = np.dtype(dtype).char
+    buf = _MEMO.buffers.get(key)
+    if buf is None or buf.size < size:
+        buf = _MEMO.buffers[key] = np.empty(max(size, 1024), dtype=dtype)
+    return buf[:size].reshape(shape)
+
+
 def _merge_rows(layers, widths, rows: int) -> np.ndarray:
     """The union as one ELL layer, row by row: the layers side by side, each row sorted, duplicates dropped.
 
@@ -383,7 +398,7 @@ def _merge_rows(layers, widths, rows: int) -> np.ndarray:
     this costs two sorts of short rows, against a sort of every (row, column) key of them all.
     """
     total = sum(widths)
-    block = np.empty((rows, total), dtype=_dtype_of(layers))
+    block = _work_block((rows, total), _dtype_of(layers))
     j = 0
     for layer, w in zip(layers, widths):
         if isinstance(layer, np.ndarray):
@@ -397,11 +412,10 @@ def _merge_rows(layers, widths, rows: int) -> np.ndarray:
         j += w
     block.sort(axis=1)  # holes (-1) first, duplicates side by side
     np.copyto(block[:, 1:], -1, where=block[:, 1:] == block[:, :-1])
-    width = int(_row_counts(block).max())
-    if width == total:
-        return block
     block.sort(axis=1)  # the holes left by duplicates move to the front
-    return np.ascontiguousarray(block[:, total - width:])
+    filled = block.max(axis=0) >= 0  # columns with an entry in some row: the last ones
+    width = total - int(np.argmax(filled)) if filled.any() else 0
+    return block[:, total - width:].copy()
 
 
 def _merge_sorted_keys(layers, rows: int):

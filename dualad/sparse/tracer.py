@@ -117,11 +117,15 @@ def trace(f, x: np.ndarray):
     Row ``i`` of the pattern lists the flat input indices output entry ``i``
     (flattened, C order) depends on, sorted and without duplicates.
     """
+    with P.tracing():  # what the trace remembers is freed when it ends
+        return _trace(f, x)
+
+
+def _trace(f, x: np.ndarray):
     n = int(np.size(x))
-    with P.tracing():
-        y = f(Tracer(np.array(x, dtype=np.result_type(x, np.float64), copy=True), P.identity(n) if n else ()))
-        if isinstance(y, (list, tuple)):
-            y = _D.stack_output(y)
+    y = f(Tracer(np.array(x, dtype=np.result_type(x, np.float64), copy=True), P.identity(n) if n else ()))
+    if isinstance(y, (list, tuple)):
+        y = _D.stack_output(y)
     if isinstance(y, Tracer):
         _views.fresh(y)
         value, layers = y.value, y.layers
