@@ -457,7 +457,19 @@ def merge(layers: tuple, rows: int) -> tuple:
     if all(isinstance(layer, np.ndarray) for layer in layers) and \
             sum(layer.shape[1] for layer in layers) <= _NETWORK_WIDTH:
         return (_merge_ell(layers),)
-    return (_merge_general(layers, rows),)
+    return (_merge_general(_distinct(layers), rows),)
+
+
+def _distinct(layers) -> list:
+    """The layers without repeats of equal content (``u[..., 0] / u[..., 2]`` gathers a merged layer
+    twice, and where u's entries share their dependencies the two gathers are equal arrays): a
+    comparison costs a read of both, far less than merging the copy."""
+    kept = []
+    for layer in layers:
+        if not (isinstance(layer, np.ndarray) and any(
+                isinstance(k, np.ndarray) and k.shape == layer.shape and np.array_equal(k, layer) for k in kept)):
+            kept.append(layer)
+    return kept
 
 
 def to_csr(layers: tuple, rows: int, dtype=IDX) -> tuple:
