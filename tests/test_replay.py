@@ -350,7 +350,40 @@ def test_gradient_of_a_sliced_parameter_vector():
         np.testing.assert_allclose(g, dualad.gradient(loss, theta), rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(g, central_differences(loss, theta), rtol=1e-6, atol=1e-8)
         assert p.value_and_grad(theta)[1] is not g  # a fresh array each call
-    assert "R_" in p.traces[0].reverse.source and p.fallbacks == 0
+    assert "] += " in p.traces[0].reverse_single.source and p.fallbacks == 0
+
+
+# Scalar losses whose gradient program (one cotangent, no direction axis) meets every kind of step:
+# indexing (repeated advanced indices, masks, an index computed from x, a view of x read twice),
+# broadcasting sums, custom rules, float32 points
+GRADIENTS = {
+    "repeated_index": lambda x: np.sum(np.sin(x[[0, 2, 0, 0]]) * x[1:3].sum()),
+    "mask_and_argmax": lambda x: np.sum(x[x > 0.0] ** 3) + x[np.argmax(x)] * x[0],
+    "broadcast_sum": lambda x: np.sum(np.outer(x, np.ones(3)) * x[:, None] + x[None, :3]),
+    "slices_of_2d": lambda x: np.sum(np.reshape(x, (2, 3))[:, 1:] ** 2) + np.reshape(x, (2, 3))[1, 0],
+    "read_then_sliced": lambda x: np.sum(x * x) + x[0] * x[5] - np.sum(x[2:4]),
+    "logsumexp": lambda x: np.log(np.sum(np.exp(x - np.max(x)))) + np.max(x),
+    "solve_and_list": lambda x: np.sum(np.linalg.solve(np.diag(x[:3] + 2.0) + 0.1, x[3:])) + sum([x[1], x[4]]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GRADIENTS))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gradient_program_without_direction_axis(name, dtype):
+    f = GRADIENTS[name]
+    rng = np.random.default_rng(7)
+    p = dualad.prepare(f, rng.uniform(0.2, 1.0, 6).astype(dtype))
+    for x in (rng.uniform(0.2, 1.0, 6).astype(dtype), rng.uniform(0.3, 1.1, 6).astype(dtype)):
+        value, g = p.value_and_grad(x)
+        ref = dualad.gradient(f, x)
+        assert g.shape == x.shape and g.dtype == tape.value_and_grad(f, x)[1].dtype == dtype
+        tol = 1e-12 if dtype is np.float64 else 1e-5
+        np.testing.assert_allclose(g, ref, rtol=tol, atol=tol)
+        if dtype is np.float64:
+            np.testing.assert_allclose(g, central_differences(f, x), rtol=1e-6, atol=1e-8)
+        u = np.asarray(2.5, dtype)
+        np.testing.assert_allclose(p.vjp(x, u)[1], 2.5 * ref, rtol=tol, atol=tol)
+    assert p.fallbacks == 0 and "[..., None] *" not in p.traces[0].reverse_single.source
 
 
 def test_complex_intermediates_are_refused():
@@ -385,3 +418,21 @@ def test_a_new_branch_runs_the_failing_program_once_then_answers_plainly(monkeyp
     J = p(xb)
     np.testing.assert_allclose(J, [[0.0, 4.0, 2.0], [-1.0, 0.0, 0.0]])
     assert len(failures) == 1 and p.mismatches == 1 and p.replays == 0
+
+
+@pytest.mark.parametrize("have, shape", [((40, 300, 2), (40, 1, 2)), ((3, 40, 300), (300,)), ((40, 300, 3), (1, 300, 1)),
+                                         ((2, 30, 200, 3), (30, 1, 3)), ((5000,), (1,)), ((64, 128), (64, 1))])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sum_to_equals_numpy_sums(have, shape, dtype):
+    """The gradient programs' sum over broadcast axes (BLAS for long contiguous blocks) equals np.sum's."""
+    from dualad.replay.reverse_code import sum_to
+    lead = len(have) - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and have[lead + i] != 1)
+    c = np.random.default_rng(1).standard_normal(have).astype(dtype)
+    tol = dict(rtol=1e-4, atol=1e-4) if dtype is np.float32 else dict(rtol=1e-12, atol=1e-12)
+    for arg in (c, np.flip(c, -1)):  # contiguous (BLAS), and a view (np.sum)
+        got = sum_to(arg, shape)
+        assert got.shape == shape and got.dtype == dtype
+        np.testing.assert_allclose(got, np.sum(arg.astype(np.float64), axis=axes).reshape(shape), **tol)
+    c.flat[7] = np.nan
+    assert np.isnan(sum_to(c, shape)).any()

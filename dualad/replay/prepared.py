@@ -296,8 +296,8 @@ class Prepared:
             if uu.shape != tr.y_shape:
                 raise _UsageError(InputError(f"u must have f(x)'s shape {tr.y_shape}, got shape {uu.shape}; "
                                           "remedy: pass one cotangent shaped like the output"))
-            value, a = tr.pull(x, args, uu[..., None])
-            return _own(value), _own(a[..., 0])
+            value, a = tr.pull_one(x, args, uu)
+            return _own(value), _own(a)
         return self._run(x, args, compute, lambda: tape.vjp(self._bound(args), x, u),
                                  lambda r: _finite(r[0]) and _finite(r[1]))
 
@@ -310,8 +310,8 @@ class Prepared:
             if tr.y_shape != ():
                 raise _UsageError(OutputError(f"value_and_grad needs a scalar-valued function, but f returned shape "
                                            f"{tr.y_shape}; remedy: use jacobian or vjp for vector outputs"))
-            value, a = tr.pull(x, args, np.ones((1,), tr.y_dtype))
-            return value, _own(a[..., 0])
+            value, a = tr.pull_one(x, args, tr.one)
+            return value, _own(a)
         return self._run(x, args, compute, lambda: tape.value_and_grad(self._bound(args), x),
                                  lambda r: _finite(r[0]) and _finite(r[1]))
 

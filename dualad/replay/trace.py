@@ -52,11 +52,14 @@ class Trace:
         out = tape.value
         self.y_shape = value_shape(out)
         self.y_dtype = _float_dtype(np.asarray(out).dtype)
+        self.one = np.ones((), self.y_dtype)  # the seed of a gradient
+        self.one.flags.writeable = False
         self.constant_output = None if self.flow.output is not None else np.asarray(out)
         self.y_size = math.prod(self.y_shape)
         self.x_size = math.prod(self.x_shape)
         self._forward = None
         self._reverse = None
+        self._reverse_single = None
         self._jacobian = None
         self._sparse = None
         # a call can go straight to the compiled Jacobian when no argument needs comparing
@@ -103,6 +106,13 @@ class Trace:
         if self._reverse is None:
             self._reverse = reverse_program(self.rec, self.flow)
         return self._reverse
+
+    @property
+    def reverse_single(self):
+        """The reverse program for one cotangent shaped like the output (no direction axis)."""
+        if self._reverse_single is None:
+            self._reverse_single = reverse_program(self.rec, self.flow, directions=False)
+        return self._reverse_single
 
     # ------------------------------------------------------------------ arguments
     def accepts(self, args: tuple) -> bool:
@@ -164,6 +174,16 @@ class Trace:
         if a is None:
             a = np.zeros(self.x_shape + seed.shape[-1:], _float_dtype(self.x_dtype))
         return value, a
+
+    def pull_one(self, x, args: tuple, u):
+        """``(value, adjoint of x)`` for one cotangent ``u`` shaped like the output (a gradient, a vjp)."""
+        zero_dtype = _float_dtype(self.x_dtype)
+        if self.constant_output is not None:
+            return self.constant_output, np.zeros(self.x_shape, zero_dtype)
+        value, a = self.reverse_single(x, *self._values(args), u)
+        if a is None:
+            a = np.zeros(self.x_shape, zero_dtype)
+        return value, np.asarray(a)
 
     def sparse_jacobian(self, x, args: tuple, bound):
         """The Jacobian as a csr matrix: the forward program with one direction per colour of the
