@@ -363,8 +363,19 @@ GRADIENTS = {
     "slices_of_2d": lambda x: np.sum(np.reshape(x, (2, 3))[:, 1:] ** 2) + np.reshape(x, (2, 3))[1, 0],
     "read_then_sliced": lambda x: np.sum(x * x) + x[0] * x[5] - np.sum(x[2:4]),
     "logsumexp": lambda x: np.log(np.sum(np.exp(x - np.max(x)))) + np.max(x),
+    "concat_and_axis_sums": lambda x: np.sum(
+        np.sum(np.concatenate([np.reshape(x, (2, 3)), np.ones((2, 1)), np.sin(np.reshape(x, (2, 3)))], axis=1) ** 2,
+               axis=1, keepdims=True) * np.sum(np.reshape(x, (2, 3)), axis=-1)[:, None])
+    + np.sum(np.concatenate([x[:2], x, [1.0]]) * np.arange(9.0)),
+    "gate_slices": lambda x: _gates(np.concatenate([x, x[::-1]]) * 2.0 + 1.0, overlap=False),
+    "overlapping_slices": lambda x: _gates(np.concatenate([x, x[::-1]]) * 2.0 + 1.0, overlap=True),
     "solve_and_list": lambda x: np.sum(np.linalg.solve(np.diag(x[:3] + 2.0) + 0.1, x[3:])) + sum([x[1], x[4]]),
 }
+
+
+def _gates(v, overlap):  # an LSTM cell's gate vector, cut into slices that tile it (and one more)
+    loss = np.sum(np.tanh(v[:3]) * v[3:6] + np.exp(v[6:9]) * v[9:])
+    return loss + np.sum(v[9:11] ** 2) if overlap else loss
 
 
 @pytest.mark.parametrize("name", sorted(GRADIENTS))

@@ -25,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..rules import NEG_ONE, ONE, unbroadcast
+from ..rules import NEG_ONE, ONE, normalize_axes, unbroadcast
 from ..tape.graph import Node, local_vjp, value_shape
 from .analysis import Flow, kind_of
 from .codegen import Source, arguments, keywords
@@ -68,6 +68,8 @@ def sum_to(c, shape: tuple):
     have = np.shape(c)
     if have == shape:
         return c
+    if not shape:
+        return c.sum() if type(c) is np.ndarray else np.sum(c)
     lead = len(have) - len(shape)
     summed = list(range(lead)) + [lead + i for i, n in enumerate(shape) if n == 1 and have[lead + i] != 1]
     if not summed:
@@ -153,7 +155,9 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
 
     code.namespace.update(fit_adjoint=fit_adjoint, unbroadcast=unbroadcast, custom_step=custom_step,
                           fit_single=fit_single, sum_to=sum_to, custom_step_single=custom_step_single,
-                          zeros=np.zeros, add_at=np.add.at, array=np.array)
+                          zeros=np.zeros, add_at=np.add.at, array=np.array,
+                          broadcast_to=np.broadcast_to, reshape=np.reshape,
+                          concatenate=np.concatenate)
     fit_name = "fit_adjoint" if directions else "fit_single"
     emit_values(rec, flow, code, live, value_of)
     if out is None or not needed[out]:
@@ -181,6 +185,9 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
         if not needed[parent.index]:
             return True
         j = parent.index
+        if j in tiled:  # one piece of a vector cut into consecutive slices: joined when j is swept
+            pieces.setdefault(j, {})[tiled[j][node.index]] = ct
+            return True
         key = args[1]
         value = parent.value
         dtype = value.dtype if isinstance(value, np.ndarray) and value.dtype.kind == "f" else np.dtype(np.float64)
@@ -198,10 +205,75 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
             code.line(f"a{j}[{key}] += {ct}")
         return True
 
+    def fitted(expr: str, parent) -> str:
+        """``expr`` (shaped like ``parent`` already) as its adjoint: converted only to a float dtype
+        other than float64."""
+        value = parent.value
+        if isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.dtype != np.float64:
+            return f"fit_single({expr}, {value_of(parent.index)})"
+        return expr
+
+    def single_sum(node, ct: str) -> bool:
+        """``np.sum(a, axis, keepdims)``'s adjoint for one cotangent: ``ct`` with the summed axes put
+        back as length 1, broadcast to ``a``'s shape (a view; nothing is written into it)."""
+        if len(node.args) != 1 or set(node.kwargs) - {"axis", "keepdims"} or len(node.inputs) != 1:
+            return False
+        (pos, sub, parent), = node.inputs
+        if pos != 0 or sub is not None:
+            return False
+        if needed[parent.index]:
+            pshape = value_shape(parent.value)
+            axes = normalize_axes(node.kwargs.get("axis"), len(pshape))
+            kept = tuple(1 if d in axes else n for d, n in enumerate(pshape))
+            # the summed axes put back as length 1 (not needed for a full sum, a number, or kept dims)
+            plain = value_shape(node.value) in (kept, ())
+            shaped = ct if plain else f"reshape({ct}, {kept!r})"
+            if math.prod(pshape) <= 1024:  # a product with ones (exact) costs less than a broadcast view here
+                value = parent.value
+                dtype = value.dtype if isinstance(value, np.ndarray) and value.dtype.kind == "f" else np.float64
+                add(parent.index, fitted(f"{shaped} * {code.const(np.ones(pshape, dtype), 'ones')}", parent))
+            else:
+                add(parent.index, fitted(f"broadcast_to({shaped}, {pshape!r})", parent))
+        return True
+
+    def single_concatenate(node, ct: str) -> bool:
+        """``np.concatenate(arrays, axis)``'s adjoint for one cotangent: each array's slice of ``ct``
+        (a view), the bounds known from the recorded shapes."""
+        if len(node.args) > 2 or set(node.kwargs) - {"axis"} or not isinstance(node.args[0], (list, tuple)):
+            return False
+        axis = node.args[1] if len(node.args) > 1 else node.kwargs.get("axis", 0)
+        arrays = node.args[0]
+        if axis is None or not all(isinstance(a, np.ndarray) and a.ndim for a in arrays) \
+                or not all(pos == 0 and sub is not None for pos, sub, _ in node.inputs):
+            return False
+        ax = normalize_axes(axis, arrays[0].ndim)[0]
+        bounds = np.cumsum([0] + [a.shape[ax] for a in arrays])
+        lead = ":, " * ax
+        for _, sub, parent in node.inputs:
+            if needed[parent.index]:
+                add(parent.index, fitted(f"{ct}[{lead}{bounds[sub]}:{bounds[sub + 1]}]", parent))
+        return True
+
     code.line(f"a{out} = U")
     has.add(out)
+    tiled = {} if directions else tilings(nodes, needed)
+    pieces: dict = {}  # tiled vector -> {piece start: adjoint name of that slice}
+
+    def join_pieces(j: int) -> None:
+        """The adjoint of a vector all of whose uses are slices tiling it: one concatenation of theirs."""
+        got = pieces.pop(j)
+        value = nodes[j].value
+        items = []
+        for start, stop in sorted(set(tiled[j].values())):
+            items.append(got.get((start, stop)) or code.const(np.zeros(stop - start, value.dtype), "z"))
+        code.line(f"a{j} = {fitted(f'concatenate([{chr(44).join(items)}])', nodes[j])}")
+        has.add(j)
+        own.add(j)
+
     for node in reversed(nodes):
         i = node.index
+        if i in pieces:
+            join_pieces(i)
         if not needed[i] or node.func is None:
             continue
         kind = kind_of(node)
@@ -237,6 +309,9 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
                 else:
                     probe = probe_call(partial, node.value, *node.args)
                     p = f"{code.const(partial, 'p')}({value_of(i)}, {', '.join(args)})"
+                    picked = selected_argument(node, pos, probe)
+                    if picked is not None and not directions:  # the partial is an argument: no call
+                        p = value_of(i) if picked == 0 else args[picked - 1]
                     scalar = probe is not None and np.ndim(probe) == 0
                     c = f"{p} * {ct}" if scalar or not directions else f"{p}[..., None] * {ct}"
                     if probe is None or np.broadcast_shapes(np.shape(probe), pshape) != shape:
@@ -247,6 +322,13 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
         elif kind == "linear":
             kw = keywords(node, code)
             if not directions and node.func is operator.getitem and not kw and single_getitem(node, ct, args):
+                continue
+            if not directions and node.func is np.sum and single_sum(node, ct):
+                continue
+            if not directions and node.func in _RESHAPES and len(node.inputs) == 1 and node.inputs[0][:2] == (0, None):
+                parent = node.inputs[0][2]  # the same entries in another shape: the cotangent reshaped back
+                if needed[parent.index]:
+                    add(parent.index, fitted(f"reshape({ct}, {value_shape(parent.value)!r})", parent))
                 continue
             for pos, _, parent in node.inputs:
                 if not needed[parent.index]:
@@ -268,6 +350,8 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
                 if fresh and directions:  # the transpose scattered into a zero buffer of its own
                     own.add(j)
         else:  # custom: the tape's own step at the new values (tuples, list arguments, transposed jvps)
+            if not directions and node.func is np.concatenate and single_concatenate(node, ct):
+                continue
             targs = "(" + ", ".join(args) + ("," if len(args) == 1 else "") + ")"
             step = "custom_step" if directions else "custom_step_single"
             code.line(f"s{i} = {step}({code.const(node, 'n')}, {value_of(i)}, {targs}, {ct})")
@@ -278,6 +362,53 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
     x = rec.x_node
     code.line(f"return v{out}, {'a' + str(x) if x in has else 'None'}")
     return code.compile("reverse", parameters(rec) + ["U"])
+
+
+#: Elementwise partials that return one of their arguments (0: the node's value, k: its k-th argument),
+#: reviewed in rules.py; :func:`selected_argument` also checks each one at the recorded values.
+SELECTING_PARTIALS = {(np.multiply, 0): 2, (np.multiply, 1): 1, (np.exp, 0): 0}
+
+
+def selected_argument(node, pos: int, probe) -> int | None:
+    """Which argument the partial of ``node`` at ``pos`` returns (see :data:`SELECTING_PARTIALS`), or None."""
+    k = SELECTING_PARTIALS.get((node.func, pos))
+    if k is None or len(node.args) != (2 if node.func is np.multiply else 1) or node.kwargs:
+        return None
+    picked = node.value if k == 0 else node.args[k - 1]
+    return k if probe is picked else None
+
+
+def tilings(nodes: list, needed: list) -> dict:
+    """Vectors whose every use (on the backward path) is ``v[a:b]``, the slices tiling ``v`` exactly
+    once (an LSTM's gate vector cut in four): ``{vector: {slice node: (a, b)}}``."""
+    uses: dict = {}
+    for node in nodes:
+        if needed[node.index]:
+            for pos, sub, parent in node.inputs:
+                if needed[parent.index]:
+                    uses.setdefault(parent.index, []).append((node, pos, sub))
+    out = {}
+    for j, links in uses.items():
+        value = nodes[j].value
+        if not (isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype.kind == "f") or len(links) < 2:
+            continue
+        bounds = {}
+        for node, pos, sub in links:
+            key = node.args[1] if node.func is operator.getitem and len(node.args) == 2 else None
+            if pos != 0 or sub is not None or type(key) is not slice or node.kwargs or len(node.inputs) != 1:
+                break
+            start, stop, step = key.indices(len(value))
+            if step != 1 or start >= stop:
+                break
+            bounds[node.index] = (start, stop)
+        else:
+            spans = sorted(bounds.values())
+            if spans[0][0] == 0 and spans[-1][1] == len(value) and all(a[1] == b[0] for a, b in zip(spans, spans[1:])):
+                out[j] = bounds
+    return out
+
+
+_RESHAPES = (np.reshape, np.ravel, np.squeeze, np.expand_dims)
 
 
 def _advanced(key) -> bool:
