@@ -20,7 +20,8 @@ import numpy as np
 
 from .recording import Guard, Ref
 
-__all__ = ["Source", "GuardFailed", "same_decision", "arguments", "guard_lines", "fitted_sum"]
+__all__ = ["Source", "GuardFailed", "same_decision", "arguments", "guard_lines", "fitted_sum",
+           "selected_argument", "SELECTING_PARTIALS"]
 
 _COUNTER = itertools.count()
 
@@ -154,3 +155,17 @@ def fitted_sum(terms: list, shapes: list, shape: tuple) -> str:
     except ValueError:
         covered = False
     return expr if covered else f"fit({expr}, {shape!r})"
+
+
+#: Elementwise partials that return one of their arguments (0: the node's value, k: its k-th argument),
+#: reviewed in rules.py; :func:`selected_argument` also checks each one at the recorded values.
+SELECTING_PARTIALS = {(np.multiply, 0): 2, (np.multiply, 1): 1, (np.exp, 0): 0}
+
+
+def selected_argument(node, pos: int, probe) -> int | None:
+    """Which argument the partial of ``node`` at ``pos`` returns (see :data:`SELECTING_PARTIALS`), or None."""
+    k = SELECTING_PARTIALS.get((node.func, pos))
+    if k is None or len(node.args) != (2 if node.func is np.multiply else 1) or node.kwargs:
+        return None
+    picked = node.value if k == 0 else node.args[k - 1]
+    return k if probe is picked else None

@@ -33,7 +33,7 @@ import numpy as np
 from ..rules import NEG_ONE, ONE, Linear
 from ..tape.graph import value_shape
 from .analysis import Flow, kind_of
-from .codegen import Source, arguments, fitted_sum, keywords
+from .codegen import Source, arguments, fitted_sum, keywords, selected_argument
 from .forward_code import probe_call, emit_values, fit, live_values, parameters
 from .recording import Recording
 from .vectorize import Block, contiguous, plan
@@ -53,11 +53,13 @@ class _Tangent:
     """What the program knows of a tangent: ``kind`` 'const' (``array``), 'diag' (``expr`` or the
     constant ``array`` of the diagonal) or 'dense' (``expr``, a name in the program)."""
 
-    __slots__ = ("kind", "array", "expr", "full")
+    __slots__ = ("kind", "array", "expr", "full", "check")
 
-    def __init__(self, kind: str, array=None, expr: str | None = None, full: bool = False):
+    def __init__(self, kind: str, array=None, expr: str | None = None, full: bool = False, check=None):
         self.kind, self.array, self.expr = kind, array, expr
         self.full = full  # a diagonal expression known to have x's whole shape (not a broadcast number)
+        # (name, shape) of a factor whose finiteness implies the tangent's: p of p[..., None] * C, C finite
+        self.check = check
 
 
 def jacobian_program(rec: Recording, flow: Flow | None = None, vectorize: bool = True) -> Callable:
@@ -120,8 +122,12 @@ def jacobian_program(rec: Recording, flow: Flow | None = None, vectorize: bool =
                 else:
                     probe = probe_call(partial, node.value, *node.args)
                     scalar = probe is not None and np.ndim(probe) == 0
-                    parts.append(((f"{code.const(partial, 'p')}({value_of(i)}, {', '.join(args)})", scalar,
-                                   np.shape(probe) if probe is not None else shape), parent.index))
+                    picked = selected_argument(node, pos, probe)
+                    if picked is not None:  # the partial is an argument (exp's value, a factor): no call
+                        text = value_of(i) if picked == 0 else args[picked - 1]
+                    else:
+                        text = f"{code.const(partial, 'p')}({value_of(i)}, {', '.join(args)})"
+                    parts.append(((text, scalar, np.shape(probe) if probe is not None else shape), parent.index))
         diagonal = shape == x_shape and all(tangents[j].kind == "diag" and value_shape(nodes[j].value) == shape
                                             for _, j in parts)
         if diagonal:  # d = sum of partial * d_parent, all of x's shape
@@ -175,6 +181,16 @@ def jacobian_program(rec: Recording, flow: Flow | None = None, vectorize: bool =
             total = sum(consts)
             terms.append(code.const(total, "C"))
             shapes.append(np.shape(total)[:-1])
+        if len(parts) == 1 and not consts and not isinstance(parts[0][0], str) and parts[0][0] not in (ONE, NEG_ONE):
+            t = tangents[parts[0][1]]
+            p, scalar, probe_shape = parts[0][0]
+            if t.kind == "const" and not scalar and probe_shape == shape and np.all(np.isfinite(t.array)):
+                # p * C with C finite: finite wherever p is (an overflow gives inf as the plain path does),
+                # so the final check reads p (n numbers), not the n x n product
+                code.line(f"q{i} = {p}")
+                expr = fitted_sum([f"q{i}[..., None] * {name_of(t)}"], shapes, shape)
+                code.line(f"t{i} = {expr}")
+                return _Tangent("dense", expr=f"t{i}", check=(f"q{i}", shape))
         expr = fitted_sum(terms, shapes, shape)
         code.line(f"t{i} = {expr}")
         return _Tangent("dense", expr=f"t{i}")
@@ -273,7 +289,12 @@ def jacobian_program(rec: Recording, flow: Flow | None = None, vectorize: bool =
         elif t.kind == "const":
             code.line(f"return {code.const(np.reshape(t.array, final), 'C')}.copy()")
         else:
-            code.line(f"if not isfinite({t.expr}.sum()): raise FloatingPointError('not finite')")
+            if t.check is not None and len(t.check[1]) == 1:
+                name, (m,) = t.check
+                code.line(f"if not isfinite({name}.dot({code.const(np.ones(m), 'ones')})): "
+                          "raise FloatingPointError('not finite')")
+            else:
+                code.line(f"if not isfinite({t.expr}.sum()): raise FloatingPointError('not finite')")
             code.line(f"return {t.expr}.reshape({final!r})")
     program = code.compile("jacobian", parameters(rec))
     # a non-finite Jacobian raises inside (the plain path then applies the 0 x inf conventions)

@@ -28,7 +28,7 @@ import numpy as np
 from ..rules import NEG_ONE, ONE, normalize_axes, unbroadcast
 from ..tape.graph import Node, local_vjp, value_shape
 from .analysis import Flow, kind_of
-from .codegen import Source, arguments, keywords
+from .codegen import Source, arguments, keywords, selected_argument
 from .forward_code import probe_call, emit_values, live_values, parameters
 from .recording import Recording
 
@@ -257,6 +257,7 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
     code.line(f"a{out} = U")
     has.add(out)
     tiled = {} if directions else tilings(nodes, needed)
+    invariant = set() if directions else shift_invariant_links(nodes, needed)
     pieces: dict = {}  # tiled vector -> {piece start: adjoint name of that slice}
 
     def join_pieces(j: int) -> None:
@@ -295,7 +296,7 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
         args = arguments(node, code, value_of)
         if kind == "elementwise":
             for pos, _, parent in node.inputs:
-                if not needed[parent.index]:
+                if not needed[parent.index] or (i, parent.index) in invariant:
                     continue
                 partial = node.rule.partials[pos]
                 pshape = value_shape(parent.value)
@@ -312,6 +313,9 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
                     picked = selected_argument(node, pos, probe)
                     if picked is not None and not directions:  # the partial is an argument: no call
                         p = value_of(i) if picked == 0 else args[picked - 1]
+                    elif not directions and node.func is np.power and pos == 0 and len(node.args) == 2 \
+                            and type(node.args[1]) in (int, float) and node.args[1] == 2 and not node.kwargs:
+                        p = f"(2.0 * {args[0]})"  # _power_base's 2 * x ** 1, one pass instead of two
                     scalar = probe is not None and np.ndim(probe) == 0
                     c = f"{p} * {ct}" if scalar or not directions else f"{p}[..., None] * {ct}"
                     if probe is None or np.broadcast_shapes(np.shape(probe), pshape) != shape:
@@ -325,7 +329,7 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
                 continue
             if not directions and node.func is np.sum and single_sum(node, ct):
                 continue
-            if not directions and node.func in _RESHAPES and len(node.inputs) == 1 and node.inputs[0][:2] == (0, None):
+            if not directions and same_order_reshape(node):
                 parent = node.inputs[0][2]  # the same entries in another shape: the cotangent reshaped back
                 if needed[parent.index]:
                     add(parent.index, fitted(f"reshape({ct}, {value_shape(parent.value)!r})", parent))
@@ -364,29 +368,81 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
     return code.compile("reverse", parameters(rec) + ["U"])
 
 
-#: Elementwise partials that return one of their arguments (0: the node's value, k: its k-th argument),
-#: reviewed in rules.py; :func:`selected_argument` also checks each one at the recorded values.
-SELECTING_PARTIALS = {(np.multiply, 0): 2, (np.multiply, 1): 1, (np.exp, 0): 0}
-
-
-def selected_argument(node, pos: int, probe) -> int | None:
-    """Which argument the partial of ``node`` at ``pos`` returns (see :data:`SELECTING_PARTIALS`), or None."""
-    k = SELECTING_PARTIALS.get((node.func, pos))
-    if k is None or len(node.args) != (2 if node.func is np.multiply else 1) or node.kwargs:
-        return None
-    picked = node.value if k == 0 else node.args[k - 1]
-    return k if probe is picked else None
-
-
-def tilings(nodes: list, needed: list) -> dict:
-    """Vectors whose every use (on the backward path) is ``v[a:b]``, the slices tiling ``v`` exactly
-    once (an LSTM's gate vector cut in four): ``{vector: {slice node: (a, b)}}``."""
+def backward_uses(nodes: list, needed: list) -> dict:
+    """``{node: [(child node, position, sub), ...]}``: the links along which adjoints flow into each node."""
     uses: dict = {}
     for node in nodes:
         if needed[node.index]:
             for pos, sub, parent in node.inputs:
                 if needed[parent.index]:
                     uses.setdefault(parent.index, []).append((node, pos, sub))
+    return uses
+
+
+def shift_invariant_links(nodes: list, needed: list) -> set:
+    """Links ``(child, parent)`` whose adjoint contributions add up to exactly zero: the shift ``m`` of
+    a logsumexp written ``log(sum(exp(a - m), axis)) + squeeze(m)`` (the output does not depend on m,
+    whatever m is, as long as it is constant along ``axis``), so nothing is swept into m.
+
+    Only this exact shape of graph is recognised: m used by the subtraction and (reshaped or as it
+    is) by the final addition, and nothing else; each intermediate used once.
+    """
+    uses = backward_uses(nodes, needed)
+
+    def only_use(j: int):
+        links = uses.get(j, [])
+        return links[0] if len(links) == 1 else None
+
+    dead: set = set()
+    for m, links in uses.items():
+        if len(links) != 2:
+            continue
+        diff = next((c for c, pos, sub in links if c.func is np.subtract and pos == 1 and sub is None), None)
+        other = next((c for c, pos, sub in links if c is not diff and sub is None), None)
+        if diff is None or other is None or diff.kwargs or len(diff.args) != 2:
+            continue
+        steps = []
+        node = diff
+        for func in (np.exp, np.sum, np.log):
+            link = only_use(node.index)
+            if link is None or link[0].func is not func or link[1] != 0 or link[2] is not None:
+                break
+            node = link[0]
+            steps.append(node)
+        else:
+            exp, total, log = steps
+            if exp.kwargs or len(exp.args) != 1 or log.kwargs or len(log.args) != 1 or len(total.args) != 1 \
+                    or set(total.kwargs) - {"axis", "keepdims"}:
+                continue
+            a_shape = value_shape(diff.args[0])
+            m_shape = value_shape(nodes[m].value)
+            axes = normalize_axes(total.kwargs.get("axis"), len(a_shape))
+            if value_shape(diff.value) != a_shape or m_shape != tuple(
+                    1 if d in axes else n for d, n in enumerate(a_shape)):
+                continue  # m must be broadcast along exactly the summed axes
+            if other.func is np.add:
+                final, back = other, None
+            elif same_order_reshape(other) and only_use(other.index) is not None:
+                final, back = only_use(other.index)[0], other
+            else:
+                continue
+            link = only_use(log.index)
+            if final.func is not np.add or final.kwargs or link is None or link[0] is not final \
+                    or value_shape(final.value) != value_shape(log.value):
+                continue
+            shifted = back if back is not None else nodes[m]
+            if {p.index for _, _, p in final.inputs} != {log.index, shifted.index} \
+                    or value_shape(shifted.value) != value_shape(log.value):
+                continue
+            dead.add((diff.index, m))
+            dead.add((final.index, shifted.index))
+    return dead
+
+
+def tilings(nodes: list, needed: list) -> dict:
+    """Vectors whose every use (on the backward path) is ``v[a:b]``, the slices tiling ``v`` exactly
+    once (an LSTM's gate vector cut in four): ``{vector: {slice node: (a, b)}}``."""
+    uses = backward_uses(nodes, needed)
     out = {}
     for j, links in uses.items():
         value = nodes[j].value
@@ -408,7 +464,16 @@ def tilings(nodes: list, needed: list) -> dict:
     return out
 
 
-_RESHAPES = (np.reshape, np.ravel, np.squeeze, np.expand_dims)
+def same_order_reshape(node) -> bool:
+    """Is ``node`` its input's entries in C order, only shaped differently (np.reshape, np.ravel,
+    np.squeeze, np.expand_dims; not order='F', which the rule's transpose handles)?"""
+    if len(node.inputs) != 1 or node.inputs[0][:2] != (0, None):
+        return False
+    if node.func is np.squeeze or node.func is np.expand_dims:
+        return True
+    limit = {np.reshape: 2, np.ravel: 1}.get(node.func)
+    return (limit is not None and len(node.args) <= limit and set(node.kwargs) <= {"order"}
+            and node.kwargs.get("order", "C") == "C")
 
 
 def _advanced(key) -> bool:
