@@ -46,6 +46,8 @@ SMOOTH = {
     "mean_var": lambda x: np.mean(x) * np.var(x),
     "cumsum": lambda x: np.cumsum(x * x[::-1]),
     "prod": lambda x: np.prod(x + 1.5),
+    "sum_of_product": lambda x: np.sum(np.outer(x, x) * A, axis=1) + np.sum(A * np.outer(x, np.cos(x)))
+    + np.sum(np.sin(x)[None, :] * A, axis=0) + np.sum(np.outer(x, x) * x, axis=-1),
 }
 
 

@@ -30,7 +30,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..rules import NEG_ONE, ONE, Linear
+from ..rules import NEG_ONE, ONE, Linear, normalize_axes
 from ..tape.graph import value_shape
 from .analysis import Flow, kind_of
 from .codegen import Source, arguments, fitted_sum, keywords, selected_argument
@@ -53,9 +53,12 @@ class _Tangent:
     """What the program knows of a tangent: ``kind`` 'const' (``array``), 'diag' (``expr`` or the
     constant ``array`` of the diagonal) or 'dense' (``expr``, a name in the program)."""
 
-    __slots__ = ("kind", "array", "expr", "full", "check")
+    __slots__ = ("kind", "array", "expr", "full", "check", "product")
 
-    def __init__(self, kind: str, array=None, expr: str | None = None, full: bool = False, check=None):
+    def __init__(self, kind: str, array=None, expr: str | None = None, full: bool = False, check=None,
+                 product=None):
+        # (p, T, line) of a tangent written p[..., None] * T on line ``line``, used once
+        self.product = product
         self.kind, self.array, self.expr = kind, array, expr
         self.full = full  # a diagonal expression known to have x's whole shape (not a broadcast number)
         # (name, shape) of a factor whose finiteness implies the tangent's: p of p[..., None] * C, C finite
@@ -80,6 +83,13 @@ def jacobian_program(rec: Recording, flow: Flow | None = None, vectorize: bool =
             for _, _, p in node.inputs:
                 live[p.index] = True
     live = live_values(rec, flow, [i for i, flag in enumerate(live) if flag])
+    tangent_uses: dict = {}  # node -> how many nodes read its tangent (the output counts as one)
+    for node in nodes:
+        if needed[node.index]:
+            for _, _, parent in node.inputs:
+                tangent_uses[parent.index] = tangent_uses.get(parent.index, 0) + 1
+    if out is not None:
+        tangent_uses[out] = tangent_uses.get(out, 0) + 1
     if vectorize:
         block_plan = plan(rec, flow, live)
         vectorize = block_plan is not None
@@ -184,6 +194,12 @@ def jacobian_program(rec: Recording, flow: Flow | None = None, vectorize: bool =
         if len(parts) == 1 and not consts and not isinstance(parts[0][0], str) and parts[0][0] not in (ONE, NEG_ONE):
             t = tangents[parts[0][1]]
             p, scalar, probe_shape = parts[0][0]
+            pshape = value_shape(nodes[parts[0][1]].value)
+            if not scalar and t.kind == "dense" and pshape == shape and len(probe_shape) == len(shape) \
+                    and tangent_uses.get(i, 0) == 1:
+                # p * T summed next (np.sum(a * b, axis)): written as one einsum there if so (see linear)
+                code.line(f"t{i} = {p}[..., None] * {t.expr}")
+                return _Tangent("dense", expr=f"t{i}", check=None, product=(p, t.expr, len(code.lines) - 1))
             if t.kind == "const" and not scalar and probe_shape == shape and np.all(np.isfinite(t.array)):
                 # p * C with C finite: finite wherever p is (an overflow gives inf as the plain path does),
                 # so the final check reads p (n numbers), not the n x n product
@@ -201,6 +217,9 @@ def jacobian_program(rec: Recording, flow: Flow | None = None, vectorize: bool =
         rule: Linear = node.rule
         args = arguments(node, code, value_of)
         kw = keywords(node, code)
+        fused = summed_product(node)
+        if fused is not None:
+            return fused
         terms, consts = [], []
         positions = {pos for pos, _, _ in node.inputs}
         for pos, _, parent in node.inputs:
@@ -220,6 +239,28 @@ def jacobian_program(rec: Recording, flow: Flow | None = None, vectorize: bool =
         if consts:
             terms.append(code.const(np.array(sum(consts)), "C"))
         code.line(f"t{i} = fit({' + '.join(terms)}, {shape!r})")
+        return _Tangent("dense", expr=f"t{i}")
+
+    def summed_product(node):
+        """``np.sum(a * b, axis)``'s tangent as one ``einsum`` of the partial and the factor's tangent
+        (no (..., n)-sized product in memory, no strided sum), or None if the pattern does not hold."""
+        if node.func is not np.sum or len(node.args) != 1 or set(node.kwargs) - {"axis", "keepdims"} \
+                or node.kwargs.get("keepdims", False) or len(node.inputs) != 1 or node.inputs[0][:2] != (0, None):
+            return None
+        j = node.inputs[0][2].index
+        t = tangents.get(j)
+        if t is None or t.kind != "dense" or t.product is None:
+            return None
+        p, factor, line = t.product
+        ndim = len(value_shape(nodes[j].value))
+        if ndim > 25:
+            return None
+        labels = "abcdefghijklmnopqrstuvwxy"[:ndim]
+        axes = normalize_axes(node.kwargs.get("axis"), ndim)
+        out = "".join(c for d, c in enumerate(labels) if d not in axes)
+        code.lines[line] = "pass"  # the product is not formed
+        i = node.index
+        code.line(f"t{i} = einsum('{labels},{labels}z->{out}z', {p}, {factor})")
         return _Tangent("dense", expr=f"t{i}")
 
     def custom(node) -> _Tangent:
@@ -267,7 +308,8 @@ def jacobian_program(rec: Recording, flow: Flow | None = None, vectorize: bool =
     special = None
     if block is not None:
         special = _BlockWriter(block, rec, flow, code, needed, tangents, dense, value_of, n, dtype).special
-    code.namespace.update(fit=fit, diagonal_tangent=diagonal_tangent, np=np, isfinite=math.isfinite)
+    code.namespace.update(fit=fit, diagonal_tangent=diagonal_tangent, np=np, isfinite=math.isfinite,
+                          einsum=np.einsum)
     emit_values(rec, flow, code, live, value_of, tangent_line, special)
     final = y_shape + x_shape
     if out is None or not needed[out]:
