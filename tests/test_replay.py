@@ -374,6 +374,8 @@ GRADIENTS = {
     "logsumexp_axis": lambda x: np.sum(_lse(np.reshape(x, (2, 3)), 1, squeeze=True) * np.array([1.0, -2.0])),
     "logsumexp_keepdims": lambda x: np.sum(_lse(np.reshape(x, (2, 3)), 0, squeeze=False)),
     "logsumexp_shift_used_twice": lambda x: np.sum(_lse(np.reshape(x, (2, 3)), 1, squeeze=True, reuse=True)),
+    "large_sum_of_squares": lambda x: np.sum(np.sqrt(np.sum(np.reshape(np.outer(x, np.linspace(-1.0, 1.0, 400)),
+                                                                     (6, 20, 20)) ** 2, axis=2) + 1.0)),
     "gate_slices": lambda x: _gates(np.concatenate([x, x[::-1]]) * 2.0 + 1.0, overlap=False),
     "overlapping_slices": lambda x: _gates(np.concatenate([x, x[::-1]]) * 2.0 + 1.0, overlap=True),
     "solve_and_list": lambda x: np.sum(np.linalg.solve(np.diag(x[:3] + 2.0) + 0.1, x[3:])) + sum([x[1], x[4]]),
@@ -410,6 +412,8 @@ def test_gradient_program_without_direction_axis(name, dtype):
         np.testing.assert_allclose(p.vjp(x, u)[1], 2.5 * ref, rtol=tol, atol=tol)
     source = p.traces[0].reverse_single.source
     assert p.fallbacks == 0 and "[..., None] *" not in source
+    if name == "large_sum_of_squares":  # x ** 2's adjoint: x * (2 ct) on np.sum's small cotangent
+        assert "(2.0 * reshape(" in source
     if name.startswith("logsumexp_"):  # the maximum's vjp is skipped exactly where the shift cancels
         assert ("custom_step" in source) == name.endswith("twice")
 

@@ -233,6 +233,8 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
                 dtype = value.dtype if isinstance(value, np.ndarray) and value.dtype.kind == "f" else np.float64
                 add(parent.index, fitted(f"{shaped} * {code.const(np.ones(pshape, dtype), 'ones')}", parent))
             else:
+                if parent.index not in has and fitted("", parent) == "":
+                    spread[parent.index] = shaped  # its adjoint is this small array broadcast
                 add(parent.index, fitted(f"broadcast_to({shaped}, {pshape!r})", parent))
         return True
 
@@ -258,6 +260,7 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
     has.add(out)
     tiled = {} if directions else tilings(nodes, needed)
     invariant = set() if directions else shift_invariant_links(nodes, needed)
+    spread: dict = {}  # node -> a small array whose broadcast is the node's whole adjoint (np.sum's)
     pieces: dict = {}  # tiled vector -> {piece start: adjoint name of that slice}
 
     def join_pieces(j: int) -> None:
@@ -294,6 +297,7 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
             continue
         shape = value_shape(node.value)
         args = arguments(node, code, value_of)
+        spread_names = {f"a{i}": spread[i]} if i in spread and i not in own and i in has else {}
         if kind == "elementwise":
             for pos, _, parent in node.inputs:
                 if not needed[parent.index] or (i, parent.index) in invariant:
@@ -316,6 +320,8 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
                     elif not directions and node.func is np.power and pos == 0 and len(node.args) == 2 \
                             and type(node.args[1]) in (int, float) and node.args[1] == 2 and not node.kwargs:
                         p = f"(2.0 * {args[0]})"  # _power_base's 2 * x ** 1, one pass instead of two
+                        if ct in spread_names and pshape == shape:  # x * (2 ct) on the small array
+                            p, ct = args[0], f"(2.0 * {spread_names[ct]})"
                     scalar = probe is not None and np.ndim(probe) == 0
                     c = f"{p} * {ct}" if scalar or not directions else f"{p}[..., None] * {ct}"
                     if probe is None or np.broadcast_shapes(np.shape(probe), pshape) != shape:
