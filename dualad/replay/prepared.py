@@ -303,6 +303,22 @@ class Prepared:
 
     def value_and_grad(self, *call_args: Any) -> Any:
         """``(f(x), gradient)`` of a scalar-valued f, by one replayed reverse sweep."""
+        failed = None
+        if len(call_args) == 1 and not self.args:
+            # the common call, kept short (as in jacobian): f(x) alone, x of the front trace's shape and dtype
+            x = call_args[0]
+            trace = self.traces[0]
+            if type(x) is np.ndarray and x.shape == trace.x_shape and x.dtype is trace.x_dtype \
+                    and trace.y_shape == () and trace.constant_output is None:
+                try:
+                    value, a = trace.reverse_single(x, trace.one)
+                except GuardFailed as guard:  # another branch: the general path tries the other traces
+                    value, a, failed = None, None, (trace, guard.guard)
+                except Exception:  # noqa: BLE001 - anything else: the general path decides
+                    value, a = None, None
+                if a is not None and type(a) is np.ndarray and math.isfinite(value) and math.isfinite(a.sum()):
+                    self.replays += 1
+                    return value, _own(a)
         x, args, _ = self._split(call_args, 0, "value_and_grad")
         from .. import tape
 
@@ -313,7 +329,7 @@ class Prepared:
             value, a = tr.pull_one(x, args, tr.one)
             return value, _own(a)
         return self._run(x, args, compute, lambda: tape.value_and_grad(self._bound(args), x),
-                                 lambda r: _finite(r[0]) and _finite(r[1]))
+                         lambda r: _finite(r[0]) and _finite(r[1]), failed)
 
     def gradient(self, *call_args: Any) -> Any:
         """The gradient of a scalar-valued f (shape ``x.shape``)."""
