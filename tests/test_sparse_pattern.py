@@ -117,3 +117,21 @@ def test_sums_over_axes_equal_the_dense_jacobians_nonzeros(call):
     x = np.random.default_rng(3).uniform(0.5, 1.5, 24)
     dense = np.reshape(dualad.jacobian(call, x), (-1, 24)) != 0
     np.testing.assert_array_equal(dualad.jacobian_sparsity(call, x).toarray(), dense)
+
+
+@pytest.mark.parametrize("make", [
+    lambda v: (v[:9].reshape(3, 3), v[9:].reshape(3, 3)),
+    lambda v: (v[:9].reshape(3, 3) ** 2, np.arange(9.0).reshape(3, 3)),              # a constant with a zero
+    lambda v: (np.arange(9.0).reshape(3, 3), v[9:].reshape(3, 3) * v[:9].reshape(3, 3)),
+    lambda v: (v[:3], v[3:6] + v[:3]),
+    lambda v: (v[:18].reshape(2, 3, 3)[:, :, ::-1], np.sin(v[:18]).reshape(2, 3, 3)),
+])
+def test_cross_of_3_vectors_has_the_composites_pattern(make):
+    import dualad
+    pytest.importorskip("scipy")
+    x = np.random.default_rng(4).uniform(0.5, 1.5, 18)
+    direct = dualad.jacobian_sparsity(lambda v: np.cross(*make(v)).ravel(), x).toarray()
+    composite = dualad.jacobian_sparsity(lambda v: np.cross(*make(v), axis=-1).ravel(), x).toarray()
+    np.testing.assert_array_equal(direct, composite)  # axis= takes the composite's slices and stack
+    dense = np.reshape(dualad.jacobian(lambda v: np.cross(*make(v)).ravel(), x), direct.shape) != 0
+    assert not (dense & ~direct).any()  # never misses an entry

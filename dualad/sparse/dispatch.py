@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from ..common import put_at, strip as _strip, unsupported as _unsupported
-from ..decisions import note_index
+from ..decisions import note_composite, note_index
 from ..errors import ConversionError, OutputError, UnsupportedFunctionError, describe
 from ..interpret import Interpreter
 from ..wirtinger import any_complex
@@ -339,6 +339,41 @@ def _axis_sum(func, args, kwargs, slots, out):
     return Tracer(out, layers)
 
 
+@lru_cache(maxsize=64)
+def _cross_maps(size: int) -> tuple:
+    """For 3-vectors along the last axis: the entries (k+1) mod 3 and (k+2) mod 3 of each entry's vector."""
+    idx = np.arange(size, dtype=P.IDX).reshape(-1, 3)
+    maps = (np.ascontiguousarray(idx[:, [1, 2, 0]]).reshape(-1), np.ascontiguousarray(idx[:, [2, 0, 1]]).reshape(-1))
+    for m in maps:
+        m.flags.writeable = False  # cached: the gathers of a layer by them are remembered too
+    return maps
+
+
+def _cross_of_3_vectors(args):
+    """``np.cross(a, b)`` of two equally shaped stacks of 3-vectors, from its definition: entry k of a
+    product reads entries k+1 and k+2 (mod 3) of both vectors. The composite's six slices, products and
+    stack give the same pattern at several times the cost. None for any other form (the composite)."""
+    if len(args) != 2:
+        return None
+    a, b = args
+    shape = np.shape(a.value if isinstance(a, Tracer) else a)
+    if not shape or shape[-1] != 3 or np.shape(b.value if isinstance(b, Tracer) else b) != shape:
+        return None
+    if not all(isinstance(v, Tracer) or (isinstance(v, np.ndarray) and v.dtype.kind in "biuf") for v in (a, b)):
+        return None
+    if any_complex((a, b)):
+        return None
+    note_composite(np.cross)
+    for t in (a, b):
+        if isinstance(t, Tracer):
+            fresh(t)
+    out = np.cross(*_strip((a, b)))
+    size = math.prod(shape)
+    patterns = [P.gather(t.layers, m, size) for t in (a, b) if isinstance(t, Tracer) and t.layers
+                for m in _cross_maps(size)]
+    return Tracer(out, P.union(patterns, size) if patterns else ())
+
+
 def _zero(func, rule, args, kwargs, level=None):
     return Tracer(func(*_strip(args), **_strip(kwargs)), ())
 
@@ -354,6 +389,13 @@ class Tracing(Interpreter):
 
     def top(self, objs) -> Any:
         return True if _has_tracer(objs) else None  # tracers do not nest: one level
+
+    def call(self, func, args: tuple, kwargs: dict) -> Any:
+        if func is np.cross and not kwargs:
+            crossed = _cross_of_3_vectors(args)
+            if crossed is not None:
+                return crossed
+        return super().call(func, args, kwargs)
 
     # the engine's functions are the hooks themselves: (func, rule, args, kwargs, level)
     elementwise = staticmethod(_elementwise)
