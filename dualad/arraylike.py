@@ -394,6 +394,29 @@ def _no_modulo(ufunc, modulo) -> None:
 
 
 def _binary_operators(ufunc, call, assign, operands):
+    if ufunc is np.power:
+        op, rop = _power_operators(ufunc, call, operands)
+    else:  # no modulo test: these run once per element in scalar-style loops
+        def op(self, other):
+            if not isinstance(other, operands):
+                return NotImplemented
+            return call(ufunc, (self, other))
+
+        def rop(self, other):
+            if not isinstance(other, operands):
+                return NotImplemented
+            return call(ufunc, (other, self))
+
+    def iop(self, other):
+        if not isinstance(other, operands):
+            return NotImplemented
+        assign(self, call(ufunc, (self, other)))
+        return self
+
+    return op, rop, iop
+
+
+def _power_operators(ufunc, call, operands):
     # modulo: pow(x, y, mod) passes it; a default, not *args, keeps the call on CPython's fast path
     def op(self, other, modulo=None):
         if modulo is not None:
@@ -409,13 +432,7 @@ def _binary_operators(ufunc, call, assign, operands):
             return NotImplemented
         return call(ufunc, (other, self))
 
-    def iop(self, other):
-        if not isinstance(other, operands):
-            return NotImplemented
-        assign(self, call(ufunc, (self, other)))
-        return self
-
-    return op, rop, iop
+    return op, rop
 
 
 def _unary_operator(ufunc, call):

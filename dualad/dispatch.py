@@ -22,7 +22,7 @@ from .dual import Dual
 from .errors import ConversionError
 from .interpret import Interpreter
 from .subclasses import refuse_array_subclass
-from .decisions import note_index
+from .decisions import note_composite, note_index
 from .keywords import stack_nested
 from .rules import NEG_ONE, ONE, TABLE, Custom, Elementwise, setitem_tangent
 
@@ -379,6 +379,46 @@ def apply_ufunc(ufunc, method, inputs, kwargs) -> Any:
 #: what ``Dual.__array_function__`` does
 apply_function = FORWARD.apply_function
 
+_STACK = np.stack
+
+
+def stack_scalars(arrays) -> Any:
+    """``np.stack(arrays)`` for a list of float64 scalar Duals of one tag (scalar-style code,
+    ``np.stack([x[0] * x[1], ...])``), or None for anything else (then the composite runs).
+
+    The composite would reshape every scalar to shape (1,) through the dispatch and
+    concatenate: about 30 us for ten scalars, where the arrays of values and tangents
+    are two ``np.array`` calls. The result is the composite's exactly (a new array, no
+    views; mixed tags, constants, storage formats and nested Duals take the composite).
+    """
+    if type(arrays) is not list and type(arrays) is not tuple or not arrays:
+        return None
+    first = arrays[0]
+    if type(first) is not Dual:
+        return None
+    tag = first.tag
+    t0 = first.tangent
+    tangent_type = type(t0)
+    if tangent_type is _ARRAY:
+        row_shape = t0.shape
+    elif tangent_type is not np.float64:
+        return None
+    values, tangents = [], []
+    for a in arrays:
+        if type(a) is not Dual or a.tag != tag:
+            return None
+        value, t = a.value, a.tangent
+        if type(value) is not np.float64 or type(t) is not tangent_type or (
+                tangent_type is _ARRAY and t.shape != row_shape):
+            return None
+        values.append(value)
+        tangents.append(t)
+    note_composite(_STACK)  # what the composite would report to an active decision log
+    tangent = np.array(tangents)
+    if tangent.dtype != _FLOAT64:
+        tangent = tangent.astype(_FLOAT64)  # as the composite's result: the value's dtype
+    return Dual._make(np.array(values), tangent, tag)
+
 
 # ----------------------------------------------------------------------------- indexing
 def _check_key(key):
@@ -394,8 +434,10 @@ _ARRAY = np.ndarray  # one global lookup instead of two in the per-index checks
 def getitem(d: Dual, key):
     t, value = d.tangent, d.value
     if type(key) is int and type(t) is _ARRAY and type(value) is _ARRAY and t.ndim > value.ndim == 1:
-        # x[i] on a batched 1-D Dual (scalar-style loops): a scalar, never a view; none of the checks below
-        return Dual._make(value[key], _GETITEM_TANGENT(t, value, key), d.tag)
+        # x[i] on a batched 1-D Dual (scalar-style loops): a scalar, never a view; none of the checks
+        # below, and the getitem rule's tangent for an int key (t[key]: rules._getitem_tangent) inline,
+        # since a call here is a measurable share of each element's cost
+        return Dual._make(value[key], t[key], d.tag)
     _check_key(key)
     if type(key) is not int and type(key) is not slice:
         note_index(key)  # index arrays are value-dependent decisions (recorded only while a log is active)

@@ -119,6 +119,10 @@ class Dual(ArrayLike):
         return dispatch.apply_ufunc(ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
+        if func is _STACK and not kwargs and len(args) == 1:  # np.stack([scalar Duals]): two np.array calls
+            stacked = dispatch.stack_scalars(args[0])
+            if stacked is not None:
+                return stacked
         for t in types:
             if not (issubclass(t, Dual) or issubclass(t, np.ndarray)):
                 return NotImplemented
@@ -153,6 +157,7 @@ class Dual(ArrayLike):
 # Operand types a Dual knows how to combine with; anything else gets NotImplemented
 # so that its own type (a tape value, say) has its turn.
 _ACCEPTED = (Dual,) + _OPERANDS
+_STACK = np.stack
 
 
 def _astype(x, dt):

@@ -300,6 +300,8 @@ def jacobian(f: Callable, x: Any, *, chunk_size: int | None = None, executor: An
     >>> dualad.jacobian(lambda z: z ** 2, np.array([1j]), holomorphic=True)
     array([[0.+2.j]])
     """
+    if type(x) is np.ndarray and x.dtype.kind == "f" and executor is None and not holomorphic:
+        return _jacobian(f, x.copy(), chunk_size)  # the common call: a private copy (as_input), nothing to vet
     if holomorphic or is_complex_point(x):
         x = as_input(x, complex_ok=True)
         complex_input(x, holomorphic, "dualad.jacobian")

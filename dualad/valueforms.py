@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import operator
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -474,16 +475,19 @@ def one_array(y: Any) -> bool:
     if t in _PLAIN_OUTPUTS or isinstance(y, ArrayLike):
         return True
     if t is list or t is tuple:
-        for v in y:  # the common list: scalar Duals of float64 values, checked without calls
-            tv = type(v)
-            if tv is Dual:
-                if type(v.value) is np.float64:
-                    continue
-            elif tv is float or tv is np.float64 or tv is int:
-                continue
-            return is_scalar_list(y)  # anything else: the general test, once
-        return True
+        # the common lists, checked by C loops (map) rather than a Python loop per element:
+        # plain numbers, or scalar Duals of float64 values (scalar-style code)
+        kinds = set(map(type, y))
+        if kinds <= _NUMBER_TYPES or (kinds == _DUAL_TYPE and set(map(type, map(_VALUE_OF, y))) == _FLOAT64_TYPE):
+            return True
+        return is_scalar_list(y)  # anything else: the general test
     return False
+
+
+_NUMBER_TYPES = frozenset({float, int, np.float64})
+_DUAL_TYPE = frozenset({Dual})
+_FLOAT64_TYPE = frozenset({np.float64})
+_VALUE_OF = operator.attrgetter("value")
 
 
 def plain_output_of(f: Callable[..., Any]) -> tuple[Callable[[Any], Any], list[Call]]:
@@ -548,7 +552,7 @@ def jacobian(f: Callable[..., Any], x: Any, /, *more: Any, argnums: int | Sequen
             if tree is None:
                 tree = Call(f, (z,), {}, 0, False, "jacobian")
             return tree.output(y)
-        J = forward.jacobian(g, x, **kwargs)
+        J = forward.jacobian(g, x, **kwargs) if kwargs else forward.jacobian(g, x)  # (** copies even {})
         return J if tree is None else tree.jacobian(J)
     options, f_kwargs = split_options(forward.jacobian, kwargs) if kwargs else (kwargs, kwargs)
     return jacobian_call(forward.jacobian, f, (x, *more), f_kwargs, argnums, has_aux, options, "jacobian")
