@@ -114,7 +114,8 @@ def note_view(result, source, func, args: tuple, kwargs, pos: int, plain=None, s
                 source_plain = source_plain.base  # numpy points every view at the array owning the memory
             if base is None or base is not source_plain:
                 return False
-    step = (func, pos, args[:pos] + (None,) + args[pos + 1:], kwargs)
+    # (the source first, as in x[key] and every reshape: one concatenation rather than three slices and two)
+    step = (func, pos, (None,) + args[1:] if pos == 0 else args[:pos] + (None,) + args[pos + 1:], kwargs)
     alias = getattr(source, "alias", None)
     if type(alias) is tuple:
         group = alias[0]

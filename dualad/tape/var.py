@@ -95,11 +95,19 @@ class Var(ArrayLike):
 
     # ----------------------------------------------------------------- indexing
     def __getitem__(self, key):
-        _check_key(key)
-        if type(key) is not int and type(key) is not slice:
+        if type(key) is int or type(key) is slice:
+            # x[i], x[a:b]: a key with nothing to vet, note or protect (copy-on-record is for
+            # arrays), so the node is pushed here as record() would push it, without its argument
+            # split and checks (the per-element path of scalar-style code and of parameter slicing)
+            tape, value = self.tape, self.value
+            out = value[key]
+            result = Var(out, tape.push(_GETITEM, _GETITEM_RULE, (value, key), {}, ((0, None, self.node),), out),
+                         tape)
+        else:
+            _check_key(key)
             note_index(key)  # index arrays are value-dependent decisions (recorded only while a log is active)
-        # a plain key: this Var is the variable, so record at once (what call() would conclude)
-        result = record(operator.getitem, _GETITEM_RULE, (self, key), {}, self.tape)
+            # a plain key: this Var is the variable, so record at once (what call() would conclude)
+            result = record(_GETITEM, _GETITEM_RULE, (self, key), {}, self.tape)
         plain = result.value
         if type(plain) is not np.ndarray:  # a scalar, or a Dual value (forward over reverse)
             plain = _primal(plain)
@@ -107,7 +115,7 @@ class Var(ArrayLike):
                 return result
         if plain.base is not None:  # else a copy (fancy indexing): not a view
             source = self.value
-            aliasing.note_view(result, self, operator.getitem, (self, key), None, 0, plain,
+            aliasing.note_view(result, self, _GETITEM, (self, key), None, 0, plain,
                                source if type(source) is np.ndarray else _primal(source))
         return result
 
@@ -149,6 +157,7 @@ class Var(ArrayLike):
 
 
 _VAR_OPERANDS = (Var,) + _OPERANDS
+_GETITEM = operator.getitem
 _GETITEM_RULE = TABLE[operator.getitem]
 
 
@@ -289,12 +298,15 @@ def _split(args, tape: Tape):
     :func:`_constant`) and the recorded inputs."""
     values, inputs = [], []
     for pos, a in enumerate(args):
-        if isinstance(a, Var):
+        kind = type(a)
+        if kind is Var:
             if a.tape is tape:
                 values.append(a.value)
                 inputs.append((pos, None, a.node))
             else:
                 values.append(a)
+        elif kind is float or kind is int:  # a Python number: immutable, nothing to protect or look into
+            values.append(a)
         elif isinstance(a, (list, tuple)) and top_tape(a) is tape:
             items = []
             for sub, b in enumerate(a):
@@ -343,7 +355,13 @@ def _check_differentiable(func, rule, inputs):
 def record(func, rule, args, kwargs, tape: Tape):
     """Run ``func`` on the values and append one node; the result is a Var (a tuple of Vars)."""
     values, inputs = _split(args, tape)
-    _check_differentiable(func, rule, inputs)
+    if type(rule) is Elementwise:  # _check_differentiable's commonest case inline (a call per operation)
+        partials = rule.partials
+        for pos, _, _ in inputs:
+            if partials[pos] is None:
+                raise unsupported(func, f" with respect to argument {pos}")
+    else:
+        _check_differentiable(func, rule, inputs)
     out = func(*values, **kwargs)
     node = tape.push(func, rule, values, kwargs, inputs, out)
     if type(rule) is Linear and func is not operator.getitem and (type(out) is np.ndarray or isinstance(out, Dual)):
