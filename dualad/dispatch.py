@@ -119,7 +119,7 @@ def ufunc_call(ufunc, inputs: tuple) -> Any:
       the ufunc's result, dtype and warnings, about 30 ns instead of 500), and no broadcast
       or dtype bookkeeping, which float64 scalars never need;
     * a finite scalar partial multiplies the tangent directly (no 0 x inf can arise);
-    * a single input needs no broadcast.
+    * a single input needs no broadcast (:func:`unary_call`, which ``np.sin(x)`` reaches directly).
     """
     rule = TABLE.get(ufunc)
     if type(rule) is not Elementwise:
@@ -173,35 +173,8 @@ def ufunc_call(ufunc, inputs: tuple) -> Any:
                 c = p * t if (type(p) is np.float64 or type(p) is float) and math.isfinite(p) \
                     else _scale(p, t, True)
             return Dual._make(out, c if tangent is None else tangent + c, tag)
-    elif len(inputs) == 1 and type(inputs[0]) is Dual:  # one input (np.sin(x), -x): the tangent has the result's shape
-        x = inputs[0]
-        value = x.value
-        out = ufunc(value)
-        partial = rule.partials[0]
-        t = x.tangent
-        if partial is ONE:
-            tangent = t
-        elif partial is NEG_ONE:
-            tangent = -t
-        elif partial is None:
-            raise unsupported(ufunc, " with respect to argument 0", inputs)
-        elif type(rule.complex) is tuple and out.dtype.kind != "c" and wirtinger.is_complex(value):
-            # np.abs(z): a real result of a complex input, by its Wirtinger pair (the real partial is sign(x))
-            return _complex_elementwise(ufunc, rule, inputs, x.tag, (value,), out)
-        else:
-            try:  # the plain call: partial_at only if the caller's np.errstate trapped (zero-cost try)
-                p = partial(out, value)
-            except FloatingPointError:
-                p = partial_at(partial, out, value)
-            tangent = _scale(p, t, _ndim(t) > _ndim(value))
-        dtype = out.dtype
-        if tangent.dtype != dtype and dtype.kind == "f":
-            if tangent.dtype.kind == "c":  # a real result of a complex input: its own rule
-                return _complex_elementwise(ufunc, rule, inputs, x.tag, (value,), out)
-            tangent = tangent.astype(dtype)  # a float64 partial must not promote float32
-        elif dtype.kind == "c":
-            return _complex_elementwise(ufunc, rule, inputs, x.tag, (value,), out)
-        return Dual._make(out, tangent, x.tag)
+    elif len(inputs) == 1 and type(inputs[0]) is Dual:  # one input (-x, abs(x)): the one-input kernel
+        return unary_call(ufunc, inputs[0])
     # the general path: any number of inputs, arrays, broadcasting, nested tags, dtypes
     tag = top_tag(inputs)
     values = tuple([x.value if type(x) is Dual and x.tag == tag else x for x in inputs])
@@ -241,19 +214,28 @@ def ufunc_call(ufunc, inputs: tuple) -> Any:
         if (type(p) is np.float64 or type(p) is float) and math.isfinite(p):
             c = p * t  # a finite scalar partial: no 0 x inf can arise
         else:
-            c = _scale(p, t, _ndim(t) > _ndim(x.value))
+            value = x.value  # (ndarray ranks read directly, as in the one-input branch)
+            c = _scale(p, t, t.ndim > value.ndim if type(t) is _ARRAY and type(value) is _ARRAY
+                       else _ndim(t) > _ndim(value))
         tangent = c if tangent is None else tangent + c
     if type(out) is np.float64 and (type(tangent) is np.float64 or (type(tangent) is _ARRAY and
                                                                      tangent.dtype == _FLOAT64)):
         return Dual._make(out, tangent, tag)  # a scalar result (scalar-style code): nothing to broadcast or cast
     if len(inputs) > 1:
-        want = _shape(out)
-        have = _shape(tangent)
-        if _ndim(proto.tangent) > _ndim(proto.value):  # batched: directions last
+        if type(out) is _ARRAY and type(tangent) is _ARRAY and type(proto.tangent) is _ARRAY \
+                and type(proto.value) is _ARRAY:  # the attributes themselves (no calls)
+            want, have = out.shape, tangent.shape
+            batched = proto.tangent.ndim > proto.value.ndim
+        else:
+            want, have = _shape(out), _shape(tangent)
+            batched = _ndim(proto.tangent) > _ndim(proto.value)
+        if batched:  # directions last
             want = want + have[-1:]
         if have != want:  # an input broadcast against a larger one
             tangent = np.broadcast_to(tangent, want)
     dtype = out.dtype
+    if dtype is _FLOAT64 and tangent.dtype is _FLOAT64:  # float64 in, float64 out: nothing to cast
+        return Dual._make(out, tangent, tag)
     if tangent.dtype != dtype and dtype.kind == "f":
         if tangent.dtype.kind == "c":  # a real result of complex inputs (np.abs(z)): their own rule
             return _complex_elementwise(ufunc, rule, inputs, tag, values, out)
@@ -261,6 +243,52 @@ def ufunc_call(ufunc, inputs: tuple) -> Any:
     elif dtype.kind == "c":
         return _complex_elementwise(ufunc, rule, inputs, tag, values, out)
     return Dual._make(out, tangent, tag)
+
+
+def unary_call(ufunc, x: Dual) -> Any:
+    """``ufunc(x)`` for one Dual input (``np.sin(x)``, ``-x``): what ``Dual.__array_ufunc__`` calls directly.
+
+    The one-input part of forward mode's elementwise kernel (:func:`ufunc_call`), a function of
+    its own so that ``np.sin(x)`` reaches it without the two-operand guards: the tangent already
+    has the result's shape, so there is nothing to broadcast.
+    """
+    rule = TABLE.get(ufunc)
+    if type(rule) is not Elementwise:
+        return FORWARD.apply_ufunc(ufunc, "__call__", (x,), {})
+    value = x.value
+    out = ufunc(value)
+    partial = rule.partials[0]
+    t = x.tangent
+    if partial is ONE:
+        tangent = t
+    elif partial is NEG_ONE:
+        tangent = -t
+    elif partial is None:
+        raise unsupported(ufunc, " with respect to argument 0", (x,))
+    elif type(rule.complex) is tuple and out.dtype.kind != "c" and wirtinger.is_complex(value):
+        # np.abs(z): a real result of a complex input, by its Wirtinger pair (the real partial is sign(x))
+        return _complex_elementwise(ufunc, rule, (x,), x.tag, (value,), out)
+    else:
+        try:  # the plain call: partial_at only if the caller's np.errstate trapped (zero-cost try)
+            p = partial(out, value)
+        except FloatingPointError:
+            p = partial_at(partial, out, value)
+        # batched: the tangent carries a trailing axis of directions (ndarray ranks read
+        # directly: two common.ndim calls cost more than the rest of this branch's bookkeeping)
+        if type(t) is _ARRAY and type(value) is _ARRAY:
+            tangent = _scale(p, t, t.ndim > value.ndim)
+        else:
+            tangent = _scale(p, t, _ndim(t) > _ndim(value))
+    dtype = out.dtype
+    if dtype is _FLOAT64 and tangent.dtype is _FLOAT64:  # float64 in, float64 out: nothing to cast
+        return Dual._make(out, tangent, x.tag)
+    if tangent.dtype != dtype and dtype.kind == "f":
+        if tangent.dtype.kind == "c":  # a real result of a complex input: its own rule
+            return _complex_elementwise(ufunc, rule, (x,), x.tag, (value,), out)
+        tangent = tangent.astype(dtype)  # a float64 partial must not promote float32
+    elif dtype.kind == "c":
+        return _complex_elementwise(ufunc, rule, (x,), x.tag, (value,), out)
+    return Dual._make(out, tangent, x.tag)
 
 
 def _complex_elementwise(ufunc, rule: Elementwise, inputs, tag, values, out):

@@ -112,7 +112,7 @@ class Dual(ArrayLike):
     # ----------------------------------------------------------------- numpy protocols
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         if len(inputs) == 1 and method == "__call__" and not kwargs:
-            return dispatch.ufunc_call(ufunc, inputs)  # np.sin(x): the only input is this Dual, nothing to vet
+            return dispatch.unary_call(ufunc, self)  # np.sin(x): the only input is this Dual, nothing to vet
         for x in inputs + tuple(kwargs.get("out", ())) if kwargs else inputs:
             if not isinstance(x, _ACCEPTED):
                 return NotImplemented
