@@ -361,7 +361,8 @@ for _name in MEMORY_ATTRIBUTES:
 del _name
 
 
-def install_operators(cls: type, *, call: Callable, assign: Callable, operands: tuple) -> None:
+def install_operators(cls: type, *, call: Callable, assign: Callable, operands: tuple,
+                      kernels: dict | None = None) -> None:
     """Give the value type ``cls`` its arithmetic operators, defined here once for every engine.
 
     The engine supplies the hooks: ``call(ufunc, inputs)`` evaluates a ufunc on a tuple of
@@ -369,7 +370,8 @@ def install_operators(cls: type, *, call: Callable, assign: Callable, operands: 
     ``assign(target, result)`` makes ``target`` hold ``result`` (for ``x += y``). An operand
     that is not an instance of ``operands`` gets ``NotImplemented``, so its own type has its
     turn. The hooks are bound into closures (not looked up per call): operators run once per
-    element in scalar-style loops.
+    element in scalar-style loops. ``kernels`` (optional) maps a ufunc to the engine's own
+    ``kernel(a, b)`` for it, which its operators then call instead of ``call``.
 
     >>> class Plain(ArrayLike): ...
     >>> install_operators(Plain, call=lambda u, xs: u.__name__, assign=lambda t, r: None,
@@ -378,7 +380,11 @@ def install_operators(cls: type, *, call: Callable, assign: Callable, operands: 
     ('add', 'multiply', 'negative')
     """
     for name, ufunc in BINARY_OPERATORS:
-        op, rop, iop = _binary_operators(ufunc, call, assign, operands)
+        kernel = kernels.get(ufunc) if kernels else None
+        if kernel is not None:
+            op, rop, iop = _kernel_operators(ufunc, kernel, assign, operands)
+        else:
+            op, rop, iop = _binary_operators(ufunc, call, assign, operands)
         setattr(cls, f"__{name}__", op)
         setattr(cls, f"__r{name}__", rop)
         setattr(cls, f"__i{name}__", iop)
@@ -411,6 +417,30 @@ def _binary_operators(ufunc, call, assign, operands):
         if not isinstance(other, operands):
             return NotImplemented
         assign(self, call(ufunc, (self, other)))
+        return self
+
+    return op, rop, iop
+
+
+def _kernel_operators(ufunc, kernel, assign, operands):
+    # the engine's per-ufunc kernel, called with the operands themselves (no tuple, no lookup)
+    if ufunc is np.power:
+        op, rop = _power_operators(ufunc, lambda u, xs: kernel(*xs), operands)
+    else:
+        def op(self, other):
+            if not isinstance(other, operands):
+                return NotImplemented
+            return kernel(self, other)
+
+        def rop(self, other):
+            if not isinstance(other, operands):
+                return NotImplemented
+            return kernel(other, self)
+
+    def iop(self, other):
+        if not isinstance(other, operands):
+            return NotImplemented
+        assign(self, kernel(self, other))
         return self
 
     return op, rop, iop

@@ -106,39 +106,61 @@ _FLOAT64 = np.dtype(np.float64)
 
 
 def ufunc_call(ufunc, inputs: tuple) -> Any:
-    """``ufunc(*inputs)`` with a Dual among the inputs: forward mode's one elementwise kernel.
+    """``ufunc(*inputs)`` with a Dual among the inputs: forward mode's elementwise kernel.
 
     What a Dual's operators, ``np.sin(x)`` and every Elementwise rule come to. The
     tangent is the sum over the Dual inputs of partial x tangent (the partials from the
-    rule table, their product NaN-safe by :func:`_scale`). Shortcuts are guards inside
-    this one function rather than functions of their own, because in scalar-style loops
-    (Lorenz-96, ``x[i] * x[j]``) it runs once per operator, where every Python call counts:
+    rule table, their product NaN-safe by :func:`_scale`). Two shortcuts run in front of
+    the general path (:func:`_general`), as functions the callers reach directly, because
+    in scalar-style loops (Lorenz-96, ``x[i] * x[j]``) they run once per operator, where
+    every Python call and lookup counts:
 
-    * scalar-style code (two operands, float64 Duals of one tag or plain scalars): the tag
-      read off the operands, numpy's scalar arithmetic for the value (``operator.mul``...:
-      the ufunc's result, dtype and warnings, about 30 ns instead of 500), and no broadcast
-      or dtype bookkeeping, which float64 scalars never need;
-    * a finite scalar partial multiplies the tangent directly (no 0 x inf can arise);
-    * a single input needs no broadcast (:func:`unary_call`, which ``np.sin(x)`` reaches directly).
+    * one input (``np.sin(x)``, ``-x``): :func:`unary_call`, no broadcast to do;
+    * two operands of ``+ - * / **``: the operator's own kernel (:func:`binary_kernel`),
+      which a Dual's operators call without this function.
     """
+    if len(inputs) == 2:
+        kernel = BINARY_KERNELS.get(ufunc)
+        if kernel is not None:
+            return kernel(inputs[0], inputs[1])
+    elif len(inputs) == 1 and type(inputs[0]) is Dual:
+        return unary_call(ufunc, inputs[0])
     rule = TABLE.get(ufunc)
     if type(rule) is not Elementwise:
         return FORWARD.apply_ufunc(ufunc, "__call__", inputs, {})
-    op = _SCALAR_OPERATORS.get(ufunc)
-    if op is not None:  # the scalar-style guard (these ufuncs take two inputs)
-        a, b = inputs
+    return _general(ufunc, rule, inputs, None)
+
+
+def binary_kernel(ufunc) -> Any:
+    """``kernel(a, b)``: ``ufunc(a, b)`` (``a * b``...) with a Dual among the operands, for one of
+    the scalar operators (``+ - * / **``); what a Dual's operators call.
+
+    Scalar-style code (float64 Duals of one tag, or a Dual and a plain scalar) takes the
+    short path: the tag read off the operands, numpy's scalar arithmetic for the value
+    (``operator.mul``...: the ufunc's result, dtype and warnings, about 30 ns instead of
+    500), no broadcast or dtype bookkeeping, which float64 scalars never need, and a finite
+    scalar partial multiplying the tangent directly (no 0 x inf can arise). Anything else
+    goes to :func:`_general`. One closure per ufunc, so the operator and the ufunc are bound
+    once rather than looked up per call; the rule is read from the table at each call.
+    """
+    op = _SCALAR_OPERATORS[ufunc]
+
+    def kernel(a, b):
+        rule = TABLE.get(ufunc)
+        if type(rule) is not Elementwise:
+            return FORWARD.apply_ufunc(ufunc, "__call__", (a, b), {})
         scalar = False
         if type(a) is Dual:
             tag, va = a.tag, a.value
             if type(b) is Dual:
                 vb = b.value
-                scalar = b.tag == tag and type(va) is np.float64 and type(vb) is np.float64  # else mixed tags
+                scalar = b.tag == tag and type(va) is _F64 and type(vb) is _F64  # else mixed tags
             else:
                 vb = b
-                scalar = type(va) is np.float64 and type(b) in _SCALAR_OPERANDS
+                scalar = type(va) is _F64 and type(b) in _SCALAR_OPERANDS
         elif type(b) is Dual:
             tag, va, vb = b.tag, a, b.value
-            scalar = type(vb) is np.float64 and type(a) in _SCALAR_OPERANDS
+            scalar = type(vb) is _F64 and type(a) in _SCALAR_OPERANDS
         partial_a, partial_b = rule.partials
         if scalar and partial_a is not None and partial_b is not None:  # (else: the general path's error)
             out = op(va, vb)
@@ -156,7 +178,7 @@ def ufunc_call(ufunc, inputs: tuple) -> Any:
                     except FloatingPointError:
                         p = partial_at(partial_a, out, va, vb)
                     # a finite scalar partial cannot meet 0 x inf; anything else: the NaN-safe product
-                    tangent = p * t if (type(p) is np.float64 or type(p) is float) and math.isfinite(p) \
+                    tangent = p * t if (type(p) is _F64 or type(p) is float) and _isfinite(p) \
                         else _scale(p, t, True)
                 if type(b) is not Dual:
                     return Dual._make(out, tangent, tag)
@@ -170,12 +192,16 @@ def ufunc_call(ufunc, inputs: tuple) -> Any:
                     p = partial_b(out, va, vb)
                 except FloatingPointError:
                     p = partial_at(partial_b, out, va, vb)
-                c = p * t if (type(p) is np.float64 or type(p) is float) and math.isfinite(p) \
+                c = p * t if (type(p) is _F64 or type(p) is float) and _isfinite(p) \
                     else _scale(p, t, True)
             return Dual._make(out, c if tangent is None else tangent + c, tag)
-    elif len(inputs) == 1 and type(inputs[0]) is Dual:  # one input (-x, abs(x)): the one-input kernel
-        return unary_call(ufunc, inputs[0])
-    # the general path: any number of inputs, arrays, broadcasting, nested tags, dtypes
+        return _general(ufunc, rule, (a, b), op)
+    return kernel
+
+
+def _general(ufunc, rule: Elementwise, inputs: tuple, op) -> Any:
+    """The elementwise kernel's general path: any number of inputs, arrays, broadcasting, nested
+    tags, dtypes (``op``: the scalar operator of ``ufunc``, or None)."""
     tag = top_tag(inputs)
     values = tuple([x.value if type(x) is Dual and x.tag == tag else x for x in inputs])
     if op is not None and ((type(values[0]) is np.float64 and type(values[1]) in _SCALAR_OPERANDS) or (
@@ -243,6 +269,14 @@ def ufunc_call(ufunc, inputs: tuple) -> Any:
     elif dtype.kind == "c":
         return _complex_elementwise(ufunc, rule, inputs, tag, values, out)
     return Dual._make(out, tangent, tag)
+
+
+
+
+_F64 = np.float64
+_isfinite = math.isfinite
+#: the operators' kernels, one per scalar operator (see :func:`binary_kernel`)
+BINARY_KERNELS = {ufunc: binary_kernel(ufunc) for ufunc in _SCALAR_OPERATORS}
 
 
 def unary_call(ufunc, x: Dual) -> Any:

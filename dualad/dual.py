@@ -167,4 +167,5 @@ def _astype(x, dt):
 from . import dispatch  # noqa: E402  (dispatch needs the Dual class defined above)
 
 Dual.__getitem__ = dispatch.getitem
-install_operators(Dual, call=dispatch.ufunc_call, assign=dispatch.assign, operands=_ACCEPTED)
+install_operators(Dual, call=dispatch.ufunc_call, assign=dispatch.assign, operands=_ACCEPTED,
+                  kernels=dispatch.BINARY_KERNELS)
