@@ -33,6 +33,8 @@ from .errors import AliasingError, DualadError
 __all__ = ["Group", "alias_of", "note_view", "write"]
 
 _GETITEM = operator.getitem
+_ARRAY = np.ndarray  # (module globals for note_view, which runs for every view made)
+_weak = weakref.ref
 _PRUNE_AT = 64  # prune dead weak references when a group's list grows past this (then doubles)
 
 
@@ -106,11 +108,11 @@ def note_view(result, source, func, args: tuple, kwargs, pos: int, plain=None, s
     left as None, so a view never holds its source's arrays.
     """
     if plain is not None:  # is numpy's result a view of the source's array (or that array itself)?
-        if type(plain) is not np.ndarray:
+        if type(plain) is not _ARRAY:
             return False
         if plain is not source_plain:
             base = plain.base
-            if type(source_plain) is np.ndarray and source_plain.base is not None:
+            if type(source_plain) is _ARRAY and source_plain.base is not None:
                 source_plain = source_plain.base  # numpy points every view at the array owning the memory
             if base is None or base is not source_plain:
                 return False
@@ -126,7 +128,7 @@ def note_view(result, source, func, args: tuple, kwargs, pos: int, plain=None, s
         group = alias
         result.alias = (group, (step,), source)  # the view keeps its root alive (the group cannot)
     views = group.views
-    views.append(weakref.ref(result))
+    views.append(_weak(result))
     if len(views) > group.prune_at:
         group.live()
         group.prune_at = max(_PRUNE_AT, 2 * len(group.views))

@@ -109,14 +109,14 @@ class Var(ArrayLike):
             # a plain key: this Var is the variable, so record at once (what call() would conclude)
             result = record(_GETITEM, _GETITEM_RULE, (self, key), {}, self.tape)
         plain = result.value
-        if type(plain) is not np.ndarray:  # a scalar, or a Dual value (forward over reverse)
+        if type(plain) is not _ARRAY:  # a scalar, or a Dual value (forward over reverse)
             plain = _primal(plain)
-            if type(plain) is not np.ndarray:
+            if type(plain) is not _ARRAY:
                 return result
         if plain.base is not None:  # else a copy (fancy indexing): not a view
             source = self.value
             aliasing.note_view(result, self, _GETITEM, (self, key), None, 0, plain,
-                               source if type(source) is np.ndarray else _primal(source))
+                               source if type(source) is _ARRAY else _primal(source))
         return result
 
     def __setitem__(self, key, item):
@@ -157,8 +157,10 @@ class Var(ArrayLike):
 
 
 _VAR_OPERANDS = (Var,) + _OPERANDS
+_ARRAY = np.ndarray  # module globals: one lookup on the per-operation paths, not a global and an attribute
 _GETITEM = operator.getitem
 _GETITEM_RULE = TABLE[operator.getitem]
+_PLAIN_ITEMS = frozenset({int, float})  # items of a list or tuple argument with nothing to record or protect
 
 
 def constant(value):
@@ -214,7 +216,7 @@ def top_level(objs) -> Any:
         elif t is Dual:
             if x.tag > tag:
                 tag = x.tag
-        elif t is not np.ndarray and isinstance(x, (list, tuple)):
+        elif t is not _ARRAY and isinstance(x, (list, tuple)):
             for y in x:
                 if isinstance(y, (ArrayLike, list, tuple)):
                     break
@@ -241,7 +243,7 @@ def _note_views(result, plain, func, args, kwargs, tape):
     for pos, a in enumerate(args):
         if type(a) is Var and a.tape is tape and aliasing.note_view(
                 result, a, func, tuple(args), kwargs, pos, plain,
-                a.value if type(a.value) is np.ndarray else _primal(a.value)):
+                a.value if type(a.value) is _ARRAY else _primal(a.value)):
             return
 
 
@@ -256,7 +258,7 @@ def _constant(a):
     ``W.flags.writeable = False`` skips the copy of a large constant. A Dual
     constant (forward over reverse) is held in an object of the tape's own.
     """
-    if type(a) is np.ndarray:
+    if type(a) is _ARRAY:
         if a.flags.writeable or (a.base is not None and not _frozen(a)):
             return a.copy()  # (inside lists; top-level arrays go through _recorded_array)
         return a
@@ -307,6 +309,8 @@ def _split(args, tape: Tape):
                 values.append(a)
         elif kind is float or kind is int:  # a Python number: immutable, nothing to protect or look into
             values.append(a)
+        elif (kind is tuple or kind is list) and set(map(type, a)) <= _PLAIN_ITEMS:  # a shape, axes: nothing inside
+            values.append(a)
         elif isinstance(a, (list, tuple)) and top_tape(a) is tape:
             items = []
             for sub, b in enumerate(a):
@@ -316,7 +320,7 @@ def _split(args, tape: Tape):
                 else:
                     items.append(_constant(b))
             values.append(type(a)(items))
-        elif type(a) is np.ndarray:
+        elif type(a) is _ARRAY:
             values.append(_recorded_array(a, tape) if a.flags.writeable or (a.base is not None and not _frozen(a))
                           else a)
         elif type(a) is Dual:
@@ -364,11 +368,11 @@ def record(func, rule, args, kwargs, tape: Tape):
         _check_differentiable(func, rule, inputs)
     out = func(*values, **kwargs)
     node = tape.push(func, rule, values, kwargs, inputs, out)
-    if type(rule) is Linear and func is not operator.getitem and (type(out) is np.ndarray or isinstance(out, Dual)):
-        plain = out if type(out) is np.ndarray else _primal(out)
+    if type(rule) is Linear and func is not _GETITEM and (type(out) is _ARRAY or isinstance(out, Dual)):
+        plain = out if type(out) is _ARRAY else _primal(out)
         # a view (base set), or the input itself (np.atleast_1d returns it)
-        if type(plain) is np.ndarray and (plain.base is not None or (values and (
-                values[0] if type(values[0]) is np.ndarray else _primal(values[0])) is plain)):
+        if type(plain) is _ARRAY and (plain.base is not None or (values and (
+                values[0] if type(values[0]) is _ARRAY else _primal(values[0])) is plain)):
             result = Var(out, node, tape)
             _note_views(result, plain, func, args, kwargs, tape)  # reshape, transpose, ravel...: numpy's views
             return result
