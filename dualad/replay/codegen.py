@@ -14,6 +14,7 @@ under generated names; nothing is looked up per call but local variables.
 from __future__ import annotations
 
 import itertools
+import re
 from typing import Any, Callable
 
 import numpy as np
@@ -75,17 +76,56 @@ class Source:
         constant (``const`` names each object once)."""
         return f"v{j}" if varies[j] else self.const(nodes[j].value, "k")
 
-    def text(self, name: str, params: list) -> str:
-        body = "\n".join("    " + ln for ln in self.lines) or "    pass"
+    def text(self, name: str, params: list, release: bool = False) -> str:
+        lines = released(self.lines, params) if release else self.lines
+        body = "\n".join("    " + ln for ln in lines) or "    pass"
         return f"def {name}({', '.join(params)}):\n{body}\n"
 
-    def compile(self, name: str, params: list) -> Callable:
-        src = self.text(name, params)
+    def compile(self, name: str, params: list, release: bool = False) -> Callable:
+        """The lines as ``def name(params)``, compiled. ``release``: each local is deleted after the
+        line that uses it last (see :func:`released`)."""
+        src = self.text(name, params, release)
         filename = f"<dualad.replay {name} #{next(_COUNTER)}>"
         exec(compile(src, filename, "exec"), self.namespace)
         fn = self.namespace[name]
         fn.source = src
         return fn
+
+
+_TARGET = re.compile(r"^([A-Za-z_]\w*) = ")
+_NAME = re.compile(r"\b[A-Za-z_]\w*\b")
+_STRING = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def released(lines: list, params: list) -> list:
+    """Straight-line ``lines`` with ``del name`` after the last line that mentions each local (assigned
+    names and parameters; the returned ones stay).
+
+    A replay program holds every intermediate in a local until it returns; released as soon as they
+    are dead, numpy's buffers are reused while still in cache instead of fresh memory being mapped and
+    faulted in (ADBench GMM's reverse program: 20-37 % faster).
+    """
+    local = set(params)
+    for ln in lines:
+        m = _TARGET.match(ln)
+        if m:
+            local.add(m.group(1))
+    last: dict = {}
+    for k, ln in enumerate(lines):
+        for name in _NAME.findall(_STRING.sub("''", ln)):
+            if name in local:
+                last[name] = k
+    ending = len(lines) - 1 if lines and lines[-1].startswith("return") else len(lines)
+    after: dict = {}
+    for name, k in last.items():
+        if k < ending:
+            after.setdefault(k, []).append(name)
+    out = []
+    for k, ln in enumerate(lines):
+        out.append(ln)
+        if k in after and not ln.startswith(("return", "raise")):
+            out.append("del " + ", ".join(sorted(after[k])))
+    return out
 
 
 def _literal(items: list, kind: type) -> str:

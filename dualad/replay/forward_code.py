@@ -242,4 +242,4 @@ def forward_program(rec: Recording, tangents: bool = True, flow: Flow | None = N
     else:
         code.line(f"return v{out}")
     params = parameters(rec) + (["T"] if tangents else [])
-    return code.compile("forward" if tangents else "values", params)
+    return code.compile("forward" if tangents else "values", params, release=True)

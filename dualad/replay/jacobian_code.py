@@ -338,7 +338,7 @@ def jacobian_program(rec: Recording, flow: Flow | None = None, vectorize: bool =
             else:
                 code.line(f"if not isfinite({t.expr}.sum()): raise FloatingPointError('not finite')")
             code.line(f"return {t.expr}.reshape({final!r})")
-    program = code.compile("jacobian", parameters(rec))
+    program = code.compile("jacobian", parameters(rec), release=True)
     # a non-finite Jacobian raises inside (the plain path then applies the 0 x inf conventions)
     program.checks_finite = True
     return program

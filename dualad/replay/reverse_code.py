@@ -162,7 +162,7 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
     emit_values(rec, flow, code, live, value_of)
     if out is None or not needed[out]:
         code.line(f"return {value_of(out) if out is not None else 'None'}, None")
-        return code.compile("reverse", parameters(rec) + ["U"])
+        return code.compile("reverse", parameters(rec) + ["U"], release=True)
     has = set()  # nodes whose adjoint has been assigned
     parts: dict = {}  # tuple-valued node -> {item: adjoint name}
 
@@ -371,7 +371,7 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
 
     x = rec.x_node
     code.line(f"return v{out}, {'a' + str(x) if x in has else 'None'}")
-    return code.compile("reverse", parameters(rec) + ["U"])
+    return code.compile("reverse", parameters(rec) + ["U"], release=True)
 
 
 def backward_uses(nodes: list, needed: list) -> dict:
