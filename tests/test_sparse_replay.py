@@ -39,6 +39,9 @@ FUNCTIONS = {
                                            "outer-broadcast", "list-output", "scalar-loop")},
     "random-program-3": (random_program(3)[0], RNG.uniform(0.5, 1.5, 16)),
     "random-program-9": (random_program(9)[0], RNG.uniform(0.5, 1.5, 16)),
+    "matrix-input": (lambda X: (np.sin(X) * X[:, ::-1] + X.T.reshape(3, 4) ** 2).ravel(), RNG.uniform(0.5, 1.5, (3, 4))),
+    "reshaped-diagonal": (lambda u: (np.exp(u.reshape(3, 3)) * 2.0 + u.reshape(3, 3)[::-1]).reshape(9),
+                          RNG.uniform(0.0, 0.5, 9)),
     "divide-and-broadcast": (lambda u: np.concatenate([u[:2] / (1.0 + u[2:4] ** 2), np.tanh(u) * u[0]]),
                              RNG.uniform(0.5, 1.5, 6)),
 }
@@ -176,3 +179,15 @@ def test_prepare_sparse_uses_the_same_program():
     J = p(z)
     assert sp.issparse(J) and p.replays == 1
     np.testing.assert_allclose(J.toarray(), dense(bratu_2d, z), rtol=1e-13, atol=1e-10)
+
+
+def test_pickled_object_compiles_again():
+    cloudpickle = pytest.importorskip("cloudpickle")
+    import pickle
+    jac = dualad.SparseJacobian(bratu_1d, RNG.uniform(0.0, 0.5, 10))
+    warm(jac, jac._detected_at[0])
+    copy = pickle.loads(cloudpickle.dumps(jac))
+    z = RNG.uniform(0.0, 0.5, 10)
+    for _ in range(3):
+        np.testing.assert_allclose(copy(z).toarray(), dense(bratu_1d, z), rtol=1e-13, atol=1e-10)
+    assert copy.replays == 1

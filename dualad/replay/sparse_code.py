@@ -28,7 +28,6 @@ array([0., 1., 0., 1., 1.])
 """
 from __future__ import annotations
 
-import copy
 import dis
 import math
 import types
@@ -83,7 +82,9 @@ def diagonal_rows(d, seed, shape: tuple):
 def with_data(template, data):
     """A sparse matrix with ``template``'s structure and ``data`` (its index arrays copied, so nothing of the
     template is shared). Skips the constructor's checks: ``template`` was built and checked once."""
-    matrix = copy.copy(template)  # a shallow copy: scipy keeps a matrix's state in its attributes
+    cls = type(template)
+    matrix = cls.__new__(cls)  # a shallow copy (copy.copy, without its protocol's cost): scipy keeps a
+    matrix.__dict__.update(template.__dict__)  # matrix's state in its attributes
     matrix.data = data
     matrix.indices = template.indices.copy()
     matrix.indptr = template.indptr.copy()
@@ -243,8 +244,8 @@ def sparse_data_program(rec: Recording, seed: np.ndarray, take: np.ndarray, rows
                 continue
             pshape = value_shape(parent.value)
             t = tangents[j]
-            if (t.diag is not None or t.diag_expr is not None) and not (shape == x_shape and pshape == shape):
-                t = whole_parts(j)  # broadcast or another shape: no longer a diagonal of x's entries
+            if (t.diag is not None or t.diag_expr is not None) and not (pshape == shape and math.prod(shape) == n):
+                t = whole_parts(j)  # broadcast: no longer a diagonal of x's entries
             p = partial_of(node, pos, node.rule.partials[pos])
             if p[0] == "const":
                 c = p[1]
@@ -305,10 +306,36 @@ def sparse_data_program(rec: Recording, seed: np.ndarray, take: np.ndarray, rows
             result.dense = f"t{i}"
         return result
 
+    def reshaped(node) -> _Parts | None:
+        """A C-order reshape keeps every part: a diagonal stays one (entry e still reads x's entry e, flat),
+        constants and dense tangents are reshaped (the direction axis is last)."""
+        if node.func is not np.reshape or node.kwargs.get("order", "C") != "C" or len(node.inputs) != 1:
+            return None
+        pos, sub, parent = node.inputs[0]
+        t = tangents[parent.index]
+        if pos != 0 or sub is not None:
+            return None
+        pshape, shape = value_shape(parent.value), value_shape(node.value)
+        result = _Parts()
+        if t.const is not None:
+            result.const = np.reshape(t.const, shape + (k,))
+        if t.dense is not None:
+            lines.append(f"t{node.index} = np.reshape({t.dense}, {shape + (k,)!r})")
+            result.dense = f"t{node.index}"
+        if t.diag is not None:
+            result.diag = t.diag if np.ndim(t.diag) == 0 else np.reshape(np.broadcast_to(t.diag, pshape), shape)
+        if t.diag_expr is not None:
+            lines.append(f"d{node.index} = np.reshape(np.broadcast_to({t.diag_expr}, {pshape!r}), {shape!r})")
+            result.diag_expr = f"d{node.index}"
+        return result
+
     def linear(node) -> _Parts:
         i = node.index
         shape = value_shape(node.value)
         rule = node.rule
+        kept = reshaped(node)
+        if kept is not None:
+            return kept
         consts, terms = [], []
         for pos, _, parent in node.inputs:
             j = parent.index
@@ -437,20 +464,23 @@ def sparse_data_program(rec: Recording, seed: np.ndarray, take: np.ndarray, rows
             tail.append(f"data = {code.const(const_data, 'C')}.copy()")
         else:
             tail.append(f"data = np.zeros({nnz}, {T})")
+        if const_data is not None and not np.isfinite(const_data).all():
+            tail.insert(0, "raise FloatingPointError('not finite')")  # never answers: the plain path does
         if diag is not None:
-            d = f"np.ravel({diag})"
+            tail.append(f"dd = np.ravel({diag})")
+            if t.dense is None:  # the constants are finite (checked above): the diagonal alone can be not
+                tail.append("if not isfinite(dd.sum()): raise FloatingPointError('not finite')")
             runs = _runs(positions)
             if runs is None:
-                tail.append(f"data[{code.const(positions, 'I')}] += {d}")
+                tail.append(f"data[{code.const(positions, 'I')}] += dd")
             else:
-                tail.append(f"dd = {d}")
                 for r0, r1, start, stop, step in runs:
-                    rows_text = "" if (r0, r1) == (0, m) else f"[{r0}:{r1}]"
-                    if rows_text:
-                        tail.append(f"data[{start}:{stop}:{step}] += dd{rows_text} if dd.size > 1 else dd")
-                    else:
+                    if (r0, r1) == (0, m):
                         tail.append(f"data[{start}:{stop}:{step}] += dd")
-        tail.append("if not isfinite(data.sum()): raise FloatingPointError('not finite')")
+                    else:
+                        tail.append(f"data[{start}:{stop}:{step}] += dd[{r0}:{r1}] if dd.size > 1 else dd")
+        if t.dense is not None:
+            tail.append("if not isfinite(data.sum()): raise FloatingPointError('not finite')")
         tail.append(f"return data.astype({T}, copy=False)")
     live = live_values(rec, flow, sorted(used))
     emit_values(rec, flow, code, live, value_of)

@@ -269,6 +269,12 @@ class SparseJacobian:
             weights.flags.writeable = False
             self._weights = weights
 
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_compiled"] = None  # compiled code does not pickle: written again after two more calls
+        state["_plain_calls"] = 0
+        return state
+
     def plot(self, *, ax: Any = None, title: str | None = None) -> Any:
         """Spy plot of the pattern, each nonzero coloured by its column's colour (one tangent direction each).
 
