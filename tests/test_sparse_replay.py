@@ -3,10 +3,13 @@ equal to the dense Jacobian at new points, through branch flips, user patterns, 
 what a call returns is its own."""
 from __future__ import annotations
 
+import hypothesis
+import hypothesis.strategies as st
 import numpy as np
 import pytest
 
 import dualad
+from test_replay_guards import programs, step, vectors
 from test_sparse import CASES, fd_jacobian, random_program
 from test_sparse_guards import BRANCHY
 
@@ -191,3 +194,27 @@ def test_pickled_object_compiles_again():
     for _ in range(3):
         np.testing.assert_allclose(copy(z).toarray(), dense(bratu_1d, z), rtol=1e-13, atol=1e-10)
     assert copy.replays == 1
+
+
+@hypothesis.settings(max_examples=40, deadline=None, derandomize=True, database=None,
+                     suppress_health_check=list(hypothesis.HealthCheck))
+@hypothesis.given(program=programs, example=vectors, points=st.lists(vectors, min_size=2, max_size=5))
+def test_branchy_programs_equal_the_dense_jacobian_at_every_point(program, example, points):
+    """The guard suite's generated programs (tests/test_replay_guards.py): compiled on one branch, called
+    on others, never a stale answer."""
+    def f(x):
+        y = x
+        for kind, a, c in program:
+            y = step(kind, a, c, y)
+        return y
+
+    x0 = np.array(example)
+    with np.errstate(all="ignore"):
+        try:
+            jac = dualad.SparseJacobian(f, x0)
+            jac(x0)
+        except dualad.DualadError:
+            return  # refused by the plain path too
+        for point in [example] + points + points + [example, example]:
+            x = np.array(point)
+            np.testing.assert_allclose(jac(x).toarray(), dense(f, x), rtol=1e-12, atol=1e-12, equal_nan=True)
