@@ -208,8 +208,7 @@ def main(argv=None) -> int:
             xj = jnp.asarray(x)
             J_jax = np.asarray(jac_jax(xj).block_until_ready())
             sj = dualad.SparseJacobian(bratu_1d, x)
-            plain = dualad.SparseJacobian(bratu_1d, x)
-            plain._compile_refused = True  # the call as before the replay: one pass of f with Duals
+            plain = dualad.SparseJacobian(bratu_1d, x, replay=False)  # one pass of f with Duals per call
             prepared = dualad.prepare(bratu_1d, x, sparse=True)
             # sj's first two calls go the plain way (the second compiles), the third is replayed
             for J in (dualad.sparse_jacobian(bratu_1d, x), sj(x), sj(x), sj(x), plain(x), prepared(x)):

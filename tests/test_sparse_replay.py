@@ -103,6 +103,12 @@ def test_user_pattern_is_replayed_and_checked_on_request():
     for z in (x, x, near(x, 1), near(x, 2)):
         np.testing.assert_allclose(jac(z).toarray(), dense(bratu_1d, z), rtol=1e-13, atol=1e-10)
     assert jac.replays == 2
+    g = lambda u: bratu_1d(u) * (2.0 if u[0] > 0.1 else 1.0)  # noqa: E731  (both branches in the pattern)
+    jac = dualad.SparseJacobian(g, x, sparsity=S)
+    low, high = np.full(n, 0.05), np.full(n, 0.2)
+    for z in (low, low, low * 1.1, high, high, high * 1.1, low * 1.2):  # a branch's second call records it
+        np.testing.assert_allclose(jac(z).toarray(), dense(g, z), rtol=1e-13, atol=1e-10)
+    assert jac.replays == 2 and jac.redetections == 0
     f = lambda u: bratu_1d(u) + u[::-1] * u[0] if u[0] > 0.1 else bratu_1d(u)  # noqa: E731
     jac = dualad.SparseJacobian(f, np.full(n, 0.05), sparsity=S, check=True)
     jac(np.full(n, 0.05)), jac(np.full(n, 0.05)), jac(np.full(n, 0.06))
@@ -187,8 +193,9 @@ def test_prepare_sparse_uses_the_same_program():
 def test_pickled_object_compiles_again():
     cloudpickle = pytest.importorskip("cloudpickle")
     import pickle
-    jac = dualad.SparseJacobian(bratu_1d, RNG.uniform(0.0, 0.5, 10))
-    warm(jac, jac._detected_at[0])
+    x = RNG.uniform(0.0, 0.5, 10)
+    jac = dualad.SparseJacobian(bratu_1d, x)
+    warm(jac, x)
     copy = pickle.loads(cloudpickle.dumps(jac))
     z = RNG.uniform(0.0, 0.5, 10)
     for _ in range(3):
@@ -218,3 +225,24 @@ def test_branchy_programs_equal_the_dense_jacobian_at_every_point(program, examp
         for point in [example] + points + points + [example, example]:
             x = np.array(point)
             np.testing.assert_allclose(jac(x).toarray(), dense(f, x), rtol=1e-12, atol=1e-12, equal_nan=True)
+
+
+def test_parameters_changed_in_place_or_read_from_outside():
+    def rhs(t, y, params):
+        return -params["k"] * y ** 2 + np.roll(y, 1) * scale[0]
+    scale = [1.0]
+    y = RNG.uniform(0.0, 1.0, 6)
+    params = {"k": 2.0}
+    jac = dualad.SparseJacobian(rhs, y, args=(0.0, params), argnum=1)
+    warm(jac, 0.0, y, params)
+    jac(0.0, y, params)
+    params["k"] = 5.0  # a non-float argument changed in place: compared with the recorded copy
+    for _ in range(3):  # the first two go the plain way (the second records again), the third replays
+        np.testing.assert_allclose(jac(0.0, y, params).toarray(), dense(rhs, y, 0.0, params, argnum=1),
+                                   atol=1e-13)
+    assert jac.replays == 2 and jac.redetections == 0
+    scale[0] = 3.0  # read from outside the arguments: frozen by the recording, unless replay=False
+    plain = dualad.SparseJacobian(rhs, y, args=(0.0, params), argnum=1, replay=False)
+    warm(plain, 0.0, y, params)
+    np.testing.assert_allclose(plain(0.0, y, params).toarray(), dense(rhs, y, 0.0, params, argnum=1), atol=1e-13)
+    assert plain.replays == 0

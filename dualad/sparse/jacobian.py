@@ -153,6 +153,16 @@ class SparseJacobian:
     ``coloring="auto"`` does the same where each reverse pass saves at least 8
     forward directions, and is plain column colouring otherwise.
 
+    Repeated calls are compiled (``replay=True``): at the second call f is
+    recorded at that call's point, every value-dependent decision kept as a
+    guard, and later calls run that recording as straight-line numpy code
+    writing the matrix's data (``replays`` counts them); a call where a guard
+    differs, an entry is not finite or a non-float extra argument changed runs
+    f as above. Like :func:`dualad.prepare` and ``jax.jit``, the recording
+    freezes what f reads from outside its arguments (globals, closures, random
+    numbers): pass what changes as an argument (``args``), or ``replay=False``
+    to run f at every call.
+
     Extra arguments that are not differentiated (a time ``t``, parameters):
     give their example values as ``args`` and the position of x among f's
     arguments as ``argnum``; then call ``sj(*arguments)`` the way f is called,
@@ -178,8 +188,9 @@ class SparseJacobian:
 
     def __init__(self, f: Callable, x_example: Any, sparsity=None, coloring: str | Any = "greedy", *,
                  args: tuple = (), argnum: int = 0, fixed: bool = False, check: bool = False,
-                 executor: Any = None):
+                 executor: Any = None, replay: bool = True):
         self._sp = _scipy_sparse()
+        self.replay = bool(replay)
         self.executor = executor  # colour groups on a concurrent.futures.Executor (dualad.parallel)
         x = _point(x_example, "x_example")
         if not callable(f):
@@ -200,8 +211,8 @@ class SparseJacobian:
         self.decisions = None  # the DecisionLog of the last detection (None for a pattern you pass)
         self._compiled = None  # CompiledCall for the current pattern, written after a first plain call
         self._compile_refused = False
-        self._plain_calls = 0  # clean plain calls since the pattern was found: the second one compiles
-        self._detected_at = (x, self.args)  # where the pattern holds: the replay is recorded there
+        self._plain_calls = 0  # clean plain calls since the pattern was found or the replay last answered
+        self._compiles = 0  # recordings since the replay last answered (each doubles the calls to wait)
         if sparsity is None:
             self._detect(x, self.args)
         else:
@@ -228,10 +239,9 @@ class SparseJacobian:
             value, (indptr, indices) = tracer.trace(g, x)
         m, n = int(np.size(value)), int(np.size(x))
         self.decisions = log
-        self._detected_at = (x.copy(), tuple(args))
         self._compiled = None
         self._compile_refused = False
-        self._plain_calls = 0
+        self._plain_calls = self._compiles = 0
         self._set_pattern(self._sp.csr_matrix((np.ones(len(indices), dtype=bool), indices, indptr), shape=(m, n)),
                           n)
 
@@ -272,7 +282,7 @@ class SparseJacobian:
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_compiled"] = None  # compiled code does not pickle: written again after two more calls
-        state["_plain_calls"] = 0
+        state["_plain_calls"] = state["_compiles"] = 0
         return state
 
     def plot(self, *, ax: Any = None, title: str | None = None) -> Any:
@@ -307,6 +317,7 @@ class SparseJacobian:
             J = compiled.matrix(call_args)
             if J is not None:  # None: a guard, a value or an argument differs; the plain path decides
                 self.replays += 1
+                self._plain_calls = self._compiles = 0
                 if self.check:
                     x, args = self._split_call(call_args)
                     J = self._verified(J, x, args)
@@ -333,23 +344,27 @@ class SparseJacobian:
                     "function of x alone (randomness, state kept between calls?); remedy: make f deterministic")
         if self.check:
             J = self._verified(J, x, args)
-        if compiled is None and not redetected and not self._compile_refused:
+        if not redetected and self.replay and not self._compile_refused:
+            # Used again and again without the replay answering: record and compile at this call's point,
+            # whose decisions the plain pass just checked against the log (a user's pattern holds anywhere).
+            # The second such call compiles; a replay that then never answers (another branch of a
+            # user's pattern, non-finite entries) doubles the wait, so recordings stay a small fraction.
             self._plain_calls += 1
-            if self._plain_calls >= 2:  # used again and again: recording and compiling pays off
-                self._compile(J.data.dtype, x.dtype)
+            if self._plain_calls >= 2 << self._compiles:
+                self._compile(x, args, J.data.dtype)
         return J
 
-    def _compile(self, dtype, x_dtype) -> None:
-        """Record f where the pattern holds and compile its compressed Jacobian (at the second plain call
-        that went through: a one-off call, or a pattern that changes at every call, never pays for a
-        recording)."""
-        x0, args0 = self._detected_at
-        if self.executor is not None or self.row_colors is not None or x0.dtype != x_dtype:
+    def _compile(self, x: np.ndarray, args: tuple, dtype) -> None:
+        """Record f at ``(x, args)`` and compile its compressed Jacobian for the current pattern."""
+        self._plain_calls = 0
+        self._compiles += 1
+        self._compiled = None
+        if self.executor is not None or self.row_colors is not None:
             self._compile_refused = True  # executors and reverse rows keep the plain path
             return
         from .replayed import CompiledCall
         try:
-            self._compiled = CompiledCall(self.f, x0, args0, self.argnum, _guarded, self._template_matrix(),
+            self._compiled = CompiledCall(self.f, x, args, self.argnum, _guarded, self._template_matrix(),
                                           self._seed, self._take, dtype)
         except Exception:  # noqa: BLE001 - ReplayRefused, or anything the recording meets: stay plain
             self._compile_refused = True
@@ -464,6 +479,6 @@ def sparse_jacobian(f: Callable, x: Any, sparsity=None, coloring: str | Any = "g
            [0., 4., 0.],
            [0., 0., 6.]])
     """
-    jac = SparseJacobian(f, x, sparsity=sparsity, coloring=coloring, check=check, executor=executor)
-    jac._compile_refused = True  # one call: recording and compiling a replay would not pay off
-    return jac(x)
+    # one call: recording and compiling a replay would not pay off
+    return SparseJacobian(f, x, sparsity=sparsity, coloring=coloring, check=check, executor=executor,
+                          replay=False)(x)

@@ -1,10 +1,10 @@
 """A ``SparseJacobian``'s compiled call: f recorded once, replayed straight into the matrix's data array.
 
 :class:`dualad.SparseJacobian` evaluates f with one tangent direction per
-colour. At its second call it records f on a tape (:func:`dualad.prepare`'s
-recording, with every value-dependent decision kept as a guard) at the point
-where the pattern was detected, and writes the compressed Jacobian as a
-straight-line program (:mod:`dualad.replay.sparse_code`). A call then runs that
+colour. At its second plain call that needed no re-detection (so the decision
+log held at this point) it records f there on a tape (:func:`dualad.prepare`'s
+recording, with every value-dependent decision kept as a guard), and writes the
+compressed Jacobian as a straight-line program (:mod:`dualad.replay.sparse_code`). A call then runs that
 program and wraps its data array in a copy of a template ``csr_matrix``; where
 the program does not answer (a guard differs, a value is not finite, an argument
 is of another kind) the call goes the plain way, which checks the decision log
@@ -18,6 +18,7 @@ and detects the pattern again where it changed.
 """
 from __future__ import annotations
 
+import copy
 from typing import Any, Callable
 
 import numpy as np
@@ -44,9 +45,13 @@ class CompiledCall:
         self.nargs = len(args) + 1
         self.is_float = is_float
         self.guarded = guarded = [bool(is_float(a)) for a in args]
-        self.plain = {pos: a for pos, a in enumerate(args) if not guarded[pos]}
         floats = tuple(a for pos, a in enumerate(args) if guarded[pos])
-        plain, i = self.plain, argnum
+        plain = {pos: a for pos, a in enumerate(args) if not guarded[pos]}
+        # what the recording saw, kept apart from the caller's objects: a dict of parameters changed in
+        # place between calls is a different argument (objects compared by identity never match a copy,
+        # so those calls go the plain way)
+        self.plain = copy.deepcopy(plain)
+        i = argnum
 
         def bound(x, *values):
             it = iter(values)
