@@ -296,7 +296,7 @@ class SparseJacobian:
         m, n = self.sparsity.shape
         reverse = f", reverse_colors={self.reverse_colors}" if self.reverse_colors else ""
         return (f"SparseJacobian(shape=({m}, {n}), nnz={self.sparsity.nnz}, ncolors={self.ncolors}{reverse}, "
-                f"redetections={self.redetections})")
+                f"redetections={self.redetections}, replays={self.replays})")
 
     @property
     def shape(self) -> tuple:
