@@ -246,3 +246,17 @@ def test_parameters_changed_in_place_or_read_from_outside():
     warm(plain, 0.0, y, params)
     np.testing.assert_allclose(plain(0.0, y, params).toarray(), dense(rhs, y, 0.0, params, argnum=1), atol=1e-13)
     assert plain.replays == 0
+
+
+@pytest.mark.parametrize("coloring", ["bicolor", "auto"])
+def test_bicoloured_calls_replay_the_reverse_rows_too(coloring):
+    def arrow(x):  # a dense row, a dense column, a diagonal
+        return np.concatenate([[np.sum(x ** 2)], x[1:] * x[0] + np.sin(x[1:])])
+    x = RNG.uniform(0.5, 1.5, 30)
+    jac = dualad.SparseJacobian(arrow, x, coloring=coloring)
+    assert jac.reverse_colors == 1
+    warm(jac, x)
+    for seed in range(2):
+        z = near(x, seed)
+        np.testing.assert_allclose(jac(z).toarray(), dense(arrow, z), rtol=1e-13, atol=1e-13)
+    assert jac.replays == 2

@@ -359,13 +359,14 @@ class SparseJacobian:
         self._plain_calls = 0
         self._compiles += 1
         self._compiled = None
-        if self.executor is not None or self.row_colors is not None:
-            self._compile_refused = True  # executors and reverse rows keep the plain path
+        if self.executor is not None:
+            self._compile_refused = True  # the executor's workers keep the plain path
             return
         from .replayed import CompiledCall
+        reverse = None if self.row_colors is None else (self._weights, self._reverse_at, self._reverse_take)
         try:
             self._compiled = CompiledCall(self.f, x, args, self.argnum, _guarded, self._template_matrix(),
-                                          self._seed, self._take, dtype)
+                                          self._seed, self._take, dtype, reverse)
         except Exception:  # noqa: BLE001 - ReplayRefused, or anything the recording meets: stay plain
             self._compile_refused = True
 

@@ -19,6 +19,7 @@ and detects the pattern again where it changed.
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any, Callable
 
 import numpy as np
@@ -40,7 +41,7 @@ class CompiledCall:
     """
 
     def __init__(self, f: Callable, x: np.ndarray, args: tuple, argnum: int, is_float: Callable, template: Any,
-                 seed: np.ndarray, take: np.ndarray, dtype):
+                 seed: np.ndarray, take: np.ndarray, dtype, reverse: tuple | None = None):
         self.argnum = argnum
         self.nargs = len(args) + 1
         self.is_float = is_float
@@ -70,6 +71,13 @@ class CompiledCall:
         self.program = sparse_data_program(trace.rec, seed.reshape(self.x_shape + seed.shape[-1:]), take, rows,
                                            S.indices, dtype, trace.flow)
         self.template = template
+        self.reverse = None
+        if reverse is not None:  # bicolouring: rows read from reverse passes, (W, their data positions, take)
+            weights, at, reverse_take = reverse
+            cotangents = np.ascontiguousarray(weights.T).reshape(trace.y_shape + (weights.shape[0],))
+            cotangents.flags.writeable = False
+            # the replayed reverse sweep, written now (not in the first call)
+            self.reverse = (trace.reverse, cotangents, at, reverse_take, weights.shape[0])
 
     def matrix(self, call_args: tuple):
         """The Jacobian at f's arguments ``call_args``, or None (a guard, a value or an argument says:
@@ -85,11 +93,27 @@ class CompiledCall:
             return None
         try:
             data = self.program(*values)
+            if self.reverse is not None:
+                data = self._reverse_rows(data, values)
         except GuardFailed:
             return None
         except Exception:  # noqa: BLE001 - not finite, or anything else: the plain path decides (and raises)
             return None
         return with_data(self.template, data)
+
+    def _reverse_rows(self, data, values: list):
+        """``data`` with the entries of the reverse rows from one replayed reverse sweep (``W J``)."""
+        program, cotangents, at, take, k = self.reverse
+        _, adjoint = program(*values, cotangents)
+        if adjoint is None:
+            rows = np.zeros(k * self.trace.x_size)
+        else:
+            rows = np.moveaxis(np.reshape(adjoint, (self.trace.x_size, k)), 0, 1).reshape(-1)
+            if not math.isfinite(rows.sum()):
+                raise FloatingPointError("not finite")
+        data = np.array(data, dtype=np.result_type(data, rows))
+        data[at] = rows[take]
+        return data
 
     def _values(self, call_args: tuple) -> list | None:
         i = self.argnum
