@@ -40,7 +40,9 @@ How each kind of rule moves a pattern
 ``ZeroDerivative`` / ``NoDerivative``
     An empty pattern / a plain array.
 ``Composite``
-    The implementation is called on the tracers, as for Duals.
+    The implementation is called on the tracers, as for Duals (``np.cross`` of
+    two equally shaped stacks of 3-vectors is read off its definition instead:
+    entry k reads entries k+1 and k+2 of both vectors, the composite's pattern).
 """
 from __future__ import annotations
 
