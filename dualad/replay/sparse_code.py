@@ -8,9 +8,10 @@ nonzero ``(i, j)`` of P is ``T[i, c[j]]``. Written from a recording of f, with
 * **constants**: a tangent that depends on ``S`` alone is computed once. So is an
   elementwise partial that reads no value that varies (``2.0 * u``'s, ``u / h2``'s):
   the Laplacian part of a PDE residual becomes one constant data array;
-* **diagonals**: while only elementwise operations act on x-shaped values the
-  tangent is ``diag(d) S``; the program carries ``d`` (n numbers) and adds it at
-  the positions of J's diagonal in the data array (the reaction term ``exp(u)``);
+* **diagonals**: while only elementwise operations (and C-order reshapes) act on
+  values aligned with x's entries the tangent is ``diag(d) S``; the program
+  carries ``d`` (n numbers) and adds it at the positions of J's diagonal in the
+  data array (the reaction term ``exp(u)``);
 * everything else is a dense ``(..., k)`` tangent, as in :mod:`.forward_code`.
 
 Only the values the guards and the remaining partials read are computed. The
@@ -23,7 +24,7 @@ program returns the data array of the csr matrix, nonzeros in pattern order.
 >>> colors = np.array([0, 1, 0])
 >>> seed = np.eye(2)[colors]
 >>> run = sparse_data_program(rec, seed, rows * 2 + colors[cols], rows, cols, np.float64)
->>> run(np.zeros(3))  # [[1-1, 1], [0, 1-1+... ]]: d/du of (u1 - u0 + e^u0, u2 - u1 + e^u1, e^u2)
+>>> run(np.zeros(3))  # J = [[-1 + e^0, 1, 0], [0, -1 + e^0, 1], [0, 0, e^0]]: its nonzeros row by row
 array([0., 1., 0., 1., 1.])
 """
 from __future__ import annotations
