@@ -241,7 +241,10 @@ def test_parameters_changed_in_place_or_read_from_outside():
         np.testing.assert_allclose(jac(0.0, y, params).toarray(), dense(rhs, y, 0.0, params, argnum=1),
                                    atol=1e-13)
     assert jac.replays == 2 and jac.redetections == 0
-    scale[0] = 3.0  # read from outside the arguments: frozen by the recording, unless replay=False
+    scale[0] = 3.0  # read from outside the arguments: the recording froze it, but f's value moved
+    replays = jac.replays
+    np.testing.assert_allclose(jac(0.0, y, params).toarray(), dense(rhs, y, 0.0, params, argnum=1), atol=1e-13)
+    assert jac.replays == replays  # the compiled call saw f's value differ and went the plain way
     plain = dualad.SparseJacobian(rhs, y, args=(0.0, params), argnum=1, replay=False)
     warm(plain, 0.0, y, params)
     np.testing.assert_allclose(plain(0.0, y, params).toarray(), dense(rhs, y, 0.0, params, argnum=1), atol=1e-13)
@@ -260,3 +263,37 @@ def test_bicoloured_calls_replay_the_reverse_rows_too(coloring):
         z = near(x, seed)
         np.testing.assert_allclose(jac(z).toarray(), dense(arrow, z), rtol=1e-13, atol=1e-13)
     assert jac.replays == 2
+
+
+@pytest.mark.parametrize("case", ["closure constant", "global read", "branch on .value", "random numbers"])
+def test_what_the_recording_froze_is_noticed_through_f_value(case):
+    # a compiled call runs f once on plain floats and compares with the recording's value: what f
+    # reads from outside its arguments, or decides on plain copies, cannot give a stale Jacobian
+    state = {"c": 1.0}
+    rng = np.random.default_rng(0)
+
+    def f(u):
+        if case == "closure constant":
+            return np.sin(u) * state["c"] + u[::-1] ** 2
+        if case == "global read":
+            return u ** GLOBAL_POWER[0]
+        if case == "branch on .value":
+            return u ** 2 if np.asarray(getattr(u, "value", u))[0] > 0 else u ** 3
+        return u * rng.uniform()
+    x = RNG.uniform(0.5, 1.5, 5)
+    jac = dualad.SparseJacobian(f, x)
+    warm(jac, x)
+    jac(x)
+    assert jac.replays >= 1 or case == "random numbers"
+    state["c"], GLOBAL_POWER[0] = 4.0, 3
+    z = -x if case == "branch on .value" else x
+    if case == "random numbers":  # each call's f draws anew: a call answers for its own draw, never a replay
+        replays = jac.replays
+        jac(z)
+        assert jac.replays == replays
+        return
+    np.testing.assert_allclose(jac(z).toarray(), np.asarray(dualad.jacobian(f, z)), atol=1e-13)
+    GLOBAL_POWER[0] = 2
+
+
+GLOBAL_POWER = [2]

@@ -158,10 +158,12 @@ class SparseJacobian:
     guard, and later calls run that recording as straight-line numpy code
     writing the matrix's data (``replays`` counts them); a call where a guard
     differs, an entry is not finite or a non-float extra argument changed runs
-    f as above. Like :func:`dualad.prepare` and ``jax.jit``, the recording
-    freezes what f reads from outside its arguments (globals, closures, random
-    numbers): pass what changes as an argument (``args``), or ``replay=False``
-    to run f at every call.
+    f as above. The recording froze what f reads from outside its arguments
+    (globals, closures, random numbers) and the branches f takes on plain copies
+    (``u.value``), so every compiled call also runs f once on plain floats and
+    compares its value with the recording's: where they differ, the call goes
+    the plain way (a change that moves f's value at x cannot give a stale
+    Jacobian). ``replay=False`` runs f with its derivatives at every call.
 
     Extra arguments that are not differentiated (a time ``t``, parameters):
     give their example values as ``args`` and the position of x among f's

@@ -25,6 +25,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..replay.codegen import GuardFailed, same_decision
+from ..replay.forward_code import forward_program
 from ..replay.prepared import Prepared
 from ..replay.sparse_code import sparse_data_program, with_data
 
@@ -44,6 +45,7 @@ class CompiledCall:
                  seed: np.ndarray, take: np.ndarray, dtype, reverse: tuple | None = None):
         self.argnum = argnum
         self.nargs = len(args) + 1
+        self.f = f
         self.is_float = is_float
         self.guarded = guarded = [bool(is_float(a)) for a in args]
         floats = tuple(a for pos, a in enumerate(args) if guarded[pos])
@@ -68,6 +70,9 @@ class CompiledCall:
         rows = np.repeat(np.arange(S.shape[0], dtype=np.int64), np.diff(S.indptr))
         if trace.y_size != S.shape[0]:
             raise ValueError("the recording's output size differs from the pattern's rows")
+        # f's value from the recording (a values-only program), compared at every call with f run on the
+        # caller's plain arguments: see matrix()
+        self.values_program = forward_program(trace.rec, False, trace.flow)
         self.program = sparse_data_program(trace.rec, seed.reshape(self.x_shape + seed.shape[-1:]), take, rows,
                                            S.indices, dtype, trace.flow)
         self.template = template
@@ -99,7 +104,31 @@ class CompiledCall:
             return None
         except Exception:  # noqa: BLE001 - not finite, or anything else: the plain path decides (and raises)
             return None
+        if not self._same_value(call_args, values):
+            return None
         return with_data(self.template, data)
+
+    def _same_value(self, call_args: tuple, values: list) -> bool:
+        """Does f, run now on the caller's plain arguments, still compute what the recording computes?
+
+        The recording froze what f reads from outside its arguments (a parameter in a closure or a
+        global, random numbers) and the branches f takes on plain copies (``u.value``); a SparseJacobian
+        used to re-run f at every call, where such a change showed. One plain evaluation of f (on
+        floats, no derivatives) and the values-only replay catch every such change that moves f's value
+        at this x; the call then goes the plain way, which runs f with its derivatives.
+        """
+        try:
+            now = np.asarray(self.f(*call_args), dtype=float)
+            recorded = np.asarray(self.values_program(*values), dtype=float)
+        except Exception:  # noqa: BLE001 - f raises or returns another kind of value: the plain path decides
+            return False
+        if now.shape != recorded.shape:
+            return False
+        if (now == recorded).all():  # the usual answer: the replay calls the same numpy functions in order
+            return True
+        # the replay may order a sum or a product differently from f: equal up to rounding, entry by entry
+        # (np.allclose costs 4x this; a NaN anywhere goes the plain way)
+        return bool((np.abs(now - recorded) <= 1e-12 * np.abs(now)).all())
 
     def _reverse_rows(self, data, values: list):
         """``data`` with the entries of the reverse rows from one replayed reverse sweep (``W J``)."""
