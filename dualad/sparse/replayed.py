@@ -117,8 +117,10 @@ class CompiledCall:
         floats, no derivatives) and the values-only replay catch every such change that moves f's value
         at this x; the call then goes the plain way, which runs f with its derivatives.
         """
+        # on private copies of the arrays: f may write into its input (x += 1), the caller's x stays as is
+        private = [a.copy() if type(a) is np.ndarray else a for a in call_args]
         try:
-            now = np.asarray(self.f(*call_args), dtype=float)
+            now = np.asarray(self.f(*private), dtype=float)
             recorded = np.asarray(self.values_program(*values), dtype=float)
         except Exception:  # noqa: BLE001 - f raises or returns another kind of value: the plain path decides
             return False
