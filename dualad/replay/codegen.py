@@ -186,6 +186,27 @@ def guard_lines(number: int, guard: Guard, code: Source, value_of: Callable[[int
         code.line(f"if not same_decision({call}, {code.const(old, 'd')}): raise GuardFailed({number})")
 
 
+def custom_jvp_call(node, code: Source, args: list, value: str, inputs, tangent_of: Callable[[Any], str]) -> str:
+    """The text of a Custom rule's JVP on ``node``: ``jvp(value, args, kwargs, tangents)``, fitted to the
+    node's shape unless it has several outputs. ``inputs`` are the ``(pos, sub, parent)`` whose tangents
+    are passed (``tangent_of(parent)`` names each); the other slots are None, as the rule expects."""
+    slots: list = [None] * len(node.args)
+    for pos, sub, parent in inputs:
+        t = tangent_of(parent)
+        if sub is None:
+            slots[pos] = t
+        else:
+            if slots[pos] is None:
+                slots[pos] = ["None"] * len(node.args[pos])
+            slots[pos][sub] = t
+    items = ["None" if s is None else s if isinstance(s, str) else "[" + ", ".join(s) + "]" for s in slots]
+    call = (f"{code.const(node.rule.jvp, 'J')}({value}, ({', '.join(args)}{',' if len(args) == 1 else ''}), "
+            f"{code.const(node.kwargs)}, [{', '.join(items)}])")
+    if isinstance(node.value, tuple):
+        return call
+    return f"fit({call}, {tuple(np.shape(node.value))!r})"
+
+
 def fitted_sum(terms: list, shapes: list, shape: tuple) -> str:
     """``terms`` summed as one expression, wrapped in ``fit(..., shape)`` unless their broadcast
     shapes already give ``shape`` (a sum of partial tangents of a node of that shape)."""

@@ -26,7 +26,7 @@ import numpy as np
 from ..rules import NEG_ONE, ONE
 from ..tape.graph import value_shape
 from .analysis import Flow, kind_of
-from .codegen import Source, arguments, fitted_sum, guard_lines, keywords
+from .codegen import Source, arguments, custom_jvp_call, fitted_sum, guard_lines, keywords
 from .recording import Recording, Ref
 
 __all__ = ["forward_program", "fit", "parameters", "live_values", "probe_call", "emit_values", "guard_refs"]
@@ -211,23 +211,8 @@ def forward_program(rec: Recording, tangents: bool = True, flow: Flow | None = N
             code.line(f"t{i} = fit({' + '.join(terms)}, {shape!r})")
             return
         if kind == "custom":
-            slots: list = [None] * len(node.args)
-            for pos, sub, parent in node.inputs:
-                t = f"t{parent.index}" if needed[parent.index] else "None"
-                if sub is None:
-                    slots[pos] = t
-                else:
-                    if slots[pos] is None:
-                        slots[pos] = ["None"] * len(node.args[pos])
-                    slots[pos][sub] = t
-            items = ["None" if s is None else s if isinstance(s, str) else "[" + ", ".join(s) + "]" for s in slots]
-            jvp = code.const(node.rule.jvp, "J")
-            call = (f"{jvp}(v{i}, ({', '.join(args)}{',' if len(args) == 1 else ''}), "
-                    f"{code.const(node.kwargs)}, [{', '.join(items)}])")
-            if isinstance(node.value, tuple):
-                code.line(f"t{i} = {call}")
-            else:
-                code.line(f"t{i} = fit({call}, {shape!r})")
+            code.line(f"t{i} = " + custom_jvp_call(node, code, args, f"v{i}", node.inputs, lambda parent: (
+                f"t{parent.index}" if needed[parent.index] else "None")))
             return
         raise AssertionError(f"no tangent line for a {kind} node")  # zero/constant nodes are never active
 

@@ -33,7 +33,7 @@ import numpy as np
 from ..rules import NEG_ONE, ONE, Linear, normalize_axes
 from ..tape.graph import value_shape
 from .analysis import Flow, kind_of
-from .codegen import Source, arguments, fitted_sum, keywords, selected_argument
+from .codegen import Source, arguments, custom_jvp_call, fitted_sum, keywords, selected_argument
 from .forward_code import probe_call, emit_values, fit, live_values, parameters
 from .recording import Recording
 from .vectorize import Block, contiguous, plan
@@ -266,22 +266,8 @@ def jacobian_program(rec: Recording, flow: Flow | None = None, vectorize: bool =
     def custom(node) -> _Tangent:
         i = node.index
         args = arguments(node, code, value_of)
-        slots: list = [None] * len(node.args)
-        for pos, sub, parent in node.inputs:
-            t = name_of(dense(parent.index)) if needed[parent.index] else "None"
-            if sub is None:
-                slots[pos] = t
-            else:
-                if slots[pos] is None:
-                    slots[pos] = ["None"] * len(node.args[pos])
-                slots[pos][sub] = t
-        items = ["None" if s is None else s if isinstance(s, str) else "[" + ", ".join(s) + "]" for s in slots]
-        call = (f"{code.const(node.rule.jvp, 'J')}({value_of(i)}, ({', '.join(args)}{',' if len(args) == 1 else ''}), "
-                f"{code.const(node.kwargs)}, [{', '.join(items)}])")
-        if isinstance(node.value, tuple):
-            code.line(f"t{i} = {call}")
-        else:
-            code.line(f"t{i} = fit({call}, {value_shape(node.value)!r})")
+        code.line(f"t{i} = " + custom_jvp_call(node, code, args, value_of(i), node.inputs, lambda parent: (
+            name_of(dense(parent.index)) if needed[parent.index] else "None")))
         return _Tangent("dense", expr=f"t{i}")
 
     def tangent_line(node) -> None:

@@ -39,7 +39,7 @@ import numpy as np
 from ..rules import NEG_ONE, ONE
 from ..tape.graph import value_shape
 from .analysis import Flow, kind_of
-from .codegen import Source, arguments, fitted_sum, keywords
+from .codegen import Source, arguments, custom_jvp_call, fitted_sum, keywords
 from .forward_code import emit_values, fit, live_values, parameters, probe_call
 from .recording import Recording
 
@@ -394,22 +394,8 @@ def sparse_data_program(rec: Recording, seed: np.ndarray, take: np.ndarray, rows
         mark(node, None)
         if varies[i]:
             used.add(i)
-        slots = [None] * len(node.args)
-        for pos, sub, parent in parents:
-            t = whole_text(parent.index)
-            if sub is None:
-                slots[pos] = t
-            else:
-                if slots[pos] is None:
-                    slots[pos] = ["None"] * len(node.args[pos])
-                slots[pos][sub] = t
-        items = ["None" if s is None else s if isinstance(s, str) else "[" + ", ".join(s) + "]" for s in slots]
-        call = (f"{code.const(node.rule.jvp, 'J')}({value_of(i)}, ({', '.join(args)}{',' if len(args) == 1 else ''}), "
-                f"{code.const(node.kwargs)}, [{', '.join(items)}])")
-        if isinstance(node.value, tuple):
-            lines.append(f"t{i} = {call}")
-        else:
-            lines.append(f"t{i} = fit({call}, {value_shape(node.value)!r})")
+        lines.append(f"t{i} = " + custom_jvp_call(node, code, args, value_of(i), parents,
+                                                  lambda parent: whole_text(parent.index)))
         return _Parts(dense=f"t{i}")
 
     for node in nodes:
