@@ -34,10 +34,11 @@ def top_tag(objs) -> int:
     """The highest tag among the Duals in ``objs`` (one level into lists), or -1."""
     tag = -1
     for x in objs:
-        if isinstance(x, Dual):
+        kind = type(x)
+        if kind is Dual:
             if x.tag > tag:
                 tag = x.tag
-        elif isinstance(x, (list, tuple)):
+        elif kind is not _ARRAY and isinstance(x, (list, tuple)):  # (an ndarray, the commonest constant: no call)
             t = top_tag(x)
             if t > tag:
                 tag = t
@@ -203,7 +204,12 @@ def _general(ufunc, rule: Elementwise, inputs: tuple, op) -> Any:
     """The elementwise kernel's general path: any number of inputs, arrays, broadcasting, nested
     tags, dtypes (``op``: the scalar operator of ``ufunc``, or None)."""
     tag = top_tag(inputs)
-    values = tuple([x.value if type(x) is Dual and x.tag == tag else x for x in inputs])
+    if len(inputs) == 2:  # (two operands, the common case, without a comprehension's frame)
+        a, b = inputs
+        values = (a.value if type(a) is Dual and a.tag == tag else a,
+                  b.value if type(b) is Dual and b.tag == tag else b)
+    else:
+        values = tuple([x.value if type(x) is Dual and x.tag == tag else x for x in inputs])
     if op is not None and ((type(values[0]) is np.float64 and type(values[1]) in _SCALAR_OPERANDS) or (
             type(values[1]) is np.float64 and type(values[0]) in _SCALAR_OPERANDS)):
         out = op(*values)  # a float64 scalar with a constant (mixed tags): numpy's scalar math
