@@ -77,11 +77,11 @@ def _split(x, tag, batched):
 def _scale(partial, tangent, batched):
     """partial * tangent by :func:`dualad.common.chain_product`'s convention (0 where the tangent
     is 0 and the partial infinite), with the finite cases, by far the commonest, checked inline."""
-    if type(partial) is np.float64:  # a scalar partial (scalar-style code): the quick check
-        if math.isfinite(partial):
+    if type(partial) is _F64:  # a scalar partial (scalar-style code): the quick check
+        if _isfinite(partial):
             return partial * tangent
-    elif type(partial) is np.ndarray:  # an array partial (array code): the same, inline
-        if partial.dtype.kind == "f" and math.isfinite(np.vdot(partial, partial)):  # see _all_finite
+    elif type(partial) is _ARRAY:  # an array partial (array code): the same, inline
+        if partial.dtype.kind == "f" and _isfinite(_vdot(partial, partial)):  # see common.all_finite
             if type(tangent) is not _ARRAY:  # a storage format (DiagonalTangent) may scale rows in O(n)
                 scale_rows = getattr(type(tangent), "scale_rows", None)  # its protocol (dualad.diagonal)
                 scaled = scale_rows(tangent, partial) if scale_rows is not None else None
@@ -279,8 +279,9 @@ def _general(ufunc, rule: Elementwise, inputs: tuple, op) -> Any:
 
 
 
-_F64 = np.float64
+_F64 = np.float64  # (module globals: one lookup each on the per-operation paths)
 _isfinite = math.isfinite
+_vdot = np.vdot
 #: the operators' kernels, one per scalar operator (see :func:`binary_kernel`)
 BINARY_KERNELS = {ufunc: binary_kernel(ufunc) for ufunc in _SCALAR_OPERATORS}
 

@@ -103,6 +103,14 @@ class Var(ArrayLike):
             out = value[key]
             result = Var(out, tape.push(_GETITEM, _GETITEM_RULE, (value, key), {}, ((0, None, self.node),), out),
                          tape)
+            kind = type(out)
+            if kind is _F64:  # x[i] of a 1-D array: a number, never a view
+                return result
+            if kind is _ARRAY and type(value) is _ARRAY:  # plain arrays: numpy's base says view or not
+                if out.base is not None:
+                    aliasing.note_view(result, self, _GETITEM, (self, key), None, 0, out, value)
+                return result
+            # (values with layers, forward over reverse: the general test below)
         else:
             _check_key(key)
             note_index(key)  # index arrays are value-dependent decisions (recorded only while a log is active)
@@ -158,6 +166,7 @@ class Var(ArrayLike):
 
 _VAR_OPERANDS = (Var,) + _OPERANDS
 _ARRAY = np.ndarray  # module globals: one lookup on the per-operation paths, not a global and an attribute
+_F64 = np.float64
 _GETITEM = operator.getitem
 _GETITEM_RULE = TABLE[operator.getitem]
 _PLAIN_ITEMS = frozenset({int, float})  # items of a list or tuple argument with nothing to record or protect
