@@ -48,16 +48,21 @@ programs = st.lists(st.tuples(st.integers(0, 8), st.integers(0, N - 1), st.sampl
 vectors = st.lists(st.floats(-2.0, 2.0, allow_nan=False, allow_subnormal=False), min_size=N, max_size=N)
 
 
-@hypothesis.settings(max_examples=60, deadline=None, derandomize=True, database=None,
-                     suppress_health_check=list(hypothesis.HealthCheck))
-@hypothesis.given(program=programs, example=vectors, points=st.lists(vectors, min_size=3, max_size=6))
-def test_prepared_equals_plain_at_every_point(program, example, points):
+def as_function(program):
+    """The generated program as a function of x: its steps applied in order."""
     def f(x):
         y = x
         for kind, a, c in program:
             y = step(kind, a, c, y)
         return y
+    return f
 
+
+@hypothesis.settings(max_examples=60, deadline=None, derandomize=True, database=None,
+                     suppress_health_check=list(hypothesis.HealthCheck))
+@hypothesis.given(program=programs, example=vectors, points=st.lists(vectors, min_size=3, max_size=6))
+def test_prepared_equals_plain_at_every_point(program, example, points):
+    f = as_function(program)
     x0 = np.array(example)
     with np.errstate(all="ignore"):
         try:

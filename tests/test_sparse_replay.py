@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import dualad
-from test_replay_guards import programs, step, vectors
+from test_replay_guards import as_function, programs, vectors
 from test_sparse import CASES, fd_jacobian, random_program
 from test_sparse_guards import BRANCHY
 
@@ -209,12 +209,7 @@ def test_pickled_object_compiles_again():
 def test_branchy_programs_equal_the_dense_jacobian_at_every_point(program, example, points):
     """The guard suite's generated programs (tests/test_replay_guards.py): compiled on one branch, called
     on others, never a stale answer."""
-    def f(x):
-        y = x
-        for kind, a, c in program:
-            y = step(kind, a, c, y)
-        return y
-
+    f = as_function(program)
     x0 = np.array(example)
     with np.errstate(all="ignore"):
         try:
