@@ -143,9 +143,7 @@ def guard(rounds: int) -> None:
     plain dualad.jacobian, on run.py's guard function (Lorenz-96 n=40 with a branch on x[0])."""
     n = 40
 
-    def branchy(x):
-        s = 1.0 if x[0] > 0 else 2.0
-        return [s * ((x[(i + 1) % n] - x[i - 2]) * x[i - 1] - x[i]) + 8.0 for i in range(n)]
+    branchy = R.problems.lorenz96_branchy
     xa = np.random.default_rng(0).uniform(0.1, 1.0, n)
     xb = xa.copy()
     xb[0] = -xb[0]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["bratu_1d", "bratu_2d", "lorenz96", "lorenz96_jacobian"]
+__all__ = ["bratu_1d", "bratu_2d", "lorenz96", "lorenz96_branchy", "lorenz96_jacobian"]
 
 
 def bratu_1d(u, lam: float = 1.0, X=np, zero=None):
@@ -41,6 +41,13 @@ def lorenz96(x, forcing: float = 8.0) -> list:
     """The Lorenz-96 right-hand side, scalar indexing in a loop, returned as a list."""
     n = len(x)
     return [(x[(i + 1) % n] - x[i - 2]) * x[i - 1] - x[i] + forcing for i in range(n)]
+
+
+def lorenz96_branchy(x) -> list:
+    """Lorenz-96 with its coupling doubled where x[0] <= 0: a value-dependent branch (the guard benchmarks)."""
+    n = len(x)
+    s = 1.0 if x[0] > 0 else 2.0
+    return [s * ((x[(i + 1) % n] - x[i - 2]) * x[i - 1] - x[i]) + 8.0 for i in range(n)]
 
 
 def lorenz96_jacobian(x) -> np.ndarray:

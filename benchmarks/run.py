@@ -562,9 +562,7 @@ def guard_task(run: Run):
     beside one plain dualad.jacobian."""
     n = 40
 
-    def branchy(x):
-        s = 1.0 if x[0] > 0 else 2.0
-        return [s * ((x[(i + 1) % n] - x[i - 2]) * x[i - 1] - x[i]) + 8.0 for i in range(n)]
+    branchy = problems.lorenz96_branchy
     xa = np.random.default_rng(0).uniform(0.1, 1.0, n)
     xb = xa.copy()
     xb[0] = -xb[0]

@@ -129,6 +129,14 @@ def _runs(pos: np.ndarray) -> list | None:
     return out
 
 
+def _summed(consts: list, shape: tuple) -> np.ndarray:
+    """The sum of a node's constant tangent parts, as one writable array of the tangent's shape."""
+    total = consts[0]
+    for c in consts[1:]:
+        total = total + c
+    return np.array(np.broadcast_to(total, shape))
+
+
 def sparse_data_program(rec: Recording, seed: np.ndarray, take: np.ndarray, rows: np.ndarray, cols: np.ndarray,
                         dtype, flow: Flow | None = None) -> Callable:
     """Compile ``run(x, *extras) -> data``: the nonzeros ``(rows[e], cols[e])`` of the Jacobian at x, read
@@ -289,10 +297,7 @@ def sparse_data_program(rec: Recording, seed: np.ndarray, take: np.ndarray, rows
                 dense_shapes.append(widened)
         result = _Parts()
         if consts:
-            total = consts[0]
-            for c in consts[1:]:
-                total = total + c
-            result.const = np.array(np.broadcast_to(total, shape + (k,)))
+            result.const = _summed(consts, shape + (k,))
         if diag_terms:
             expr = " + ".join(diag_terms)
             if len(diag_terms) == 1 and expr.isidentifier():
@@ -363,10 +368,7 @@ def sparse_data_program(rec: Recording, seed: np.ndarray, take: np.ndarray, rows
             terms.append(f"{code.const(tangent_map, 'L')}({whole_text(j)}, {', '.join(texts)}{keywords(node, code)})")
         result = _Parts()
         if consts:
-            total = consts[0]
-            for c in consts[1:]:
-                total = total + c
-            result.const = np.array(np.broadcast_to(total, shape + (k,)))
+            result.const = _summed(consts, shape + (k,))
         if terms:
             lines.append(f"t{i} = fit({' + '.join(terms)}, {shape!r})")
             result.dense = f"t{i}"
