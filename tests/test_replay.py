@@ -495,3 +495,94 @@ def test_gradient_programs_follow_a_branch_that_flips():
     assert p.retapes >= 1 and p.fallbacks == 0
     source = p.traces[0].reverse_single.source
     assert "concatenate([" in source and "custom_step" not in source  # no max's vjp, no concatenate rule
+
+
+# ------------------------------------------------------------------ structured Jacobian programs
+def _bratu(u, lam=2.0):
+    h2 = 1.0 / (len(u) + 1) ** 2
+    z = np.zeros(1)
+    return (np.concatenate((z, u[:-1])) - 2.0 * u + np.concatenate((u[1:], z))) / h2 + lam * np.exp(u)
+
+
+def _bratu_branch(u):  # the reaction term doubles where u[0] <= 0
+    return _bratu(u, 2.0 if u[0] > 0 else 4.0)
+
+
+def _weighted_stencil(u, w=np.linspace(0.5, 1.5, 7)):  # per-entry constant weights on both parts
+    return w * (u[::-1] - u) + np.sin(u) * u
+
+
+def _reversal_plus(u):  # odd n: the reversal's middle entry is on the diagonal (J's diagonal += d)
+    return u[::-1] + u * u
+
+
+def _stencil_by_zero(u):  # a constant partial inf (1 / 0.0) times a stencil with zeros: the plain path decides
+    with np.errstate(divide="ignore"):
+        return (u[1:] - u[:-1]) / np.float64(0.0) + np.exp(u[1:])
+
+
+def _chain_unused_value(u):  # cosh's value is read by no partial: it is not computed
+    return np.cosh(np.log1p(np.exp(np.sin(u))))
+
+
+STRUCTURED = {"bratu": _bratu, "bratu_branch": _bratu_branch, "weighted_stencil": _weighted_stencil,
+              "reversal_plus": _reversal_plus, "stencil_by_zero": _stencil_by_zero, "chain": _chain_unused_value}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", sorted(STRUCTURED))
+def test_structured_jacobian_programs(name, dtype):
+    """Diagonal plus a stencil known now, constant partials folded, unread values skipped: every call equals
+    plain dualad.jacobian (also where an entry is inf or nan, and across a branch flip) and central
+    differences."""
+    f = STRUCTURED[name]
+    n = 7
+    x0 = np.linspace(0.1, 0.4, n).astype(dtype)
+    p = dualad.prepare(f, x0)
+    big = np.linspace(0.1, 0.4, n)
+    big[3] = 800.0  # exp / cosh overflow: not finite
+    nan = np.linspace(0.1, 0.4, n)
+    nan[2] = np.nan
+    points = [np.linspace(-0.3, 0.6, n), np.cos(np.arange(n)), -np.linspace(0.2, 0.5, n),
+              -np.linspace(0.2, 0.5, n), big, nan, np.linspace(0.3, 0.9, n)]
+    for x in points:
+        x = x.astype(dtype)
+        with np.errstate(all="ignore"):
+            J = p(x)
+            plain = dualad.jacobian(f, x)
+        assert J.shape == plain.shape
+        # float32 x: some programs answer in float64 where the plain path answers in float32 (as before)
+        assert J.dtype == plain.dtype or dtype == np.float32
+        np.testing.assert_allclose(J, plain, rtol=1e-12 if dtype == np.float64 else 1e-6, atol=0)
+        if np.all(np.isfinite(plain)) and dtype == np.float64:
+            np.testing.assert_allclose(J, central_differences(f, x), rtol=1e-5, atol=1e-4)
+    assert p.fallbacks >= 1  # the overflowing or nan point went the plain way
+    if name == "bratu_branch":
+        assert p.retapes == 1
+
+
+def test_structured_jacobian_program_source():
+    from dualad.replay.jacobian_code import jacobian_program
+    from dualad.replay.recording import record
+    u = np.linspace(0.1, 0.5, 20)
+    bratu = jacobian_program(record(_bratu, (u,), 0))
+    # the stencil is a constant; only exp(u) and the diagonal are computed; no n x n product, no concatenate
+    assert "exp" not in bratu.source and "[..., None]" not in bratu.source and "concatenate" not in bratu.source
+    assert bratu.source.count("\n") < 16 and "J[::21] = " in bratu.source
+    np.testing.assert_allclose(bratu(u[::-1].copy()), dualad.jacobian(_bratu, u[::-1].copy()), rtol=1e-13)
+    chain = jacobian_program(record(_chain_unused_value, (u,), 0))
+    assert chain.source.count("f_") == 3  # sin, exp, log1p; cosh's value is not computed
+    np.testing.assert_allclose(chain(u[::-1].copy()), dualad.jacobian(_chain_unused_value, u[::-1].copy()),
+                               rtol=1e-13)
+
+
+def test_structured_jacobian_with_a_scalar_extra_argument():
+    """diag(t) plus a stencil, t an argument that is not differentiated: the diagonal is a broadcast number."""
+    def f(u, t):
+        return t * u + u[::-1] - np.concatenate((u[1:], np.zeros(1)))
+    p = dualad.prepare(f, np.linspace(0.1, 0.5, 5), args=(0.5,), argnum=0)
+    for t in (0.5, -2.0, np.inf):
+        u = np.linspace(-0.3, 0.3, 5)
+        with np.errstate(all="ignore"):
+            np.testing.assert_array_equal(p(u, t), dualad.jacobian(lambda v: f(v, t), u))
+    assert p.replays == 2 and p.fallbacks == 1

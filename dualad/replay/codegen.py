@@ -22,7 +22,7 @@ import numpy as np
 from .recording import Guard, Ref
 
 __all__ = ["Source", "GuardFailed", "same_decision", "arguments", "guard_lines", "fitted_sum",
-           "selected_argument", "SELECTING_PARTIALS"]
+           "selected_argument", "SELECTING_PARTIALS", "unused_dropped"]
 
 _COUNTER = itertools.count()
 
@@ -126,6 +126,40 @@ def released(lines: list, params: list) -> list:
         if k in after and not ln.startswith(("return", "raise")):
             out.append("del " + ", ".join(sorted(after[k])))
     return out
+
+
+def unused_dropped(lines: list, removable: set) -> list:
+    """Straight-line ``lines`` without the assignments ``name = ...`` (``name`` in ``removable``) that no
+    other line reads, repeated until none is left (dropping one may leave its arguments unread).
+
+    >>> unused_dropped(["a = f(x)", "b = g(a)", "c = h(x)", "return c"], {"a", "b"})
+    ['c = h(x)', 'return c']
+    """
+    names = [_NAME.findall(_STRING.sub("''", ln)) for ln in lines]
+    reads: dict = {}
+    target = []
+    for k, ln in enumerate(lines):
+        m = _TARGET.match(ln)
+        target.append(m.group(1) if m and m.group(1) in removable else None)
+        for k2, name in enumerate(names[k]):
+            if not (k2 == 0 and target[k] is not None):
+                reads[name] = reads.get(name, 0) + 1
+    line_of: dict = {}  # a removable name assigned exactly once -> its line
+    for k, name in enumerate(target):
+        if name is not None:
+            line_of[name] = None if name in line_of else k
+    dropped = [False] * len(lines)
+    work = [k for k in line_of.values() if k is not None]
+    while work:
+        k = work.pop()
+        if dropped[k] or reads.get(target[k], 0):
+            continue
+        dropped[k] = True
+        for other in names[k][1:]:
+            reads[other] -= 1
+            if not reads[other] and line_of.get(other) is not None:
+                work.append(line_of[other])
+    return [ln for k, ln in enumerate(lines) if not dropped[k]]
 
 
 def _literal(items: list, kind: type) -> str:

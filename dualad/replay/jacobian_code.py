@@ -33,9 +33,10 @@ import numpy as np
 from ..rules import NEG_ONE, ONE, Linear, normalize_axes
 from ..tape.graph import value_shape
 from .analysis import Flow, kind_of
-from .codegen import Source, arguments, custom_jvp_call, fitted_sum, keywords, selected_argument
+from .codegen import Source, arguments, custom_jvp_call, fitted_sum, keywords, selected_argument, unused_dropped
 from .forward_code import probe_call, emit_values, fit, live_values, parameters
 from .recording import Recording
+from .sparse_code import parameters_read
 from .vectorize import Block, contiguous, plan
 
 __all__ = ["jacobian_program", "diagonal_tangent"]
@@ -49,17 +50,28 @@ def diagonal_tangent(d, shape: tuple):
     return out.reshape(shape + (n,))
 
 
+def _total(parts: list):
+    """The sum of a node's constant parts (arrays known now)."""
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    return total
+
+
 class _Tangent:
     """What the program knows of a tangent: ``kind`` 'const' (``array``), 'diag' (``expr`` or the
     constant ``array`` of the diagonal) or 'dense' (``expr``, a name in the program)."""
 
-    __slots__ = ("kind", "array", "expr", "full", "check", "product")
+    __slots__ = ("kind", "array", "expr", "full", "check", "product", "base")
 
     def __init__(self, kind: str, array=None, expr: str | None = None, full: bool = False, check=None,
-                 product=None):
+                 product=None, base=None):
         # (p, T, line) of a tangent written p[..., None] * T on line ``line``, used once
         self.product = product
         self.kind, self.array, self.expr = kind, array, expr
+        # a 'diag' tangent may carry a constant part too: diag(d) + base (``base`` of shape + (n,), known
+        # now: the stencil of a residual such as u[:-1] - 2u + u[1:], beside its elementwise terms)
+        self.base = base
         self.full = full  # a diagonal expression known to have x's whole shape (not a broadcast number)
         # (name, shape) of a factor whose finiteness implies the tangent's: p of p[..., None] * C, C finite
         self.check = check
@@ -103,18 +115,45 @@ def jacobian_program(rec: Recording, flow: Flow | None = None, vectorize: bool =
 
     tangents: dict = {}
 
+    formed: dict = {}  # node -> its diagonal tangent as a matrix (formed once, where first needed)
+
     def dense(j: int) -> _Tangent:
-        """Tangent ``j`` as 'const' or 'dense' (a diagonal is formed here, once)."""
+        """Tangent ``j`` as 'const' or 'dense' (a diagonal is formed here, once; ``tangents[j]`` keeps the
+        diagonal, so later elementwise readers still carry n numbers)."""
         t = tangents[j]
         if t.kind != "diag":
             return t
+        hit = formed.get(j)
+        if hit is not None:
+            return hit
+        shape = value_shape(nodes[j].value)
         if t.array is not None:
-            t = _Tangent("const", diagonal_tangent(t.array, value_shape(nodes[j].value)))
+            matrix = diagonal_tangent(t.array, shape)
+            hit = _Tangent("const", matrix if t.base is None else matrix + t.base)
         else:
-            code.line(f"m{j} = diagonal_tangent({t.expr}, {value_shape(nodes[j].value)!r})")
-            t = _Tangent("dense", expr=f"m{j}")
-        tangents[j] = t
-        return t
+            base = "" if t.base is None else f" + {code.const(t.base, 'C')}"
+            code.line(f"m{j} = diagonal_tangent({t.expr}, {shape!r}){base}")
+            hit = _Tangent("dense", expr=f"m{j}")
+        formed[j] = hit
+        return hit
+
+    def constant_partial(node, pos: int, partial):
+        """The partial at ``pos`` as a value known now, or None: ONE/NEG_ONE, or a partial whose code reads
+        no value that varies (``u / h2``'s ``1 / h2``, ``2.0 * u``'s ``2.0``; see sparse_code.parameters_read)."""
+        if partial is ONE:
+            return 1.0
+        if partial is NEG_ONE:
+            return -1.0
+        reads = parameters_read(partial)
+        if reads is None or 0 in reads:
+            return None
+        for q, _, parent in node.inputs:
+            if (q + 1) in reads and flow.varies[parent.index]:
+                return None
+        value = probe_call(partial, node.value, *node.args)
+        if value is None or not isinstance(value, (float, np.ndarray, np.floating)):
+            return None
+        return value
 
     def name_of(t: _Tangent) -> str:
         return t.expr if t.kind == "dense" else code.const(t.array, "C")
@@ -123,77 +162,110 @@ def jacobian_program(rec: Recording, flow: Flow | None = None, vectorize: bool =
         i = node.index
         shape = value_shape(node.value)
         args = arguments(node, code, value_of)
-        parts = []  # (partial: ONE | NEG_ONE | (expr, scalar?), parent index)
+        # (partial, parent index); partial ("c", value known now) or ("r", text, scalar?, probe shape)
+        parts = []
         for pos, _, parent in node.inputs:
             if needed[parent.index]:
                 partial = node.rule.partials[pos]
-                if partial is ONE or partial is NEG_ONE:
-                    parts.append((partial, parent.index))
+                known = constant_partial(node, pos, partial)
+                if known is not None:
+                    parts.append((("c", known), parent.index))
+                    continue
+                probe = probe_call(partial, node.value, *node.args)
+                scalar = probe is not None and np.ndim(probe) == 0
+                picked = selected_argument(node, pos, probe)
+                if picked is not None:  # the partial is an argument (exp's value, a factor): no call
+                    text = value_of(i) if picked == 0 else args[picked - 1]
                 else:
-                    probe = probe_call(partial, node.value, *node.args)
-                    scalar = probe is not None and np.ndim(probe) == 0
-                    picked = selected_argument(node, pos, probe)
-                    if picked is not None:  # the partial is an argument (exp's value, a factor): no call
-                        text = value_of(i) if picked == 0 else args[picked - 1]
-                    else:
-                        text = f"{code.const(partial, 'p')}({value_of(i)}, {', '.join(args)})"
-                    parts.append(((text, scalar, np.shape(probe) if probe is not None else shape), parent.index))
-        diagonal = shape == x_shape and all(tangents[j].kind == "diag" and value_shape(nodes[j].value) == shape
-                                            for _, j in parts)
-        if diagonal:  # d = sum of partial * d_parent, all of x's shape
-            terms, consts = [], []
+                    # a parameter the partial's code never reads is passed as None (cosh's partial sinh(x)
+                    # does not read cosh(x): then that value need not be computed at all)
+                    reads = parameters_read(partial)
+                    texts = [value_of(i)] + args
+                    if reads is not None:
+                        texts = [t if k in reads else "None" for k, t in enumerate(texts)]
+                    text = f"{code.const(partial, 'p')}({', '.join(texts)})"
+                parts.append((("r", text, scalar, np.shape(probe) if probe is not None else shape), parent.index))
+
+        def as_diagonal(j: int):
+            """Tangent ``j`` read as ``diag(d) + base``: (d text or None, d array or None, base or None, full),
+            or None if it is neither a diagonal of this shape nor a constant."""
+            t = tangents[j]
+            if value_shape(nodes[j].value) != shape:
+                return None
+            if t.kind == "diag":
+                return (t.expr if t.array is None else None), t.array, t.base, t.full
+            if t.kind == "const":
+                return None, None, np.broadcast_to(t.array, shape + (n,)), False
+            return None
+        views = [as_diagonal(j) for _, j in parts] if shape == x_shape else [None]
+        diagonal = all(v is not None for v in views) and any(tangents[j].kind == "diag" for _, j in parts) \
+            and all(partial[0] == "c" for (partial, _), v in zip(parts, views) if v[2] is not None)
+        if diagonal:  # d = sum of partial * d_parent, all of x's shape; constant parts kept apart
+            terms, consts, bases = [], [], []
             full = False
-            for partial, j in parts:
-                t = tangents[j]
-                d = t.expr if t.array is None else None
-                if partial is ONE or partial is NEG_ONE:
-                    sign = 1.0 if partial is ONE else -1.0
-                    if d is None:
-                        consts.append(sign * t.array)
-                    else:
-                        terms.append(d if sign > 0 else f"(-{d})")
-                        full = full or t.full
+            for (partial, j), (d, darray, base, dfull) in zip(parts, views):
+                if partial[0] == "c":
+                    c = partial[1]
+                    unit = np.ndim(c) == 0 and c in (1.0, -1.0)
+                    if base is not None:
+                        with np.errstate(all="ignore"):
+                            bases.append(c * base if np.ndim(c) == 0 else np.asarray(c)[..., None] * base)
+                    if darray is not None:
+                        with np.errstate(all="ignore"):
+                            consts.append(c * darray)
+                    if d is not None:
+                        if unit:
+                            terms.append(d if c == 1.0 else f"(-{d})")
+                        else:
+                            terms.append(f"{code.const(c, 'P')} * {d}")
+                        full = full or dfull or np.shape(c) == shape
                 else:
-                    p = partial[0]
-                    full = full or not partial[1] or (d is not None and t.full)
-                    if d is None and np.ndim(t.array) == 0 and t.array == 1.0:
+                    p = partial[1]
+                    full = full or not partial[2] or (d is not None and dfull)
+                    if d is None and np.ndim(darray) == 0 and darray == 1.0:
                         terms.append(p)
                     else:
-                        terms.append(f"{p} * {d if d is not None else code.const(t.array, 'D')}")
+                        terms.append(f"{p} * {d if d is not None else code.const(darray, 'D')}")
+            base = np.array(np.broadcast_to(_total(bases), shape + (n,))) if bases else None
             if not terms:
-                return _Tangent("diag", array=sum(consts))
+                return _Tangent("diag", array=_total(consts), base=base)
             if consts:
-                terms.append(code.const(sum(consts), "D"))
+                terms.append(code.const(_total(consts), "D"))
             expr = " + ".join(terms)
             if len(terms) == 1 and expr.isidentifier():
-                return _Tangent("diag", expr=expr, full=full)
+                return _Tangent("diag", expr=expr, full=full, base=base)
             code.line(f"d{i} = {expr}")
-            return _Tangent("diag", expr=f"d{i}", full=full)
+            return _Tangent("diag", expr=f"d{i}", full=full, base=base)
         terms, consts, shapes = [], [], []
         for partial, j in parts:
             t = dense(j)
             pshape = value_shape(nodes[j].value)
-            if partial is ONE or partial is NEG_ONE:
-                sign = 1.0 if partial is ONE else -1.0
+            if partial[0] == "c":
+                c = partial[1]
                 if t.kind == "const":
-                    consts.append(sign * t.array)
+                    with np.errstate(all="ignore"):
+                        consts.append(c * t.array if np.ndim(c) == 0 else np.asarray(c)[..., None] * t.array)
+                elif np.ndim(c) == 0 and c in (1.0, -1.0):
+                    terms.append(t.expr if c == 1.0 else f"(-{t.expr})")
+                elif np.ndim(c) == 0:
+                    terms.append(f"{code.const(c, 'P')} * {t.expr}")
                 else:
-                    terms.append(t.expr if sign > 0 else f"(-{t.expr})")
-                shapes.append(pshape)
+                    terms.append(f"{code.const(np.asarray(c)[..., None], 'P')} * {t.expr}")
+                shapes.append(np.broadcast_shapes(np.shape(c), pshape))
             else:
-                p, scalar, probe_shape = partial
+                _, p, scalar, probe_shape = partial
                 terms.append(f"{p} * {name_of(t)}" if scalar else f"{p}[..., None] * {name_of(t)}")
                 shapes.append(pshape if scalar else np.broadcast_shapes(probe_shape, pshape))
         if not terms:
-            total = sum(consts)
+            total = _total(consts)
             return _Tangent("const", np.array(np.broadcast_to(total, shape + (n,))))
         if consts:
-            total = sum(consts)
+            total = _total(consts)
             terms.append(code.const(total, "C"))
             shapes.append(np.shape(total)[:-1])
-        if len(parts) == 1 and not consts and not isinstance(parts[0][0], str) and parts[0][0] not in (ONE, NEG_ONE):
-            t = tangents[parts[0][1]]
-            p, scalar, probe_shape = parts[0][0]
+        if len(parts) == 1 and not consts and parts[0][0][0] == "r":
+            t = dense(parts[0][1])
+            _, p, scalar, probe_shape = parts[0][0]
             pshape = value_shape(nodes[parts[0][1]].value)
             if not scalar and t.kind == "dense" and pshape == shape and len(probe_shape) == len(shape) \
                     and tangent_uses.get(i, 0) == 1:
@@ -265,6 +337,23 @@ def jacobian_program(rec: Recording, flow: Flow | None = None, vectorize: bool =
 
     def custom(node) -> _Tangent:
         i = node.index
+        parents = [(pos, sub, parent) for pos, sub, parent in node.inputs if needed[parent.index]]
+        if node.rule.selection and not isinstance(node.value, tuple) and all(
+                dense(parent.index).kind == "const" for _, _, parent in parents):
+            # it only moves entries (their positions fixed by shapes, which the trace fixes), and every
+            # tangent it moves is known now (concatenate((zero, u[:-1])) of a stencil): known now too
+            slots: list = [None] * len(node.args)
+            for pos, sub, parent in parents:
+                c = dense(parent.index).array
+                if sub is None:
+                    slots[pos] = c
+                else:
+                    if slots[pos] is None:
+                        slots[pos] = [None] * len(node.args[pos])
+                    slots[pos][sub] = c
+            with np.errstate(all="ignore"):
+                t = node.rule.jvp(node.value, node.args, node.kwargs, slots)
+            return _Tangent("const", np.array(fit(np.asarray(t), value_shape(node.value))))
         args = arguments(node, code, value_of)
         code.line(f"t{i} = " + custom_jvp_call(node, code, args, value_of(i), node.inputs, lambda parent: (
             name_of(dense(parent.index)) if needed[parent.index] else "None")))
@@ -302,18 +391,35 @@ def jacobian_program(rec: Recording, flow: Flow | None = None, vectorize: bool =
         code.line(f"return np.zeros({final!r})")
     else:
         t = tangents[out]
-        if t.kind == "diag" and t.array is None and t.full and len(y_shape) == 1 and y_shape == x_shape:
-            # d is an array of x's shape (an elementwise result); checked here, not the n x n matrix
-            # ones @ d (a BLAS dot) is half np.sum's fixed cost on a short d; J's diagonal is one strided write
-            code.line(f"if not isfinite({t.expr}.dot({code.const(np.ones(n), 'ones')})): "
-                      "raise FloatingPointError('not finite')")
-            code.line(f"J = np.zeros({n * n}, {t.expr}.dtype)")
-            code.line(f"J[::{n + 1}] = {t.expr}")
+        if t.kind == "diag" and t.array is not None:  # all of it known now
+            const = diagonal_tangent(t.array, y_shape)
+            if t.base is not None:
+                const = const + t.base
+            t = _Tangent("const", const)
+        if t.kind == "diag":
+            # J = diag(d) + base: d checked (n numbers, not the n x n matrix; the base's finiteness is known
+            # now) and written with one strided assignment into the flat result
+            if t.base is not None and not np.all(np.isfinite(t.base)):
+                code.line("raise FloatingPointError('not finite')")  # never answers: the plain path does
+            if t.full and len(y_shape) == 1:
+                dd = t.expr  # ones @ d (a BLAS dot) is half np.sum's fixed cost on a short d
+                code.line(f"if not isfinite({dd}.dot({code.const(np.ones(n), 'ones')})): "
+                          "raise FloatingPointError('not finite')")
+            else:
+                code.line(f"dd = np.ravel(np.broadcast_to({t.expr}, {y_shape!r}))")
+                dd = "dd"
+                code.line(f"if not isfinite(np.sum(dd)): raise FloatingPointError('not finite')")
+            if t.base is None:
+                code.line(f"J = np.zeros({n * n}, {dd}.dtype)")
+                code.line(f"J[::{n + 1}] = {dd}")
+            else:
+                flat = np.ascontiguousarray(np.reshape(t.base, (n * n,)))
+                code.line(f"J = {code.const(flat, 'C')}.copy()")
+                if np.any(flat[::n + 1]):
+                    code.line(f"J[::{n + 1}] += {dd}")
+                else:
+                    code.line(f"J[::{n + 1}] = {dd}")
             code.line(f"return J.reshape({final!r})")
-        elif t.kind == "diag":
-            d = t.expr if t.array is None else code.const(t.array, "D")
-            code.line(f"if not isfinite(np.sum({d})): raise FloatingPointError('not finite')")
-            code.line(f"return diagonal_tangent({d}, {y_shape!r}).reshape({final!r})")
         elif t.kind == "const":
             code.line(f"return {code.const(np.reshape(t.array, final), 'C')}.copy()")
         else:
@@ -324,6 +430,11 @@ def jacobian_program(rec: Recording, flow: Flow | None = None, vectorize: bool =
             else:
                 code.line(f"if not isfinite({t.expr}.sum()): raise FloatingPointError('not finite')")
             code.line(f"return {t.expr}.reshape({final!r})")
+    # a value no line reads (the output's own value: cosh(v) when its partial is sinh(v)) is not computed;
+    # only ufunc calls and selections (entries moved by shapes the trace fixes) are dropped: they raise
+    # nothing, so the program's behaviour is unchanged
+    code.lines = unused_dropped(code.lines, {f"v{node.index}" for node in nodes if isinstance(node.func, np.ufunc)
+                                             or getattr(node.rule, "selection", False)})
     program = code.compile("jacobian", parameters(rec), release=True)
     # a non-finite Jacobian raises inside (the plain path then applies the 0 x inf conventions)
     program.checks_finite = True
