@@ -295,6 +295,7 @@ def _batched_vjp(static, primals, out, ct):
     tape.output = r
     adj = tape.sweep(-np.reshape(w, _shape(x) + (k,)))
     tape.output = None
+    tape.pending_views = []  # (a cycle through the tape otherwise)
     return [None if v is None else np.zeros(_shape(p) + (k,), dtype=np.result_type(_primal(p), np.float64))
             if adj[v.node.index] is None else adj[v.node.index] for p, v in zip(primals, watched)]
 

@@ -239,6 +239,35 @@ def test_views_leave_no_reference_cycles():
         gc.enable()
 
 
+def many_views_then_writes(x):
+    # more views than a tape keeps waiting for registration (tape.var.PENDING_VIEWS_MAX), made
+    # before any write: writes through the first and last of them reach the buffer and every view
+    buf = np.zeros((1500, 4)) + x
+    rows = [buf[i] for i in range(1500)]
+    columns = buf.T
+    rows[0][1:3] = x[:2] ** 2
+    rows[-1][0] = x[3] * rows[0][1]
+    columns[2, 7] = 7.0 * x[1]
+    return buf.sum(axis=0) + rows[7] + 2.0 * rows[-1] + columns[:, 0]
+
+
+def views_between_writes(x):
+    # views made after a write are registered at the next write, views before it at the first
+    y = x * 1.0
+    a = y[1:]
+    a[0] = x[0] ** 3
+    b = a.reshape(3, 1)[::2]
+    c = y[::-1]
+    b[1, 0] = np.sin(x[1])
+    c[0] += x[2]
+    return np.concatenate([y, a * c[1:], b.ravel()])
+
+
+@pytest.mark.parametrize("f", [many_views_then_writes, views_between_writes], ids=lambda f: f.__name__)
+def test_views_made_before_a_write_are_all_seen(f):
+    check_both_modes(f, np.array([1.0, 2.0, 3.0, 4.0]))
+
+
 def test_copyto_and_fill_through_views():
     def f(x):
         y = x * 1.0

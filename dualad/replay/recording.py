@@ -249,6 +249,6 @@ def record(f: Callable, args: tuple, argnum: int, extras_as_values: bool = True)
         try:
             finish(tape, f(*call_args))
         finally:
-            tape.closed = "dualad.prepare"
+            tape.close("dualad.prepare")
     return Recording(tape, log.guards, log.sources, log.unguarded, x_node, extra_nodes, plain_extras)
 

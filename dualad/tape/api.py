@@ -79,7 +79,7 @@ def _run(tape: Tape, f: Callable, xs: list, caller: str):
     try:
         return finish(tape, f(*xs))
     finally:
-        tape.closed = caller
+        tape.close(caller)
 
 
 def _release(tape: Tape) -> None:

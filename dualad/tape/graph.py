@@ -159,7 +159,8 @@ def local_vjp(node: Node, ct) -> list:
                 except FloatingPointError:
                     p = partial_at(partial, node.value, *node.args)
                 c = _times(p, ct)
-            shape = value_shape(node.args[pos])
+            arg = node.args[pos]
+            shape = arg.shape if type(arg) is np.ndarray else value_shape(arg)
             if c.shape[:-1] != shape:  # the input was broadcast: sum it back
                 c = unbroadcast(c, shape)
             out.append((parent, c))
@@ -271,6 +272,17 @@ class Tape:
         #: None while the call recording on this tape runs; then the caller's name
         #: ('dualad.tape.grad'...): a value of a closed tape raises LifetimeError when used
         self.closed: str | None = None
+        #: views made since the last write, registered at the next write (tape.var.note_pending_views)
+        self.pending_views: list = []
+
+    def close(self, caller: str) -> None:
+        """End the recording: from now on this tape's values raise LifetimeError when used.
+
+        Views not yet registered never will be (nothing can write into them any more); dropping
+        them also breaks the reference cycle tape -> pending view -> tape.
+        """
+        self.closed = caller
+        self.pending_views = []
 
     # ----------------------------------------------------------------- recording
     def push(self, func, rule, args, kwargs, inputs, value, name=None) -> Node:
@@ -330,8 +342,11 @@ class Tape:
             for slot, (parent, c) in enumerate(steps):
                 if c is None:
                     continue
-                if not isinstance(parent.value, tuple):
-                    c = _fit(c, parent.value, k)
+                value = parent.value
+                # _fit's usual case inline (nothing to do; a call per contribution otherwise)
+                if not (type(c) is np.ndarray and type(value) is np.ndarray and c.dtype is value.dtype
+                        and c.shape[:-1] == value.shape and c.shape[-1] == k) and not isinstance(value, tuple):
+                    c = _fit(c, value, k)
                 if edges is not None:
                     edges[node.index, slot] = c
                 i = parent.index

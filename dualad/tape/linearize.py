@@ -84,6 +84,7 @@ def transpose_jvp(jvp: Callable, out: Any, args: Sequence, kwargs: dict, ct: Any
                 g = g[..., 0]
                 grads[pos, sub] = g if (pos, sub) not in grads else grads[pos, sub] + g
     tape.output = None
+    tape.pending_views = []  # (a cycle through the tape otherwise)
     result: list = [None] * len(args)
     for pos, sub, node in watched:
         g = grads.get((pos, sub))

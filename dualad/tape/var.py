@@ -108,7 +108,10 @@ class Var(ArrayLike):
                 return result
             if kind is _ARRAY and type(value) is _ARRAY:  # plain arrays: numpy's base says view or not
                 if out.base is not None:
-                    aliasing.note_view(result, self, _GETITEM, (self, key), None, 0, out, value)
+                    pending = tape.pending_views
+                    pending.append((result, out, _GETITEM, (self, key), None))
+                    if len(pending) > PENDING_VIEWS_MAX:
+                        note_pending_views(tape)
                 return result
             # (values with layers, forward over reverse: the general test below)
         else:
@@ -122,9 +125,10 @@ class Var(ArrayLike):
             if type(plain) is not _ARRAY:
                 return result
         if plain.base is not None:  # else a copy (fancy indexing): not a view
-            source = self.value
-            aliasing.note_view(result, self, _GETITEM, (self, key), None, 0, plain,
-                               source if type(source) is _ARRAY else _primal(source))
+            pending = result.tape.pending_views
+            pending.append((result, plain, _GETITEM, (self, key), None))
+            if len(pending) > PENDING_VIEWS_MAX:
+                note_pending_views(result.tape)
         return result
 
     def __setitem__(self, key, item):
@@ -136,6 +140,8 @@ class Var(ArrayLike):
         A Var in a group of views is written through its root (every view sees it).
         The old value is never written to: nodes that read it keep it intact.
         """
+        if self.tape.pending_views:
+            note_pending_views(self.tape)
         if aliasing.alias_of(self) is not None:
             aliasing.write(self, Ellipsis, result, _raw_setitem, np.copy)
             return
@@ -246,6 +252,26 @@ def _check_key(key):
 
 
 # --------------------------------------------------------------------------- recording
+#: views waiting for registration on one tape: past this many they are registered (weakly: a
+#: view nobody holds is then freed), so a long loop of x[i] rows keeps no list of all of them
+PENDING_VIEWS_MAX = 1024
+
+
+def note_pending_views(tape: Tape) -> None:
+    """Register the views made on ``tape`` since the last write (:mod:`dualad.aliasing`).
+
+    Why deferred: most programs make views (``theta[a:b].reshape(...)``) and never write
+    into anything, and a view's registration costs a few times the rest of its node.
+    Nothing reads a Var's alias record except a write into a Var of the same tape, and
+    every such write (``_assign``, :func:`setitem`) calls this first; so the views are
+    registered in the order they were made, from the values they were made of (no
+    Var's value changes until a write), exactly as if each had been registered at once.
+    """
+    pending, tape.pending_views = tape.pending_views, []
+    for result, plain, func, args, kwargs in pending:
+        _note_views(result, plain, func, args, kwargs, tape)
+
+
 def _note_views(result, plain, func, args, kwargs, tape):
     """Register ``result`` (whose plain array is ``plain``) as a view of the argument whose array
     numpy's result is a view of."""
@@ -383,7 +409,10 @@ def record(func, rule, args, kwargs, tape: Tape):
         if type(plain) is _ARRAY and (plain.base is not None or (values and (
                 values[0] if type(values[0]) is _ARRAY else _primal(values[0])) is plain)):
             result = Var(out, node, tape)
-            _note_views(result, plain, func, args, kwargs, tape)  # reshape, transpose, ravel...: numpy's views
+            pending = tape.pending_views  # reshape, transpose, ravel...: numpy's views
+            pending.append((result, plain, func, args, kwargs))
+            if len(pending) > PENDING_VIEWS_MAX:
+                note_pending_views(tape)
             return result
     if isinstance(out, tuple):  # several outputs (slogdet): one projection node each
         items = []
@@ -455,6 +484,8 @@ def setitem(buf: Var, key, item) -> None:
     with numpy's view semantics (a write into a view is a write into its root)."""
     _check_key(key)
     note_index(key)
+    if buf.tape.pending_views:
+        note_pending_views(buf.tape)
     aliasing.write(buf, key, stack_nested(item), _raw_setitem, np.copy)
 
 
