@@ -295,3 +295,57 @@ def test_prepared_derivatives_match_adbench_references():
     prepared = dualad.prepare(f, params)
     for point in (params, params * 0.9):
         np.testing.assert_allclose(prepared.gradient(point), dualad.tape.grad(f, point), rtol=1e-10, atol=1e-15)
+
+
+# ----------------------------------------------------------------------------- PyTorch (benchmark-only)
+def test_torch_objectives_match_references(varied_ba):
+    """The PyTorch column's native torch objectives (run.py) against ADBench's references and dualad.
+    torch is not a test dependency: skipped where it is not installed."""
+    torch = pytest.importorskip("torch")
+    from benchmarks.adbench import torch_objectives as T
+    result = doctest.testmod(T, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
+
+    inputs = dataio.read_gmm(data_path(REFERENCE["gmm"]["input"]))
+    k, d = inputs.means.shape
+    leaf = torch.tensor(gmm.pack(inputs.alphas, inputs.means, inputs.icf), requires_grad=True)
+    value = T.gmm_objective_of_params(leaf, torch.from_numpy(inputs.x), k, d, inputs.wishart_gamma, inputs.wishart_m)
+    assert float(value) == pytest.approx(REFERENCE["gmm"]["objective"], rel=1e-12)
+    np.testing.assert_allclose(torch.autograd.grad(value, leaf)[0].numpy(), REFERENCE["gmm"]["gradient"],
+                               rtol=1e-10, atol=1e-12)
+
+    lstm_inputs = dataio.read_lstm(data_path("lstm", "lstm_l2_c1024.txt"))
+    sequence = lstm_inputs.sequence[:5]
+    params = lstm.pack(lstm_inputs.main_params, lstm_inputs.extra_params)
+    f = lambda p: lstm.objective_of_params(p, lstm_inputs.state, sequence)
+    leaf = torch.tensor(params, requires_grad=True)
+    value = T.lstm_objective_of_params(leaf, *T.as_tensors(lstm_inputs.state, sequence))
+    assert float(value) == pytest.approx(float(f(params)), rel=1e-13)
+    np.testing.assert_allclose(torch.autograd.grad(value, leaf)[0].numpy(), dualad.tape.grad(f, params),
+                               rtol=1e-10, atol=1e-15)
+
+    hand_inputs = dataio.read_hand(data_path(REFERENCE["hand"]["model"]), data_path(REFERENCE["hand"]["input"]))
+    data = T.HandTensors(hand_inputs)
+    small_rotation = hand_inputs.theta.copy()
+    small_rotation[0:3] = [3e-5, -2e-5, 1e-5]          # the identity branch
+    for theta in (hand_inputs.theta, small_rotation):
+        jacobian = torch.func.jacfwd(lambda t: T.hand_objective(t, data))(torch.tensor(theta)).numpy()
+        np.testing.assert_allclose(jacobian, dualad.jacobian(hand_function(hand_inputs), theta), rtol=1e-10, atol=1e-14)
+    jacobian = torch.func.jacfwd(lambda t: T.hand_objective(t, data))(torch.tensor(hand_inputs.theta)).numpy()
+    np.testing.assert_allclose(jacobian, REFERENCE["hand"]["jacobian"], rtol=1e-9, atol=1e-14)
+
+    # BA blocks by vmap(jacfwd), placed into the dense Jacobian; camera 1 has no rotation (the other branch)
+    params, f = ba_function(varied_ba)
+    n, m, p = len(varied_ba.cams), len(varied_ba.X), len(varied_ba.w)
+    obs, feats = T.as_tensors(varied_ba.obs, varied_ba.feats)
+    np.testing.assert_allclose(T.ba_residuals_of_params(torch.tensor(params), n, m, obs, feats).numpy(), f(params),
+                               rtol=1e-13)
+    d_cam, d_point, d_weight, d_weight_error = (b.numpy() for b in T.ba_jacobian_blocks(torch.tensor(params), n, m,
+                                                                                        obs, feats))
+    placed = np.zeros((3 * p, params.size))
+    for i, (camera, point) in enumerate(varied_ba.obs):
+        placed[2 * i:2 * i + 2, 11 * camera:11 * camera + 11] = d_cam[i]
+        placed[2 * i:2 * i + 2, 11 * n + 3 * point:11 * n + 3 * point + 3] = d_point[i]
+        placed[2 * i:2 * i + 2, 11 * n + 3 * m + i] = d_weight[i]
+        placed[2 * p + i, 11 * n + 3 * m + i] = d_weight_error[i]
+    np.testing.assert_allclose(placed, dualad.jacobian(f, params), rtol=1e-10, atol=1e-10)

@@ -7,12 +7,15 @@
 The four objectives are the plain-numpy modules beside this script (gmm, ba, lstm, hand); JAX and
 autograd run the same source with ``np`` bound to their numpy (``namespaces.with_numpy``), except the
 LSTM, which JAX also gets as ``lax.scan`` (jit would otherwise compile 1023 unrolled steps).
-PyTorch is not run (it would need the objectives rewritten in torch; see the note printed).
+PyTorch runs the same formulas written natively in torch (``torch_objectives``, float64, one thread):
+``torch.autograd.grad`` for GMM and LSTM, ``torch.func.jacfwd`` for Hand, ``torch.func.vmap(jacfwd)``
+over observation blocks for BA; skipped with a note when torch is not installed.
 
 Contestants of one problem run interleaved: every round times each of them once (a ``timeit``
 batch, gc off as timeit does; ``--gc`` keeps it on), so load changes hit all alike. The table gives
 the median time per call over the rounds and its ratio to one plain numpy evaluation of the objective
-in the same run (the paper's "time(derivative) / time(objective)"). Each contestant's derivative is
+in the same run (the paper's "time(derivative) / time(objective)"); JAX's and PyTorch's derivatives also
+get their ratio to their own objective's time ("÷ own f"). Each contestant's derivative is
 checked against dualad's forward mode or ADBench's layout before it is timed; a mismatch exits 1.
 """
 from __future__ import annotations
@@ -58,7 +61,10 @@ if jax is not None:
 autograd = optional("autograd")
 if autograd is not None:
     import autograd.numpy as anp
-NOTES.append("PyTorch: not run (ADBench's PyTorch objectives are torch code; these are numpy code)")
+torch = optional("torch")
+if torch is not None:
+    torch.set_num_threads(1)   # its OpenMP pool otherwise keeps spinning and slows the next contestant
+    from benchmarks.adbench import torch_objectives  # noqa: E402
 HAS_PREPARE = hasattr(dualad, "prepare")
 if not HAS_PREPARE:
     NOTES.append("dualad.prepare is not in this checkout; the prepared contestants are skipped")
@@ -107,25 +113,58 @@ def fmt(seconds: float) -> str:
     return f"{seconds * 1e6:.3g} µs"
 
 
+FRAMEWORKS_WITH_OWN_OBJECTIVE = ("jax.jit", "torch")
+
+
+def own_objective(name: str, times: dict) -> str | None:
+    """The objective contestant of ``name``'s framework ("jax.jit f", "jax.jit f (scan)", "torch f")."""
+    for prefix in FRAMEWORKS_WITH_OWN_OBJECTIVE:
+        if name.startswith(prefix):
+            return next((other for other in times if other == prefix + " f" or other.startswith(prefix + " f (")), None)
+    return None
+
+
 class Table:
     def __init__(self, title: str):
         self.title, self.rows, self.records = title, [], []
 
     def add(self, problem: str, times: dict[str, list[float]], objective: str = "numpy f") -> None:
+        """One row per contestant; a derivative whose framework has its own objective contestant
+        (``own_objective``) also gets its ratio to that objective's median time."""
         base = statistics.median(times[objective])
         for name, values in times.items():
             median = statistics.median(values)
             ratio = median / base
             spread = f"{min(values) / base:.2f}-{max(values) / base:.2f}"
-            self.rows.append(f"| {problem} | {name} | {fmt(median)} | {ratio:.2f} | {spread} |")
+            own = own_objective(name, times)
+            own_ratio = median / statistics.median(times[own]) if own is not None and own != name else None
+            self.rows.append(f"| {problem} | {name} | {fmt(median)} | {ratio:.2f} | {spread} | "
+                             f"{'' if own_ratio is None else f'{own_ratio:.2f}'} |")
             self.records.append({"problem": problem, "contestant": name, "median_s": median,
-                                 "all_s": values, "ratio_to_numpy_f": ratio})
+                                 "all_s": values, "ratio_to_numpy_f": ratio, "ratio_to_own_f": own_ratio})
         print("\n".join(self.rows[-len(times):]), flush=True)
 
     def markdown(self) -> str:
         head = (f"\n### {self.title}\n\n| problem | contestant | time per call | ÷ numpy f (median) "
-                f"| ÷ numpy f (range over rounds) |\n|---|---|---:|---:|---:|")
+                f"| ÷ numpy f (range over rounds) | ÷ own f (median) |\n|---|---|---:|---:|---:|---:|")
         return "\n".join([head] + self.rows)
+
+
+# ----------------------------------------------------------------------------- PyTorch
+def torch_gradient(problem: str, objective: Callable, params: np.ndarray, reference) -> dict[str, Callable]:
+    """PyTorch's contestants for a gradient: its own objective and ``torch.autograd.grad`` of it,
+    the gradient checked against ``reference`` first. The leaf tensor is made once (outside the
+    timing, as JAX gets its numpy array)."""
+    plain = torch.from_numpy(params.copy())
+    leaf = torch.from_numpy(params.copy()).requires_grad_()
+    gradient = lambda: torch.autograd.grad(objective(leaf), leaf)[0]  # noqa: E731
+    check(f"torch.autograd.grad ({problem})", gradient().numpy(), reference)
+
+    def value():
+        with torch.no_grad():
+            return objective(plain)
+
+    return {"torch f": value, "torch.autograd.grad": gradient}
 
 
 # ----------------------------------------------------------------------------- GMM
@@ -156,6 +195,10 @@ def run_gmm(sizes, rounds, target, keep_gc, table: Table) -> None:
             ag = autograd.grad(lambda p: agmm.objective_of_params(p, *args))
             check("autograd.grad", ag(params), reference)
             contestants["autograd.grad"] = lambda: ag(params)
+        if torch is not None:
+            x_tensor = torch.from_numpy(inputs.x)
+            tf = lambda p: torch_objectives.gmm_objective_of_params(p, x_tensor, *args[1:])  # noqa: E731
+            contestants.update(torch_gradient("GMM", tf, params, reference))
         table.add(f"d={d} K={k} n={n}", interleaved(contestants, rounds, target, keep_gc))
 
 
@@ -202,6 +245,18 @@ def run_ba(files, rounds, target, keep_gc, detect_timeout, table: Table, detecti
             jf = jax.jit(lambda q: jba.residuals_of_params(q, n, m, inputs.obs, inputs.feats))
             contestants["jax.jit f"] = lambda: jf(params).block_until_ready()
             contestants["jax.jit(vmap(jacfwd)) blocks"] = lambda: jax.block_until_ready(jax_blocks(params))
+        if torch is not None:
+            obs_tensor, feats_tensor = torch_objectives.as_tensors(inputs.obs, inputs.feats)
+            params_tensor = torch.from_numpy(params.copy())
+            blocks = lambda: torch_objectives.ba_jacobian_blocks(params_tensor, n, m, obs_tensor, feats_tensor)  # noqa: E731
+            check("torch vmap(jacfwd) blocks", assemble_ba([b.numpy() for b in blocks()], n, m, inputs.obs), reference)
+
+            def torch_value():
+                with torch.no_grad():
+                    return torch_objectives.ba_residuals_of_params(params_tensor, n, m, obs_tensor, feats_tensor)
+
+            contestants["torch f"] = torch_value
+            contestants["torch vmap(jacfwd) blocks"] = blocks
         table.add(f"{name.split('_')[0]} (n={n} m={m} p={p})", interleaved(contestants, rounds, target, keep_gc))
         f_time = statistics.median(timeit.repeat(lambda: f(params), number=1, repeat=5))
         context = multiprocessing.get_context("fork")
@@ -292,6 +347,10 @@ def run_lstm(files, rounds, target, keep_gc, table: Table) -> None:
             ag = autograd.grad(lambda p: alstm.objective_of_params(p, inputs.state, inputs.sequence))
             check("autograd.grad", ag(params), reference)
             contestants["autograd.grad"] = lambda: ag(params)
+        if torch is not None:
+            state, sequence = torch_objectives.as_tensors(inputs.state, inputs.sequence)
+            tf = lambda p: torch_objectives.lstm_objective_of_params(p, state, sequence)  # noqa: E731
+            contestants.update(torch_gradient("LSTM", tf, params, reference))
         table.add(name.replace(".txt", "").replace("lstm_", ""), interleaved(contestants, rounds, target, keep_gc))
 
 
@@ -321,6 +380,19 @@ def run_hand(files, rounds, target, keep_gc, table: Table) -> None:
                                                                  inputs.points))
             check("autograd.jacobian", aj(theta), reference)
             contestants["autograd.jacobian"] = lambda: aj(theta)
+        if torch is not None:
+            data = torch_objectives.HandTensors(inputs)
+            theta_tensor = torch.from_numpy(theta.copy())
+            tf = lambda t: torch_objectives.hand_objective(t, data)  # noqa: E731
+            tj = torch.func.jacfwd(tf)
+            check("torch.func.jacfwd (Hand)", tj(theta_tensor).numpy(), reference)
+
+            def torch_value():
+                with torch.no_grad():
+                    return tf(theta_tensor)
+
+            contestants["torch f"] = torch_value
+            contestants["torch.func.jacfwd"] = lambda: tj(theta_tensor)
         table.add(name.replace(".txt", "").split("_", 1)[1], interleaved(contestants, rounds, target, keep_gc))
 
 
@@ -346,7 +418,7 @@ def main() -> int:
     chosen = options.objectives.split(",")
     tables, detection = [], []
     print(f"# ADBench, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; Python {platform.python_version()}, "
-          f"numpy {np.__version__}, jax {getattr(jax, '__version__', '-')}, autograd "
+          f"numpy {np.__version__}, jax {getattr(jax, '__version__', '-')}, torch {getattr(torch, '__version__', '-')}, autograd "
           f"{'yes' if autograd else '-'}, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, "
           f"load {os.getloadavg()[0]:.1f}, rounds {rounds}, gc {'on' if options.gc else 'off'}", flush=True)
     if "gmm" in chosen:
