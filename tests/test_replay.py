@@ -379,7 +379,14 @@ GRADIENTS = {
     "gate_slices": lambda x: _gates(np.concatenate([x, x[::-1]]) * 2.0 + 1.0, overlap=False),
     "overlapping_slices": lambda x: _gates(np.concatenate([x, x[::-1]]) * 2.0 + 1.0, overlap=True),
     "solve_and_list": lambda x: np.sum(np.linalg.solve(np.diag(x[:3] + 2.0) + 0.1, x[3:])) + sum([x[1], x[4]]),
+    # a constant multi-axis gather with repeated entries (GMM's triangle table): its adjoint by bincount
+    "table_gather": lambda x: np.sum(np.sin(np.concatenate([np.zeros((2, 1)), np.reshape(x, (2, 3))], axis=1)
+                                            [:, _TABLE]) * _TABLE_WEIGHTS)
+    + np.sum(np.reshape(np.concatenate([x, x]), (3, 4))[_ROWS[:, None], _COLS] ** 2),
 }
+_TABLE = np.random.default_rng(3).integers(0, 4, size=(16, 20))
+_TABLE_WEIGHTS = np.random.default_rng(4).normal(size=(16, 20))
+_ROWS, _COLS = np.random.default_rng(5).integers(0, 3, size=10), np.random.default_rng(6).integers(0, 4, size=10)
 
 
 def _lse(a, axis, squeeze, reuse=False):  # logsumexp shifted by its maximum, as ADBench's GMM writes it
@@ -414,8 +421,48 @@ def test_gradient_program_without_direction_axis(name, dtype):
     assert p.fallbacks == 0 and "[..., None] *" not in source
     if name == "large_sum_of_squares":  # x ** 2's adjoint: x * (2 ct) on np.sum's small cotangent
         assert "(2.0 * reshape(" in source
+    if name == "table_gather":  # (2, 16, 20) picked: flat positions summed by bincount; (10, 10): np.add.at
+        assert source.count("bincount(") == 1 and source.count("add_at(") == 1
     if name.startswith("logsumexp_"):  # the maximum's vjp is skipped exactly where the shift cancels
         assert ("custom_step" in source) == name.endswith("twice")
+
+
+SUMMED_PRODUCTS = {  # name: (the broadcast factor's shape, the other factor's shape, einsum expected)
+    "over_middle_axis": ((3, 1, 16), (3, 5, 16), True),
+    "over_leading_axes": ((16,), (2, 3, 16), True),
+    "kept_size_one_axis": ((1, 4, 1, 8), (2, 4, 3, 8), True),
+    "last_axis_summed": ((3, 5, 1), (3, 5, 16), False),
+    "short_last_axis": ((3, 1, 4), (3, 5, 4), False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SUMMED_PRODUCTS))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_summed_products_by_einsum(name, dtype, monkeypatch):
+    # a factor broadcast against a large one: its adjoint sum(p * ct) over the broadcast axes is one
+    # einsum (above 4 MB; lowered here so that small arrays take the path)
+    from dualad.replay import reverse_code
+    monkeypatch.setattr(reverse_code, "_EINSUM_MIN_BYTES", 0)
+    small_shape, large_shape, expected = SUMMED_PRODUCTS[name]
+    other = np.random.default_rng(2).uniform(-1.0, 1.0, size=large_shape).astype(dtype)
+    weights = np.random.default_rng(3).uniform(-1.0, 1.0, size=large_shape).astype(dtype)
+    size = int(np.prod(small_shape))
+
+    def f(x):
+        factor = np.reshape(np.sin(x[:size]), small_shape)
+        return np.sum(np.tanh(factor * (other * x[-1])) * weights)
+
+    x = np.random.default_rng(4).uniform(0.2, 1.0, size + 1).astype(dtype)
+    p = dualad.prepare(f, x)
+    assert ("einsum(" in p.traces[0].reverse_single.source) == expected
+    for point in (x, (x * 0.7).astype(dtype)):
+        value, g = p.value_and_grad(point)
+        reference = tape.grad(f, point)
+        tol = 1e-12 if dtype is np.float64 else 2e-5
+        assert g.dtype == dtype and value == f(point)
+        np.testing.assert_allclose(g, reference, rtol=tol, atol=tol)
+        if dtype is np.float64:
+            np.testing.assert_allclose(g, central_differences(f, point), rtol=1e-6, atol=1e-8)
 
 
 def test_complex_intermediates_are_refused():

@@ -157,7 +157,8 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
                           fit_single=fit_single, sum_to=sum_to, custom_step_single=custom_step_single,
                           zeros=np.zeros, add_at=np.add.at, array=np.array,
                           broadcast_to=np.broadcast_to, reshape=np.reshape,
-                          concatenate=np.concatenate)
+                          concatenate=np.concatenate, bincount=np.bincount, ravel=np.ravel,
+                          einsum=np.einsum)
     fit_name = "fit_adjoint" if directions else "fit_single"
     emit_values(rec, flow, code, live, value_of)
     if out is None or not needed[out]:
@@ -199,7 +200,15 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
                 code.line(f"a{j} = zeros({value_shape(value)!r}, {code.const(dtype, 'T')})")
                 has.add(j)
             own.add(j)
-        if advanced:
+        positions = _scatter_positions(value, node.args[1], node.value) if advanced else None
+        if positions is not None:
+            # np.add.at with a tuple of index arrays walks the index one entry at a time; bincount over
+            # the entries' flat positions (a constant) is one pass (GMM's (100, 32, 32) triangle
+            # gather: 1.4 ms -> 0.4 ms)
+            code.line(f"a{j} += bincount({code.const(positions, 'F')}, "
+                      f"ravel(broadcast_to({ct}, {value_shape(node.value)!r})), {value.size})"
+                      f".reshape({value_shape(value)!r})")
+        elif advanced:
             code.line(f"add_at(a{j}, {key}, {ct})")
         else:
             code.line(f"a{j}[{key}] += {ct}")
@@ -304,6 +313,7 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
                     continue
                 partial = node.rule.partials[pos]
                 pshape = value_shape(parent.value)
+                summed = None  # p * ct summed down to the parent's shape as one einsum
                 if partial is ONE:
                     c = ct
                 elif partial is NEG_ONE:
@@ -326,7 +336,12 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
                     c = f"{p} * {ct}" if scalar or not directions else f"{p}[..., None] * {ct}"
                     if probe is None or np.broadcast_shapes(np.shape(probe), pshape) != shape:
                         c = f"{fit_name}({c}, {value_of(parent.index)})"
-                if pshape != shape:
+                    elif pshape != shape and not directions \
+                            and (subscripts := _summed_product(shape, pshape, np.shape(probe), node.value)):
+                        summed = f"einsum({subscripts!r}, {p}, {ct}).reshape({pshape!r})"
+                if summed is not None:
+                    c = summed
+                elif pshape != shape:
                     c = f"unbroadcast({c}, {pshape!r})" if directions else f"sum_to({c}, {pshape!r})"
                 add(parent.index, c)
         elif kind == "linear":
@@ -480,6 +495,50 @@ def same_order_reshape(node) -> bool:
     limit = {np.reshape: 2, np.ravel: 1}.get(node.func)
     return (limit is not None and len(node.args) <= limit and set(node.kwargs) <= {"order"}
             and node.kwargs.get("order", "C") == "C")
+
+
+_SCATTER_MIN = 256  # entries: below this np.add.at's own loop costs no more than bincount's call
+
+
+def _scatter_positions(parent_value, key, value) -> np.ndarray | None:
+    """The flat positions in ``parent_value`` of the entries ``parent_value[key]`` picks, when ``key`` is a
+    constant tuple key with an index array (a multi-axis gather such as ``a[:, table]``) of at least
+    ``_SCATTER_MIN`` entries, both values real floats; else None (``np.add.at`` then, which numpy runs
+    fast itself for a 1-D index)."""
+    from .recording import Ref
+    if not isinstance(key, tuple) or not isinstance(parent_value, np.ndarray) or parent_value.dtype.kind != "f" \
+            or not isinstance(value, np.ndarray) or value.dtype.kind != "f" or value.size < _SCATTER_MIN:
+        return None
+    for k in key:
+        if isinstance(k, Ref) or not (k is None or k is Ellipsis or isinstance(k, (slice, int, np.integer))
+                                      or (isinstance(k, np.ndarray) and k.dtype.kind in "iub")):
+            return None
+    positions = np.arange(parent_value.size, dtype=np.intp).reshape(parent_value.shape)[key]
+    if positions.shape != value.shape:
+        return None
+    positions = np.ascontiguousarray(positions).ravel()
+    positions.flags.writeable = False
+    return positions
+
+
+_EINSUM_MIN_BYTES = 4 << 20  # a product this large leaves the caches: summing it as it is formed pays
+_EINSUM_MIN_INNER = 8        # einsum's inner loop over a shorter kept last axis costs more than it saves
+
+
+def _summed_product(shape: tuple, pshape: tuple, probe_shape: tuple, value) -> str | None:
+    """einsum subscripts for ``sum_to(p * ct, pshape)`` when ``p`` and ``ct`` both have ``shape`` (no
+    broadcasting), the product is large, and its last axis is kept and long enough: the product is then
+    summed while it is formed instead of written out and read again (GMM's d(q) over (K, n, d) at
+    K = 100, d = 32: 5.7 ms -> 3.0 ms). None otherwise."""
+    if probe_shape != shape or not isinstance(value, np.ndarray) or value.dtype not in _BLAS_FLOATS \
+            or value.size * value.itemsize < _EINSUM_MIN_BYTES or not shape or len(shape) > 26:
+        return None
+    lead = len(shape) - len(pshape)
+    kept = [i for i in range(len(shape)) if i >= lead and not (pshape[i - lead] == 1 and shape[i] != 1)]
+    if len(shape) - 1 not in kept or shape[-1] < _EINSUM_MIN_INNER:
+        return None
+    letters = "abcdefghijklmnopqrstuvwxyz"[:len(shape)]
+    return f"{letters},{letters}->{''.join(letters[i] for i in kept)}"
 
 
 def _advanced(key) -> bool:
