@@ -406,7 +406,8 @@ def apply_rule(func, rule, args, kwargs, tag) -> Any:
             c = linear_map(t, *values, **kwargs)
             tangent = c if tangent is None else tangent + c
     result = _wrap(out, tangent, tag, batched, func, args)
-    if type(result) is Dual and (type(out) is _ARRAY or type(out) is Dual):
+    if type(result) is Dual and (type(out) is _ARRAY or isinstance(out, ArrayLike)):
+        # (a value with layers of its own, a Dual or a tape value: its plain array decides)
         plain = out if type(out) is _ARRAY else _primal(out)
         # a view (base set), or the input itself (np.atleast_1d returns it)
         if type(plain) is _ARRAY and (plain.base is not None or (values and _primal(values[0]) is plain)):
@@ -522,7 +523,7 @@ def getitem(d: Dual, key):
     if type(out) is _ARRAY:  # a slice of an array value is numpy's view of it
         if out.base is not None:
             aliasing.note_view(result, d, _GETITEM_FUNC, (d, key), None, 0, out, value)
-    elif type(out) is Dual:  # a nested value (forward over forward): its plain array decides
+    elif isinstance(out, ArrayLike):  # a nested value (a Dual or a tape value): its plain array decides
         plain = _primal(out)
         if type(plain) is _ARRAY and plain.base is not None:
             aliasing.note_view(result, d, _GETITEM_FUNC, (d, key), None, 0, plain, _primal(value))

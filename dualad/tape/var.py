@@ -403,7 +403,7 @@ def record(func, rule, args, kwargs, tape: Tape):
         _check_differentiable(func, rule, inputs)
     out = func(*values, **kwargs)
     node = tape.push(func, rule, values, kwargs, inputs, out)
-    if type(rule) is Linear and func is not _GETITEM and (type(out) is _ARRAY or isinstance(out, Dual)):
+    if type(rule) is Linear and func is not _GETITEM and (type(out) is _ARRAY or isinstance(out, ArrayLike)):
         plain = out if type(out) is _ARRAY else _primal(out)
         # a view (base set), or the input itself (np.atleast_1d returns it)
         if type(plain) is _ARRAY and (plain.base is not None or (values and (
