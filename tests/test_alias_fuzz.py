@@ -127,7 +127,8 @@ def test_generated_programs(program):
                      suppress_health_check=list(hypothesis.HealthCheck))
 @hypothesis.given(program=st.lists(ops, min_size=2, max_size=6))
 def test_generated_programs_second_order(program):
-    # forward over reverse (hvp) = forward over forward (hessian) = differences of the reverse gradient
+    # forward over reverse (hvp) = forward over forward (hessian) = reverse over forward = reverse
+    # over reverse = differences of the reverse gradient
     x = np.linspace(0.3, 1.3, N)
     u = np.linspace(-1.0, 1.0, N)
     f_plain = lambda v: np.sum(run(program, v, np.zeros_like) ** 2)  # noqa: E731
@@ -145,3 +146,9 @@ def test_generated_programs_second_order(program):
     fd = (tape.grad(f, x + h * u) - tape.grad(f, x - h * u)) / (2 * h)
     np.testing.assert_allclose(hv, H @ u, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(hv, fd, rtol=1e-4, atol=1e-5)
+    # an outer tape over the inner gradient: the views are views at both levels
+    for outer_over_inner in (lambda v: dualad.gradient(f, v), lambda v: tape.grad(f, v)):
+        try:
+            np.testing.assert_allclose(tape.jacobian(outer_over_inner, x), H, rtol=1e-8, atol=1e-8)
+        except dualad.DualadError:
+            pass  # refused, with a reason: allowed
