@@ -48,6 +48,9 @@ SMOOTH = {
     "prod": lambda x: np.prod(x + 1.5),
     "sum_of_product": lambda x: np.sum(np.outer(x, x) * A, axis=1) + np.sum(A * np.outer(x, np.cos(x)))
     + np.sum(np.sin(x)[None, :] * A, axis=0) + np.sum(np.outer(x, x) * x, axis=-1),
+    # a factor known now, broadcast (a hand model's rest positions): summed with the tangent in one einsum
+    "sum_of_constant_product": lambda x: np.sum(np.outer(np.sin(x), x) * np.array([[1.0, -2.0, 0.5]]), axis=1)
+    + np.sum(np.reshape(np.outer(x, x ** 2), (3, 1, 3)) * A[:, None, :], axis=(0, 2)),
 }
 
 
@@ -71,6 +74,12 @@ def test_jacobian_equals_plain_at_new_points(name):
         np.testing.assert_allclose(J, dualad.jacobian(f, x), rtol=1e-12, atol=1e-13)
         np.testing.assert_allclose(J, central_differences(f, x), rtol=1e-5, atol=1e-6)
     assert p.retapes == 0 and p.fallbacks == 0 and p.replays == len(POINTS) - 1
+
+
+def test_sum_of_products_are_einsums_in_the_jacobian_program():
+    p = dualad.prepare(SMOOTH["sum_of_constant_product"], POINTS[0])
+    p.jacobian(POINTS[1])
+    assert p.traces[0].jacobian_code.source.count("einsum(") == 2
 
 
 @pytest.mark.parametrize("name", sorted(SMOOTH))

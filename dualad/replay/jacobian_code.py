@@ -263,6 +263,16 @@ def jacobian_program(rec: Recording, flow: Flow | None = None, vectorize: bool =
             total = _total(consts)
             terms.append(code.const(total, "C"))
             shapes.append(np.shape(total)[:-1])
+        if len(parts) == 1 and not consts and parts[0][0][0] == "c" and np.ndim(parts[0][0][1]) > 0:
+            t = dense(parts[0][1])
+            c = parts[0][0][1]
+            if t.kind == "dense" and value_shape(nodes[parts[0][1]].value) == shape \
+                    and np.broadcast_shapes(np.shape(c), shape) == shape and tangent_uses.get(i, 0) == 1:
+                # C * T summed next (np.sum(a * b, axis) with b known now: a hand model's rest positions):
+                # one einsum there with C spread to the product's shape (einsum's own broadcasting is slower)
+                p = code.const(np.ascontiguousarray(np.broadcast_to(c, shape)), "P")
+                code.line(f"t{i} = {p}[..., None] * {t.expr}")
+                return _Tangent("dense", expr=f"t{i}", check=None, product=(p, t.expr, len(code.lines) - 1))
         if len(parts) == 1 and not consts and parts[0][0][0] == "r":
             t = dense(parts[0][1])
             _, p, scalar, probe_shape = parts[0][0]
