@@ -392,6 +392,19 @@ GRADIENTS = {
     "table_gather": lambda x: np.sum(np.sin(np.concatenate([np.zeros((2, 1)), np.reshape(x, (2, 3))], axis=1)
                                             [:, _TABLE]) * _TABLE_WEIGHTS)
     + np.sum(np.reshape(np.concatenate([x, x]), (3, 4))[_ROWS[:, None], _COLS] ** 2),
+    # signs folded: negated cotangents scattered (x[i] -=, np.add.at, bincount), through custom rules,
+    # a tuple's part, gate slices of mixed and of equal signs, x's own adjoint negated at the end
+    "negated_scatters": lambda x: -np.sum(np.sin(x[[0, 2, 0, 4]]) * 2.0) + np.sum(np.cos(-x[1:3]))
+    - np.sum(np.concatenate([np.zeros((2, 1)), np.reshape(x, (2, 3))], axis=1)[:, _TABLE] * _TABLE_WEIGHTS),
+    "negated_custom_steps": lambda x: -np.max(np.sqrt(x) - x ** 2) - np.linalg.slogdet(np.diag(x[:3]) + 1.0)[1]
+    - np.sum(np.linalg.solve(np.diag(x[:3] + 2.0), -x[3:])),
+    "mixed_sign_slices": lambda x: (lambda v: np.sum(np.tanh(v[:3])) - np.sum(v[3:6] * v[9:]) + np.sum(np.exp(v[6:9])))(
+        np.concatenate([x, x[::-1]]) * 2.0),
+    "negated_slices": lambda x: -_gates(np.concatenate([x, x[::-1]]) * 2.0 + 1.0, overlap=False) / 3.0,
+    # small sums whose adjoint a product takes as the number it is, or written out where a step needs it
+    "small_sums": lambda x: np.sum(x * x[::-1]) * 3.0 - np.sum(np.exp(x) + 1.0) + np.sum(np.sin(x) / (x + 2.0))
+    - np.sum(np.linalg.solve(np.diag(x[:3] + 2.0), x[3:]) * x[:3]) + np.sum(np.cos(x) * x) + np.sum(np.cos(x))
+    + np.sum(x[:, None] * np.arange(4.0)) - np.sum(np.log(x) - x),
 }
 _TABLE = np.random.default_rng(3).integers(0, 4, size=(16, 20))
 _TABLE_WEIGHTS = np.random.default_rng(4).normal(size=(16, 20))

@@ -169,13 +169,56 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
 
     own = set()  # adjoints held in a fresh array of this program's (a sum, a getitem's scatter buffer)
 
-    def add(parent: int, expr: str) -> None:
+    # Sign folding (one cotangent only): an adjoint in ``negated`` holds minus the true adjoint, so a
+    # negation (x - y, -x, a divide's -o/y) costs no pass of its own; signs meet in one subtraction where
+    # contributions add, and a value is negated for real only before a step that is not linear in it
+    # (a custom rule, a tuple's parts, a scatter of pieces) and for x's adjoint at the end.
+    negated: set = set()
+    ct_negated = [False]  # the sign of the cotangent of the node being swept
+
+    def add(parent: int, expr: str, negate: bool = False) -> None:
+        """Add ``expr`` (times -1 if ``negate``, times the swept cotangent's sign) to ``parent``'s adjoint."""
+        minus = negate != ct_negated[0]
+        expand(parent)
         if parent in has:
-            code.line(f"a{parent} = a{parent} + {expr}")
+            code.line(f"a{parent} = a{parent} - ({expr})" if minus != (parent in negated)
+                      else f"a{parent} = a{parent} + {expr}")
             own.add(parent)  # a new array, referenced by this name alone until the parent is swept
         else:
             code.line(f"a{parent} = {expr}")
             has.add(parent)
+            if minus:
+                negated.add(parent)
+
+    lazy: dict = {}  # node -> (its adjoint's text, a smaller array whose broadcast it is), not yet written
+
+    def expand(j: int) -> None:
+        """Write ``a{j}`` if it is still only a lazy sum's small array."""
+        if j in lazy:
+            code.line(f"a{j} = {lazy.pop(j)[0]}")
+
+    def whole_partials(node) -> bool:
+        """Does every contribution of elementwise ``node`` multiply its cotangent by a partial of the
+        node's whole shape, into a parent of that shape (so a broadcastable cotangent gives the same)?"""
+        shape = value_shape(node.value)
+        for pos, _, parent in node.inputs:
+            if not needed[parent.index] or (node.index, parent.index) in invariant:
+                continue
+            partial = node.rule.partials[pos]
+            if partial is ONE or partial is NEG_ONE or value_shape(parent.value) != shape:
+                return False
+            probe = probe_call(partial, node.value, *node.args)
+            if probe is None or np.shape(probe) != shape:
+                return False
+        return True
+
+    def positive(j: int) -> None:
+        """Negate ``a{j}`` for real if it holds minus its adjoint."""
+        expand(j)
+        if j in negated:
+            code.line(f"a{j} = (-a{j})")
+            negated.discard(j)
+            own.add(j)
 
     def single_getitem(node, ct: str, args: list) -> bool:
         """``a[key]``'s adjoint for one cotangent: written into the parent's adjoint in place (a fresh
@@ -187,12 +230,13 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
             return True
         j = parent.index
         if j in tiled:  # one piece of a vector cut into consecutive slices: joined when j is swept
-            pieces.setdefault(j, {})[tiled[j][node.index]] = ct
+            pieces.setdefault(j, {})[tiled[j][node.index]] = (ct, ct_negated[0])
             return True
         key = args[1]
         value = parent.value
         dtype = value.dtype if isinstance(value, np.ndarray) and value.dtype.kind == "f" else np.dtype(np.float64)
         advanced = _advanced(node.args[1])
+        expand(j)
         if j not in own:
             if j in has:  # someone else's array (a view of U, a rule's result): copy before writing into it
                 code.line(f"a{j} = array(a{j}, {code.const(dtype, 'T')})")
@@ -201,17 +245,18 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
                 has.add(j)
             own.add(j)
         positions = _scatter_positions(value, node.args[1], node.value) if advanced else None
+        into = "-=" if ct_negated[0] != (j in negated) else "+="  # the signs of the cotangent and the buffer
         if positions is not None:
             # np.add.at with a tuple of index arrays walks the index one entry at a time; bincount over
             # the entries' flat positions (a constant) is one pass (GMM's (100, 32, 32) triangle
             # gather: 1.4 ms -> 0.4 ms)
-            code.line(f"a{j} += bincount({code.const(positions, 'F')}, "
+            code.line(f"a{j} {into} bincount({code.const(positions, 'F')}, "
                       f"ravel(broadcast_to({ct}, {value_shape(node.value)!r})), {value.size})"
                       f".reshape({value_shape(value)!r})")
         elif advanced:
-            code.line(f"add_at(a{j}, {key}, {ct})")
+            code.line(f"add_at(a{j}, {key}, {ct if into == '+=' else f'(-{ct})'})")
         else:
-            code.line(f"a{j}[{key}] += {ct}")
+            code.line(f"a{j}[{key}] {into} {ct}")
         return True
 
     def fitted(expr: str, parent) -> str:
@@ -240,7 +285,18 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
             if math.prod(pshape) <= 1024:  # a product with ones (exact) costs less than a broadcast view here
                 value = parent.value
                 dtype = value.dtype if isinstance(value, np.ndarray) and value.dtype.kind == "f" else np.float64
-                add(parent.index, fitted(f"{shaped} * {code.const(np.ones(pshape, dtype), 'ones')}", parent))
+                expr = fitted(f"{shaped} * {code.const(np.ones(pshape, dtype), 'ones')}", parent)
+                j = parent.index
+                if j not in has and fitted("", parent) == "":
+                    # written only when a step needs the whole array (see ``expand``): an elementwise
+                    # step with partials of the whole shape multiplies the small one (a loss term
+                    # sum(w * y)'s w * ct, ct a number)
+                    lazy[j] = expr, shaped
+                    has.add(j)
+                    if ct_negated[0]:
+                        negated.add(j)
+                else:
+                    add(j, expr)
             else:
                 if parent.index not in has and fitted("", parent) == "":
                     spread[parent.index] = shaped  # its adjoint is this small array broadcast
@@ -276,12 +332,20 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
         """The adjoint of a vector all of whose uses are slices tiling it: one concatenation of theirs."""
         got = pieces.pop(j)
         value = nodes[j].value
+        signs = {minus for _, minus in got.values()}
+        minus = signs == {True}  # every piece holds minus its adjoint: so does the whole
         items = []
         for start, stop in sorted(set(tiled[j].values())):
-            items.append(got.get((start, stop)) or code.const(np.zeros(stop - start, value.dtype), "z"))
+            name, negative = got.get((start, stop), (None, minus))
+            if name is None:
+                items.append(code.const(np.zeros(stop - start, value.dtype), "z"))
+            else:
+                items.append(f"(-{name})" if negative != minus else name)
         code.line(f"a{j} = {fitted(f'concatenate([{chr(44).join(items)}])', nodes[j])}")
         has.add(j)
         own.add(j)
+        if minus:
+            negated.add(j)
 
     for node in reversed(nodes):
         i = node.index
@@ -293,6 +357,7 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
         if kind == "output":
             (_, _, parent), = node.inputs
             if i in has:
+                positive(i)
                 parts.setdefault(parent.index, {})[node.rule.i] = f"a{i}"
             continue
         if isinstance(node.value, tuple):
@@ -302,8 +367,15 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
             ct = "(" + ", ".join(items.get(j, "None") for j in range(len(node.value))) + ",)"
         elif i in has:
             ct = f"a{i}"
+            if kind not in ("elementwise", "linear"):  # a custom rule's step need not be linear in ct
+                positive(i)
+            elif i in lazy and kind == "elementwise" and whole_partials(node):
+                ct = lazy.pop(i)[1]  # the small array: each partial broadcasts it to the whole shape
+            else:
+                expand(i)
         else:
             continue
+        ct_negated[0] = i in negated
         shape = value_shape(node.value)
         args = arguments(node, code, value_of)
         spread_names = {f"a{i}": spread[i]} if i in spread and i not in own and i in has else {}
@@ -314,19 +386,33 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
                 partial = node.rule.partials[pos]
                 pshape = value_shape(parent.value)
                 summed = None  # p * ct summed down to the parent's shape as one einsum
+                negate = False
                 if partial is ONE:
                     c = ct
+                elif partial is NEG_ONE and not directions:  # the sign folded (see add)
+                    c = ct if pshape == shape else f"sum_to({ct}, {pshape!r})"
+                    add(parent.index, c, negate=True)
+                    continue
                 elif partial is NEG_ONE:
-                    c = f"(-{ct})" if pshape == shape or directions else f"(-sum_to({ct}, {pshape!r}))"
-                    if pshape != shape and not directions:  # negated after summing: a pass over the small array
-                        add(parent.index, c)
-                        continue
+                    c = f"(-{ct})"
                 else:
                     probe = probe_call(partial, node.value, *node.args)
                     p = f"{code.const(partial, 'p')}({value_of(i)}, {', '.join(args)})"
                     picked = selected_argument(node, pos, probe)
+                    inline = _INLINE_PARTIALS.get(partial) if not directions and not node.kwargs else None
                     if picked is not None and not directions:  # the partial is an argument: no call
                         p = value_of(i) if picked == 0 else args[picked - 1]
+                    elif inline is not None and len(args) == inline[0] and probe is not None:
+                        # a common partial written out: no Python call, its sign folded
+                        how, p, negate = inline[1](value_of(i), *args)
+                        if how == "divide":  # ct / y rather than (1 / y) * ct
+                            c = f"{ct} / {p}"
+                            if np.broadcast_shapes(np.shape(probe), pshape) != shape:
+                                c = f"{fit_name}({c}, {value_of(parent.index)})"
+                            elif pshape != shape:
+                                c = f"sum_to({c}, {pshape!r})"
+                            add(parent.index, c, negate=negate)
+                            continue
                     elif not directions and node.func is np.power and pos == 0 and len(node.args) == 2 \
                             and type(node.args[1]) in (int, float) and node.args[1] == 2 and not node.kwargs:
                         p = f"(2.0 * {args[0]})"  # _power_base's 2 * x ** 1, one pass instead of two
@@ -343,7 +429,7 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
                     c = summed
                 elif pshape != shape:
                     c = f"unbroadcast({c}, {pshape!r})" if directions else f"sum_to({c}, {pshape!r})"
-                add(parent.index, c)
+                add(parent.index, c, negate=negate)
         elif kind == "linear":
             kw = keywords(node, code)
             if not directions and node.func is operator.getitem and not kw and single_getitem(node, ct, args):
@@ -385,8 +471,27 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
                     add(parent.index, f"{fit_name}(s{i}[{slot}], {value_of(parent.index)})")
 
     x = rec.x_node
+    positive(x)
     code.line(f"return v{out}, {'a' + str(x) if x in has else 'None'}")
     return code.compile("reverse", parameters(rec) + ["U"], release=True)
+
+
+def _inline_partial_table() -> dict:
+    """The rule table's partials of a few common ufuncs as source text for one cotangent:
+    ``{partial: (number of arguments, text(o, *args) -> (how, text, negate))}``; ``how`` "times": the
+    contribution is ``text * ct``; "divide": ``ct / text``; ``negate``: times -1 (folded, see ``add``)."""
+    from ..rules import TABLE
+    divide, log, tanh, sqrt = (TABLE[u].partials for u in (np.divide, np.log, np.tanh, np.sqrt))
+    return {
+        divide[0]: (2, lambda o, x, y: ("divide", y, False)),                # 1 / y
+        divide[1]: (2, lambda o, x, y: ("times", f"({o} / {y})", True)),     # -o / y
+        log[0]: (1, lambda o, x: ("divide", x, False)),                      # 1 / x
+        tanh[0]: (1, lambda o, x: ("times", f"(1.0 - {o} * {o})", False)),   # 1 - o^2
+        sqrt[0]: (1, lambda o, x: ("divide", f"(2.0 * {o})", False)),        # 0.5 / o
+    }
+
+
+_INLINE_PARTIALS = _inline_partial_table()
 
 
 def backward_uses(nodes: list, needed: list) -> dict:
