@@ -400,6 +400,8 @@ GRADIENTS = {
     - np.sum(np.linalg.solve(np.diag(x[:3] + 2.0), -x[3:])),
     "mixed_sign_slices": lambda x: (lambda v: np.sum(np.tanh(v[:3])) - np.sum(v[3:6] * v[9:]) + np.sum(np.exp(v[6:9])))(
         np.concatenate([x, x[::-1]]) * 2.0),
+    "mostly_negated_slices": lambda x: (lambda v: np.sum(np.exp(v[6:9])) - np.sum(np.tanh(v[:3]))
+                                        - np.sum(v[3:6] * v[9:]))(np.concatenate([x, x[::-1]]) * 2.0),
     "negated_slices": lambda x: -_gates(np.concatenate([x, x[::-1]]) * 2.0 + 1.0, overlap=False) / 3.0,
     # small sums whose adjoint a product takes as the number it is, or written out where a step needs it
     "small_sums": lambda x: np.sum(x * x[::-1]) * 3.0 - np.sum(np.exp(x) + 1.0) + np.sum(np.sin(x) / (x + 2.0))

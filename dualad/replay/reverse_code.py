@@ -332,8 +332,8 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
         """The adjoint of a vector all of whose uses are slices tiling it: one concatenation of theirs."""
         got = pieces.pop(j)
         value = nodes[j].value
-        signs = {minus for _, minus in got.values()}
-        minus = signs == {True}  # every piece holds minus its adjoint: so does the whole
+        signs = [minus for _, minus in got.values()]
+        minus = 2 * sum(signs) > len(signs)  # most pieces hold minus their adjoint: so does the whole
         items = []
         for start, stop in sorted(set(tiled[j].values())):
             name, negative = got.get((start, stop), (None, minus))
