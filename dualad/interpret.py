@@ -110,6 +110,8 @@ class Interpreter:
                 return call_composite(entry.impl, args, kwargs)  # a float dtype= applied around it
             return entry.impl(*args, **kwargs)
         if kind is NoDerivative:  # orders, positions, predicates: value-dependent decisions
+            if entry.structural:  # np.shape, np.ndim: fixed by the inputs' shapes, not a decision
+                return func(*strip(args), **strip(kwargs))
             return note(func_name(func), func(*strip(args), **strip(kwargs)), (func, args, kwargs))
         return self.route(func, entry, args, kwargs, self.top(args))
 

@@ -129,7 +129,9 @@ class ZeroDerivative:
 
 @dataclass(frozen=True)
 class NoDerivative:
-    pass
+    # True: the result depends on shapes and dtypes only (np.shape, np.ndim, np.result_type), which
+    # the inputs' shapes and dtypes fix: not a value-dependent decision, so never logged as one
+    structural: bool = False
 
 
 @dataclass
@@ -370,11 +372,14 @@ for _f in (np.floor, np.ceil, np.trunc, np.rint, np.round, np.around, np.fix,
 for _f in (np.isnan, np.isinf, np.isfinite, np.signbit, np.greater, np.greater_equal, np.less,
            np.less_equal, np.equal, np.not_equal, np.logical_and, np.logical_or, np.logical_xor,
            np.logical_not, np.argmax, np.argmin, np.argsort, np.nonzero, np.flatnonzero, np.argwhere,
-           np.count_nonzero, np.shape, np.ndim, np.size, np.searchsorted, np.isclose, np.allclose,
-           np.array_equal, np.array_equiv, np.any, np.all, np.iscomplexobj, np.isrealobj, np.isreal,
-           np.iscomplex, np.isneginf, np.isposinf, np.result_type, np.min_scalar_type, np.may_share_memory,
-           np.shares_memory, np.argpartition, np.lexsort, np.digitize):
+           np.count_nonzero, np.searchsorted, np.isclose, np.allclose,
+           np.array_equal, np.array_equiv, np.any, np.all, np.isreal,
+           np.iscomplex, np.isneginf, np.isposinf, np.argpartition, np.lexsort, np.digitize):
     TABLE[_f] = NoDerivative()
+# queries of shapes, dtypes and memory: the same answer at every x of the same shape and dtype
+for _f in (np.shape, np.ndim, np.size, np.iscomplexobj, np.isrealobj, np.result_type, np.min_scalar_type,
+           np.may_share_memory, np.shares_memory):
+    TABLE[_f] = NoDerivative(structural=True)
 
 
 # --------------------------------------------------------------------------- linear
