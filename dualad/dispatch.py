@@ -24,7 +24,7 @@ from .interpret import Interpreter
 from .subclasses import refuse_array_subclass
 from .decisions import note_composite, note_index
 from .keywords import stack_nested
-from .rules import NEG_ONE, ONE, TABLE, Custom, Elementwise, setitem_tangent
+from .rules import NEG_ONE, ONE, TABLE, Custom, Elementwise, Linear, setitem_tangent
 
 _GETITEM = TABLE[operator.getitem]
 _GETITEM_FUNC = operator.getitem
@@ -124,12 +124,48 @@ def ufunc_call(ufunc, inputs: tuple) -> Any:
         kernel = BINARY_KERNELS.get(ufunc)
         if kernel is not None:
             return kernel(inputs[0], inputs[1])
+        rule = TABLE.get(ufunc)
+        if type(rule) is Linear:  # W @ x: a float64 array and a Dual of one (else None: the skeleton's way)
+            result = _linear_pair(ufunc, rule, inputs[0], inputs[1])
+            if result is not None:
+                return result
     elif len(inputs) == 1 and type(inputs[0]) is Dual:
         return unary_call(ufunc, inputs[0])
     rule = TABLE.get(ufunc)
     if type(rule) is not Elementwise:
         return FORWARD.apply_ufunc(ufunc, "__call__", inputs, {})
     return _general(ufunc, rule, inputs, None)
+
+
+def _linear_pair(ufunc, rule: Linear, a, b) -> Any:
+    """``ufunc(a, b)`` for a Linear two-input ufunc (``W @ x``) of a float64 ndarray and a Dual whose
+    value is one, or None for anything else (then the skeleton's general route runs).
+
+    What :func:`apply_rule` does for these operands, without the skeleton's questions that they
+    answer already: one Dual (no other level, no outer engine), plain ndarrays (no subclass, no
+    complex values), no keywords, and a ufunc's result is a new array (never a view to register).
+    """
+    if type(b) is Dual and type(a) is _ARRAY:
+        d, position = b, 1
+    elif type(a) is Dual and type(b) is _ARRAY:
+        d, position = a, 0
+    else:
+        return None
+    value, t = d.value, d.tangent
+    if type(value) is not _ARRAY or value.dtype is not _FLOAT64 or (a if position else b).dtype is not _FLOAT64:
+        return None
+    if type(t) is not _ARRAY and getattr(type(t), "dense", None) is None:  # (a nested Dual, a tape value)
+        return None
+    linear_map = rule.tangent.get(position)
+    if linear_map is None:
+        return None  # (the skeleton raises the rule's refusal)
+    batched = t.ndim > value.ndim
+    values = (a, value) if position else (value, b)
+    out = ufunc(*values)
+    tangent = linear_map(t if batched else t[..., None], *values)
+    if tangent.dtype is not _FLOAT64:  # (as _wrap: the value's dtype)
+        tangent = tangent.astype(_FLOAT64)
+    return Dual._make(out, tangent if batched else tangent[..., 0], d.tag)
 
 
 def binary_kernel(ufunc) -> Any:
@@ -280,6 +316,7 @@ def _general(ufunc, rule: Elementwise, inputs: tuple, op) -> Any:
 
 
 _F64 = np.float64  # (module globals: one lookup each on the per-operation paths)
+_new_object = object.__new__
 _isfinite = math.isfinite
 _vdot = np.vdot
 #: the operators' kernels, one per scalar operator (see :func:`binary_kernel`)
@@ -314,15 +351,30 @@ def unary_call(ufunc, x: Dual) -> Any:
             p = partial(out, value)
         except FloatingPointError:
             p = partial_at(partial, out, value)
-        # batched: the tangent carries a trailing axis of directions (ndarray ranks read
-        # directly: two common.ndim calls cost more than the rest of this branch's bookkeeping)
-        if type(t) is _ARRAY and type(value) is _ARRAY:
-            tangent = _scale(p, t, t.ndim > value.ndim)
-        else:
-            tangent = _scale(p, t, _ndim(t) > _ndim(value))
+        tangent = None
+        if type(p) is _ARRAY and type(value) is _ARRAY and p.dtype is _FLOAT64 and _isfinite(_vdot(p, p)):
+            # array code's commonest case, _scale's first branch inline: a finite float64 partial
+            # (p . p finite: see common.all_finite) times an array tangent, or a storage format's rows
+            if type(t) is _ARRAY:  # batched (a trailing axis of directions): the partial broadcast over it
+                tangent = (p[..., None] if t.ndim > value.ndim and p.ndim else p) * t
+            else:
+                scale_rows = getattr(type(t), "scale_rows", None)  # the storage-format protocol (dualad.diagonal)
+                if scale_rows is not None:
+                    tangent = scale_rows(t, p)
+        if tangent is None:  # anything else: _scale's general cases (0 x inf by chain_product)
+            # batched: the tangent carries a trailing axis of directions (ndarray ranks read
+            # directly: two common.ndim calls cost more than the rest of this branch's bookkeeping)
+            if type(t) is _ARRAY and type(value) is _ARRAY:
+                tangent = _scale(p, t, t.ndim > value.ndim)
+            else:
+                tangent = _scale(p, t, _ndim(t) > _ndim(value))
     dtype = out.dtype
     if dtype is _FLOAT64 and tangent.dtype is _FLOAT64:  # float64 in, float64 out: nothing to cast
-        return Dual._make(out, tangent, x.tag)
+        result = _new_object(Dual)  # (Dual._make inline: one call fewer per operation)
+        result.value = out
+        result.tangent = tangent
+        result.tag = x.tag
+        return result
     if tangent.dtype != dtype and dtype.kind == "f":
         if tangent.dtype.kind == "c":  # a real result of a complex input: its own rule
             return _complex_elementwise(ufunc, rule, (x,), x.tag, (value,), out)

@@ -14,13 +14,13 @@ import numpy as np
 
 from .arraylike import ArrayLike, primal as _primal
 from .common import as_real_array, ndim as _ndim
-from .diagonal import DiagonalTangent
+from .diagonal import DiagonalTangent, dense as _dense
 from .dual import Dual, new_tag
 from .errors import InputError, NondeterministicError, OutputError, UnsupportedFunctionError, describe
 from .lifetime import check_tag, escaped, finish_tag
 
 __all__ = ["jvp", "derivative", "jacobian", "gradient", "hessian", "auto_chunk_size", "CHUNK_BYTES",
-           "jacobian_columns", "push_forward", "check_chunk_size", "same_value"]
+           "jacobian_columns", "push_forward", "check_chunk_size", "same_value", "array_jacobian"]
 
 #: Byte budget of the seed tangent block (n inputs x chunk directions) in one pass.
 #: Below it every column is seeded at once; above it the columns go in chunks, so
@@ -208,8 +208,13 @@ def _identity(n: int, dtype: np.dtype) -> np.ndarray:
 def _seed(x, start: int, stop: int, tag: int) -> Dual:
     n = math.prod(x.shape)
     k = stop - start
-    if type(x) is np.ndarray and x.ndim == 1 and k == n >= DIAGONAL_SEED_MIN:
-        return Dual._make(x, DiagonalTangent(np.ones(n, dtype=x.dtype)), tag)
+    if type(x) is np.ndarray and x.ndim == 1 and k == n:  # the whole identity of a vector (the common seed)
+        if n >= DIAGONAL_SEED_MIN:
+            ones = np.empty(n, dtype=x.dtype)  # (np.ones is a Python function around these two C calls)
+            ones.fill(1.0)
+            return Dual._make(x, DiagonalTangent(ones), tag)
+        if n <= _IDENTITY_MAX:  # (n, n) already: no reshape
+            return Dual._make(x, _identity(n, x.dtype).copy(), tag)  # a fresh, writable seed: f may write into x
     dtype = _dtype(x)
     if k == n and n <= _IDENTITY_MAX:
         block = _identity(n, dtype).copy()  # a fresh, writable seed: f may write into x
@@ -220,12 +225,16 @@ def _seed(x, start: int, stop: int, tag: int) -> Dual:
     return Dual._make(x, block.reshape(shape + (k,)), tag)
 
 
-def _columns_pass(f: Callable, x, start: int, stop: int, dtype) -> tuple[Any, Any]:
-    """One pass seeding columns ``start .. stop``: ``(f(x), J[:, start:stop] as an (m, k) block)``."""
+def _columns_pass(f: Callable, x, start: int, stop: int, dtype, outputs=None) -> tuple[Any, Any]:
+    """One pass seeding columns ``start .. stop``: ``(f(x), J[:, start:stop] as an (m, k) block)``
+    (``outputs``: see :func:`array_jacobian`)."""
     # a tag per pass: a Dual kept from an earlier pass (seeded with other columns) raises
     tag = new_tag()
     try:
-        y = f(_seed(x, start, stop, tag))
+        seed = _seed(x, start, stop, tag)
+        y = f(seed)
+        if outputs is not None and type(y) is not Dual:
+            y = outputs(seed, y)
     finally:
         finish_tag(tag, "dualad.jacobian")
     value, t = split_output(y, tag, stop - start, dtype)
@@ -301,7 +310,7 @@ def jacobian(f: Callable, x: Any, *, chunk_size: int | None = None, executor: An
     array([[0.+2.j]])
     """
     if type(x) is np.ndarray and x.dtype.kind == "f" and executor is None and not holomorphic:
-        return _jacobian(f, x.copy(), chunk_size)  # the common call: a private copy (as_input), nothing to vet
+        return _jacobian(f, x.copy(), chunk_size, None)  # the common call: a private copy (as_input), nothing to vet
     if holomorphic or is_complex_point(x):
         x = as_input(x, complex_ok=True)
         complex_input(x, holomorphic, "dualad.jacobian")
@@ -309,14 +318,36 @@ def jacobian(f: Callable, x: Any, *, chunk_size: int | None = None, executor: An
             raise InputError("dualad.jacobian(..., holomorphic=True) runs serially; remedy: leave executor out")
         from .wirtinger import holomorphic_only
         with holomorphic_only("dualad.jacobian"):
-            return _jacobian(f, x, chunk_size)
+            return _jacobian(f, x, chunk_size, None)
     if executor is not None:
         from .parallel import jacobians  # lazy: the parallel machinery costs nothing unless asked for
         return jacobians.forward_jacobian(f, x, chunk_size=chunk_size, executor=executor)
-    return _jacobian(f, as_input(x), chunk_size)
+    return _jacobian(f, as_input(x), chunk_size, None)
 
 
-def _jacobian(f: Callable, x: Any, chunk_size: int | None):
+def array_jacobian(f: Callable, x: Any, outputs: Callable[[Any, Any], Any], **options: Any):
+    """``jacobian(f, x, **options)`` with ``outputs(seed, y)`` applied to each output of ``f`` that is
+    not a Dual (the value forms flatten containers there); a Dual output goes to the core as it is.
+
+    The value forms' single-array call (:func:`dualad.valueforms.jacobian`): for a float ndarray no
+    wrapper runs around ``f``, so the common call pays nothing for the containers it does not return.
+
+    >>> import numpy as np
+    >>> array_jacobian(np.sin, np.zeros(2), lambda seed, y: y)
+    array([[1., 0.],
+           [0., 1.]])
+    """
+    if type(x) is np.ndarray and x.dtype.kind == "f" and options.get("executor") is None \
+            and not options.get("holomorphic"):
+        return _jacobian(f, x.copy(), options.get("chunk_size"), outputs)  # (as jacobian's own short path)
+    return jacobian(lambda z: _through(outputs, z, f(z)), x, **options)
+
+
+def _through(outputs, z, y):
+    return y if type(y) is Dual else outputs(z, y)
+
+
+def _jacobian(f: Callable, x: Any, chunk_size: int | None, outputs):
     xshape = x.shape
     n = math.prod(xshape)
     dtype = x.dtype if type(x) is np.ndarray else _dtype(x)
@@ -327,11 +358,23 @@ def _jacobian(f: Callable, x: Any, chunk_size: int | None):
     if chunk >= n:  # every column in one pass (the common case): f(x)'s tangent is J already
         tag = new_tag()
         try:
-            y = f(_seed(x, 0, n, tag))
+            seed = _seed(x, 0, n, tag)
+            y = f(seed)
+            if outputs is not None and type(y) is not Dual:
+                y = outputs(seed, y)
         finally:
             finish_tag(tag, "dualad.jacobian")
-        t = split_output(y, tag, n, dtype)[1]
-        J = t.reshape(t.shape[:-1] + xshape)
+        t = None
+        if type(y) is Dual and y.tag == tag and type(y.value) is np.ndarray:  # an array output (split_output inline)
+            t = y.tangent
+            if type(t) is not np.ndarray:  # a storage format (DiagonalTangent) as its dense array
+                t = _dense(t) if t.ndim == y.value.ndim + 1 else None
+            elif t.ndim != y.value.ndim + 1:
+                t = None
+        if t is None:  # anything else: lists, constants, scalars, nested Duals
+            t = split_output(y, tag, n, dtype)[1]
+        # (a 1-D x: J is the tangent itself, t.shape[:-1] + xshape being its shape)
+        J = t if len(xshape) == 1 and type(t) is np.ndarray else t.reshape(t.shape[:-1] + xshape)
         if type(J) is np.ndarray and not J.flags.writeable:
             J = J.copy()  # a broadcast tangent is a read-only view; the caller gets an array of its own
         return J
@@ -341,7 +384,7 @@ def _jacobian(f: Callable, x: Any, chunk_size: int | None):
     J = None
     for start in starts:
         stop = min(n, start + chunk)
-        value, t = _columns_pass(f, x, start, stop, dtype)
+        value, t = _columns_pass(f, x, start, stop, dtype, outputs)
         if start == 0:
             first = value
         else:

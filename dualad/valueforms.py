@@ -540,19 +540,18 @@ def jacobian(f: Callable[..., Any], x: Any, /, *more: Any, argnums: int | Sequen
         raise not_callable(f, "jacobian")
     if (not more and type(x) in PLAIN_INPUTS and type(argnums) is int and argnums == 0 and has_aux is False
             and (not kwargs or (kwargs.keys() <= core_options(forward.jacobian) and kwargs.get("executor") is None))):
-        # the single-array call of old, at the cost of one closure: the output goes to the core as
-        # it is, unless it turns out to be a container
+        # the single-array call of old: a Dual output goes to the core as it is, anything else
+        # through `outputs` (one closure per call, called only for outputs that are not a Dual)
         tree: Call | None = None
 
-        def g(z: Any) -> Any:
+        def outputs(z: Any, y: Any) -> Any:
             nonlocal tree
-            y = f(z)
-            if type(y) is Dual or one_array(y):
+            if one_array(y):
                 return y
             if tree is None:
                 tree = Call(f, (z,), {}, 0, False, "jacobian")
             return tree.output(y)
-        J = forward.jacobian(g, x, **kwargs) if kwargs else forward.jacobian(g, x)  # (** copies even {})
+        J = forward.array_jacobian(f, x, outputs, **kwargs) if kwargs else forward.array_jacobian(f, x, outputs)
         return J if tree is None else tree.jacobian(J)
     options, f_kwargs = split_options(forward.jacobian, kwargs) if kwargs else (kwargs, kwargs)
     return jacobian_call(forward.jacobian, f, (x, *more), f_kwargs, argnums, has_aux, options, "jacobian")

@@ -332,3 +332,103 @@ def test_unary_ufunc_nested_second_derivative():
     x = np.array([0.2, -0.4, 1.1])
     H = dualad.hessian(lambda v: np.sum(np.sin(v) * np.exp(v)), x)
     np.testing.assert_allclose(H, np.diag(2 * np.cos(x) * np.exp(x)), rtol=1e-13, atol=1e-15)
+
+
+# ----------------------------------------------------------------------------- array code's short paths
+# np.sin(x) on an array tangent, W @ x of a float64 array and a Dual, and jacobian's output read inline
+# each have a short path in front of the general one: these compare them with the general path's
+# conventions (0 x inf, dense semantics of the diagonal seed) and with central differences.
+def _general_scale(partial, tangent):
+    from dualad.common import chain_product
+    with np.errstate(invalid="ignore"):
+        return chain_product(partial[:, None], tangent)
+
+
+@pytest.mark.parametrize("n", [3, 20])  # the dense seed, and the diagonal one
+@pytest.mark.parametrize("ufunc, partial", [
+    (np.sqrt, lambda v: 0.5 / np.sqrt(v)), (np.log, lambda v: 1.0 / v), (np.arcsin, lambda v: 1 / np.sqrt(1 - v * v))],
+    ids=["sqrt", "log", "arcsin"])
+def test_unary_array_path_with_non_finite_partials_keeps_dense_semantics(ufunc, partial, n):
+    x = np.linspace(0.1, 0.9, n)
+    x[1] = 0.0 if ufunc is not np.arcsin else 1.0  # an infinite partial
+    x[2] = -1.0 if ufunc is not np.arcsin else 2.0  # a NaN value (and a NaN partial, except log's -1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        J = dualad.jacobian(ufunc, x)
+        expected = _general_scale(partial(x), np.eye(n))
+    same(J, expected)
+    assert J[1, 0] == 0.0 and J[2, 0] == 0.0  # 0 (not NaN) off the diagonal, as the convention says
+    assert np.isinf(J[1, 1]) and (np.isnan(J[2, 2]) or ufunc is np.log)
+
+
+def test_unary_array_path_on_a_dense_tangent_equals_the_general_product():
+    x = np.array([0.0, 4.0, 1.0])
+    t = np.array([[0.0, 0.0], [1.0, 2.0], [3.0, 0.0]])  # row 0 is zero where the partial is infinite
+    with np.errstate(divide="ignore"):
+        z = np.sqrt(Dual(x, t))
+    same(z.tangent, _general_scale(0.5 / np.sqrt(np.where(x == 0, 1.0, x)) * np.where(x == 0, np.inf, 1.0), t))
+    assert (z.tangent[0] == 0.0).all()
+    z = np.sin(Dual(x, t[:, 0]))  # one direction: no trailing axis
+    same(z.tangent, np.cos(x) * t[:, 0])
+
+
+def same(a, b):
+    """Equal values, shapes and dtypes (NaN equal to NaN)."""
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.shape == b.shape and a.dtype == b.dtype
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("n", [3, 20])
+@pytest.mark.parametrize("form", ["W @ x", "x @ W", "M @ X", "X @ M"])
+def test_matmul_of_an_array_and_a_dual_equals_the_hand_jacobian(form, n):
+    rng = np.random.default_rng(n)
+    W = rng.standard_normal((4, n))
+    x = rng.standard_normal(n)
+    f = {"W @ x": lambda v: W @ v, "x @ W": lambda v: v @ W.T,
+         "M @ X": lambda v: W[:, :2] @ v.reshape(2, -1) if n % 2 == 0 else W[:, :1] @ v.reshape(1, -1),
+         "X @ M": lambda v: v.reshape(-1, 1) @ W[:1, :1]}[form]
+    J = dualad.jacobian(f, x)
+    np.testing.assert_allclose(J, central_jacobian(f, x), rtol=1e-7, atol=1e-8)
+    if form in ("W @ x", "x @ W"):
+        same(J, W)  # a linear map's Jacobian is the matrix itself, bit for bit
+    # one direction (no trailing axis) and the skeleton's route (a float32 matrix) agree with it
+    v = rng.standard_normal(n)
+    np.testing.assert_allclose(dualad.jvp(f, x, v)[1], J @ v, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [3, 20])
+def test_matmul_with_a_non_finite_matrix_gives_the_dense_products(n):
+    # W @ I computed densely has inf * 0 = NaN in a row holding an inf: the short path must agree
+    W = np.arange(3.0 * n).reshape(3, n)
+    W[1, 0] = np.inf
+    with np.errstate(invalid="ignore"):
+        J = dualad.jacobian(lambda v: W @ v, np.ones(n))
+        expected = W @ np.eye(n)
+    same(J, expected)
+    assert np.isnan(J[1, 1]) and (J[0] == W[0]).all()
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # np.matrix
+def test_matmul_of_other_operands_takes_the_general_route():
+    W = np.array([[1.0, 2.0], [3.0, 4.0]])
+    x = np.array([0.5, -1.0])
+    J32 = dualad.jacobian(lambda v: W.astype(np.float32) @ v, x)  # mixed dtypes: numpy's promotion
+    same(J32, W)
+    with pytest.raises(dualad.DualadError):
+        dualad.jacobian(lambda v: np.matrix(W) @ v, x)  # np.matrix: refused by name, as before
+    # two Duals of one tag: the product rule
+    np.testing.assert_allclose(dualad.jacobian(lambda v: np.outer(v, v) @ v, x),
+                               central_jacobian(lambda v: np.outer(v, v) @ v, x), rtol=1e-7)
+
+
+@pytest.mark.parametrize("chunk", [None, 2])
+def test_container_outputs_through_the_array_path(chunk):
+    x = np.array([0.3, -0.4, 1.2])
+    f = lambda v: {"s": np.sin(v), "first": v[0] * v[1], "pair": (v[2], np.exp(v))}  # noqa: E731
+    J = dualad.jacobian(f, x, chunk_size=chunk)
+    np.testing.assert_allclose(J["s"], np.diag(np.cos(x)), rtol=1e-14)
+    np.testing.assert_allclose(J["first"], [x[1], x[0], 0.0])
+    np.testing.assert_allclose(J["pair"][0], [0.0, 0.0, 1.0])
+    np.testing.assert_allclose(J["pair"][1], np.diag(np.exp(x)), rtol=1e-14)
+    # a list input takes the general way to the same core
+    np.testing.assert_allclose(dualad.jacobian(f, list(x), chunk_size=chunk)["s"], J["s"])
