@@ -232,8 +232,56 @@ def binary_kernel(ufunc) -> Any:
                 c = p * t if (type(p) is _F64 or type(p) is float) and _isfinite(p) \
                     else _scale(p, t, True)
             return Dual._make(out, c if tangent is None else tangent + c, tag)
+        if type(a) is not type(b):  # one Dual and a constant (x + b, 2.0 * x): array code's short path
+            result = _array_pair(ufunc, rule, a, b)
+            if result is not None:
+                return result
         return _general(ufunc, rule, (a, b), op)
     return kernel
+
+
+def _array_pair(ufunc, rule: Elementwise, a, b) -> Any:
+    """``ufunc(a, b)`` for one Dual of a float64 array (ndim >= 1) and a constant that does not widen
+    it: a float64 array of its shape or of trailing part of it (a bias row), a Python float or int,
+    or a float64 scalar; None for anything else (then :func:`_general` runs).
+
+    What :func:`_general` does for these operands, without its questions that they answer already:
+    one Dual (no other level), the result has the Dual's shape (no tangent to broadcast) and is
+    float64 (no complex value, no cast).
+    """
+    if type(a) is Dual:
+        d, c, position = a, b, 0
+    elif type(b) is Dual:
+        d, c, position = b, a, 1
+    else:
+        return None
+    value = d.value
+    if type(value) is not _ARRAY or value.dtype is not _FLOAT64 or not value.ndim:
+        return None
+    kind = type(c)
+    if kind is _ARRAY:
+        if c.dtype is not _FLOAT64 or (c.shape != value.shape and (
+                c.ndim > value.ndim or c.shape != value.shape[value.ndim - c.ndim:])):
+            return None
+    elif kind is not float and kind is not _F64 and kind is not int:
+        return None
+    partial = rule.partials[position]
+    if partial is None:
+        return None  # (the general path raises the refusal)
+    values = (c, value) if position else (value, c)
+    out = ufunc(*values)
+    t = d.tangent
+    if partial is ONE:
+        tangent = t
+    elif partial is NEG_ONE:
+        tangent = -t
+    else:
+        try:  # the plain call: partial_at only if the caller's np.errstate trapped (zero-cost try)
+            p = partial(out, *values)
+        except FloatingPointError:
+            p = partial_at(partial, out, *values)
+        tangent = _scale(p, t, t.ndim > value.ndim)
+    return Dual._make(out, tangent, d.tag)
 
 
 def _general(ufunc, rule: Elementwise, inputs: tuple, op) -> Any:

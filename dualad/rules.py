@@ -301,7 +301,15 @@ def _power_exponent(out, x, y):
 _ew(np.add, ONE, ONE)
 _ew(np.subtract, ONE, NEG_ONE)
 _ew(np.multiply, lambda o, x, y: y, lambda o, x, y: x)
-_ew(np.divide, lambda o, x, y: 1.0 / y, lambda o, x, y: -o / y, domain=((-2.0, 2.0), (0.5, 2.0)))
+def _divide_numerator(o, x, y):
+    """d(x / y)/dx = 1 / y, with numpy's inf (not Python's ZeroDivisionError) for a plain zero ``y``."""
+    try:
+        return 1.0 / y
+    except ZeroDivisionError:  # y a Python number 0 (x / 0.0): numpy's division, as the value had
+        return np.divide(1.0, y)
+
+
+_ew(np.divide, _divide_numerator, lambda o, x, y: -o / y, domain=((-2.0, 2.0), (0.5, 2.0)))
 _ew(np.negative, NEG_ONE)
 _ew(np.positive, ONE)
 _ew(np.power, _power_base, _power_exponent, domain=((0.2, 2.0), (-2.0, 2.0)),

@@ -432,3 +432,60 @@ def test_container_outputs_through_the_array_path(chunk):
     np.testing.assert_allclose(J["pair"][1], np.diag(np.exp(x)), rtol=1e-14)
     # a list input takes the general way to the same core
     np.testing.assert_allclose(dualad.jacobian(f, list(x), chunk_size=chunk)["s"], J["s"])
+
+
+_PAIR_OPS = [("+", np.add), ("-", np.subtract), ("*", np.multiply), ("/", np.divide), ("**", np.power)]
+_PAIR_CONSTANTS = {"same shape": np.array([[0.5, 2.0, -1.5], [3.0, 0.25, 1.0]]), "row": np.array([1.5, -0.5, 2.0]),
+                   "float": 1.75, "int": 3, "float64": np.float64(-0.5), "zero": 0.0}
+
+
+@pytest.mark.parametrize("constant", list(_PAIR_CONSTANTS), ids=list(_PAIR_CONSTANTS))
+@pytest.mark.parametrize("name, ufunc", _PAIR_OPS, ids=[o[0] for o in _PAIR_OPS])
+@pytest.mark.parametrize("tangent", ["batched", "one direction", "diagonal"])
+def test_array_and_constant_operators_equal_the_general_path(name, ufunc, constant, tangent):
+    from dualad.dispatch import _general
+    from dualad.diagonal import DiagonalTangent
+    from dualad.rules import TABLE
+
+    c = _PAIR_CONSTANTS[constant]
+    value = np.array([[0.7, 0.0, 1.3], [2.2, 0.4, 0.9]])
+    if tangent == "diagonal":
+        value = value[0]
+        if type(c) is np.ndarray:
+            c = c[-1]
+        t = DiagonalTangent(np.array([1.0, 2.0, -1.0]))
+    else:
+        t = np.arange(12.0).reshape(2, 3, 2) - 4.0 if tangent == "batched" else np.arange(6.0).reshape(2, 3) - 2.0
+    for operands in ((Dual(value, np.asarray(t)), c), (c, Dual(value, np.asarray(t)))):
+        if tangent == "diagonal":  # (the same Duals with the storage format as their tangent)
+            operands = tuple(Dual._make(o.value, t, o.tag) if isinstance(o, Dual) else o for o in operands)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fast = ufunc(*operands)
+            general = _general(ufunc, TABLE[ufunc], operands, None)
+        same(fast.value, general.value)
+        same(fast.tangent, general.tangent)
+        assert fast.tag == general.tag
+
+
+def test_array_and_constant_operators_by_central_differences():
+    W = np.array([[0.5, 2.0, -1.5], [3.0, 0.25, 1.0]])
+    f = lambda v: ((2.0 - v.reshape(2, 3)) * W / 3 + W ** 2 - 1.5 / (v.reshape(2, 3) + 4.0)) ** 2  # noqa: E731
+    x = np.linspace(0.2, 1.2, 6)
+    np.testing.assert_allclose(dualad.jacobian(f, x), central_jacobian(f, x), rtol=1e-7, atol=1e-9)
+    x20 = np.linspace(0.2, 1.2, 20)  # the diagonal seed
+    g = lambda v: (3.0 * v - np.arange(20.0)) / 2 + v ** 3  # noqa: E731
+    np.testing.assert_allclose(dualad.jacobian(g, x20), central_jacobian(g, x20), rtol=1e-7, atol=1e-9)
+
+
+DIAGONAL_INF = np.where(np.eye(2, dtype=bool), np.inf, 0.0)  # inf x 0 off the diagonal is 0 (the convention)
+
+
+@pytest.mark.parametrize("f, expected", [(lambda v: v / 0.0, DIAGONAL_INF), (lambda v: v / 0, DIAGONAL_INF),
+                                         (lambda v: v[0] / 0.0 + v[1], np.array([np.inf, 1.0]))],
+                         ids=["array / 0.0", "array / 0", "scalar / 0.0"])
+def test_division_by_a_plain_zero_is_numpy_s_inf_in_both_modes(f, expected):
+    # was Python's ZeroDivisionError from the partial 1.0 / y; numpy gives inf (with its warning)
+    x = np.array([1.0, -2.0])
+    with np.errstate(divide="ignore"):
+        same(dualad.jacobian(f, x), expected)
+        same(dualad.tape.jacobian(f, x), expected)
