@@ -56,11 +56,25 @@ class DiagonalTangent:
            [1., 3.]])
     """
 
-    __slots__ = ("diag", "_dense")
+    __slots__ = ("diag", "_dense", "ones")
 
     def __init__(self, diag: np.ndarray):
         self.diag = diag
         self._dense = None
+        self.ones = False  # True only for an identity made by eye(): a matrix times it is the matrix itself
+
+    @classmethod
+    def eye(cls, n: int, dtype) -> "DiagonalTangent":
+        """The n x n identity (``jacobian``'s seed of a vector), known to be one: ``W @ eye`` is W's copy.
+
+        >>> DiagonalTangent.eye(2, np.float64).ones
+        True
+        """
+        diag = np.empty(n, dtype=dtype)  # (np.ones is a Python function around these two C calls)
+        diag.fill(1.0)
+        self = cls(diag)
+        self.ones = True
+        return self
 
     # ------------------------------------------------------------ the dense view
     def dense(self) -> np.ndarray:
@@ -207,10 +221,13 @@ def _matmul(a, b):
     if type(b) is DiagonalTangent:  # a @ diag(d): column j of a times d[j]
         if isinstance(a, np.ndarray) and a.ndim in (1, 2) and a.shape[-1] == len(b.diag) \
                 and a.dtype.kind in "fiu" and _finite(a):
-            return a * b.diag
+            # (times ones: a's own entries, a copy in the product's dtype, without a broadcast multiply)
+            return a.astype(np.promote_types(a.dtype, b.diag.dtype)) if b.ones else a * b.diag
         return None
     if isinstance(b, np.ndarray) and b.ndim in (1, 2) and b.shape[0] == len(a.diag) \
             and b.dtype.kind in "fiu" and _finite(b):  # diag(d) @ b: row i of b times d[i]
+        if a.ones:
+            return b.astype(np.promote_types(b.dtype, a.diag.dtype))
         return a.diag[:, None] * b if b.ndim == 2 else a.diag * b
     return None
 

@@ -81,7 +81,8 @@ def _scale(partial, tangent, batched):
         if _isfinite(partial):
             return partial * tangent
     elif type(partial) is _ARRAY:  # an array partial (array code): the same, inline
-        if partial.dtype.kind == "f" and _isfinite(_vdot(partial, partial)):  # see common.all_finite
+        if partial.dtype.kind == "f" and _isfinite(  # see common.all_finite
+                partial.dot(partial) if partial.ndim == 1 else _vdot(partial, partial)):
             if type(tangent) is not _ARRAY:  # a storage format (DiagonalTangent) may scale rows in O(n)
                 scale_rows = getattr(type(tangent), "scale_rows", None)  # its protocol (dualad.diagonal)
                 scaled = scale_rows(tangent, partial) if scale_rows is not None else None
@@ -400,7 +401,8 @@ def unary_call(ufunc, x: Dual) -> Any:
         except FloatingPointError:
             p = partial_at(partial, out, value)
         tangent = None
-        if type(p) is _ARRAY and type(value) is _ARRAY and p.dtype is _FLOAT64 and _isfinite(_vdot(p, p)):
+        if type(p) is _ARRAY and type(value) is _ARRAY and p.dtype is _FLOAT64 and _isfinite(
+                p.dot(p) if p.ndim == 1 else _vdot(p, p)):
             # array code's commonest case, _scale's first branch inline: a finite float64 partial
             # (p . p finite: see common.all_finite) times an array tangent, or a storage format's rows
             if type(t) is _ARRAY:  # batched (a trailing axis of directions): the partial broadcast over it

@@ -210,9 +210,7 @@ def _seed(x, start: int, stop: int, tag: int) -> Dual:
     k = stop - start
     if type(x) is np.ndarray and x.ndim == 1 and k == n:  # the whole identity of a vector (the common seed)
         if n >= DIAGONAL_SEED_MIN:
-            ones = np.empty(n, dtype=x.dtype)  # (np.ones is a Python function around these two C calls)
-            ones.fill(1.0)
-            return Dual._make(x, DiagonalTangent(ones), tag)
+            return Dual._make(x, DiagonalTangent.eye(n, x.dtype), tag)
         if n <= _IDENTITY_MAX:  # (n, n) already: no reshape
             return Dual._make(x, _identity(n, x.dtype).copy(), tag)  # a fresh, writable seed: f may write into x
     dtype = _dtype(x)

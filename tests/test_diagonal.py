@@ -82,6 +82,32 @@ def test_matmul_from_the_left_and_right(shape):
         same(bad @ fresh(), bad @ np.diag(D))  # NaN where the dense product has it
 
 
+@pytest.mark.parametrize("shape", [(4,), (3, 4)])
+@pytest.mark.parametrize("m_dtype, eye_dtype", [(np.float64, np.float64), (np.int64, np.float64),
+                                                (np.float32, np.float64), (np.float64, np.float32),
+                                                (np.int8, np.float32)])
+def test_matmul_with_the_identity_seed_is_the_dense_product(shape, m_dtype, eye_dtype):
+    # the seed knows it is the identity: m @ eye is m's copy, in the dense product's dtype
+    rng = np.random.default_rng(2)
+    m = (rng.standard_normal(shape) * 10).astype(m_dtype)
+    eye = DiagonalTangent.eye(4, eye_dtype)
+    assert eye.ones and not fresh().ones and not (np.cos(D) * eye).ones  # scaled: no longer the identity
+    dense = np.eye(4, dtype=eye_dtype)
+    product = m @ eye
+    same(product, m @ dense)
+    assert not np.shares_memory(product, m)  # a tangent of its own, never the caller's matrix
+    mt = np.swapaxes(m, -1, -2) if m.ndim == 2 else m
+    same(eye @ mt, dense @ mt)
+    assert not np.shares_memory(eye @ mt, mt)
+    if m.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            bad = m.copy()
+            bad.reshape(-1)[-1] = np.inf
+            same(bad @ eye, bad @ dense)  # NaN where the dense product has it (inf x 0)
+            badt = np.swapaxes(bad, -1, -2) if bad.ndim == 2 else bad
+            same(eye @ badt, dense @ badt)
+
+
 def test_column_sums_and_other_functions():
     same(np.sum(fresh(), axis=(0,)), np.sum(np.diag(D), axis=0))
     same(np.sum(fresh(), axis=0, keepdims=True), np.sum(np.diag(D), axis=0, keepdims=True))
