@@ -657,3 +657,33 @@ def test_structured_jacobian_with_a_scalar_extra_argument():
         with np.errstate(all="ignore"):
             np.testing.assert_array_equal(p(u, t), dualad.jacobian(lambda v: f(v, t), u))
     assert p.replays == 2 and p.fallbacks == 1
+
+
+def _comparing(y):  # scalar style, one branch per kind of comparison (Python operators and numpy ufuncs)
+    a = y[0] * y[1] if y[0] > 0.5 else y[0] - y[1]
+    b = y[1] ** 2 if np.less_equal(y[1], y[2]) else 3.0 * y[1]
+    c = y[2] * 2.0 if y[2] != np.float64(1.0) else y[2]
+    d = y[0] + y[2] if np.greater_equal(y[0] * y[2], -0.25) else y[0] * y[0]
+    e = y[1] if y[1] == 0.0 else y[1] * y[2]
+    return [a + b, c * d, e - a, b * (1.0 if y[2] < y[0] else -1.0)]
+
+
+def test_scalar_guards_as_python_comparisons():
+    """Comparisons of scalars in scalar-style programs are Python's operators (no ufunc call); every branch
+    flip, NaN (compares False both ways) and inf gives plain dualad.jacobian's answer."""
+    from dualad.replay.recording import record
+    from dualad.replay.scalar_code import scalar_program
+    x0 = np.array([0.7, 0.3, 0.9])
+    source = scalar_program(record(_comparing, (x0,), 0)).source
+    assert "g_" not in source and " > " in source and " <= " in source and " != " in source
+    p = dualad.prepare(_comparing, x0)
+    points = [np.array([0.2, 0.3, 0.9]), np.array([0.7, 1.3, 0.9]), np.array([0.7, 0.3, 1.0]),
+              np.array([-0.7, 0.3, 0.9]), np.array([0.7, 0.0, 0.9]), np.array([0.7, 0.3, 0.1]),
+              np.array([np.nan, 0.3, 0.9]), np.array([0.7, np.inf, 0.9]), np.array([0.8, 0.4, 0.95])]
+    for x in points + points:
+        with np.errstate(all="ignore"):
+            J, plain = p(x), dualad.jacobian(_comparing, x)
+        np.testing.assert_array_equal(J, plain)
+        if np.all(np.isfinite(x)) and not np.any(np.isin(x, (0.0, 1.0))):  # not on a branch's edge
+            np.testing.assert_allclose(J, central_differences(_comparing, x), rtol=1e-6, atol=1e-6)
+    assert p.retapes >= 3 and p.replays >= 3

@@ -14,6 +14,7 @@ under generated names; nothing is looked up per call but local variables.
 from __future__ import annotations
 
 import itertools
+import operator
 import re
 from typing import Any, Callable
 
@@ -28,11 +29,14 @@ _COUNTER = itertools.count()
 
 
 class GuardFailed(Exception):
-    """Raised by a replay program when a decision differs from the recording (``guard`` is its number)."""
+    """Raised by a replay program when a decision differs from the recording (``guard`` is its number).
 
-    def __init__(self, guard: int):
-        super().__init__(guard)
-        self.guard = guard
+    (No ``__init__`` of its own: raised on every new branch, it costs only the exception's.)
+    """
+
+    @property
+    def guard(self) -> int:
+        return self.args[0]
 
 
 def same_decision(new, old) -> bool:
@@ -207,12 +211,34 @@ def keywords(node, code: Source) -> str:
     return f", **{code.const(node.kwargs)}" if node.kwargs else ""
 
 
-def guard_lines(number: int, guard: Guard, code: Source, value_of: Callable[[int], str]) -> None:
-    """Lines evaluating guard ``number`` and raising :class:`GuardFailed` if it differs."""
+#: comparisons (ufuncs and Python's operators) and the operator that decides the same for two scalars
+#: (NaN compares False, as in numpy)
+_INFIX_COMPARISONS = {np.greater: ">", np.greater_equal: ">=", np.less: "<", np.less_equal: "<=", np.equal: "==",
+                      np.not_equal: "!=", operator.gt: ">", operator.ge: ">=", operator.lt: "<", operator.le: "<=",
+                      operator.eq: "==", operator.ne: "!="}
+
+
+def _plain_number(obj) -> bool:
+    return type(obj) in (int, float) or (isinstance(obj, np.generic) and obj.dtype.kind in "biuf")
+
+
+def guard_lines(number: int, guard: Guard, code: Source, value_of: Callable[[int], str],
+                scalar: Callable[[int], bool] | None = None) -> None:
+    """Lines evaluating guard ``number`` and raising :class:`GuardFailed` if it differs.
+
+    ``scalar(j)``: is node j's value in the program a Python or numpy scalar? Then a comparison of two
+    scalars is written as Python's operator (the same decision, without a ufunc call: scalar-style code).
+    """
     args = [expression(a, code, value_of) for a in guard.args]
     kw = f", **{code.const(dict(guard.kwargs))}" if guard.kwargs else ""
     call = f"{code.const(guard.func, 'g')}({', '.join(args)}{kw})"
     old = guard.value
+    op = _INFIX_COMPARISONS.get(guard.func) if isinstance(guard.func, (np.ufunc, type(operator.gt))) else None
+    if op is not None and scalar is not None and len(guard.args) == 2 and not guard.kwargs \
+            and isinstance(old, (bool, np.bool_)) \
+            and all(scalar(a.node) if isinstance(a, Ref) else _plain_number(a) for a in guard.args):
+        code.line(f"if ({args[0]} {op} {args[1]}) != {bool(old)}: raise GuardFailed({number})")
+        return
     if isinstance(old, (bool, np.bool_)):
         # a Python bool or numpy bool scalar: one comparison
         code.line(f"if {call} != {bool(old)}: raise GuardFailed({number})")

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .. import forward
+from .. import forward, valueforms
 from ..errors import DualadError, InputError, OutputError
 from ..tape.graph import value_shape
 from .codegen import GuardFailed
@@ -177,12 +177,16 @@ class Prepared:
             if position:
                 self.traces.insert(0, self.traces.pop(position))
             return result
-        # No trace fits: a branch (or shape, or constant argument) not recorded yet. The first time
-        # it is met the plain functions answer (one plain call: what a one-off costs); the second
-        # time f is recorded for it and compiled, and from then on it is replayed.
-        self.mismatches += 1
         if miss is None:
             miss = ("arguments", xs, xdt.str, hashable(tuple(args)))
+        return self._unfitted(x, args, miss, compute, plain, check)
+
+    def _unfitted(self, x, args: tuple, miss, compute: Callable, plain: Callable, check: Callable):
+        """No trace fits ``(x, args)`` (``miss``: the first failure, a key of ``self._misses``): a branch (or
+        shape, or constant argument) not recorded yet. The first time it is met the plain functions answer
+        (one plain call: what a one-off costs); the second time f is recorded for it and compiled, and
+        from then on it is replayed."""
+        self.mismatches += 1
         if not self._misses.get(miss):
             if len(self._misses) >= 64:
                 self._misses.clear()
@@ -235,6 +239,13 @@ class Prepared:
                 try:
                     J = trace.jacobian_code(x)
                 except GuardFailed as guard:  # another branch: the general path tries the other traces
+                    if len(self.traces) == 1:
+                        # no other trace to try: straight to the plain answer (or the recording), the
+                        # general path's checks of x and of the other traces skipped (a new branch's
+                        # cost is one plain call plus this bookkeeping)
+                        return self._unfitted(x, (), (id(trace), guard.guard),
+                                              lambda tr: _own(tr.jacobian(x, ())),
+                                              lambda: valueforms.jacobian(self.f, x), _finite)
                     J, failed = None, (trace, guard.guard)
                 except Exception:  # noqa: BLE001 - anything else: the general path decides
                     J = None

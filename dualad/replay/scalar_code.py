@@ -311,11 +311,14 @@ class _Writer:
                 return code.const(nodes[j].value, "k")
             raise _Unsupported
 
+        def scalar(j: int) -> bool:  # values here are Python floats (or numpy scalars): not x itself
+            return j != rec.x_node and np.ndim(nodes[j].value) == 0
+
         for node in nodes:
             i = node.index
             for number, g in guards_at.get(i, ()):
                 before = len(code.lines)
-                guard_lines(number, g, code, value_of)
+                guard_lines(number, g, code, value_of, scalar)
                 lines.extend(code.lines[before:])
             if i in self.wanted:
                 lines.append(self.lines[i])
@@ -323,7 +326,7 @@ class _Writer:
             lines.extend(f"{name} = {e}" for name, e in self.entry_lines.get(i, ()))
         for number, g in guards_at.get(len(nodes), ()):
             before = len(code.lines)
-            guard_lines(number, g, code, value_of)
+            guard_lines(number, g, code, value_of, scalar)
             lines.extend(code.lines[before:])
         code.lines = [ln for ln in lines if not ln.startswith("xs = ") or True]
         code.namespace["np"] = np

@@ -9,6 +9,7 @@ array([[3., 0.],
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -60,7 +61,6 @@ class Trace:
         self._forward = None
         self._reverse = None
         self._reverse_single = None
-        self._jacobian = None
         self._sparse = None
         # a call can go straight to the compiled Jacobian when no argument needs comparing
         self.direct = not rec.plain_extras
@@ -73,33 +73,34 @@ class Trace:
             self._forward = forward_program(self.rec, True, self.flow)
         return self._forward
 
-    @property
+    @functools.cached_property  # after the first use an attribute: read on every call, without a call
     def jacobian_code(self):
         """The compiled ``run(x, *extras) -> J`` (identity seed, structured tangents), or the reverse
         program's rows when f has fewer outputs than inputs."""
-        if self._jacobian is None:
-            if self.constant_output is not None:
-                zero = np.zeros(self.y_shape + self.x_shape, _float_dtype(self.x_dtype))
-                self._jacobian = lambda x, *extras: zero.copy()
-            elif (scalar := scalar_program(self.rec, self.flow)) is not None:
-                self._jacobian = scalar  # scalar-style code: Python floats, the sparsity known now
-            elif self.x_size <= self.y_size:
-                self._jacobian = jacobian_program(self.rec, self.flow)
-            else:
-                m, n, y_shape, x_shape = self.y_size, self.x_size, self.y_shape, self.x_shape
-                seed = np.eye(m, dtype=self.y_dtype).reshape(y_shape + (m,))
-                seed.flags.writeable = False
-                reverse = self.reverse
+        if self.constant_output is not None:
+            zero = np.zeros(self.y_shape + self.x_shape, _float_dtype(self.x_dtype))
 
-                def rows(x, *extras):
-                    _, a = reverse(x, *extras, seed)
-                    if a is None:
-                        return np.zeros(y_shape + x_shape)
-                    if not math.isfinite(np.sum(a)):  # the plain path applies the 0 x inf conventions
-                        raise FloatingPointError("not finite")
-                    return np.reshape(np.moveaxis(np.reshape(a, (n, m)), 0, 1), y_shape + x_shape)
-                self._jacobian = rows
-        return self._jacobian
+            def jacobian(x, *extras):
+                return zero.copy()
+        elif (scalar := scalar_program(self.rec, self.flow)) is not None:
+            jacobian = scalar  # scalar-style code: Python floats, the sparsity known now
+        elif self.x_size <= self.y_size:
+            jacobian = jacobian_program(self.rec, self.flow)
+        else:
+            m, n, y_shape, x_shape = self.y_size, self.x_size, self.y_shape, self.x_shape
+            seed = np.eye(m, dtype=self.y_dtype).reshape(y_shape + (m,))
+            seed.flags.writeable = False
+            reverse = self.reverse
+
+            def rows(x, *extras):
+                _, a = reverse(x, *extras, seed)
+                if a is None:
+                    return np.zeros(y_shape + x_shape)
+                if not math.isfinite(np.sum(a)):  # the plain path applies the 0 x inf conventions
+                    raise FloatingPointError("not finite")
+                return np.reshape(np.moveaxis(np.reshape(a, (n, m)), 0, 1), y_shape + x_shape)
+            jacobian = rows
+        return jacobian
 
     @property
     def reverse(self):
