@@ -27,6 +27,7 @@ from ..rules import NEG_ONE, ONE
 from ..tape.graph import value_shape
 from .analysis import Flow, kind_of
 from .codegen import Source, arguments, custom_jvp_call, fitted_sum, guard_lines, keywords
+from .inline import inlined
 from .recording import Recording, Ref
 
 __all__ = ["forward_program", "fit", "parameters", "live_values", "probe_call", "emit_values", "guard_refs"]
@@ -191,7 +192,7 @@ def forward_program(rec: Recording, tangents: bool = True, flow: Flow | None = N
                     shapes.append(pshape)
                 else:
                     probe = probe_call(partial, node.value, *node.args)
-                    p = f"{code.const(partial, 'p')}(v{i}, {', '.join(args)})"
+                    p = inlined(partial, [f"v{i}"] + args, code) or f"{code.const(partial, 'p')}(v{i}, {', '.join(args)})"
                     if probe is not None and np.ndim(probe) == 0:
                         terms.append(f"{p} * t{parent.index}")
                         shapes.append(pshape)

@@ -35,6 +35,7 @@ from ..tape.graph import value_shape
 from .analysis import Flow, kind_of
 from .codegen import Source, arguments, custom_jvp_call, fitted_sum, keywords, selected_argument, unused_dropped
 from .forward_code import probe_call, emit_values, fit, live_values, parameters
+from .inline import inlined
 from .recording import Recording
 from .sparse_code import parameters_read
 from .vectorize import Block, contiguous, plan
@@ -183,7 +184,8 @@ def jacobian_program(rec: Recording, flow: Flow | None = None, vectorize: bool =
                     texts = [value_of(i)] + args
                     if reads is not None:
                         texts = [t if k in reads else "None" for k, t in enumerate(texts)]
-                    text = f"{code.const(partial, 'p')}({', '.join(texts)})"
+                    # the partial's expression in place (np.cos(v0)), or a call of the rule's function
+                    text = inlined(partial, texts, code) or f"{code.const(partial, 'p')}({', '.join(texts)})"
                 parts.append((("r", text, scalar, np.shape(probe) if probe is not None else shape), parent.index))
 
         def as_diagonal(j: int):

@@ -29,6 +29,7 @@ from ..rules import NEG_ONE, ONE, normalize_axes, unbroadcast
 from ..tape.graph import Node, local_vjp, value_shape
 from .analysis import Flow, kind_of
 from .codegen import Source, arguments, keywords, selected_argument
+from .inline import inlined
 from .forward_code import probe_call, emit_values, live_values, parameters
 from .recording import Recording
 
@@ -397,7 +398,8 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
                     c = f"(-{ct})"
                 else:
                     probe = probe_call(partial, node.value, *node.args)
-                    p = f"{code.const(partial, 'p')}({value_of(i)}, {', '.join(args)})"
+                    p = inlined(partial, [value_of(i)] + args, code) \
+                        or f"{code.const(partial, 'p')}({value_of(i)}, {', '.join(args)})"
                     picked = selected_argument(node, pos, probe)
                     inline = _INLINE_PARTIALS.get(partial) if not directions and not node.kwargs else None
                     if picked is not None and not directions:  # the partial is an argument: no call

@@ -36,6 +36,7 @@ from ..rules import NEG_ONE, ONE, Elementwise
 from ..tape.graph import value_shape
 from .analysis import Flow
 from .codegen import Source, guard_lines
+from .inline import inlined
 from .forward_code import guard_refs, live_values, parameters
 from .recording import Recording
 
@@ -199,9 +200,10 @@ class _Writer:
             if j is not None:
                 self.want(j)
         name = f"q{node.index}_{pos}"
-        args = ", ".join(texts)
-        self.extra_lines.setdefault(node.index, []).append(
-            f"{name} = float({self.code.const(node.rule.partials[pos], 'p')}({self.name(node.index)}, {args}))")
+        partial = node.rule.partials[pos]
+        call = inlined(partial, [self.name(node.index)] + list(texts), self.code) \
+            or f"{self.code.const(partial, 'p')}({self.name(node.index)}, {', '.join(texts)})"
+        self.extra_lines.setdefault(node.index, []).append(f"{name} = float({call})")
         return name
 
     def use(self, j, text):

@@ -41,6 +41,7 @@ from ..tape.graph import value_shape
 from .analysis import Flow, kind_of
 from .codegen import Source, arguments, custom_jvp_call, fitted_sum, keywords
 from .forward_code import emit_values, fit, live_values, parameters, probe_call
+from .inline import inlined
 from .recording import Recording
 
 __all__ = ["sparse_data_program", "parameters_read", "diagonal_rows", "with_data"]
@@ -239,7 +240,8 @@ def sparse_data_program(rec: Recording, seed: np.ndarray, take: np.ndarray, rows
             if varies[i]:
                 used.add(i)
         name = f"q{i}_{pos}"
-        lines.append(f"{name} = {code.const(partial, 'p')}({', '.join([own] + texts)})")
+        text = inlined(partial, [own] + texts, code) or f"{code.const(partial, 'p')}({', '.join([own] + texts)})"
+        lines.append(f"{name} = {text}")
         probe = probe_call(partial, node.value, *node.args)
         return ("expr", name, probe is None or np.ndim(probe) > 0, np.shape(probe) if probe is not None else None)
 
