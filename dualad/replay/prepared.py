@@ -126,7 +126,16 @@ class Prepared:
             self._refusal = (f"prepare: f makes value-dependent decisions that a replay cannot check ({kinds}), "
                              f"so a replay could silently use the wrong branch; {_REMEDY}")
             return None
-        return Trace(rec, self.argnum)
+        trace = Trace(rec, self.argnum)
+        if x.dtype != np.float64 and not self.sparse:
+            # the programs fold constants in float64 where forward mode may keep x's precision (or widen
+            # where they do not): the plain path's dtype, asked once, is the one every call answers in
+            try:
+                with np.errstate(all="ignore"):
+                    trace.jacobian_dtype = np.asarray(valueforms.jacobian(self._bound(args), x)).dtype
+            except Exception:  # noqa: BLE001 - f raises on the plain path: the calls will say so
+                pass
+        return trace
 
     def __repr__(self) -> str:
         return (f"Prepared({getattr(self.f, '__name__', 'f')}, traces={len(self.traces)}, replays={self.replays}, "

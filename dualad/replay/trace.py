@@ -62,6 +62,9 @@ class Trace:
         self._reverse = None
         self._reverse_single = None
         self._sparse = None
+        # the dtype plain dualad.jacobian answers in, where it can differ from the program's (x not
+        # float64: the programs fold some constants in float64); set by Prepared when it records
+        self.jacobian_dtype = None
         # a call can go straight to the compiled Jacobian when no argument needs comparing
         self.direct = not rec.plain_extras
         self.signature = tuple(hashable(g.value) for g in rec.guards)
@@ -100,6 +103,12 @@ class Trace:
                     raise FloatingPointError("not finite")
                 return np.reshape(np.moveaxis(np.reshape(a, (n, m)), 0, 1), y_shape + x_shape)
             jacobian = rows
+        wanted = self.jacobian_dtype
+        if wanted is not None:
+            program = jacobian
+
+            def jacobian(x, *extras):  # the plain path's dtype (float32 x: float32 unless f widens)
+                return program(x, *extras).astype(wanted, copy=False)
         return jacobian
 
     @property
