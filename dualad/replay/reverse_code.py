@@ -398,8 +398,7 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
                     c = f"(-{ct})"
                 else:
                     probe = probe_call(partial, node.value, *node.args)
-                    p = inlined(partial, [value_of(i)] + args, code) \
-                        or f"{code.const(partial, 'p')}({value_of(i)}, {', '.join(args)})"
+                    p = None  # the rule's partial written in place or called, unless a case below writes it
                     picked = selected_argument(node, pos, probe)
                     inline = _INLINE_PARTIALS.get(partial) if not directions and not node.kwargs else None
                     if picked is not None and not directions:  # the partial is an argument: no call
@@ -420,6 +419,9 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
                         p = f"(2.0 * {args[0]})"  # _power_base's 2 * x ** 1, one pass instead of two
                         if ct in spread_names and pshape == shape:  # x * (2 ct) on the small array
                             p, ct = args[0], f"(2.0 * {spread_names[ct]})"
+                    if p is None:
+                        p = inlined(partial, [value_of(i)] + args, code) \
+                            or f"{code.const(partial, 'p')}({value_of(i)}, {', '.join(args)})"
                     scalar = probe is not None and np.ndim(probe) == 0
                     c = f"{p} * {ct}" if scalar or not directions else f"{p}[..., None] * {ct}"
                     if probe is None or np.broadcast_shapes(np.shape(probe), pshape) != shape:
