@@ -39,6 +39,7 @@ import numpy as np
 from ..rules import NEG_ONE, ONE
 from ..tape.graph import value_shape
 from .analysis import Flow, kind_of
+from . import buffers
 from .codegen import Source, arguments, custom_jvp_call, fitted_sum, keywords
 from .forward_code import emit_values, fit, live_values, parameters, probe_call
 from .inline import inlined
@@ -101,6 +102,37 @@ class _Parts:
 
     def __init__(self, const=None, diag=None, dense=None, diag_expr=None):
         self.const, self.diag, self.dense, self.diag_expr = const, diag, dense, diag_expr
+
+
+class _Factor:
+    """A partial (or constant factor) in a tangent line: ``name``, with a direction axis added if ``column``."""
+
+    __slots__ = ("name", "column")
+
+    def __init__(self, name: str, column: bool = False):
+        self.name, self.column = name, column
+
+    def text(self) -> str:
+        return f"{self.name}[..., None]" if self.column else self.name
+
+
+class _Term:
+    """One term of a tangent sum: ``factor * tangent`` (``factor`` a :class:`_Factor`), or ``+-tangent``."""
+
+    __slots__ = ("factor", "tangent", "negate")
+
+    def __init__(self, factor, tangent: str, negate: bool = False):
+        if isinstance(factor, str):
+            factor = _Factor(factor)
+        self.factor, self.tangent, self.negate = factor, tangent, negate
+
+    def text(self) -> str:
+        if self.factor is not None:
+            return f"{self.factor.text()} * {self.tangent}"
+        return f"(-{self.tangent})" if self.negate else self.tangent
+
+    def operands(self) -> list:
+        return [self.tangent] if self.factor is None else [self.factor.name, self.tangent]
 
 
 def _scaled(p, t):
@@ -171,6 +203,53 @@ def sparse_data_program(rec: Recording, seed: np.ndarray, take: np.ndarray, rows
 
     tangents: dict = {}
     materialised: dict = {}
+    pooled = []  # set once a line writes into the program's reused buffers (B, see .buffers)
+
+    def sum_into(name: str, terms: list, shapes: list, shape: tuple) -> None:
+        """``name = `` the sum of ``terms`` (:class:`_Term`, of broadcast shapes ``shapes``), fitted to
+        ``shape``. A large result is written into a reused buffer term by term (``out=``), in the order
+        and the dtypes the expression would use, so its entries are the expression's, bit for bit."""
+        try:
+            covered = np.broadcast_shapes(*shapes) == shape
+        except ValueError:
+            covered = False
+        alias = len(terms) == 1 and terms[0].factor is None and not terms[0].negate
+        if alias or not covered or math.prod(shape) * k < buffers.BIG:
+            lines.append(f"{name} = {fitted_sum([term.text() for term in terms], shapes, shape)}")
+            return
+        pooled.append(name)
+        full = shape + (k,)
+        operands = ", ".join(dict.fromkeys(o for term in terms for o in term.operands()))
+        lines.append(f"{name} = B.take({full!r}, np.result_type({operands}))")
+        scratch = None
+        first = terms[0]
+        second = terms[1] if len(terms) > 1 else None
+        start = 1
+        if first.factor is not None:
+            lines.append(f"np.multiply({first.factor.text()}, {first.tangent}, out={name})")
+        elif first.negate or second is None:
+            lines.append(f"np.{'negative' if first.negate else 'positive'}({first.tangent}, out={name})")
+        elif second.factor is None:  # a + b, a - b in one pass
+            lines.append(f"np.{'subtract' if second.negate else 'add'}({first.tangent}, {second.tangent}, out={name})")
+            start = 2
+        elif tuple(shapes[1]) == shape:  # a + f b as f b + a: one sum of two terms, the same either way round
+            lines.append(f"np.multiply({second.factor.text()}, {second.tangent}, out={name})")
+            lines.append(f"np.add({name}, {first.tangent}, out={name})")
+            start = 2
+        else:
+            lines.append(f"np.positive({first.tangent}, out={name})")
+        for term, term_shape in zip(terms[start:], shapes[start:]):
+            factor, tangent = term.factor, term.tangent
+            if factor is None:
+                lines.append(f"np.{'subtract' if term.negate else 'add'}({name}, {tangent}, out={name})")
+            elif tuple(term_shape) == shape:
+                if scratch is None:
+                    scratch = f"s{name}"
+                    lines.append(f"{scratch} = B.take({full!r}, {name}.dtype)")
+                lines.append(f"np.multiply({factor.text()}, {tangent}, out={scratch})")
+                lines.append(f"np.add({name}, {scratch}, out={name})")
+            else:
+                lines.append(f"np.add({name}, {term.text()}, out={name})")
 
     def diag_dense(d, shape) -> np.ndarray:
         return diagonal_rows(d, seed_flat, shape)
@@ -199,7 +278,7 @@ def sparse_data_program(rec: Recording, seed: np.ndarray, take: np.ndarray, rows
             if len(terms) == 1 and terms[0].isidentifier():
                 result = ("expr", terms[0])
             else:
-                lines.append(f"m{j} = {' + '.join(terms)}")
+                sum_into(f"m{j}", [_Term(None, term) for term in terms], [shape] * len(terms), shape)
                 result = ("expr", f"m{j}")
         materialised[j] = result
         return result
@@ -274,18 +353,18 @@ def sparse_data_program(rec: Recording, seed: np.ndarray, take: np.ndarray, rows
                         diag_consts.append(c * t.diag)
                 if t.dense is not None:
                     if unit:
-                        dense_terms.append(t.dense if c == 1.0 else f"(-{t.dense})")
+                        dense_terms.append(_Term(None, t.dense, negate=c == -1.0))
                     elif np.ndim(c) == 0:
-                        dense_terms.append(f"{code.const(c, 'P')} * {t.dense}")
+                        dense_terms.append(_Term(code.const(c, 'P'), t.dense))
                     else:
-                        dense_terms.append(f"{code.const(np.asarray(c)[..., None], 'P')} * {t.dense}")
+                        dense_terms.append(_Term(code.const(np.asarray(c)[..., None], 'P'), t.dense))
                     dense_shapes.append(np.broadcast_shapes(np.shape(c), pshape))
                 continue
             _, name, per_entry, pshape_probe = p
-            column = f"{name}[..., None]" if per_entry else name
+            column = _Factor(name, per_entry)
             widened = np.broadcast_shapes(pshape_probe or shape, pshape) if per_entry else pshape
             if t.const is not None:
-                dense_terms.append(f"{column} * {code.const(t.const, 'C')}")
+                dense_terms.append(_Term(column, code.const(t.const, 'C')))
                 dense_shapes.append(widened)
             if t.diag_expr is not None:
                 diag_terms.append(f"{name} * {t.diag_expr}")
@@ -295,7 +374,7 @@ def sparse_data_program(rec: Recording, seed: np.ndarray, take: np.ndarray, rows
                 else:
                     diag_terms.append(f"{name} * {code.const(t.diag, 'D')}")
             if t.dense is not None:
-                dense_terms.append(f"{column} * {t.dense}")
+                dense_terms.append(_Term(column, t.dense))
                 dense_shapes.append(widened)
         result = _Parts()
         if consts:
@@ -310,7 +389,7 @@ def sparse_data_program(rec: Recording, seed: np.ndarray, take: np.ndarray, rows
         if diag_consts:
             result.diag = sum(diag_consts)
         if dense_terms:
-            lines.append(f"t{i} = {fitted_sum(dense_terms, dense_shapes, shape)}")
+            sum_into(f"t{i}", dense_terms, dense_shapes, shape)
             result.dense = f"t{i}"
         return result
 
@@ -472,10 +551,17 @@ def sparse_data_program(rec: Recording, seed: np.ndarray, take: np.ndarray, rows
                         tail.append(f"data[{start}:{stop}:{step}] += dd[{r0}:{r1}] if dd.size > 1 else dd")
         if t.dense is not None:
             tail.append("if not isfinite(data.sum()): raise FloatingPointError('not finite')")
+        if pooled:
+            tail.append("BUFFERS.append(B)")  # for the next call (a call that raises drops its pool)
         tail.append(f"return data.astype({T}, copy=False)")
     live = live_values(rec, flow, sorted(used))
     emit_values(rec, flow, code, live, value_of)
+    if pooled:
+        # one pool per running call (pop and append are atomic): concurrent calls never share a buffer
+        code.namespace.update(Buffers=buffers.Buffers, BUFFERS=[])
+        code.lines.append("B = BUFFERS.pop() if BUFFERS else Buffers()")
     code.lines.extend(lines)
     code.lines.extend(tail)
-    program = code.compile("sparse_data", parameters(rec))
+    # release=True: each local is dropped after its last use, so its buffer is idle for the next line
+    program = code.compile("sparse_data", parameters(rec), release=True)
     return program
