@@ -150,3 +150,88 @@ def test_a_pooled_array_is_reused_only_when_nothing_refers_to_it():
     del view
     assert id(pool.take((4, 3), dtype)) == held and len(pool) == 2
     assert pool.take((4, 3), np.dtype(np.float32)).dtype == np.float32 and len(pool) == 3
+
+
+# ----------------------------------------------------------------------------- directions a tangent holds
+def test_direction_helpers():
+    from dualad.replay.sparse_code import _run_list, direction_order, nonzero_directions, union_of
+    const = np.zeros((4, 3, 6))
+    const[1, 2, 4] = np.nan
+    const[3, 0, 1] = -2.0
+    assert nonzero_directions(const) == (1, 4)
+    assert union_of([(1, 4), (0, 1)], 6) == (0, 1, 4) and union_of([(0, 1, 2), None], 3) is None
+    assert union_of([(0, 1), (2,)], 3) is None  # all of them
+    assert _run_list([0, 1, 2, 5, 6, 9]) == [(0, 0, 3), (3, 5, 2), (5, 9, 1)]
+    assert direction_order([(0, 1), (1, 2, 3)], 5) is None  # runs already
+    order = direction_order([(0, 5), (0, 5, 2), (0, 5, 2, 4)], 6)
+    rank = np.empty(6, dtype=int)
+    rank[order] = np.arange(6)
+    for members in [(0, 5), (0, 5, 2), (0, 5, 2, 4)]:
+        assert sorted(rank[list(members)]) == list(range(min(rank[list(members)]), max(rank[list(members)]) + 1))
+
+
+def held_widths(source: str) -> set:
+    """The direction counts of the buffers a program takes."""
+    import re
+    return {int(w) for w in re.findall(r"B\.take\(\([^)]*?(\d+)\)", source)}
+
+
+def test_ba_tangents_hold_only_their_directions(monkeypatch):
+    """The rotation's tangent holds its 3 colours, the rotated point its 9, not all 14."""
+    params, f = ba_function(random_ba(4, 10, 40, seed=6))
+    monkeypatch.setattr(buffers, "BIG", 1)
+    prepared = dualad.prepare(f, params, sparse=True)
+    J = prepared(params)
+    source = program_source(prepared)
+    assert {3, 9} <= held_widths(source) and max(held_widths(source)) <= 14
+    assert "expanded(" not in source  # every meeting of different direction sets is slices
+    np.testing.assert_allclose(J.toarray(), dualad.jacobian(f, params), rtol=1e-11, atol=1e-11)
+
+
+def where_function(u):
+    v = u.reshape(4, 3)
+    chosen = np.where(v > 0.0, v ** 2 * v[:, :1], np.sin(v) + v[:, 2:])
+    return np.concatenate([chosen.sum(axis=1), np.sum(chosen * v, axis=-1, keepdims=True).ravel(),
+                           np.where(v[:, 0] > 0.0, 1.0, v[:, 1]) * 3.0])
+
+
+@pytest.mark.parametrize("signs", ["all positive", "all negative", "mixed"])
+@pytest.mark.parametrize("big", [HUGE, 1])
+def test_where_with_a_fixed_condition_and_short_axis_sums(monkeypatch, signs, big):
+    """np.where's condition is fixed by its guarded comparison: a branch never selected adds nothing,
+    one selected everywhere is its tangent. The short-axis sums and concatenations take their buffered
+    forms when large."""
+    monkeypatch.setattr(buffers, "BIG", big)
+    rng = np.random.default_rng(4)
+    x = rng.uniform(0.5, 1.5, 12) * {"all positive": 1, "all negative": -1, "mixed": np.sign(rng.normal(size=12))}[signs]
+    prepared = dualad.prepare(where_function, x, sparse=True)
+    for seed in range(3):
+        z = x * rng.uniform(0.9, 1.1, 12)  # the same signs: the recording answers
+        np.testing.assert_allclose(prepared(z).toarray(), dense(where_function, z), rtol=1e-13, atol=1e-13)
+        np.testing.assert_allclose(prepared(z).toarray(), fd_jacobian(where_function, z), rtol=1e-6, atol=1e-6)
+    assert prepared.replays >= 3
+    flipped = -x  # the other branches: a guard fails, the answer is still right
+    np.testing.assert_allclose(prepared(flipped).toarray(), dense(where_function, flipped), rtol=1e-13, atol=1e-13)
+    if big == 1:
+        source = program_source(prepared)
+        assert "np.add(" in source and "B.take" in source
+
+
+def concatenations(u):
+    a, b = u[:6].reshape(3, 2), u[6:].reshape(3, 3)
+    rotated = np.concatenate([a * b[:, :1], np.cos(b), np.ones((3, 1)), a[:, ::-1] ** 2], axis=1)
+    return np.concatenate([rotated.ravel(), np.concatenate([a, b[:, 1:]], axis=0).ravel() * u[0]])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_concatenations_written_block_by_block(monkeypatch, dtype):
+    x = np.random.default_rng(8).uniform(0.5, 1.5, 15).astype(dtype)
+    plain, pooled = prepared_pair(monkeypatch, concatenations, x)
+    assert "B.take" in program_source(pooled) and "] = 0" in program_source(pooled)
+    for seed in range(2):
+        z = near(x, seed).astype(dtype)
+        a, b = plain(z), pooled(z)
+        np.testing.assert_array_equal(a.data, b.data)
+        assert b.dtype == concatenations(z).dtype  # np.ones is float64: so is the output
+        np.testing.assert_allclose(b.toarray(), dense(concatenations, z.astype(np.float64)),
+                                   rtol=1e-5 if dtype == np.float32 else 1e-13, atol=1e-5 if dtype == np.float32 else 1e-13)

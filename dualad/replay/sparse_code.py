@@ -36,7 +36,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..rules import NEG_ONE, ONE
+from ..rules import NEG_ONE, ONE, normalize_axes
 from ..tape.graph import value_shape
 from .analysis import Flow, kind_of
 from . import buffers
@@ -96,12 +96,46 @@ def with_data(template, data):
 
 class _Parts:
     """A tangent as ``const + diag(d + e) S + dense``: ``const`` an array known now, ``d`` (``diag``) a
-    constant array, ``e`` (``diag_expr``) and ``dense`` expressions in the program; each may be None."""
+    constant array, ``e`` (``diag_expr``) and ``dense`` expressions in the program; each may be None.
+    ``dirs``: the directions (colours) ``dense`` holds, in order, where it is zero in every other one
+    (None: all of them)."""
 
-    __slots__ = ("const", "diag", "diag_expr", "dense")
+    __slots__ = ("const", "diag", "diag_expr", "dense", "dirs")
 
-    def __init__(self, const=None, diag=None, dense=None, diag_expr=None):
-        self.const, self.diag, self.dense, self.diag_expr = const, diag, dense, diag_expr
+    def __init__(self, const=None, diag=None, dense=None, diag_expr=None, dirs=None):
+        self.const, self.diag, self.dense, self.diag_expr, self.dirs = const, diag, dense, diag_expr, dirs
+
+
+def nonzero_directions(const) -> tuple:
+    """The directions (last axis) in which ``const`` has an entry other than zero (NaN counts), in order."""
+    c = np.asarray(const)
+    return tuple(int(d) for d in np.flatnonzero((c != 0).reshape(-1, c.shape[-1]).any(axis=0)))
+
+
+def union_of(dirs: list, k: int) -> tuple | None:
+    """The directions of a sum of tangents holding ``dirs`` each (None: all ``k``)."""
+    if any(d is None for d in dirs):
+        return None
+    union = tuple(sorted(set().union(*dirs)))
+    return None if len(union) == k else union
+
+
+def _run_list(pos: list) -> list:
+    """``pos`` (increasing) as runs ``(index in pos, pos value, length)`` of consecutive values."""
+    out: list = []
+    for index, p in enumerate(pos):
+        if out and p == out[-1][1] + out[-1][2]:
+            out[-1][2] += 1
+        else:
+            out.append([index, p, 1])
+    return [tuple(run) for run in out]
+
+
+def expanded(t, positions, width: int):
+    """Tangent ``t`` (``(..., m)``) as ``(..., width)``: its directions at ``positions``, zeros elsewhere."""
+    out = np.zeros(t.shape[:-1] + (width,), t.dtype)
+    out[..., positions] = t
+    return out
 
 
 class _Factor:
@@ -117,14 +151,15 @@ class _Factor:
 
 
 class _Term:
-    """One term of a tangent sum: ``factor * tangent`` (``factor`` a :class:`_Factor`), or ``+-tangent``."""
+    """One term of a tangent sum: ``factor * tangent`` (``factor`` a :class:`_Factor`), or ``+-tangent``;
+    ``dirs`` the directions ``tangent`` holds (None: all)."""
 
-    __slots__ = ("factor", "tangent", "negate")
+    __slots__ = ("factor", "tangent", "negate", "dirs")
 
-    def __init__(self, factor, tangent: str, negate: bool = False):
+    def __init__(self, factor, tangent: str, negate: bool = False, dirs: tuple | None = None):
         if isinstance(factor, str):
             factor = _Factor(factor)
-        self.factor, self.tangent, self.negate = factor, tangent, negate
+        self.factor, self.tangent, self.negate, self.dirs = factor, tangent, negate, dirs
 
     def text(self) -> str:
         if self.factor is not None:
@@ -163,10 +198,13 @@ def _runs(pos: np.ndarray) -> list | None:
 
 
 def _summed(consts: list, shape: tuple) -> np.ndarray:
-    """The sum of a node's constant tangent parts, as one writable array of the tangent's shape."""
+    """The sum of a node's constant tangent parts, as one C-contiguous array of the tangent's shape (not
+    copied when it is one already: constants are never written into)."""
     total = consts[0]
     for c in consts[1:]:
         total = total + c
+    if type(total) is np.ndarray and total.shape == shape and total.flags.c_contiguous:
+        return total
     return np.array(np.broadcast_to(total, shape))
 
 
@@ -178,8 +216,58 @@ def sparse_data_program(rec: Recording, seed: np.ndarray, take: np.ndarray, rows
 
     The program raises ``FloatingPointError`` when an entry is not finite (the plain path then
     applies the ``0 x inf`` conventions) and :class:`~.codegen.GuardFailed` when f decides otherwise.
+
+    A tangent holds only the directions (colours) it can be nonzero in. The colours are numbered
+    again, if that helps, so that each such set is a run of neighbouring directions (a slice, not a
+    gather, wherever tangents of different sets meet): which colour is which direction is the
+    program's own business, ``take`` is read accordingly.
     """
     flow = flow or Flow(rec)
+    placed: list = []
+    program = _program(rec, seed, take, rows, cols, dtype, flow, placed)
+    k = seed.shape[-1]
+    order = direction_order(placed, k)
+    if order is None:
+        return program
+    inverse = np.empty(k, dtype=np.int64)
+    inverse[order] = np.arange(k)
+    return _program(rec, np.ascontiguousarray(seed[..., order]), (take // k) * k + inverse[take % k], rows, cols,
+                    dtype, flow, [])
+
+
+def _contiguous(members: tuple, rank: np.ndarray) -> bool:
+    places = sorted(int(rank[d]) for d in members)
+    return places[-1] - places[0] == len(places) - 1
+
+
+def direction_order(sets: list, k: int) -> np.ndarray | None:
+    """A numbering of the ``k`` directions under which ``sets`` (tuples of directions, in the order the
+    program met them) are runs of neighbours more often than under the identity (each set counted by
+    its size), or None. Directions are numbered in the order the sets first hold them: a tangent
+    usually grows as the computation goes on (BA: the rotation's 3, the point's and the centre's 6,
+    then the distortion's, the focal length's ...), so each growth step is a run of its own."""
+    distinct = [s for s in dict.fromkeys(sets) if 1 < len(s) < k]
+    identity = np.arange(k)
+
+    def broken(rank) -> int:
+        return sum(len(s) for s in distinct if not _contiguous(s, rank))
+    before = broken(identity)
+    if not before or k > 4096:
+        return None
+    met = list(dict.fromkeys(sets))  # single directions too: when each first joins matters
+    first = np.full(k, len(met), dtype=np.int64)
+    for number, members in reversed(list(enumerate(met))):
+        first[list(members)] = number
+    order = np.lexsort((identity, first))
+    rank = np.empty(k, dtype=np.int64)
+    rank[order] = identity
+    return order if broken(rank) < before else None
+
+
+def _program(rec: Recording, seed: np.ndarray, take: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+             dtype, flow: Flow, placed: list) -> Callable:
+    """:func:`sparse_data_program` for one numbering of the directions; ``placed`` collects each set of
+    directions a tangent held where tangents of different sets met."""
     code = Source()
     nodes = rec.tape.nodes
     out = flow.output
@@ -205,57 +293,127 @@ def sparse_data_program(rec: Recording, seed: np.ndarray, take: np.ndarray, rows
     materialised: dict = {}
     pooled = []  # set once a line writes into the program's reused buffers (B, see .buffers)
 
-    def sum_into(name: str, terms: list, shapes: list, shape: tuple) -> None:
+    def width_of(dirs) -> int:
+        return k if dirs is None else len(dirs)
+
+    def places(dirs, within) -> list:
+        """Where the directions ``dirs`` sit among ``within`` (None: all k)."""
+        if dirs is not None:
+            placed.append(dirs)
+        if within is None:
+            return list(range(k)) if dirs is None else list(dirs)
+        index = {d: p for p, d in enumerate(within)}
+        return [index[d] for d in (range(k) if dirs is None else dirs)]
+
+    def at(pos: list, argument: bool = False) -> str:
+        """An index text for the direction axis: a slice for a run (``slice(a, b)`` as an ``argument``),
+        else a constant index array."""
+        if pos == list(range(pos[0], pos[0] + len(pos))):
+            return f"slice({pos[0]}, {pos[0] + len(pos)})" if argument else f"{pos[0]}:{pos[0] + len(pos)}"
+        return code.const(np.array(pos, dtype=np.intp), "I")
+
+    restricted: dict = {}
+
+    def const_term(const):
+        """``(name, dirs)``: a constant tangent by its nonzero directions only (the others are zeros)."""
+        hit = restricted.get(id(const))
+        if hit is None:
+            dirs = nonzero_directions(const)
+            if len(dirs) == k:
+                hit = (const, code.const(const, "C"), None)
+            else:
+                dirs = dirs or (0,)  # an all-zero tangent: keep one (zero) direction
+                hit = (const, code.const(np.ascontiguousarray(np.asarray(const)[..., list(dirs)]), "C"), dirs)
+            restricted[id(const)] = hit
+        return hit[1], hit[2]
+
+    def sum_into(name: str, terms: list, shapes: list, shape: tuple):
         """``name = `` the sum of ``terms`` (:class:`_Term`, of broadcast shapes ``shapes``), fitted to
-        ``shape``. A large result is written into a reused buffer term by term (``out=``), in the order
-        and the dtypes the expression would use, so its entries are the expression's, bit for bit."""
+        ``shape``; returns the directions it holds (the union of the terms'). A term holding fewer
+        directions adds into its own. A large result is written into a reused buffer term by term
+        (``out=``), in the order and the dtypes the expression would use: its entries are the
+        expression's, bit for bit (where a term has no direction the expression adds a zero)."""
+        dirs = union_of([term.dirs for term in terms], k)
+        width = width_of(dirs)
         try:
             covered = np.broadcast_shapes(*shapes) == shape
         except ValueError:
             covered = False
         alias = len(terms) == 1 and terms[0].factor is None and not terms[0].negate
-        if alias or not covered or math.prod(shape) * k < buffers.BIG:
-            lines.append(f"{name} = {fitted_sum([term.text() for term in terms], shapes, shape)}")
-            return
+        if alias or not covered or math.prod(shape) * width < buffers.BIG:
+            texts = [term.text() if term.dirs == dirs else
+                     f"expanded({term.text()}, {at(places(term.dirs, dirs), True)}, {width})" for term in terms]
+            if len(texts) == 1 and texts[0].startswith("expanded("):
+                shapes = [shape]
+            lines.append(f"{name} = {fitted_sum(texts, shapes, shape)}")
+            return dirs
         pooled.append(name)
-        full = shape + (k,)
+        full = shape + (width,)
         operands = ", ".join(dict.fromkeys(o for term in terms for o in term.operands()))
         lines.append(f"{name} = B.take({full!r}, np.result_type({operands}))")
-        scratch = None
-        first = terms[0]
-        second = terms[1] if len(terms) > 1 else None
-        start = 1
-        if first.factor is not None:
-            lines.append(f"np.multiply({first.factor.text()}, {first.tangent}, out={name})")
-        elif first.negate or second is None:
-            lines.append(f"np.{'negative' if first.negate else 'positive'}({first.tangent}, out={name})")
-        elif second.factor is None:  # a + b, a - b in one pass
-            lines.append(f"np.{'subtract' if second.negate else 'add'}({first.tangent}, {second.tangent}, out={name})")
-            start = 2
-        elif tuple(shapes[1]) == shape:  # a + f b as f b + a: one sum of two terms, the same either way round
-            lines.append(f"np.multiply({second.factor.text()}, {second.tangent}, out={name})")
-            lines.append(f"np.add({name}, {first.tangent}, out={name})")
-            start = 2
-        else:
-            lines.append(f"np.positive({first.tangent}, out={name})")
-        for term, term_shape in zip(terms[start:], shapes[start:]):
+        scratch: dict = {}
+        touched: set = set()
+
+        def scaled_into(factor, part: str, target: str, length: int) -> None:
+            """``target += factor * part`` through a reused scratch array of ``length`` directions."""
+            if length not in scratch:
+                scratch[length] = f"s{name}_{length}"
+                lines.append(f"{scratch[length]} = B.take({shape + (length,)!r}, {name}.dtype)")
+            lines.append(f"np.multiply({factor.text()}, {part}, out={scratch[length]})")
+            lines.append(f"np.add({target}, {scratch[length]}, out={target})")
+
+        number = 0
+        while number < len(terms):
+            term, term_shape = terms[number], tuple(shapes[number])
+            pos = places(term.dirs, dirs)
             factor, tangent = term.factor, term.tangent
-            if factor is None:
-                lines.append(f"np.{'subtract' if term.negate else 'add'}({name}, {tangent}, out={name})")
-            elif tuple(term_shape) == shape:
-                if scratch is None:
-                    scratch = f"s{name}"
-                    lines.append(f"{scratch} = B.take({full!r}, {name}.dtype)")
-                lines.append(f"np.multiply({factor.text()}, {tangent}, out={scratch})")
-                lines.append(f"np.add({name}, {scratch}, out={name})")
-            else:
-                lines.append(f"np.add({name}, {term.text()}, out={name})")
+            if len(pos) == width and not touched:  # the first term, holding every direction: written
+                after = terms[number + 1] if number + 1 < len(terms) else None
+                pair = (factor is None and not term.negate and after is not None
+                        and len(places(after.dirs, dirs)) == width)
+                if pair and after.factor is None:  # a + b, a - b in one pass
+                    lines.append(f"np.{'subtract' if after.negate else 'add'}({tangent}, {after.tangent}, out={name})")
+                    number += 1
+                elif pair and tuple(shapes[number + 1]) == shape:  # a + f b as f b + a: the same sum of two
+                    lines.append(f"np.multiply({after.factor.text()}, {after.tangent}, out={name})")
+                    lines.append(f"np.add({name}, {tangent}, out={name})")
+                    number += 1
+                elif factor is not None:
+                    lines.append(f"np.multiply({factor.text()}, {tangent}, out={name})")
+                else:
+                    lines.append(f"np.{'negative' if term.negate else 'positive'}({tangent}, out={name})")
+                touched.update(range(width))
+                number += 1
+                continue
+            # each run of directions the term holds goes to its own slice of the sum (no fancy indexing)
+            for start, first, length in _run_list(pos):
+                part = tangent if length == len(pos) else f"{tangent}[..., {start}:{start + length}]"
+                target = name if length == width else f"{name}[..., {first}:{first + length}]"
+                span = range(first, first + length)
+                fresh = [p for p in span if p not in touched]
+                if len(fresh) == length:  # the first term in these directions: written, not added
+                    if factor is not None:
+                        lines.append(f"np.multiply({factor.text()}, {part}, out={target})")
+                    else:
+                        lines.append(f"np.{'negative' if term.negate else 'positive'}({part}, out={target})")
+                else:
+                    for _, a, n_fresh in _run_list(fresh):  # directions no earlier term reached start at zero
+                        lines.append(f"{name}[..., {a}:{a + n_fresh}] = 0")
+                    if factor is None:
+                        lines.append(f"np.{'subtract' if term.negate else 'add'}({target}, {part}, out={target})")
+                    elif term_shape == shape:
+                        scaled_into(factor, part, target, length)
+                    else:
+                        lines.append(f"np.add({target}, {factor.text()} * {part}, out={target})")
+                touched.update(span)
+            number += 1
+        return dirs
 
     def diag_dense(d, shape) -> np.ndarray:
         return diagonal_rows(d, seed_flat, shape)
 
     def whole(j: int):
-        """Tangent ``j`` as one thing: ('const', array) or ('expr', text)."""
+        """Tangent ``j`` as one thing: ('const', array) or ('expr', text, its directions)."""
         hit = materialised.get(j)
         if hit is not None:
             return hit
@@ -267,29 +425,35 @@ def sparse_data_program(rec: Recording, seed: np.ndarray, take: np.ndarray, rows
             const = folded if const is None else const + folded
         terms = []
         if t.diag_expr is not None:
-            terms.append(f"diagonal_rows({t.diag_expr}, {code.const(seed_flat, 'S')}, {shape!r})")
+            lines.append(f"r{j} = diagonal_rows({t.diag_expr}, {code.const(seed_flat, 'S')}, {shape!r})")
+            terms.append(_Term(None, f"r{j}"))
         if t.dense is not None:
-            terms.append(t.dense)
+            terms.append(_Term(None, t.dense, dirs=t.dirs))
         if not terms:
             result = ("const", const if const is not None else np.zeros(shape + (k,), seed.dtype))
         else:
             if const is not None:
-                terms.append(code.const(const, "C"))
-            if len(terms) == 1 and terms[0].isidentifier():
-                result = ("expr", terms[0])
+                name, dirs = const_term(const)
+                terms.append(_Term(None, name, dirs=dirs))
+            if len(terms) == 1:
+                result = ("expr", terms[0].tangent, terms[0].dirs)
             else:
-                sum_into(f"m{j}", [_Term(None, term) for term in terms], [shape] * len(terms), shape)
-                result = ("expr", f"m{j}")
+                result = ("expr", f"m{j}", sum_into(f"m{j}", terms, [shape] * len(terms), shape))
         materialised[j] = result
         return result
 
-    def whole_text(j: int) -> str:
-        kind, obj = whole(j)
-        return obj if kind == "expr" else code.const(obj, "C")
+    def whole_text(j: int, full: bool = False):
+        """``(text, dirs)`` of tangent ``j`` (a constant by its nonzero directions); ``full``: all k
+        directions, expanded if need be (``dirs`` None)."""
+        hit = whole(j)
+        text, dirs = const_term(hit[1]) if hit[0] == "const" else hit[1:]
+        if full and dirs is not None:
+            return f"expanded({text}, {at(list(dirs), True)}, {k})", None
+        return text, dirs
 
     def whole_parts(j: int) -> _Parts:
-        kind, obj = whole(j)
-        return _Parts(const=obj) if kind == "const" else _Parts(dense=obj)
+        hit = whole(j)
+        return _Parts(const=hit[1]) if hit[0] == "const" else _Parts(dense=hit[1], dirs=hit[2])
 
     def partial_of(node, pos: int, partial):
         """('const', value) or ('expr', text, per_entry: bool) for the partial at ``pos``."""
@@ -353,18 +517,19 @@ def sparse_data_program(rec: Recording, seed: np.ndarray, take: np.ndarray, rows
                         diag_consts.append(c * t.diag)
                 if t.dense is not None:
                     if unit:
-                        dense_terms.append(_Term(None, t.dense, negate=c == -1.0))
+                        dense_terms.append(_Term(None, t.dense, negate=c == -1.0, dirs=t.dirs))
                     elif np.ndim(c) == 0:
-                        dense_terms.append(_Term(code.const(c, 'P'), t.dense))
+                        dense_terms.append(_Term(code.const(c, 'P'), t.dense, dirs=t.dirs))
                     else:
-                        dense_terms.append(_Term(code.const(np.asarray(c)[..., None], 'P'), t.dense))
+                        dense_terms.append(_Term(code.const(np.asarray(c)[..., None], 'P'), t.dense, dirs=t.dirs))
                     dense_shapes.append(np.broadcast_shapes(np.shape(c), pshape))
                 continue
             _, name, per_entry, pshape_probe = p
             column = _Factor(name, per_entry)
             widened = np.broadcast_shapes(pshape_probe or shape, pshape) if per_entry else pshape
             if t.const is not None:
-                dense_terms.append(_Term(column, code.const(t.const, 'C')))
+                const_name, const_dirs = const_term(t.const)
+                dense_terms.append(_Term(column, const_name, dirs=const_dirs))
                 dense_shapes.append(widened)
             if t.diag_expr is not None:
                 diag_terms.append(f"{name} * {t.diag_expr}")
@@ -374,7 +539,7 @@ def sparse_data_program(rec: Recording, seed: np.ndarray, take: np.ndarray, rows
                 else:
                     diag_terms.append(f"{name} * {code.const(t.diag, 'D')}")
             if t.dense is not None:
-                dense_terms.append(_Term(column, t.dense))
+                dense_terms.append(_Term(column, t.dense, dirs=t.dirs))
                 dense_shapes.append(widened)
         result = _Parts()
         if consts:
@@ -389,7 +554,7 @@ def sparse_data_program(rec: Recording, seed: np.ndarray, take: np.ndarray, rows
         if diag_consts:
             result.diag = sum(diag_consts)
         if dense_terms:
-            sum_into(f"t{i}", dense_terms, dense_shapes, shape)
+            result.dirs = sum_into(f"t{i}", dense_terms, dense_shapes, shape)
             result.dense = f"t{i}"
         return result
 
@@ -407,8 +572,8 @@ def sparse_data_program(rec: Recording, seed: np.ndarray, take: np.ndarray, rows
         if t.const is not None:
             result.const = np.reshape(t.const, shape + (k,))
         if t.dense is not None:
-            lines.append(f"t{node.index} = np.reshape({t.dense}, {shape + (k,)!r})")
-            result.dense = f"t{node.index}"
+            lines.append(f"t{node.index} = np.reshape({t.dense}, {shape + (width_of(t.dirs),)!r})")
+            result.dense, result.dirs = f"t{node.index}", t.dirs
         if t.diag is not None:
             result.diag = t.diag if np.ndim(t.diag) == 0 else np.reshape(np.broadcast_to(t.diag, pshape), shape)
         if t.diag_expr is not None:
@@ -416,28 +581,70 @@ def sparse_data_program(rec: Recording, seed: np.ndarray, take: np.ndarray, rows
             result.diag_expr = f"d{node.index}"
         return result
 
+    def short_axis_sum(node) -> _Parts | None:
+        """``np.sum`` over one short axis (2 to 8 entries: BA's 3-vectors) of a large tangent, as that many
+        slices added in order into a reused buffer: numpy's reduction over an axis that is not the
+        innermost adds them one after the other the same way, and a strided reduction is slow."""
+        if node.func is not np.sum or len(node.inputs) != 1 or len(node.args) > 2 \
+                or set(node.kwargs) - {"axis", "keepdims"}:
+            return None
+        pos, sub, parent = node.inputs[0]
+        axis = node.kwargs.get("axis", node.args[1] if len(node.args) > 1 else None)
+        if pos != 0 or sub is not None or not isinstance(axis, (int, np.integer)) or whole(parent.index)[0] == "const":
+            return None
+        pshape, shape = value_shape(parent.value), value_shape(node.value)
+        a = normalize_axes(int(axis), len(pshape))[0]
+        text, dirs = whole_text(parent.index)
+        width = width_of(dirs)
+        if not 2 <= pshape[a] <= 8 or math.prod(shape) * width < buffers.BIG:
+            return None
+        keep = bool(node.kwargs.get("keepdims", False))
+        lead = ":, " * a
+        parts = [f"{text}[{lead}{j}:{j + 1}]" if keep else f"{text}[{lead}{j}]" for j in range(pshape[a])]
+        name = f"t{node.index}"
+        pooled.append(name)
+        lines.append(f"{name} = B.take({shape + (width,)!r}, {text}.dtype)")
+        lines.append(f"np.add({parts[0]}, {parts[1]}, out={name})")
+        for part in parts[2:]:
+            lines.append(f"np.add({name}, {part}, out={name})")
+        return _Parts(dense=name, dirs=dirs)
+
+    def fixed_condition(node):
+        """np.where's condition as a boolean array of the output's shape, when the recording fixed it (it
+        reads no varying value; a guard checks a recorded comparison), else None."""
+        if node.func is not np.where or len(node.args) != 3 or node.kwargs \
+                or any(varies[q.index] for p, _, q in node.inputs if p == 0):
+            return None
+        return np.broadcast_to(np.asarray(node.args[0]).astype(bool), value_shape(node.value))
+
     def linear(node) -> _Parts:
         i = node.index
         shape = value_shape(node.value)
         rule = node.rule
-        kept = reshaped(node)
+        kept = reshaped(node) or short_axis_sum(node)
         if kept is not None:
             return kept
+        condition = fixed_condition(node)
         consts, terms = [], []
         for pos, _, parent in node.inputs:
             j = parent.index
             if not needed[j]:
                 continue
+            picks = None
+            if condition is not None and pos in (1, 2):
+                picks = condition if pos == 1 else ~condition
+                if not picks.any():  # a branch np.where never selects: its tangent adds nothing
+                    continue
             tangent_map = rule.tangent[pos]
             reads = parameters_read(tangent_map)
             others = [q.index for p, _, q in node.inputs if p != pos]
             read_others = others if reads is None else [q.index for p, _, q in node.inputs
                                                         if p != pos and (p + 1) in reads]
-            kind, obj = whole(j)
-            if kind == "const" and not any(varies[q] for q in read_others):
+            hit = whole(j)
+            if hit[0] == "const" and not any(varies[q] for q in read_others):
                 # the map is linear in this argument: its value does not matter, the others are fixed
                 with np.errstate(all="ignore"):
-                    consts.append(fit(np.asarray(tangent_map(obj, *node.args, **node.kwargs)), shape))
+                    consts.append(fit(np.asarray(tangent_map(hit[1], *node.args, **node.kwargs)), shape))
                 continue
             texts = arguments(node, code, value_of)
             for p, sub, q in node.inputs:
@@ -446,14 +653,60 @@ def sparse_data_program(rec: Recording, seed: np.ndarray, take: np.ndarray, rows
                     texts[p] = code.const(node.args[p], "k")
                 elif varies[q.index]:
                     used.add(q.index)
-            terms.append(f"{code.const(tangent_map, 'L')}({whole_text(j)}, {', '.join(texts)}{keywords(node, code)})")
+            # a linear map acts on each direction alike: a tangent holding some directions keeps them
+            text, dirs = whole_text(j)
+            if picks is not None and picks.all():  # np.where selects this branch everywhere: its tangent
+                terms.append((text, dirs))
+                continue
+            terms.append((f"{code.const(tangent_map, 'L')}({text}, {', '.join(texts)}{keywords(node, code)})", dirs))
         result = _Parts()
         if consts:
             result.const = _summed(consts, shape + (k,))
-        if terms:
-            lines.append(f"t{i} = fit({' + '.join(terms)}, {shape!r})")
+        if terms and all(dirs == terms[0][1] for _, dirs in terms):
+            lines.append(f"t{i} = fit({' + '.join(text for text, _ in terms)}, {shape!r})")
+            result.dense, result.dirs = f"t{i}", terms[0][1]
+        elif terms:
+            for number, (text, _) in enumerate(terms):
+                lines.append(f"u{i}_{number} = fit({text}, {shape!r})")
+            result.dirs = sum_into(f"t{i}", [_Term(None, f"u{i}_{number}", dirs=dirs)
+                                             for number, (_, dirs) in enumerate(terms)], [shape] * len(terms), shape)
             result.dense = f"t{i}"
         return result
+
+    def concatenated(node, parents: list, held: dict, dirs) -> _Parts | None:
+        """A large ``np.concatenate``'s tangent written block by block into a reused buffer (each part's
+        directions at their places, zeros where a part has none), not gathered into a new array."""
+        if node.func is not np.concatenate or set(node.kwargs) - {"axis"} or len(node.args) > 2 \
+                or any(pos != 0 or sub is None for pos, sub, _ in parents):
+            return None
+        arrays = node.args[0]
+        axis = node.args[1] if len(node.args) > 1 else node.kwargs.get("axis", 0)
+        shape = value_shape(node.value)
+        width = width_of(dirs)
+        if not isinstance(axis, (int, np.integer)) or math.prod(shape) * width < buffers.BIG:
+            return None
+        a = normalize_axes(int(axis), len(shape))[0]
+        part_of = {sub: parent.index for _, sub, parent in parents}
+        name = f"t{node.index}"
+        pooled.append(name)
+        texts = [held[j][0] for j in part_of.values()]
+        lines.append(f"{name} = B.take({shape + (width,)!r}, np.result_type({', '.join(dict.fromkeys(texts))}))")
+        offset = 0
+        for number, array in enumerate(arrays):
+            size = np.shape(array)[a]
+            block = ":, " * a + f"{offset}:{offset + size}"
+            offset += size
+            if number not in part_of:
+                lines.append(f"{name}[{block}] = 0")
+                continue
+            text, own = held[part_of[number]]
+            pos = places(own, dirs)
+            for start, first, length in _run_list(pos):
+                part = text if length == len(pos) else f"{text}[..., {start}:{start + length}]"
+                lines.append(f"{name}[{block}, ..., {first}:{first + length}] = {part}")
+            for _, first, length in _run_list(sorted(set(range(width)) - set(pos))):
+                lines.append(f"{name}[{block}, ..., {first}:{first + length}] = 0")
+        return _Parts(dense=name, dirs=dirs)
 
     def custom(node) -> _Parts:
         i = node.index
@@ -473,13 +726,24 @@ def sparse_data_program(rec: Recording, seed: np.ndarray, take: np.ndarray, rows
             with np.errstate(all="ignore"):
                 t = node.rule.jvp(node.value, node.args, node.kwargs, slots)
             return _Parts(const=np.array(fit(np.asarray(t), value_shape(node.value))))
+        # the rule's JVP acts on each direction alike; its tangents must hold the same directions
+        held = {parent.index: whole_text(parent.index) for _, _, parent in parents}
+        dirs = union_of([d for _, d in held.values()], k)
+        joined = concatenated(node, parents, held, dirs)
+        if joined is not None:
+            return joined
         args = arguments(node, code, value_of)
         mark(node, None)
         if varies[i]:
             used.add(i)
-        lines.append(f"t{i} = " + custom_jvp_call(node, code, args, value_of(i), parents,
-                                                  lambda parent: whole_text(parent.index)))
-        return _Parts(dense=f"t{i}")
+
+        def tangent_text(parent) -> str:
+            text, own = held[parent.index]
+            if own == dirs:
+                return text
+            return f"expanded({text}, {at(places(own, dirs), True)}, {width_of(dirs)})"
+        lines.append(f"t{i} = " + custom_jvp_call(node, code, args, value_of(i), parents, tangent_text))
+        return _Parts(dense=f"t{i}", dirs=dirs)
 
     for node in nodes:
         i = node.index
@@ -490,8 +754,9 @@ def sparse_data_program(rec: Recording, seed: np.ndarray, take: np.ndarray, rows
             tangents[i] = _Parts(diag=np.ones((), seed.dtype))
         elif kind == "output":
             (_, _, parent), = node.inputs
-            lines.append(f"t{i} = {whole_text(parent.index)}[{node.rule.i}]")
-            tangents[i] = _Parts(dense=f"t{i}")
+            text, dirs = whole_text(parent.index)
+            lines.append(f"t{i} = {text}[{node.rule.i}]")
+            tangents[i] = _Parts(dense=f"t{i}", dirs=dirs)
         elif kind == "elementwise":
             tangents[i] = elementwise(node)
         elif kind == "linear":
@@ -501,7 +766,7 @@ def sparse_data_program(rec: Recording, seed: np.ndarray, take: np.ndarray, rows
 
     nnz = len(take)
     dtype = np.dtype(dtype)
-    code.namespace.update(fit=fit, diagonal_rows=diagonal_rows, np=np, isfinite=math.isfinite)
+    code.namespace.update(fit=fit, diagonal_rows=diagonal_rows, expanded=expanded, np=np, isfinite=math.isfinite)
     tail: list = []
     if out is None or not needed[out] or nnz == 0:
         tail.append(f"return np.zeros({nnz}, {code.const(dtype, 'T')})")
@@ -526,8 +791,21 @@ def sparse_data_program(rec: Recording, seed: np.ndarray, take: np.ndarray, rows
             const = folded if const is None else const + folded
         const_data = None if const is None else np.ascontiguousarray(np.reshape(const, (-1,))[take], dtype)
         T = code.const(dtype, "T")
-        if t.dense is not None:
+        if t.dense is not None and t.dirs is None:
             tail.append(f"data = {t.dense}.reshape(-1)[{code.const(take, 'I')}]")
+        elif t.dense is not None:  # the dense part holds some directions: entry e reads its colour's place there
+            place = np.full(k, -1, dtype=np.int64)
+            place[list(t.dirs)] = np.arange(len(t.dirs))
+            where = place[take % k]
+            inside = where >= 0
+            read = (take // k) * len(t.dirs) + where
+            if inside.all():
+                tail.append(f"data = {t.dense}.reshape(-1)[{code.const(read, 'I')}]")
+            else:
+                tail.append(f"data = np.zeros({nnz}, {t.dense}.dtype)")
+                tail.append(f"data[{code.const(np.flatnonzero(inside), 'I')}] = "
+                            f"{t.dense}.reshape(-1)[{code.const(read[inside], 'I')}]")
+        if t.dense is not None:
             if const_data is not None:
                 tail.append(f"data += {code.const(const_data, 'C')}")
         elif const_data is not None:
