@@ -442,14 +442,10 @@ def _program(rec: Recording, seed: np.ndarray, take: np.ndarray, rows: np.ndarra
         materialised[j] = result
         return result
 
-    def whole_text(j: int, full: bool = False):
-        """``(text, dirs)`` of tangent ``j`` (a constant by its nonzero directions); ``full``: all k
-        directions, expanded if need be (``dirs`` None)."""
+    def whole_text(j: int):
+        """``(text, dirs)`` of tangent ``j`` (a constant by its nonzero directions)."""
         hit = whole(j)
-        text, dirs = const_term(hit[1]) if hit[0] == "const" else hit[1:]
-        if full and dirs is not None:
-            return f"expanded({text}, {at(list(dirs), True)}, {k})", None
-        return text, dirs
+        return const_term(hit[1]) if hit[0] == "const" else hit[1:]
 
     def whole_parts(j: int) -> _Parts:
         hit = whole(j)
