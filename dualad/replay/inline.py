@@ -6,8 +6,8 @@ on every call; written in place (``f_3(v0)``, each name it reads resolved to its
 when the program is written) it costs neither: about 0.2 us a partial, 8 % of the
 prepared Jacobian of a 4-operation chain at n = 10.
 
-The lambda's source is found by parsing its file and comparing the compiled code of each
-lambda on its line with the function's own, so what is written is exactly what the rule
+The lambda's source is found on its line of its file, and the compiled code of each lambda
+there compared with the function's own, so what is written is exactly what the rule
 computes. Anything not plainly an expression of its parameters and of names the module
 defines (closures, defaults, comprehensions, a source that cannot be found) keeps the call.
 
@@ -30,20 +30,38 @@ from typing import Callable
 
 __all__ = ["inlined", "lambda_body"]
 
-_TREES: dict = {}   # file name -> its parsed module, or None
+_LINES: dict = {}   # (file name, line number) -> the lambdas written whole on that line
 _BODIES: dict = {}  # id(code) -> (code, the lambda's body or None)
 _REFUSED = (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.NamedExpr, ast.Yield,
             ast.YieldFrom, ast.Await, ast.Starred)
 
 
-def _tree(filename: str):
-    if filename not in _TREES:
-        source = "".join(linecache.getlines(filename))
-        try:
-            _TREES[filename] = ast.parse(source, filename) if source else None
-        except SyntaxError:
-            _TREES[filename] = None
-    return _TREES[filename]
+def _lambdas_on(filename: str, lineno: int) -> list:
+    """The lambda expressions that start and end on line ``lineno`` of the file: from each ``lambda``
+    keyword, the longest piece of the line that parses as one lambda (a few parses of a short string,
+    not the whole module: the first replay program stays quick to write). A lambda whose body goes on
+    to the next line is not found (its partial is called)."""
+    key = (filename, lineno)
+    hit = _LINES.get(key)
+    if hit is not None:
+        return hit
+    line = linecache.getline(filename, lineno)
+    found = []
+    start = line.find("lambda")
+    while start >= 0:
+        best = None
+        for end in [k for k, ch in enumerate(line) if k > start and ch in ",)]}\n"] + [len(line)]:
+            try:
+                tree = ast.parse(line[start:end].strip(), mode="eval")
+            except SyntaxError:
+                continue
+            if isinstance(tree.body, ast.Lambda):
+                best = tree.body
+        if best is not None:
+            found.append(best)
+        start = line.find("lambda", start + 6)
+    _LINES[key] = found
+    return found
 
 
 def _fingerprint(code: types.CodeType) -> tuple:
@@ -74,14 +92,13 @@ def lambda_body(fn: Callable):
     body = None
     plain = not (code.co_flags & 0x0C) and not code.co_freevars and not code.co_kwonlyargcount \
         and fn.__defaults__ is None and not fn.__kwdefaults__
-    tree = _tree(code.co_filename) if plain else None
-    if tree is not None:
+    if plain:
         # the lambdas on its line that read the same parameters, names and constants: one, or several
         # written alike (then any of them is it); lambdas alike in all that but written differently
         # (x - y, y - x) cannot be told apart here, and keep the call
         want = _fingerprint(code)
-        found = [node for node in ast.walk(tree) if isinstance(node, ast.Lambda) and node.lineno == code.co_firstlineno
-                 and (c := _compiled(node, code.co_filename)) is not None and _fingerprint(c) == want]
+        found = [node for node in _lambdas_on(code.co_filename, code.co_firstlineno)
+                 if (c := _compiled(node, code.co_filename)) is not None and _fingerprint(c) == want]
         if found and len({ast.dump(node.body) for node in found}) == 1 \
                 and not any(isinstance(sub, _REFUSED) for sub in ast.walk(found[0].body)):
             body = found[0].body
