@@ -110,52 +110,84 @@ class _Unresolved(Exception):
     pass
 
 
+_TEMPLATES: dict = {}  # id(code) -> (code, (text with placeholders, objects) or None)
+
+
+def _template(fn: Callable):
+    """``fn``'s body as text once per function: parameter k written ``@pk@``, the j-th object it names
+    (a global, a module attribute) ``@gj@``; with the objects. None if it cannot be written in place."""
+    code_object = fn.__code__
+    hit = _TEMPLATES.get(id(code_object))
+    if hit is not None and hit[0] is code_object:
+        return hit[1]
+    answer = None
+    body = lambda_body(fn)
+    if body is not None:
+        params = code_object.co_varnames[:code_object.co_argcount]
+        slot = {name: f"@p{k}@" for k, name in enumerate(params)}
+        namespace = fn.__globals__
+        objects: list = []
+
+        def resolve(node):
+            """The object a global name or a module attribute chain stands for (raises _Unresolved)."""
+            if isinstance(node, ast.Name):
+                if node.id in slot:
+                    raise _Unresolved
+                if node.id in namespace:
+                    return namespace[node.id]
+                if hasattr(builtins, node.id):
+                    return getattr(builtins, node.id)
+                raise _Unresolved
+            if isinstance(node, ast.Attribute):
+                base = resolve(node.value)
+                if not isinstance(base, types.ModuleType) or not hasattr(base, node.attr):
+                    raise _Unresolved
+                return getattr(base, node.attr)
+            raise _Unresolved
+
+        def placeholder(obj) -> str:
+            for j, known in enumerate(objects):
+                if known is obj:
+                    return f"@g{j}@"
+            objects.append(obj)
+            return f"@g{len(objects) - 1}@"
+
+        class Rewrite(ast.NodeTransformer):
+            def visit_Name(self, node):
+                text = slot[node.id] if node.id in slot else placeholder(resolve(node))
+                return ast.copy_location(ast.Name(id=text, ctx=ast.Load()), node)
+
+            def visit_Attribute(self, node):
+                try:
+                    obj = resolve(node)
+                except _Unresolved:
+                    return self.generic_visit(node)  # an attribute of a value (x.real): kept as written
+                return ast.copy_location(ast.Name(id=placeholder(obj), ctx=ast.Load()), node)
+
+        try:
+            answer = ("(" + ast.unparse(Rewrite().visit(copy.deepcopy(body))) + ")", tuple(objects))
+        except _Unresolved:
+            answer = None
+    _TEMPLATES[id(code_object)] = (code_object, answer)
+    return answer
+
+
 def inlined(fn: Callable, args: list, code) -> str | None:
     """``fn(*args)`` as one parenthesised expression for a program written in ``code`` (a
     :class:`~.codegen.Source`): the parameters replaced by ``args`` (names in the program, or ``None``
     for a parameter the body never reads), every other name by a constant of ``code``'s namespace.
-    None if ``fn`` cannot be written in place."""
-    body = lambda_body(fn)
-    if body is None:
+    None if ``fn`` cannot be written in place. The text is made once per function (a template), so a
+    program with thousands of partials is written as fast as with calls."""
+    if type(fn) is not types.FunctionType:
         return None
-    params = fn.__code__.co_varnames[:fn.__code__.co_argcount]
-    if len(args) != len(params) or not all(isinstance(a, str) and a.isidentifier() for a in args):
+    template = _template(fn)
+    if template is None:
         return None
-    mapping = dict(zip(params, args))
-    namespace = fn.__globals__
-
-    def resolve(node):
-        """The object a global name or a module attribute chain stands for (raises _Unresolved)."""
-        if isinstance(node, ast.Name):
-            if node.id in mapping:
-                raise _Unresolved
-            if node.id in namespace:
-                return namespace[node.id]
-            if hasattr(builtins, node.id):
-                return getattr(builtins, node.id)
-            raise _Unresolved
-        if isinstance(node, ast.Attribute):
-            base = resolve(node.value)
-            if not isinstance(base, types.ModuleType) or not hasattr(base, node.attr):
-                raise _Unresolved
-            return getattr(base, node.attr)
-        raise _Unresolved
-
-    class Rewrite(ast.NodeTransformer):
-        def visit_Name(self, node):
-            if node.id in mapping:
-                return ast.copy_location(ast.Name(id=mapping[node.id], ctx=ast.Load()), node)
-            return ast.copy_location(ast.Name(id=code.const(resolve(node), "g"), ctx=ast.Load()), node)
-
-        def visit_Attribute(self, node):
-            try:
-                obj = resolve(node)
-            except _Unresolved:
-                return self.generic_visit(node)  # an attribute of a value (x.real): kept as written
-            return ast.copy_location(ast.Name(id=code.const(obj, "g"), ctx=ast.Load()), node)
-
-    try:
-        rewritten = Rewrite().visit(copy.deepcopy(body))
-    except _Unresolved:
+    text, objects = template
+    if len(args) != fn.__code__.co_argcount or not all(isinstance(a, str) and a.isidentifier() for a in args):
         return None
-    return "(" + ast.unparse(rewritten) + ")"
+    for k, a in enumerate(args):
+        text = text.replace(f"@p{k}@", a)
+    for j, obj in enumerate(objects):
+        text = text.replace(f"@g{j}@", code.const(obj, "g"))
+    return text
