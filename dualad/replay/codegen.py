@@ -246,10 +246,10 @@ def guard_lines(number: int, guard: Guard, code: Source, value_of: Callable[[int
         code.line(f"if not same_decision({call}, {code.const(old, 'd')}): raise GuardFailed({number})")
 
 
-def custom_jvp_call(node, code: Source, args: list, value: str, inputs, tangent_of: Callable[[Any], str]) -> str:
-    """The text of a Custom rule's JVP on ``node``: ``jvp(value, args, kwargs, tangents)``, fitted to the
-    node's shape unless it has several outputs. ``inputs`` are the ``(pos, sub, parent)`` whose tangents
-    are passed (``tangent_of(parent)`` names each); the other slots are None, as the rule expects."""
+def tangent_slots(node, inputs, tangent_of: Callable[[Any], Any], missing: Any = None) -> list:
+    """A Custom rule's ``tangents`` argument for ``node``: one slot per argument, ``tangent_of(parent)``
+    for each ``(pos, sub, parent)`` of ``inputs`` (a list, with ``missing`` in the other places, for a
+    list argument such as concatenate's), None for the arguments not differentiated."""
     slots: list = [None] * len(node.args)
     for pos, sub, parent in inputs:
         t = tangent_of(parent)
@@ -257,8 +257,16 @@ def custom_jvp_call(node, code: Source, args: list, value: str, inputs, tangent_
             slots[pos] = t
         else:
             if slots[pos] is None:
-                slots[pos] = ["None"] * len(node.args[pos])
+                slots[pos] = [missing] * len(node.args[pos])
             slots[pos][sub] = t
+    return slots
+
+
+def custom_jvp_call(node, code: Source, args: list, value: str, inputs, tangent_of: Callable[[Any], str]) -> str:
+    """The text of a Custom rule's JVP on ``node``: ``jvp(value, args, kwargs, tangents)``, fitted to the
+    node's shape unless it has several outputs. ``inputs`` are the ``(pos, sub, parent)`` whose tangents
+    are passed (``tangent_of(parent)`` names each); the other slots are None, as the rule expects."""
+    slots = tangent_slots(node, inputs, tangent_of, "None")
     items = ["None" if s is None else s if isinstance(s, str) else "[" + ", ".join(s) + "]" for s in slots]
     call = (f"{code.const(node.rule.jvp, 'J')}({value}, ({', '.join(args)}{',' if len(args) == 1 else ''}), "
             f"{code.const(node.kwargs)}, [{', '.join(items)}])")

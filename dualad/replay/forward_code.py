@@ -19,14 +19,14 @@ array([[0.      , 0.      ],
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
 from ..rules import NEG_ONE, ONE
 from ..tape.graph import value_shape
 from .analysis import Flow, kind_of
-from .codegen import Source, arguments, custom_jvp_call, fitted_sum, guard_lines, keywords
+from .codegen import Source, arguments, custom_jvp_call, fitted_sum, guard_lines, keywords, tangent_slots
 from .inline import inlined
 from .recording import Recording, Ref
 
@@ -38,6 +38,17 @@ def fit(t, shape: tuple):
     if t.shape[:-1] != shape:
         t = np.broadcast_to(t, shape + t.shape[-1:])
     return t
+
+
+def known_selection_tangent(node, parents, known: Callable[[Any], np.ndarray]) -> np.ndarray:
+    """The tangent of a selection rule's node (``concatenate``, ``where`` on a recorded condition) whose
+    differentiated ``parents`` (``(pos, sub, parent)``) all have tangents known when the program is
+    written (``known(parent)``): such a rule only moves entries, at positions the trace's shapes fix,
+    so its tangent is known then too (``concatenate((zero, u[:-1]))`` of a stencil)."""
+    slots = tangent_slots(node, parents, known)
+    with np.errstate(all="ignore"):
+        t = node.rule.jvp(node.value, node.args, node.kwargs, slots)
+    return np.array(fit(np.asarray(t), value_shape(node.value)))
 
 
 def parameters(rec: Recording) -> list:

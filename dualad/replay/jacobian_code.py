@@ -34,7 +34,7 @@ from ..rules import NEG_ONE, ONE, Linear, normalize_axes
 from ..tape.graph import value_shape
 from .analysis import Flow, kind_of
 from .codegen import Source, arguments, custom_jvp_call, fitted_sum, keywords, selected_argument, unused_dropped
-from .forward_code import probe_call, emit_values, fit, live_values, parameters
+from .forward_code import probe_call, emit_values, fit, known_selection_tangent, live_values, parameters
 from .inline import inlined
 from .recording import Recording
 from .sparse_code import parameters_read
@@ -352,20 +352,7 @@ def jacobian_program(rec: Recording, flow: Flow | None = None, vectorize: bool =
         parents = [(pos, sub, parent) for pos, sub, parent in node.inputs if needed[parent.index]]
         if node.rule.selection and not isinstance(node.value, tuple) and all(
                 dense(parent.index).kind == "const" for _, _, parent in parents):
-            # it only moves entries (their positions fixed by shapes, which the trace fixes), and every
-            # tangent it moves is known now (concatenate((zero, u[:-1])) of a stencil): known now too
-            slots: list = [None] * len(node.args)
-            for pos, sub, parent in parents:
-                c = dense(parent.index).array
-                if sub is None:
-                    slots[pos] = c
-                else:
-                    if slots[pos] is None:
-                        slots[pos] = [None] * len(node.args[pos])
-                    slots[pos][sub] = c
-            with np.errstate(all="ignore"):
-                t = node.rule.jvp(node.value, node.args, node.kwargs, slots)
-            return _Tangent("const", np.array(fit(np.asarray(t), value_shape(node.value))))
+            return _Tangent("const", known_selection_tangent(node, parents, lambda p: dense(p.index).array))
         args = arguments(node, code, value_of)
         code.line(f"t{i} = " + custom_jvp_call(node, code, args, value_of(i), node.inputs, lambda parent: (
             name_of(dense(parent.index)) if needed[parent.index] else "None")))

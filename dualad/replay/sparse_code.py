@@ -41,7 +41,7 @@ from ..tape.graph import value_shape
 from .analysis import Flow, kind_of
 from . import buffers
 from .codegen import Source, arguments, custom_jvp_call, fitted_sum, keywords
-from .forward_code import emit_values, fit, live_values, parameters, probe_call
+from .forward_code import emit_values, fit, known_selection_tangent, live_values, parameters, probe_call
 from .inline import inlined
 from .recording import Recording
 
@@ -709,19 +709,7 @@ def _program(rec: Recording, seed: np.ndarray, take: np.ndarray, rows: np.ndarra
         parents = [(pos, sub, parent) for pos, sub, parent in node.inputs if needed[parent.index]]
         if node.rule.selection and not isinstance(node.value, tuple) and all(
                 whole(p.index)[0] == "const" for _, _, p in parents):
-            # it only moves entries (their positions fixed by shapes, which the trace fixes): known now
-            slots: list = [None] * len(node.args)
-            for pos, sub, parent in parents:
-                c = whole(parent.index)[1]
-                if sub is None:
-                    slots[pos] = c
-                else:
-                    if slots[pos] is None:
-                        slots[pos] = [None] * len(node.args[pos])
-                    slots[pos][sub] = c
-            with np.errstate(all="ignore"):
-                t = node.rule.jvp(node.value, node.args, node.kwargs, slots)
-            return _Parts(const=np.array(fit(np.asarray(t), value_shape(node.value))))
+            return _Parts(const=known_selection_tangent(node, parents, lambda p: whole(p.index)[1]))
         # the rule's JVP acts on each direction alike; its tangents must hold the same directions
         held = {parent.index: whole_text(parent.index) for _, _, parent in parents}
         dirs = union_of([d for _, d in held.values()], k)
