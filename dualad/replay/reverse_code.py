@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import operator
+import re
 from typing import Callable
 
 import numpy as np
@@ -190,6 +191,8 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
             has.add(parent)
             if minus:
                 negated.add(parent)
+            if _ADJOINT_NAME.fullmatch(expr):  # another adjoint's array under this name too
+                alias[parent] = (root_of(int(expr[1:]), expr), len(code.lines))
 
     lazy: dict = {}  # node -> (its adjoint's text, a smaller array whose broadcast it is), not yet written
 
@@ -326,6 +329,7 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
     has.add(out)
     tiled = {} if directions else tilings(nodes, needed)
     invariant = set() if directions else shift_invariant_links(nodes, needed)
+    first = {} if directions else summed_first(nodes, needed, invariant, {rec.x_node, out})
     spread: dict = {}  # node -> a small array whose broadcast is the node's whole adjoint (np.sum's)
     pieces: dict = {}  # tiled vector -> {piece start: adjoint name of that slice}
 
@@ -347,6 +351,67 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
         own.add(j)
         if minus:
             negated.add(j)
+
+    alias: dict = {}  # node -> (the adjoint name whose array its adjoint is, line count when so named)
+    sums: dict = {}  # (adjoint name, shape) -> (the name of its sum down to shape, line count then)
+
+    def written(name: str, since: int) -> bool:
+        """Has a line since ``since`` assigned or written into ``name``? (Scanned only so far back.)"""
+        if len(code.lines) - since > 2000:
+            return True
+        pattern = re.compile(rf"{name}(?:\s*[-+*/]?=|\[)")
+        return any(pattern.match(ln) for ln in code.lines[since:])
+
+    def root_of(i: int, ct: str) -> str:
+        """The adjoint name whose array ``ct`` (node ``i``'s cotangent) still is."""
+        if ct != f"a{i}" or i not in alias:
+            return ct
+        root, since = alias[i]
+        return root if not written(ct, since) and not written(root, since) else ct
+
+    def summed_cotangent(i: int, ct: str, shape: tuple) -> str:
+        """A name for ``ct`` summed down to ``shape`` (written once per array and shape)."""
+        root = root_of(i, ct)
+        known = sums.get((root, shape))
+        if known is not None and not written(root, known[1]):
+            return known[0]
+        name = f"r{len(sums)}"
+        code.line(f"{name} = sum_to({ct}, {shape!r})")
+        sums[(root, shape)] = (name, len(code.lines))
+        return name
+
+    def summed_contribution(node, pos: int, parent, ct: str, args: list) -> None:
+        """Node ``node``'s contribution to ``parent``'s adjoint, held summed (see :func:`summed_first`):
+        the cotangent summed first, then the partial (or the product's transpose) applied to the sum."""
+        j = parent.index
+        shape_j, child_shapes = first[j]
+        total = summed_cotangent(node.index, ct, child_shapes[node.index])
+        like = code.const(np.broadcast_to(np.zeros((), parent.value.dtype), shape_j), "z")
+        negate = False
+        if node.func is np.matmul and kind_of(node) == "linear":
+            # linear in this operand: its transpose reads only the operand's shape, here the summed one
+            operands = list(args)
+            operands[pos] = like
+            expr = (f"{code.const(node.rule.transpose[pos], 'R')}({total}[..., None], "
+                    f"{', '.join(operands)})[..., 0]")
+        else:
+            partial = node.rule.partials[pos]
+            if partial is ONE or partial is NEG_ONE:
+                expr, negate = total, partial is NEG_ONE
+            else:
+                probe = probe_call(partial, node.value, *node.args)
+                picked = selected_argument(node, pos, probe)
+                if picked is not None:
+                    p = value_of(node.index) if picked == 0 else args[picked - 1]
+                else:
+                    p = inlined(partial, [value_of(node.index)] + args, code) \
+                        or f"{code.const(partial, 'p')}({value_of(node.index)}, {', '.join(args)})"
+                expr = f"{p} * {total}"
+            if child_shapes[node.index] != shape_j:
+                expr = f"sum_to({expr}, {shape_j!r})"
+        if parent.value.dtype != np.float64:
+            expr = f"fit_single({expr}, {like})"
+        add(j, expr, negate=negate)
 
     for node in reversed(nodes):
         i = node.index
@@ -370,19 +435,23 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
             ct = f"a{i}"
             if kind not in ("elementwise", "linear"):  # a custom rule's step need not be linear in ct
                 positive(i)
-            elif i in lazy and kind == "elementwise" and whole_partials(node):
+            elif i in lazy and kind == "elementwise" and whole_partials(node) \
+                    and not any(p.index in first for _, _, p in node.inputs):
                 ct = lazy.pop(i)[1]  # the small array: each partial broadcasts it to the whole shape
             else:
                 expand(i)
         else:
             continue
         ct_negated[0] = i in negated
-        shape = value_shape(node.value)
+        shape = first[i][0] if i in first else value_shape(node.value)  # summed already: see summed_first
         args = arguments(node, code, value_of)
         spread_names = {f"a{i}": spread[i]} if i in spread and i not in own and i in has else {}
         if kind == "elementwise":
             for pos, _, parent in node.inputs:
                 if not needed[parent.index] or (i, parent.index) in invariant:
+                    continue
+                if parent.index in first:
+                    summed_contribution(node, pos, parent, ct, args)
                     continue
                 partial = node.rule.partials[pos]
                 pshape = value_shape(parent.value)
@@ -447,6 +516,9 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
                 continue
             for pos, _, parent in node.inputs:
                 if not needed[parent.index]:
+                    continue
+                if parent.index in first:
+                    summed_contribution(node, pos, parent, ct, args)
                     continue
                 j = parent.index
                 into = node.rule.transpose_into.get(pos)
@@ -569,6 +641,101 @@ def shift_invariant_links(nodes: list, needed: list) -> set:
     return dead
 
 
+def summed_first(nodes: list, needed: list, invariant: set, keep: set) -> dict:
+    """Adjoints that are only ever summed over some axes, so each contribution may be summed first.
+
+    A node ``j`` qualifies when, along a set ``A`` of its axes (each longer than 1):
+
+    - its own step sums its adjoint over ``A``: ``j`` is elementwise, and every parent it sweeps into
+      is broadcast along ``A`` (the axis absent or of length 1), each partial ±1 or of a shape that is
+      broadcast along ``A`` too (so ``sum_A(p * ct) = p * sum_A(ct)``); ``j`` is neither x nor the
+      output (whose adjoints are needed whole);
+    - every contribution to its adjoint commutes with that sum: it comes either from an elementwise
+      step (a whole link, no tuple part) whose partial is broadcast along ``A`` (in the child's axes),
+      or from ``j @ B`` / ``B @ j`` (2-D or more, ``j`` not broadcast by the product), where ``A`` holds
+      only ``j``'s row axis (``j @ B``: ``sum_rows(ct @ Bᵀ) = sum_rows(ct) @ Bᵀ``), its column axis
+      (``B @ j``) and batch axes along which ``B`` is broadcast.
+
+    Then ``sum_A(a_j) = sum over contributions of T(sum_A'(ct_child))``: each child's cotangent is
+    summed over the matching axes ``A'`` before its partial or transpose is applied, and ``a_j`` is
+    held in its summed shape (GMM's means: ``-sum_n(ct_z * q + ct_z @ L)`` becomes
+    ``-(s * q + s @ L)``, ``s = sum_n ct_z``: one (K, n, d) x (K, d, d) product fewer). Any other use
+    of ``a_j`` (a getitem's scatter, a reduction, a custom rule, a partial that varies along ``A``)
+    removes the axes it needs summed whole; no axis left, no rewrite.
+
+    Returns ``{j: (j's summed shape, {child: the child's summed cotangent shape})}``.
+    """
+    uses = backward_uses(nodes, needed)
+    out: dict = {}
+    for node in nodes:
+        j = node.index
+        value = node.value
+        if not needed[j] or j in keep or kind_of(node) != "elementwise" or j not in uses \
+                or not isinstance(value, np.ndarray) or value.dtype.kind != "f" or value.ndim == 0:
+            continue
+        shape = value.shape
+        rank = len(shape)
+        axes = {a for a in range(rank) if shape[a] > 1}
+        for pos, sub, parent in node.inputs:
+            if not axes:
+                break
+            if not needed[parent.index] or (j, parent.index) in invariant:
+                continue
+            partial = node.rule.partials[pos]
+            axes &= _broadcast_along(shape, value_shape(parent.value))
+            if sub is not None:
+                axes = set()
+            elif partial is not ONE and partial is not NEG_ONE:
+                probe = probe_call(partial, value, *node.args)
+                if probe is None or np.broadcast_shapes(np.shape(probe), value_shape(parent.value)) != shape:
+                    axes = set()  # the step would not be a plain product summed down (see reverse_program)
+                else:
+                    axes &= _broadcast_along(shape, np.shape(probe))
+        children: dict = {}
+        for child, pos, sub in uses[j]:
+            if not axes:
+                break
+            if (child.index, j) in invariant:
+                continue
+            cvalue = child.value
+            if sub is not None or not isinstance(cvalue, np.ndarray) or cvalue.dtype.kind != "f" \
+                    or cvalue.ndim < rank:
+                axes = set()
+                break
+            lead = cvalue.ndim - rank
+            kind = kind_of(child)
+            if kind == "elementwise":
+                partial = child.rule.partials[pos]
+                if partial is not ONE and partial is not NEG_ONE:
+                    probe = probe_call(partial, cvalue, *child.args)
+                    if probe is None or np.ndim(probe) > cvalue.ndim:
+                        axes = set()
+                        break
+                    along = _broadcast_along(cvalue.shape, np.shape(probe))
+                    axes = {a for a in axes if a + lead in along}
+            elif kind == "linear" and child.func is np.matmul and len(child.args) == 2 and not child.kwargs \
+                    and lead == 0 and rank >= 2 and np.ndim(child.args[1 - pos]) >= 2:
+                other = value_shape(child.args[1 - pos])
+                allowed = {rank - 2 if pos == 0 else rank - 1}
+                allowed |= {a for a in range(rank - 2) if a in _broadcast_along(shape, other)}
+                axes &= allowed
+            else:
+                axes = set()
+                break
+            children[child.index] = lead
+        if axes:
+            summed = tuple(1 if a in axes else n for a, n in enumerate(shape))
+            out[j] = (summed, {c: tuple(1 if a - lead in axes else n for a, n in enumerate(nodes[c].value.shape))
+                               for c, lead in children.items()})
+    return out
+
+
+def _broadcast_along(shape: tuple, small: tuple) -> set:
+    """The axes of ``shape`` along which an array of shape ``small`` broadcasts (absent or length 1)."""
+    lead = len(shape) - len(small)
+    return {a for a in range(len(shape)) if a < lead or small[a - lead] == 1}
+
+
 def tilings(nodes: list, needed: list) -> dict:
     """Vectors whose every use (on the backward path) is ``v[a:b]``, the slices tiling ``v`` exactly
     once (an LSTM's gate vector cut in four): ``{vector: {slice node: (a, b)}}``."""
@@ -605,6 +772,8 @@ def same_order_reshape(node) -> bool:
     return (limit is not None and len(node.args) <= limit and set(node.kwargs) <= {"order"}
             and node.kwargs.get("order", "C") == "C")
 
+
+_ADJOINT_NAME = re.compile(r"a\d+")  # a program's name for one node's adjoint
 
 _SCATTER_MIN = 256  # entries: below this np.add.at's own loop costs no more than bincount's call
 
