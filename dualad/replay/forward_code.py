@@ -129,7 +129,11 @@ def emit_values(rec: Recording, flow: Flow, code: Source, live: list, value_of, 
             links = rec.sources.get(i, ()) if kind == "zero" else None
             args = arguments(node, code, value_of, links)
             method = _METHODS.get(node.func) if args else None
-            if method is not None and type(_first_value(node)) is np.ndarray \
+            if node.func is np.matmul and _dot_gives_matmul(node, flow):
+                # a constant matrix times a vector: ndarray.dot, the same BLAS call without matmul's
+                # generalized-ufunc dispatch (about 0.6 us less per call)
+                code.line(f"v{i} = {args[0]}.dot({args[1]})")
+            elif method is not None and type(_first_value(node)) is np.ndarray \
                     and set(node.kwargs) <= {"axis", "keepdims", "dtype", "order"}:
                 # np.sum(a, ...) is a.sum(...) for an ndarray a (the same reduction), without the
                 # fromnumeric wrapper's cost (about 1.5 us a call)
@@ -147,6 +151,40 @@ def emit_values(rec: Recording, flow: Flow, code: Source, live: list, value_of, 
 _METHODS = {np.sum: "sum", np.prod: "prod", np.max: "max", np.min: "min", np.amax: "max", np.amin: "min",
             np.reshape: "reshape", np.transpose: "transpose", np.mean: "mean", np.cumsum: "cumsum",
             np.squeeze: "squeeze", np.ravel: "ravel"}
+
+
+def _operand(node, pos: int, flow: Flow):
+    """(recorded value, varies?) of ``node``'s positional argument ``pos``."""
+    for q, sub, parent in node.inputs:
+        if q == pos:
+            return (parent.value, flow.varies[parent.index]) if sub is None else (None, True)
+    value = node.args[pos]
+    if isinstance(value, Ref):
+        return None, True
+    return value, False
+
+
+_BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _dot_gives_matmul(node, flow: Flow) -> bool:
+    """May ``np.matmul(a, b)`` be written ``a.dot(b)``? For a matrix known now (an ndarray, C- or
+    F-contiguous) and a vector that varies (an ndarray: x, an extra array or a value the program
+    computed), both float32 or both float64: both calls hand the same gemv to BLAS, bit for bit, for a
+    contiguous or positively strided vector (a negatively strided one, ``x[::-1]`` passed in, dot
+    copies first: its bits are numpy's matmul of that copy, which can differ from matmul of the view
+    in the last place). Not for a strided matrix (matmul then takes its own loop), nor for a varying
+    matrix (its strides are not known now)."""
+    if len(node.args) != 2 or node.kwargs:
+        return False
+    (a, a_varies), (b, b_varies) = _operand(node, 0, flow), _operand(node, 1, flow)
+    if a_varies == b_varies:
+        return False
+    matrix, vector = (b, a) if a_varies else (a, b)
+    return (type(matrix) is np.ndarray and matrix.ndim == 2
+            and (matrix.flags.c_contiguous or matrix.flags.f_contiguous)
+            and type(vector) is np.ndarray and vector.ndim == 1
+            and matrix.dtype in _BLAS_FLOATS and vector.dtype == matrix.dtype)
 
 
 def _first_value(node):
