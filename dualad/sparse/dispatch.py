@@ -60,7 +60,7 @@ from ..errors import ConversionError, OutputError, UnsupportedFunctionError, des
 from ..interpret import Interpreter
 from ..wirtinger import any_complex
 from ..rules import NEG_ONE, ONE, TABLE, Custom, Elementwise, Linear
-from . import pattern as P
+from . import constants, pattern as P
 from .probe import structure
 from .tracer import Tracer
 from .views import STALE, assign, fresh, link_view
@@ -189,6 +189,7 @@ def _unit(v, tracer=None):
         return nz.astype(np.float64)
     if isinstance(v, (np.ndarray, np.generic, float, int)) and not isinstance(v, bool) \
             and np.asarray(v).dtype.kind in "iuf":
+        constants.note(v)  # the pattern now relies on v's zeros: a SparseJacobian checks they stay zero
         return (np.abs(np.asarray(v)) > 0).astype(np.float64)
     return v
 

@@ -8,6 +8,7 @@ import numpy as np
 from ..arraylike import ArrayLike
 from ..dual import Dual, new_tag
 from ..lifetime import finish_tag
+from . import constants
 from ..errors import DualadError, InputError, OutputError, describe, not_callable
 from ..forward import as_input, split_output
 from .. import decisions
@@ -165,6 +166,13 @@ class SparseJacobian:
     the plain way (a change that moves f's value at x cannot give a stale
     Jacobian). ``replay=False`` runs f with its derivatives at every call.
 
+    The pattern itself relies on the zeros of constants f multiplies x by
+    (``W @ x`` with a diagonal ``W`` is diagonal). Every call checks that those
+    arrays have no new nonzero, and a compiled call whose value check fails and
+    every recording detect the pattern again: a pattern that grew (a coupling
+    written into ``W``, a global rebound to a denser matrix) is recoloured, or
+    raises with ``fixed=True``.
+
     Extra arguments that are not differentiated (a time ``t``, parameters):
     give their example values as ``args`` and the position of x among f's
     arguments as ``argnum``; then call ``sj(*arguments)`` the way f is called,
@@ -211,6 +219,7 @@ class SparseJacobian:
         self.replays = 0  # calls answered by the compiled replay (dualad.sparse.replayed)
         self.user_pattern = sparsity is not None
         self.decisions = None  # the DecisionLog of the last detection (None for a pattern you pass)
+        self._pattern_constants: list = []  # constants whose zeros the detected pattern relies on (sparse.constants)
         self._compiled = None  # CompiledCall for the current pattern, written after a first plain call
         self._compile_refused = False
         self._plain_calls = 0  # clean plain calls since the pattern was found or the replay last answered
@@ -232,20 +241,45 @@ class SparseJacobian:
             return f(*extra[:i], x, *extra[i:])
         return g
 
-    def _detect(self, x: np.ndarray, args: tuple) -> None:
-        with decisions.recording() as log:
+    def _trace(self, x: np.ndarray, args: tuple):
+        """Trace f at ``x``: (its decision log, the constants the pattern relies on, the pattern)."""
+        with decisions.recording() as log, constants.collecting() as found:
             for a in args:  # a non-float extra argument is a decision in itself
                 if not _guarded(a):
                     decisions.note("argument", a)
             g = self._function_of_x(args, lambda a: tracer.Tracer(np.array(a, copy=True), ()))
             value, (indptr, indices) = tracer.trace(g, x)
         m, n = int(np.size(value)), int(np.size(x))
+        return log, found, self._sp.csr_matrix((np.ones(len(indices), dtype=bool), indices, indptr), shape=(m, n))
+
+    def _adopt(self, log, found: list, S) -> None:
+        """Take a detection's log and constants, and its pattern S (None: keep the pattern and colours)."""
         self.decisions = log
-        self._compiled = None
-        self._compile_refused = False
-        self._plain_calls = self._compiles = 0
-        self._set_pattern(self._sp.csr_matrix((np.ones(len(indices), dtype=bool), indices, indptr), shape=(m, n)),
-                          n)
+        self._pattern_constants = found
+        if S is not None:  # a new pattern: colours, seed and compiled code start again
+            self._compiled = None
+            self._compile_refused = False
+            self._plain_calls = self._compiles = 0
+            self._set_pattern(S, S.shape[1])
+
+    def _detect(self, x: np.ndarray, args: tuple) -> None:
+        self._adopt(*self._trace(x, args))
+
+    def _detect_if_grown(self, x: np.ndarray, args: tuple) -> bool:
+        """Detect again at ``x`` after what f reads from outside its arguments changed; True when the
+        pattern grew (then recoloured). A pattern inside the current one keeps the current pattern and
+        colours: still right (the entries it adds are zeros), and no recolouring."""
+        log, found, S = self._trace(x, args)
+        grown = S.shape != self.sparsity.shape or S.multiply(self.sparsity).nnz != S.nnz
+        if grown and self.fixed:
+            raise SparsityChangedError(
+                "f's sparsity pattern grew since it was detected: something f reads from outside its arguments "
+                "(an array it multiplies x by, a global) changed; remedy: leave fixed=False (the pattern is then "
+                "detected again), or build a new SparseJacobian")
+        self._adopt(log, found, S if grown else None)
+        if grown:
+            self.redetections += 1
+        return grown
 
     def _set_pattern(self, S, n: int) -> None:
         self.sparsity = S
@@ -315,7 +349,10 @@ class SparseJacobian:
     def __call__(self, *call_args: Any):
         """The Jacobian at ``x`` (called like ``f``: ``sj(x)``, or ``sj(t, y)`` with ``args``/``argnum``)."""
         compiled = self._compiled
-        if compiled is not None:
+        # a zero of a constant the pattern relies on (W in W @ x) became nonzero since detection
+        moved = bool(self._pattern_constants) and constants.moved(self._pattern_constants)
+        changed = moved
+        if compiled is not None and not moved:
             J = compiled.matrix(call_args)
             if J is not None:  # None: a guard, a value or an argument differs; the plain path decides
                 self.replays += 1
@@ -324,11 +361,18 @@ class SparseJacobian:
                     x, args = self._split_call(call_args)
                     J = self._verified(J, x, args)
                 return J
+            if compiled.value_changed:  # f computes another value than recorded: what else changed?
+                changed = True
+                self._compiled = None  # recorded again (pattern checked) after plain calls, as after a guard
         x, args = self._split_call(call_args)
         x = _point(x)
         if np.shape(x) != self.input_shape:
             raise InputError(f"x has shape {np.shape(x)}, but this SparseJacobian was built for shape "
                              f"{self.input_shape}; remedy: build another SparseJacobian")
+        if changed and not self.user_pattern:
+            # what f reads from outside its arguments changed (a constant written, a global rebound, a
+            # parameter): detect again, so that no new nonzero is added into another column's entries
+            self._detect_if_grown(x, args)
         J, check = self._compressed(x, args)
         redetected = check is not None and check.diverged
         if check is not None and check.diverged:
@@ -353,6 +397,13 @@ class SparseJacobian:
             # user's pattern, non-finite entries) doubles the wait, so recordings stay a small fraction.
             self._plain_calls += 1
             if self._plain_calls >= 2 << self._compiles:
+                # the recording freezes what f reads from outside its arguments as it is now, and the
+                # compiled calls then compare values with it, not patterns: so the pattern must be this f's
+                # (a global rebound since detection shows here and nowhere else)
+                if not self.user_pattern and self._detect_if_grown(x, args):
+                    J, _ = self._compressed(x, args)
+                    if self.check:
+                        J = self._verified(J, x, args)
                 self._compile(x, args, J.data.dtype)
         return J
 

@@ -87,6 +87,7 @@ class CompiledCall:
     def matrix(self, call_args: tuple):
         """The Jacobian at f's arguments ``call_args``, or None (a guard, a value or an argument says:
         the plain path)."""
+        self.value_changed = False
         if len(call_args) != self.nargs:
             return None
         i = self.argnum
@@ -105,6 +106,7 @@ class CompiledCall:
         except Exception:  # noqa: BLE001 - not finite, or anything else: the plain path decides (and raises)
             return None
         if not self._same_value(call_args, values):
+            self.value_changed = True  # f is not the function recorded: the caller detects its pattern again
             return None
         return with_data(self.template, data)
 
