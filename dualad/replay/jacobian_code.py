@@ -389,6 +389,9 @@ def jacobian_program(rec: Recording, flow: Flow | None = None, vectorize: bool =
                           einsum=np.einsum)
     emit_values(rec, flow, code, live, value_of, tangent_line, special)
     final = y_shape + x_shape
+    # the dtype plain forward mode answers in: a partial written as an int literal (`v * 2`'s 2) or a bool
+    # constant must not make an int or bool Jacobian
+    j_dtype = np.result_type(dtype, np.asarray(rec.tape.value).dtype)
     if out is None or not needed[out]:
         code.line(f"return np.zeros({final!r})")
     else:
@@ -415,14 +418,14 @@ def jacobian_program(rec: Recording, flow: Flow | None = None, vectorize: bool =
                 # a fresh zero J in its final shape and d written at its diagonal: put at the flat
                 # positions for a short d, a strided assignment into J's flat view for a longer one (a flat
                 # J, that assignment and a reshape cost 0.25 us more at n = 10, 0.2 us at n = 100)
-                code.line(f"J = np.zeros({final!r}, {dd}.dtype)")
+                code.line(f"J = np.zeros({final!r}, {code.const(j_dtype, 'D')})")
                 if n <= 32:
                     code.line(f"J.put({code.const(np.arange(0, n * n, n + 1), 'I')}, {dd})")
                 else:
                     code.line(f"J.ravel()[::{n + 1}] = {dd}")
                 code.line("return J")
             else:
-                flat = np.ascontiguousarray(np.reshape(t.base, (n * n,)))
+                flat = np.ascontiguousarray(np.reshape(t.base, (n * n,)), np.result_type(t.base, j_dtype))
                 code.line(f"J = {code.const(flat, 'C')}.copy()")
                 if np.any(flat[::n + 1]):
                     code.line(f"J[::{n + 1}] += {dd}")
@@ -430,7 +433,8 @@ def jacobian_program(rec: Recording, flow: Flow | None = None, vectorize: bool =
                     code.line(f"J[::{n + 1}] = {dd}")
                 code.line(f"return J.reshape({final!r})")
         elif t.kind == "const":
-            code.line(f"return {code.const(np.reshape(t.array, final), 'C')}.copy()")
+            constant = np.reshape(t.array, final)
+            code.line(f"return {code.const(constant.astype(np.result_type(constant, j_dtype)), 'C')}.copy()")
         else:
             if t.check is not None and len(t.check[1]) == 1:
                 name, (m,) = t.check
