@@ -138,34 +138,142 @@ def mlp(rounds: int) -> None:
         print(f"| {k} | {fmt(best)} ({fmt(med)}) | {best / base:.2f} |")
 
 
-def guard(rounds: int) -> None:
-    """A call whose branch was never recorded (the guard fails, the plain function answers) against one
-    plain dualad.jacobian, on run.py's guard function (Lorenz-96 n=40 with a branch on x[0])."""
-    n = 40
+# ----------------------------------------------------------------------------- guard mismatches
+def _chain_branch(v):
+    """An elementwise chain whose formula depends on the sign of v[0] (a guard at the top)."""
+    if v[0] > 0:
+        return np.log1p(np.exp(np.sin(v) * np.cos(v)))
+    return np.tanh(v) * np.cosh(v)
 
-    branchy = R.problems.lorenz96_branchy
-    xa = np.random.default_rng(0).uniform(0.1, 1.0, n)
-    xb = xa.copy()
-    xb[0] = -xb[0]
-    plain, first = [], []
-    for _ in range(rounds):
-        p = dualad.prepare(branchy, xa)
-        p(xa)
-        gc.collect()
-        gc.disable()  # as timeit does: a collection of the previous rounds' objects is not this call's cost
+
+def _late_branch(v):
+    """The decision comes after most of the work (the failed replay runs nearly all of its program)."""
+    y = np.sin(v) * np.exp(-v * v) + np.cos(v) * v
+    z = y * np.tanh(y) + np.log1p(v * v)
+    return z * 2.0 if y.sum() > 0 else z ** 2
+
+
+def _signs(v):
+    """Scalar style, one branch per entry (2**n branches)."""
+    return [v[i] ** 2 if v[i] > 0 else -v[i] * v[(i + 1) % len(v)] for i in range(len(v))]
+
+
+def _sorted(v):
+    """An order: n! branches."""
+    return np.sort(v) * np.arange(1.0, v.size + 1.0) + 0.1 * np.sin(v)
+
+
+def _argmax(v):
+    """An index chosen by value: n branches."""
+    return v * v[np.argmax(v)] + np.cos(v)
+
+
+def guard_functions():
+    """(name, f, xa, xb): f prepared at xa; xb lies on another branch."""
+    rng = np.random.default_rng(0)
+    out = []
+    xa = rng.uniform(0.1, 1.0, 40)
+    out.append(("lorenz96 n=40 (branch on x[0])", R.problems.lorenz96_branchy, xa))
+    out.append(("chain n=10 (branch on x[0])", _chain_branch, rng.uniform(0.1, 1.0, 10)))
+    out.append(("late decision n=100", _late_branch, rng.uniform(0.1, 1.0, 100)))
+    out.append(("signs n=8 (scalar style)", _signs, rng.uniform(0.1, 1.0, 8)))
+    out.append(("sort n=6", _sorted, np.linspace(0.1, 0.6, 6)))
+    out.append(("argmax n=8", _argmax, np.linspace(0.1, 0.8, 8)))
+    result = []
+    for name, f, xa in out:
+        xb = xa.copy()
+        if name.startswith(("lorenz", "chain")):
+            xb[0] = -xb[0]
+        elif name.startswith("late"):
+            xb = -xb
+        else:
+            xb = xb[::-1].copy() * np.where(np.arange(xb.size) % 2, -1.0, 1.0)
+        result.append((name, f, xa, xb))
+    return result
+
+
+def _timed(fn, calls) -> float:
+    gc.disable()  # as timeit does: a collection of earlier objects is not these calls' cost
+    try:
         t0 = time.perf_counter()
-        dualad.jacobian(branchy, xb)
-        t1 = time.perf_counter()
-        p(xb)
-        t2 = time.perf_counter()
+        for c in calls:
+            fn(c)
+        return time.perf_counter() - t0
+    finally:
         gc.enable()
-        assert p.mismatches == 1
-        plain.append(t1 - t0)
-        first.append(t2 - t1)
-    print(f"\nGuard mismatch (a branch met for the first time), {rounds} alternating samples: plain dualad.jacobian "
-          f"{fmt(min(plain))} ({fmt(statistics.median(plain))}), prepared call {fmt(min(first))} "
-          f"({fmt(statistics.median(first))}): ratio {min(first) / min(plain):.2f} (fastest), "
-          f"{statistics.median(first) / statistics.median(plain):.2f} (median)")
+
+
+def guard(rounds: int) -> None:
+    """What a guard mismatch costs against one plain dualad.jacobian at the same points.
+
+    First meetings: per round, a batch of freshly prepared objects (each called once at the recorded
+    point, so its program is compiled) each meets the other branch once; the batch of plain calls at
+    that point is timed right before or right after it, the order alternating round by round; both
+    warmed first. Streams: a prepared object followed through random points of functions with many
+    branches (warmed on the first points), chunks of calls timed against plain calls at the same
+    points, alternating. Ratios of the fastest and of the median batches."""
+    print("\nGuard mismatch vs one plain dualad.jacobian at the same point (ratio < 1: the mismatch is cheaper); "
+          f"{rounds} rounds, order alternating\n")
+    print("| function | plain dualad.jacobian | prepared, branch met the first time | ratio fastest | ratio median |")
+    print("|---|---:|---:|---:|---:|")
+    batch = 5
+    for name, f, xa, xb in guard_functions():
+        with np.errstate(all="ignore"):
+            want = dualad.jacobian(f, xb)
+            check = dualad.prepare(f, xa)
+            if not np.allclose(check(xb), want, rtol=1e-12, atol=1e-12) or check.mismatches != 1:
+                raise SystemExit(f"MISMATCH: guard function {name}")
+            for _ in range(3):  # warm both paths
+                dualad.jacobian(f, xb)
+                q = dualad.prepare(f, xa)
+                q(xa)
+                q(xb)
+            plain, first = [], []
+            for r in range(rounds):
+                fresh = [dualad.prepare(f, xa) for _ in range(batch)]
+                for p in fresh:
+                    p(xa)
+                gc.collect()
+                if r % 2:
+                    plain.append(_timed(lambda p: dualad.jacobian(f, xb), fresh) / batch)
+                    first.append(_timed(lambda p: p(xb), fresh) / batch)
+                else:
+                    first.append(_timed(lambda p: p(xb), fresh) / batch)
+                    plain.append(_timed(lambda p: dualad.jacobian(f, xb), fresh) / batch)
+                assert all(p.mismatches == 1 and p.retapes == 0 for p in fresh)
+        print(f"| {name} | {fmt(min(plain))} ({fmt(statistics.median(plain))}) | {fmt(min(first))} "
+              f"({fmt(statistics.median(first))}) | {min(first) / min(plain):.3f} | "
+              f"{statistics.median(first) / statistics.median(plain):.3f} |", flush=True)
+    print("\n(A first meeting is answered by the plain dualad.jacobian itself; on top come the replay that failed "
+          "its guard and the bookkeeping.)")
+    guard_streams(rounds)
+
+
+def guard_streams(rounds: int) -> None:
+    """Random points of many-branch functions: p(x) against dualad.jacobian(f, x), per call."""
+    print("\nStreams of random points (mostly branches not met before): per call, chunks of 20 alternating\n")
+    print("| function | plain dualad.jacobian | prepared | ratio fastest | ratio median | counters |")
+    print("|---|---:|---:|---:|---:|---|")
+    rng = np.random.default_rng(1)
+    for name, f, n in [("sort n=6", _sorted, 6), ("signs n=8", _signs, 8), ("argmax n=8", _argmax, 8),
+                       ("signs n=14", _signs, 14)]:
+        warm = [rng.uniform(-1, 1, n) for _ in range(100)]
+        p = dualad.prepare(f, warm[0])
+        for x in warm:
+            np.testing.assert_allclose(p(x), dualad.jacobian(f, x), rtol=1e-12, atol=1e-12)
+        plain, prepared = [], []
+        for r in range(rounds):
+            chunk = [rng.uniform(-1, 1, n) for _ in range(20)]
+            gc.collect()
+            if r % 2:
+                plain.append(_timed(lambda x: dualad.jacobian(f, x), chunk) / 20)
+                prepared.append(_timed(p, chunk) / 20)
+            else:
+                prepared.append(_timed(p, chunk) / 20)
+                plain.append(_timed(lambda x: dualad.jacobian(f, x), chunk) / 20)
+        print(f"| {name} | {fmt(min(plain))} ({fmt(statistics.median(plain))}) | {fmt(min(prepared))} "
+              f"({fmt(statistics.median(prepared))}) | {min(prepared) / min(plain):.2f} | "
+              f"{statistics.median(prepared) / statistics.median(plain):.2f} | {p!r} |", flush=True)
 
 
 if __name__ == "__main__":

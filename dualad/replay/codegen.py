@@ -31,6 +31,9 @@ _COUNTER = itertools.count()
 class GuardFailed(Exception):
     """Raised by a replay program when a decision differs from the recording (``guard`` is its number).
 
+    A guard whose decision is not a bool also carries the decision made at the new point
+    (``args[1]``); a failed bool decision is the recorded one's negation. :mod:`.prepared` uses
+    them to skip, without running them, the other traces that decided differently there.
     (No ``__init__`` of its own: raised on every new branch, it costs only the exception's.)
     """
 
@@ -39,8 +42,20 @@ class GuardFailed(Exception):
         return self.args[0]
 
 
+_EXACT_SCALARS = frozenset({bool, np.bool_, int, np.int64, np.int32, np.intp})
+
+
 def same_decision(new, old) -> bool:
     """Is the decision ``new`` (made at replay) the recorded ``old``? Shapes and values, NaN equal to NaN."""
+    kind = type(new)
+    if kind is type(old):  # the common decisions, without np.asarray and np.array_equal (a few us)
+        if kind is np.ndarray:
+            if new.shape != old.shape:
+                return False
+            if new.dtype.kind in "biu" and old.dtype.kind in "biu":  # orders, positions, masks
+                return bool((new == old).all())
+        elif kind in _EXACT_SCALARS:  # an argmax position, a count
+            return bool(new == old)
     if isinstance(old, tuple) or isinstance(new, tuple):
         return (isinstance(old, tuple) and isinstance(new, tuple) and len(old) == len(new)
                 and all(same_decision(a, b) for a, b in zip(new, old)))
@@ -243,7 +258,8 @@ def guard_lines(number: int, guard: Guard, code: Source, value_of: Callable[[int
         # a Python bool or numpy bool scalar: one comparison
         code.line(f"if {call} != {bool(old)}: raise GuardFailed({number})")
     else:
-        code.line(f"if not same_decision({call}, {code.const(old, 'd')}): raise GuardFailed({number})")
+        code.line(f"if not same_decision(decided := {call}, {code.const(old, 'd')}): "
+                  f"raise GuardFailed({number}, decided)")
 
 
 def tangent_slots(node, inputs, tangent_of: Callable[[Any], Any], missing: Any = None) -> list:

@@ -64,8 +64,8 @@ class Prepared:
     Counters: ``replays`` (calls answered by a compiled trace), ``mismatches``
     (calls no trace fitted: a guard failed, or the shapes or a constant argument
     differ), ``retapes`` (recordings made for such a branch: the first time a
-    branch is met the plain functions answer, the second time it is recorded
-    and compiled, so a one-off costs one plain call), ``fallbacks`` (calls answered by the plain functions: a non-finite result,
+    branch is met the plain functions answer, the second time they answer and it is
+    recorded, compiled at its first replay; so a one-off costs one plain call), ``fallbacks`` (calls answered by the plain functions: a non-finite result,
     whose 0 x inf conventions the plain path applies, or an error in the replay).
     """
 
@@ -87,7 +87,10 @@ class Prepared:
         self.retapes = 0
         self.mismatches = 0
         self.fallbacks = 0
-        self._misses: dict = {}  # first failures seen once: (trace id, guard) or ("arguments", shape, dtype)
+        self._misses: dict = {}  # first failures answered plainly -> meetings so far (see _unfitted)
+        self._patience = 2  # meetings of a failure before its branch is recorded (_new_front adapts it)
+        self._wasted = 0  # traces dropped from the cache in a row without having answered a call
+        self._front_mark = 0  # self.replays when the front trace became the front
         self.traces: list[Trace] = []
         x = _point(x_example, "x_example")
         if not isinstance(x, np.ndarray) and not isinstance(x, np.generic):
@@ -156,23 +159,34 @@ class Prepared:
     def _run(self, x, args: tuple, compute: Callable, plain: Callable, check: Callable, already_failed=None):
         """``compute(trace)`` on the first trace whose guards hold at ``(x, args)``; else a new recording.
 
-        ``already_failed``: ``(trace, guard)`` when the caller's shortcut already ran that trace and a guard
-        failed; it is not run again (on a new branch, each replay run before the plain answer is cost).
+        ``already_failed``: ``(trace, GuardFailed)`` when the caller's shortcut already ran that trace and a
+        guard failed; it is not run again (on a new branch, each replay run before the plain answer is
+        cost). A failed replay tells which decisions f makes at x up to the failed guard: a trace that
+        shares them and then recorded another value there is skipped without running.
         """
         xs, xdt = np.shape(x), np.asarray(x).dtype
-        miss = None
+        miss = known = skip = None
         if already_failed is not None:
-            miss = (id(already_failed[0]), already_failed[1])
+            skip, failure = already_failed
+            miss = (id(skip),) + hashable(failure.args)
+            known = skip.decided(failure)
         for position, trace in enumerate(self.traces):
-            if already_failed is not None and trace is already_failed[0]:
+            if trace is skip:
                 continue
-            if trace.x_shape != xs or trace.x_dtype != xdt or not trace.accepts(args):
+            if trace.x_shape != xs or trace.x_dtype != xdt:
+                continue
+            if known is not None and trace.decides_otherwise(known):
+                continue  # a failed replay showed f deciding otherwise than this trace: not run
+            if not trace.accepts(args):
                 continue
             try:
                 result = compute(trace)
             except GuardFailed as failed:
                 if miss is None:
-                    miss = (id(trace), failed.guard)
+                    miss = (id(trace),) + hashable(failed.args)  # the guard and the decision made there
+                seen = trace.decided(failed)
+                if seen is not None and (known is None or len(seen) > len(known)):
+                    known = seen  # f's decisions here, as far as any failed replay got
                 continue
             except _UsageError as usage:
                 raise usage.error from None
@@ -182,49 +196,76 @@ class Prepared:
             if not check(result):
                 self.fallbacks += 1  # non-finite: the plain path applies the 0 x inf conventions
                 return plain()
-            self.replays += 1
+            trace.used = True
             if position:
+                self._credit_front()
                 self.traces.insert(0, self.traces.pop(position))
+            self.replays += 1
+            self._front_mark = self.replays
             return result
         if miss is None:
             miss = ("arguments", xs, xdt.str, hashable(tuple(args)))
-        return self._unfitted(x, args, miss, compute, plain, check)
+        return self._unfitted(x, args, miss, plain)
 
-    def _unfitted(self, x, args: tuple, miss, compute: Callable, plain: Callable, check: Callable):
+    def _unfitted(self, x, args: tuple, miss, plain: Callable):
         """No trace fits ``(x, args)`` (``miss``: the first failure, a key of ``self._misses``): a branch (or
         shape, or constant argument) not recorded yet. The first time it is met the plain functions answer
-        (one plain call: what a one-off costs); the second time f is recorded for it and compiled, and
-        from then on it is replayed."""
+        (one plain call: what a one-off costs); the second time f is recorded for it too (its programs
+        are compiled when it first answers a call), and from then on it is replayed.
+
+        ``miss`` names the failed guard together with the decision f made there (the new order of an
+        argsort, not only "the order differs"), so a stream of points on ever new branches of an order is
+        not recorded at each second call. Recordings that are dropped from the bounded cache without
+        ever being replayed make later ones wait for more meetings (:meth:`_recording_due`)."""
         self.mismatches += 1
-        if not self._misses.get(miss):
-            if len(self._misses) >= 64:
-                self._misses.clear()
-            self._misses[miss] = True
+        if not self._recording_due(miss):
             return plain()
-        del self._misses[miss]
         self.retapes += 1
         trace = self._record(x, args)
-        if trace is None:  # this branch cannot be guarded: answer plainly, keep nothing
+        if trace is not None:
+            # kept, not yet compiled: the plain functions answer this call, and the programs are written at
+            # the trace's first replay, so a recording that is never replayed costs no compilation
+            self._new_front(trace)
+        else:  # this branch cannot be guarded: answer plainly, keep nothing
             self.fallbacks += 1
-            return plain()
+        return plain()
+
+    def _recording_due(self, miss) -> bool:
+        """Count a meeting of the failure ``miss``; True when it is due to be recorded: its second
+        meeting, or more (``self._patience``) while recent recordings were dropped unused."""
+        count = self._misses.get(miss, 0) + 1
+        if count < self._patience:
+            if miss not in self._misses and len(self._misses) >= 64:
+                self._misses.clear()  # bounded: one-off branches are forgotten
+            self._misses[miss] = count
+            return False
+        self._misses.pop(miss, None)
+        return True
+
+    def _credit_front(self) -> None:
+        """Replays since the front trace became the front are its own (every other trace that answers a
+        call is moved to the front): mark it used before it stops being the front."""
+        if self.replays > self._front_mark:
+            self.traces[0].used = True
+
+    def _new_front(self, trace) -> None:
+        """``trace`` (just recorded) goes first; the cache keeps ``max_traces``. Traces dropped without
+        having answered a call were recordings wasted on one-off branches: after four of them in a
+        row, a branch must be met twice as often before it is recorded (up to 1024
+        meetings); a dropped trace that was used halves that again (down to the second meeting)."""
+        self._credit_front()
         self.traces.insert(0, trace)
+        self._front_mark = self.replays
+        for dropped in self.traces[self.max_traces:]:
+            if dropped.used:
+                self._wasted = 0
+                self._patience = max(2, self._patience // 2)
+            else:
+                self._wasted += 1
+                if self._wasted >= 4:
+                    self._wasted = 0
+                    self._patience = min(1024, 2 * self._patience)
         del self.traces[self.max_traces:]
-        try:
-            result = compute(trace)
-        except _UsageError as usage:
-            raise usage.error from None
-        except GuardFailed:  # f decides differently on two runs at the same point: not a function of x
-            self.traces.pop(0)
-            self.fallbacks += 1
-            return plain()
-        except Exception:  # noqa: BLE001 - the plain path raises the error f itself raises, if any
-            self.traces.pop(0)
-            self.fallbacks += 1
-            return plain()
-        if not check(result):
-            self.fallbacks += 1
-            return plain()
-        return result
 
     def _bound(self, args: tuple) -> Callable:
         f, i = self.f, self.argnum
@@ -252,10 +293,9 @@ class Prepared:
                         # no other trace to try: straight to the plain answer (or the recording), the
                         # general path's checks of x and of the other traces skipped (a new branch's
                         # cost is one plain call plus this bookkeeping)
-                        return self._unfitted(x, (), (id(trace), guard.guard),
-                                              lambda tr: _own(tr.jacobian(x, ())),
-                                              lambda: valueforms.jacobian(self.f, x), _finite)
-                    J, failed = None, (trace, guard.guard)
+                        return self._unfitted(x, (), (id(trace),) + hashable(guard.args),
+                                              lambda: valueforms.jacobian(self.f, x))
+                    J, failed = None, (trace, guard)
                 except Exception:  # noqa: BLE001 - anything else: the general path decides
                     J = None
                 if J is not None:  # the program raised if J is not finite
@@ -333,7 +373,7 @@ class Prepared:
                 try:
                     value, a = trace.reverse_single(x, trace.one)
                 except GuardFailed as guard:  # another branch: the general path tries the other traces
-                    value, a, failed = None, None, (trace, guard.guard)
+                    value, a, failed = None, None, (trace, guard)
                 except Exception:  # noqa: BLE001 - anything else: the general path decides
                     value, a = None, None
                 if a is not None and type(a) is np.ndarray and math.isfinite(value) and math.isfinite(a.sum()):

@@ -21,7 +21,7 @@ from .forward_code import forward_program
 from .jacobian_code import jacobian_program
 from .scalar_code import scalar_program
 from .sparse_code import sparse_data_program, with_data
-from .recording import Recording
+from .recording import Recording, Ref
 from .reverse_code import reverse_program
 
 __all__ = ["Trace", "hashable"]
@@ -68,6 +68,7 @@ class Trace:
         # a call can go straight to the compiled Jacobian when no argument needs comparing
         self.direct = not rec.plain_extras
         self.signature = tuple(hashable(g.value) for g in rec.guards)
+        self.used = False  # has this trace answered a call? (Prepared's cache policy)
 
     # ------------------------------------------------------------------ programs
     @property
@@ -123,6 +124,53 @@ class Trace:
         if self._reverse_single is None:
             self._reverse_single = reverse_program(self.rec, self.flow, directions=False)
         return self._reverse_single
+
+    # ------------------------------------------------------------------ decisions
+    @functools.cached_property
+    def guard_keys(self) -> tuple:
+        """Each guard's computation as a hashable key: its kind, function, arguments (recorded nodes
+        and constants), keywords, and the number of nodes before it (the same key in two traces of
+        one f is the same decision, as long as every decision before it was the same)."""
+        return tuple((g.kind, hashable(g.func), _computation(g.args), _computation(tuple(sorted(g.kwargs.items()))),
+                      g.position) for g in self.rec.guards)
+
+    def decided(self, failed) -> list | None:
+        """The decisions f makes at a point where this trace's program raised ``failed`` (a
+        :class:`~.codegen.GuardFailed`): this trace's own up to the failed guard (they held), then the
+        one made there, each as ``(guard key, hashable value, value)``; None if unknown."""
+        try:
+            number = failed.args[0]
+            guards = self.rec.guards
+            if len(failed.args) > 1:
+                value = failed.args[1]
+            else:  # a bool decision: the other bool
+                value = not bool(guards[number].value)
+            keys, signature = self.guard_keys, self.signature
+            known = [(keys[j], signature[j], guards[j].value) for j in range(number)]
+            known.append((keys[number], hashable(value), value))
+            return known
+        except Exception:  # noqa: BLE001 - anything unexpected: no knowledge, every trace is tried
+            return None
+
+    def decides_otherwise(self, known: list) -> bool:
+        """True when this trace cannot fit a point where f made the decisions ``known`` (from
+        :meth:`decided` of another trace): it shares their first decisions and then records another
+        value for the same computation. Only a skip: a trace not excluded here runs its own guards."""
+        try:
+            keys, signature, guards = self.guard_keys, self.signature, self.rec.guards
+            for j, (key, value, raw) in enumerate(known):
+                if j >= len(keys) or keys[j] != key:
+                    return False  # another computation: this trace's own guards decide
+                if signature[j] != value:
+                    old = guards[j].value
+                    if type(raw) is type(old) and (type(raw) in _EXACT or (
+                            type(raw) is np.ndarray and raw.dtype == old.dtype and raw.dtype.kind in "biu")):
+                        return True  # integers, bools, orders, masks: other bytes are another decision
+                    if not same_decision(raw, old):
+                        return True
+            return False
+        except Exception:  # noqa: BLE001 - not comparable: run it
+            return False
 
     # ------------------------------------------------------------------ arguments
     def accepts(self, args: tuple) -> bool:
@@ -225,6 +273,18 @@ class Trace:
         """The Jacobian: forward with the identity seed (one direction per input entry), or reverse
         with one cotangent per output entry when there are fewer outputs."""
         return self.jacobian_code(x, *self._values(args))
+
+
+_EXACT = frozenset({bool, np.bool_, int, np.int64})
+
+
+def _computation(obj):
+    """A guard's arguments as nested tuples (a recorded node as ``("node", index)``), compared in C."""
+    if isinstance(obj, Ref):
+        return ("node", obj.node)
+    if isinstance(obj, (tuple, list)):
+        return (type(obj).__name__,) + tuple(_computation(item) for item in obj)
+    return hashable(obj)
 
 
 def hashable(value):
