@@ -701,3 +701,73 @@ def test_float32_jacobian_in_the_plain_dtype(name):
         assert J.dtype == plain.dtype and J.shape == plain.shape
         np.testing.assert_allclose(J, plain, rtol=2e-5, atol=1e-6)
     assert p.replays == len(POINTS) - 1
+
+
+def _lorenz(y):
+    n = len(y)
+    return [(y[(i + 1) % n] - y[i - 2]) * y[i - 1] - y[i] + 8.0 for i in range(n)]
+
+
+SCALAR_STYLE = {
+    "lorenz": _lorenz,
+    "kinetics": lambda y: [-0.04 * y[0] + 1e4 * y[1] * y[2], 3e7 * y[1] ** 2 - np.exp(y[0]) / (1.0 + y[2]), y[1]],
+    "scalar_out": lambda y: y[0] * y[1] + np.sin(y[2]) / y[3],
+    "branchy": lambda y: [y[0] ** 2 if y[1] > 0 else -y[0] * y[2], y[1] * y[3], np.tanh(y[2])],
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", sorted(SCALAR_STYLE) + ["chain", "matmul", "scalar_broadcast", "max"])
+def test_prepared_jvp_vjp_short_calls(name, dtype):
+    """p.jvp / p.vjp called as (x, v) take the short path (scalar-style code: f(x) and J as Python floats,
+    then J @ v and u @ J; other code: the forward / one-cotangent programs): the plain results' values,
+    shapes and dtypes, derivatives equal to plain jvp / tape.vjp and to central differences, guards kept."""
+    f = SCALAR_STYLE.get(name) or SMOOTH[name]
+    rng = np.random.default_rng(3)
+    n = 4 if name in SCALAR_STYLE else 3
+    x0 = rng.uniform(0.2, 1.0, n).astype(dtype)
+    p = dualad.prepare(f, x0)
+    points = [rng.uniform(0.2, 1.0, n).astype(dtype) for _ in range(2)]
+    points.append(points[0] * np.asarray([1.0, -1.0, 1.0, 1.0][:n], dtype))  # "branchy" flips its branch here
+    tol = dict(rtol=1e-12, atol=1e-13) if dtype == np.float64 else dict(rtol=2e-5, atol=1e-6)
+    for x in points + points[-1:] + points[-1:]:
+        v = rng.standard_normal(n)
+        y, jv = p.jvp(x, v)
+        y_ref, jv_ref = dualad.jvp(f, x, v)
+        np.testing.assert_allclose(y, y_ref, **tol)
+        np.testing.assert_allclose(jv, jv_ref, **tol)
+        assert np.shape(jv) == np.shape(jv_ref) and np.asarray(jv).dtype == np.asarray(jv_ref).dtype
+        assert np.shape(y) == np.shape(y_ref)
+        u = rng.standard_normal(np.shape(y_ref)).astype(np.asarray(y_ref).dtype)
+        y2, uj = p.vjp(x, u)
+        y2_ref, uj_ref = tape.vjp(f, x, u)
+        np.testing.assert_allclose(y2, y2_ref, **tol)
+        np.testing.assert_allclose(uj, uj_ref, **tol)
+        assert np.shape(uj) == np.shape(uj_ref) and np.asarray(uj).dtype == np.asarray(uj_ref).dtype
+        close = 1e-9 if dtype == np.float64 else 1e-5
+        assert math.isclose(float(np.sum(u * jv)), float(np.sum(uj * v)), rel_tol=close, abs_tol=close)
+        if dtype == np.float64:
+            J = central_differences(f, x)
+            scale = 1e-7 * max(1.0, float(np.abs(J).max()))  # kinetics: entries up to 1e7
+            np.testing.assert_allclose(jv, J @ v, rtol=1e-6, atol=scale)
+            np.testing.assert_allclose(uj, np.tensordot(u, J, np.ndim(u)), rtol=1e-6, atol=scale)
+        jv[...] = 0.0  # the caller's own arrays
+        uj[...] = 0.0
+    assert p.replays >= 6
+    if name == "branchy":
+        assert p.mismatches >= 2
+
+
+def test_prepared_jvp_of_scalar_style_code_needs_no_forward_program():
+    p = dualad.prepare(_lorenz, np.linspace(0.1, 1.0, 12))
+    x, v = np.linspace(-0.5, 0.7, 12), np.linspace(1.0, 2.0, 12)
+    y, jv = p.jvp(x, v)
+    np.testing.assert_allclose(jv, dualad.jacobian(_lorenz, x) @ v, rtol=1e-13)
+    np.testing.assert_array_equal(y, np.asarray(_lorenz(x)))
+    assert p.traces[0]._forward is None and p.replays == 1
+    # not finite: the plain path answers (0 x inf conventions)
+    with np.errstate(all="ignore"):
+        y, jv = p.jvp(x, np.full(12, np.inf))
+        y_ref, jv_ref = dualad.jvp(_lorenz, x, np.full(12, np.inf))
+    np.testing.assert_array_equal(jv, jv_ref)
+    assert p.fallbacks == 1

@@ -45,6 +45,17 @@ def _complex(value) -> bool:
     return isinstance(value, complex) or (dtype is not None and dtype.kind == "c")
 
 
+_FLOAT64 = np.dtype(np.float64)
+
+
+def _all_finite(a) -> bool:
+    """:func:`_finite` by the array's own ``sum`` method where it has one (a numpy value: no dispatch)."""
+    try:
+        return math.isfinite(a.sum())
+    except (AttributeError, TypeError):
+        return _finite(a)
+
+
 def _finite(a) -> bool:
     """All entries finite (a sum is nan or inf if any entry is, or if it overflows: then the plain
     path decides)."""
@@ -333,6 +344,31 @@ class Prepared:
 
     def jvp(self, *call_args: Any) -> Any:
         """``(f(x), J @ v)``, called as ``p.jvp(x, v)`` (f's arguments, then the direction)."""
+        failed = None
+        if len(call_args) == 2 and not self.args:
+            # the common call, kept short (as in jacobian): x of the front trace's shape and dtype, v a float64
+            # array of x's shape; the forward program with v as its one direction
+            x, v = call_args
+            trace = self.traces[0]
+            if type(x) is np.ndarray and x.shape == trace.x_shape and x.dtype is trace.x_dtype \
+                    and type(v) is np.ndarray and v.shape == x.shape and v.dtype is _FLOAT64 \
+                    and trace.constant_output is None and trace.jacobian_dtype is None:
+                try:
+                    scalar_style = trace.value_and_jacobian
+                    if scalar_style is not None:  # f(x) and J as Python floats: J @ v
+                        value, J = scalar_style(x)
+                        t = np.asarray(J @ v)
+                    else:
+                        value, t = trace.forward(x, v[..., None])
+                        if t is not None:
+                            t = np.array(t[..., 0])
+                except GuardFailed as guard:  # another branch: the general path tries the other traces
+                    value, t, failed = None, None, (trace, guard)
+                except Exception:  # noqa: BLE001 - anything else: the general path decides
+                    value, t = None, None
+                if t is not None and _all_finite(value) and _all_finite(t):
+                    self.replays += 1
+                    return _own(value), t
         x, args, (v,) = self._split(call_args, 1, "jvp")
         v = _point(v, "v")
         if np.shape(v) != np.shape(x):
@@ -342,12 +378,38 @@ class Prepared:
 
         def compute(tr):
             value, t = tr.push(x, args, np.asarray(v, dtype=np.result_type(v, np.float64))[..., None])
-            return _own(value), _own(t[..., 0])
+            t = t[..., 0]
+            if tr.jacobian_dtype is not None:  # x not float64: the plain tangent's dtype (as the Jacobian's)
+                t = t.astype(tr.jacobian_dtype, copy=False)
+            return _own(value), _own(t)
         return self._run(x, args, compute, lambda: dualad.jvp(self._bound(args), x, v),
-                         lambda r: _finite(r[0]) and _finite(r[1]))
+                         lambda r: _finite(r[0]) and _finite(r[1]), failed)
 
     def vjp(self, *call_args: Any) -> Any:
         """``(f(x), uᵀ J)``, called as ``p.vjp(x, u)`` (u shaped like f(x)), like :func:`dualad.tape.vjp`."""
+        failed = None
+        if len(call_args) == 2 and not self.args:
+            # the common call, kept short: x of the front trace's shape and dtype, u an array of the output's
+            # shape and dtype; the one-cotangent reverse program
+            x, u = call_args
+            trace = self.traces[0]
+            if type(x) is np.ndarray and x.shape == trace.x_shape and x.dtype is trace.x_dtype \
+                    and type(u) is np.ndarray and u.shape == trace.y_shape and u.dtype == trace.y_dtype \
+                    and trace.constant_output is None:
+                try:
+                    scalar_style = trace.value_and_jacobian
+                    if scalar_style is not None:  # f(x) and J as Python floats: u @ J
+                        value, J = scalar_style(x)
+                        a = u @ J if J.ndim == 2 else u * J
+                    else:
+                        value, a = trace.reverse_single(x, u)
+                except GuardFailed as guard:  # another branch: the general path tries the other traces
+                    value, a, failed = None, None, (trace, guard)
+                except Exception:  # noqa: BLE001 - anything else: the general path decides
+                    value, a = None, None
+                if type(a) is np.ndarray and _all_finite(value) and _all_finite(a):
+                    self.replays += 1
+                    return _own(value), _own(a)
         x, args, (u,) = self._split(call_args, 1, "vjp")
         from .. import tape
 
@@ -359,7 +421,7 @@ class Prepared:
             value, a = tr.pull_one(x, args, uu)
             return _own(value), _own(a)
         return self._run(x, args, compute, lambda: tape.vjp(self._bound(args), x, u),
-                                 lambda r: _finite(r[0]) and _finite(r[1]))
+                         lambda r: _finite(r[0]) and _finite(r[1]), failed)
 
     def value_and_grad(self, *call_args: Any) -> Any:
         """``(f(x), gradient)`` of a scalar-valued f, by one replayed reverse sweep."""

@@ -60,19 +60,23 @@ class _Unsupported(Exception):
     pass
 
 
-def scalar_program(rec: Recording, flow: Flow | None = None) -> Callable | None:
+def scalar_program(rec: Recording, flow: Flow | None = None, with_value: bool = False) -> Callable | None:
     """Compile ``run(x, *extras) -> J`` for a recording made only of scalar operations on entries of a
-    1-D x (and 0-d extra arguments), returning a list of scalars or one scalar; None otherwise."""
+    1-D x (and 0-d extra arguments), returning a list of scalars or one scalar; None otherwise.
+
+    ``with_value``: ``run`` returns ``(f(x), J)`` (the output's entries computed as Python floats too):
+    what a prepared ``jvp``/``vjp`` of scalar-style code needs besides J, without a per-node numpy program."""
     flow = flow or Flow(rec)
     try:
-        return _Writer(rec, flow).program()
+        return _Writer(rec, flow, with_value).program()
     except _Unsupported:
         return None
 
 
 class _Writer:
-    def __init__(self, rec: Recording, flow: Flow):
+    def __init__(self, rec: Recording, flow: Flow, with_value: bool = False):
         self.rec, self.flow = rec, flow
+        self.with_value = with_value
         self.nodes = rec.tape.nodes
         self.code = Source()
         x = self.nodes[rec.x_node].value
@@ -286,6 +290,12 @@ class _Writer:
                     if r not in self.value and r != rec.x_node:
                         raise _Unsupported
                     self.want(r)
+        if self.with_value:
+            alias = getattr(self, "alias", {})
+            for r in rows:
+                while r in alias:
+                    r = alias[r]
+                self.want(r)
         m, n = len(rows), self.n
         positions, expressions, known = [], [], np.zeros(m * n)
         for r, node_index in enumerate(rows):
@@ -341,7 +351,13 @@ class _Writer:
             code.line(f"J = {known_name}.copy()")
         code.namespace["isfinite"] = math.isfinite
         code.line("if not isfinite(J.sum()): raise FloatingPointError('not finite')")
-        code.line(f"return J.reshape({value_shape(out.value) + (n,)!r})")
+        if not self.with_value:
+            code.line(f"return J.reshape({value_shape(out.value) + (n,)!r})")
+        elif value_shape(out.value) == ():
+            code.line(f"return float64({self.value[rows[0]]}), J.reshape({(n,)!r})")
+        else:
+            code.line(f"return np.array([{', '.join(self.value[r] for r in rows)}]), J")
+        code.namespace["float64"] = np.float64
         program = code.compile("jacobian", parameters(rec))
         program.checks_finite = True  # a non-finite Jacobian raises inside: the plain path decides
         return program

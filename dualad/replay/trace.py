@@ -112,6 +112,15 @@ class Trace:
                 return program(x, *extras).astype(wanted, copy=False)
         return jacobian
 
+    @functools.cached_property
+    def value_and_jacobian(self):
+        """The compiled ``run(x) -> (f(x), J)`` of scalar-style code (Python floats: a prepared ``jvp`` is
+        then ``J @ v``, a ``vjp`` ``u @ J``), or None for any other recording (and for x not float64, or
+        extra arguments, where the plain dtype or the arguments need the general programs)."""
+        if self.constant_output is not None or self.jacobian_dtype is not None or self.value_position:
+            return None
+        return scalar_program(self.rec, self.flow, with_value=True)
+
     @property
     def reverse(self):
         if self._reverse is None:
