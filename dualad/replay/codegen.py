@@ -53,6 +53,8 @@ def same_decision(new, old) -> bool:
             if new.shape != old.shape:
                 return False
             if new.dtype.kind in "biu" and old.dtype.kind in "biu":  # orders, positions, masks
+                if new.dtype == old.dtype:  # integers and bools: equal values are equal bytes
+                    return new.tobytes() == old.tobytes()
                 return bool((new == old).all())
         elif kind in _EXACT_SCALARS:  # an argmax position, a count
             return bool(new == old)

@@ -300,18 +300,19 @@ class Prepared:
                 try:
                     J = trace.jacobian_code(x)
                 except GuardFailed as guard:  # another branch: the general path tries the other traces
-                    if len(self.traces) == 1:
-                        # no other trace to try: straight to the plain answer (or the recording), the
-                        # general path's checks of x and of the other traces skipped (a new branch's
-                        # cost is one plain call plus this bookkeeping)
-                        return self._unfitted(x, (), (id(trace),) + hashable(guard.args),
-                                              lambda: valueforms.jacobian(self.f, x))
+                    guard.__traceback__ = None  # (the failed program's frame and its arrays: released now)
                     J, failed = None, (trace, guard)
                 except Exception:  # noqa: BLE001 - anything else: the general path decides
                     J = None
                 if J is not None:  # the program raised if J is not finite
                     self.replays += 1
                     return J
+                if failed is not None and len(self.traces) == 1:
+                    # no other trace to try: straight to the plain answer (or the recording), the general
+                    # path's checks of x and of the other traces skipped (a new branch's cost is one plain
+                    # call plus this bookkeeping)
+                    return self._unfitted(x, (), (id(trace),) + hashable(failed[1].args),
+                                          lambda: valueforms.jacobian(self.f, x))
         elif len(call_args) == len(self.args) + 1 and self.traces[0].direct:
             # f(t, y): the extra arguments of the recorded kinds go straight to the program too
             trace = self.traces[0]
@@ -363,6 +364,7 @@ class Prepared:
                         if t is not None:
                             t = np.array(t[..., 0])
                 except GuardFailed as guard:  # another branch: the general path tries the other traces
+                    guard.__traceback__ = None
                     value, t, failed = None, None, (trace, guard)
                 except Exception:  # noqa: BLE001 - anything else: the general path decides
                     value, t = None, None
@@ -404,6 +406,7 @@ class Prepared:
                     else:
                         value, a = trace.reverse_single(x, u)
                 except GuardFailed as guard:  # another branch: the general path tries the other traces
+                    guard.__traceback__ = None
                     value, a, failed = None, None, (trace, guard)
                 except Exception:  # noqa: BLE001 - anything else: the general path decides
                     value, a = None, None
@@ -435,6 +438,7 @@ class Prepared:
                 try:
                     value, a = trace.reverse_single(x, trace.one)
                 except GuardFailed as guard:  # another branch: the general path tries the other traces
+                    guard.__traceback__ = None
                     value, a, failed = None, None, (trace, guard)
                 except Exception:  # noqa: BLE001 - anything else: the general path decides
                     value, a = None, None
