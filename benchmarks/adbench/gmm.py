@@ -94,7 +94,8 @@ def gmm_gradient_by_hand(alphas, means, icf, x, wishart_gamma, wishart_m):
     floor for what plain numpy, one array operation at a time, does without automatic differentiation.
 
     With z = Q (x_i - mu_k) and w = softmax over k of the main term, the main term's adjoint is w and
-    z's is -w z; Q's diagonal exp(q) and its lower triangle L then collect z's adjoint times x - mu.
+    z's is -w z; Q's diagonal exp(q) and its lower triangle L then collect z's adjoint times x - mu,
+    and mu collects Q^T times z's adjoint summed over the points (summed first: Q is the same for all).
     """
     n, d = x.shape
     k = alphas.shape[0]
@@ -115,5 +116,6 @@ def gmm_gradient_by_hand(alphas, means, icf, x, wishart_gamma, wishart_m):
                        + wishart_gamma ** 2 * q_diagonals ** 2 - wishart_m)
     cols, rows = numpy.triu_indices(d, 1)
     d_lower = (np.swapaxes(d_z, 1, 2) @ centred)[:, rows, cols] + wishart_gamma ** 2 * icf[:, d:]
-    d_means = -np.sum(d_z * q_diagonals[:, None, :] + d_z @ lower, axis=1)
+    summed = np.sum(d_z, axis=1)                                             # (k, d): summed over the points
+    d_means = -(summed * q_diagonals + (summed[:, None, :] @ lower)[:, 0, :])   # before the linear map
     return np.concatenate([d_alphas, d_means.ravel(), np.concatenate([d_log_diagonals, d_lower], axis=1).ravel()])

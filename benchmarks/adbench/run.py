@@ -3,6 +3,7 @@
     /work/notes/prio env OPENBLAS_NUM_THREADS=1 python benchmarks/adbench/run.py   # a few minutes
     python benchmarks/adbench/run.py --objectives gmm,lstm --quick                 # a subset
     python benchmarks/adbench/run.py --json out.json                               # also every measurement
+    python benchmarks/adbench/run.py --objectives gmm --gmm-sizes 10,25,1000       # chosen GMM sizes
 
 The four objectives are the plain-numpy modules beside this script (gmm, ba, lstm, hand); JAX and
 autograd run the same source with ``np`` bound to their numpy (``namespaces.with_numpy``), except the
@@ -12,7 +13,13 @@ PyTorch runs the same formulas written natively in torch (``torch_objectives``, 
 over observation blocks for BA; skipped with a note when torch is not installed.
 
 Contestants of one problem run interleaved: every round times each of them once (a ``timeit``
-batch, gc off as timeit does; ``--gc`` keeps it on), so load changes hit all alike. The table gives
+batch, gc off as timeit does; ``--gc`` keeps it on), so load changes hit all alike. Each GMM size
+runs in a fresh Python process of its own (``--same-process``: all in this one): a size's arrays
+(up to 100 MB each) leave the C heap in a state that decides how many pages the next size's
+arrays fault in afresh, so a size's ratio would otherwise depend on which sizes ran before it
+(d = 10 after d = 2, K = 200: numpy f 3.1 ms instead of 7.2 ms, the prepared gradient 8.0 instead
+of 10.2 ms: 2.6x instead of 1.4x f). In a process of its own every size starts from the same
+state, and f and its derivatives share it. The table gives
 the median time per call over the rounds and its ratio to one plain numpy evaluation of the objective
 in the same run (the paper's "time(derivative) / time(objective)"); JAX's and PyTorch's derivatives also
 get their ratio to their own objective's time ("÷ own f"). Each contestant's derivative is
@@ -27,7 +34,9 @@ import multiprocessing
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import timeit
 from typing import Callable
@@ -200,6 +209,26 @@ def run_gmm(sizes, rounds, target, keep_gc, table: Table) -> None:
             tf = lambda p: torch_objectives.gmm_objective_of_params(p, x_tensor, *args[1:])  # noqa: E731
             contestants.update(torch_gradient("GMM", tf, params, reference))
         table.add(f"d={d} K={k} n={n}", interleaved(contestants, rounds, target, keep_gc))
+
+
+def run_gmm_in_fresh_processes(sizes, rounds, target, keep_gc, table: Table) -> None:
+    """:func:`run_gmm`, each size in a new Python process of its own (see the module's docstring):
+    the child prints its rows as they come and hands back its records, failures and notes."""
+    for d, k, n in sizes:
+        with tempfile.TemporaryDirectory() as folder:
+            out = os.path.join(folder, "size.json")
+            command = [sys.executable, os.path.abspath(__file__), "--child-gmm", f"{d},{k},{n}", "--child-out", out,
+                       "--rounds", str(rounds), "--batch", str(target)] + (["--gc"] if keep_gc else [])
+            done = subprocess.run(command)
+            if done.returncode not in (0, 1) or not os.path.exists(out):
+                FAILURES.append(f"GMM d={d} K={k} n={n}: the child process failed (exit {done.returncode})")
+                continue
+            with open(out) as handle:
+                result = json.load(handle)
+        table.rows += result["rows"]
+        table.records += result["records"]
+        FAILURES.extend(result["failures"])
+        NOTES.extend(note for note in result["notes"] if note not in NOTES)
 
 
 # ----------------------------------------------------------------------------- BA
@@ -413,9 +442,23 @@ def main() -> int:
     parser.add_argument("--gc", action="store_true", help="keep the garbage collector on while timing")
     parser.add_argument("--detect-timeout", type=float, default=60.0, help="seconds allowed for BA detection")
     parser.add_argument("--json", help="write every measurement to this file")
+    parser.add_argument("--gmm-sizes", help="GMM sizes d,K,n separated by spaces or ';' (default: ADBench's six)")
+    parser.add_argument("--same-process", action="store_true",
+                        help="run every GMM size in this process (default: each in a fresh process)")
+    parser.add_argument("--child-gmm", help=argparse.SUPPRESS)   # d,K,n: one size, for run_gmm_in_fresh_processes
+    parser.add_argument("--child-out", help=argparse.SUPPRESS)
     options = parser.parse_args()
     rounds = options.rounds or (3 if options.quick else 7)
     chosen = options.objectives.split(",")
+    if options.child_gmm:
+        table = Table("GMM")
+        run_gmm([tuple(int(v) for v in options.child_gmm.split(","))], rounds, options.batch, options.gc, table)
+        with open(options.child_out, "w") as handle:
+            json.dump({"rows": table.rows, "records": table.records, "failures": FAILURES, "notes": NOTES}, handle)
+        return 1 if FAILURES else 0
+    gmm_sizes = GMM_QUICK if options.quick else GMM_SIZES
+    if options.gmm_sizes:
+        gmm_sizes = [tuple(int(v) for v in size.split(",")) for size in options.gmm_sizes.replace(";", " ").split()]
     tables, detection = [], []
     print(f"# ADBench, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; Python {platform.python_version()}, "
           f"numpy {np.__version__}, jax {getattr(jax, '__version__', '-')}, torch {getattr(torch, '__version__', '-')}, autograd "
@@ -423,7 +466,8 @@ def main() -> int:
           f"load {os.getloadavg()[0]:.1f}, rounds {rounds}, gc {'on' if options.gc else 'off'}", flush=True)
     if "gmm" in chosen:
         tables.append(Table("GMM: gradient of the objective (all alphas, means, icf)"))
-        run_gmm(GMM_QUICK if options.quick else GMM_SIZES, rounds, options.batch, options.gc, tables[-1])
+        run = run_gmm if options.same_process else run_gmm_in_fresh_processes
+        run(gmm_sizes, rounds, options.batch, options.gc, tables[-1])
     if "ba" in chosen:
         tables.append(Table("BA: sparse Jacobian of the residuals"))
         run_ba(BA_FILES[:1] if options.quick else BA_FILES, rounds, options.batch, options.gc,
