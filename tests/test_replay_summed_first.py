@@ -172,3 +172,18 @@ def test_directions_program_is_unchanged():
     p = dualad.prepare(gmm_like, x0)
     np.testing.assert_allclose(p.vjp(x0, np.array(1.5))[1], 1.5 * tape.grad(gmm_like, x0), rtol=1e-12)
     assert "r0 = " not in p.traces[0].reverse.source
+
+
+def test_no_adjoint_is_written_and_never_read():
+    # np.sum's broadcast adjoint is not written when its consumer took the small array (x ** 2's 2 x ct)
+    import re
+    from test_replay import GRADIENTS
+    cases = [(f, np.random.default_rng(1).uniform(0.2, 1.0, 6)) for f in GRADIENTS.values()]
+    cases += [(f, np.random.default_rng(1).uniform(-0.5, 0.5, 72)) for f, _ in CASES.values()]
+    for f, x in cases:
+        lines = dualad.prepare(f, x).traces[0].reverse_single.source.splitlines()
+        for k, line in enumerate(lines):
+            written = re.match(r"\s*(a\d+) = ", line)
+            if written:
+                name = re.compile(rf"\b{written.group(1)}\b")
+                assert any(name.search(ln) for ln in lines[k + 1:] if not ln.strip().startswith("del ")), line

@@ -4,6 +4,7 @@
     python benchmarks/adbench/run.py --objectives gmm,lstm --quick                 # a subset
     python benchmarks/adbench/run.py --json out.json                               # also every measurement
     python benchmarks/adbench/run.py --objectives gmm --gmm-sizes 10,25,1000       # chosen GMM sizes
+    python benchmarks/adbench/run.py --objectives gmm --only "prepare,by hand"      # some contestants
 
 The four objectives are the plain-numpy modules beside this script (gmm, ba, lstm, hand); JAX and
 autograd run the same source with ``np`` bound to their numpy (``namespaces.with_numpy``), except the
@@ -52,6 +53,7 @@ from benchmarks.adbench.namespaces import with_numpy  # noqa: E402
 
 NOTES: list[str] = []
 FAILURES: list[str] = []
+ONLY: list[str] = []   # --only: contestants whose name contains one of these (plus the numpy objective)
 
 
 def optional(name: str):
@@ -90,6 +92,9 @@ def batch_size(fn: Callable, target: float) -> int:
 
 def interleaved(contestants: dict[str, Callable], rounds: int, target: float, keep_gc: bool) -> dict[str, list[float]]:
     """Time every contestant once per round, round after round; seconds per call for each round."""
+    if ONLY:
+        contestants = {name: fn for name, fn in contestants.items()
+                       if name == "numpy f" or any(word in name for word in ONLY)}
     numbers = {name: batch_size(fn, target) for name, fn in contestants.items()}
     times: dict[str, list[float]] = {name: [] for name in contestants}
     setup = "gc.enable()" if keep_gc else "pass"
@@ -218,7 +223,8 @@ def run_gmm_in_fresh_processes(sizes, rounds, target, keep_gc, table: Table) -> 
         with tempfile.TemporaryDirectory() as folder:
             out = os.path.join(folder, "size.json")
             command = [sys.executable, os.path.abspath(__file__), "--child-gmm", f"{d},{k},{n}", "--child-out", out,
-                       "--rounds", str(rounds), "--batch", str(target)] + (["--gc"] if keep_gc else [])
+                       "--rounds", str(rounds), "--batch", str(target)] + (["--gc"] if keep_gc else []) \
+                + (["--only", ",".join(ONLY)] if ONLY else [])
             done = subprocess.run(command)
             if done.returncode not in (0, 1) or not os.path.exists(out):
                 FAILURES.append(f"GMM d={d} K={k} n={n}: the child process failed (exit {done.returncode})")
@@ -443,6 +449,8 @@ def main() -> int:
     parser.add_argument("--detect-timeout", type=float, default=60.0, help="seconds allowed for BA detection")
     parser.add_argument("--json", help="write every measurement to this file")
     parser.add_argument("--gmm-sizes", help="GMM sizes d,K,n separated by spaces or ';' (default: ADBench's six)")
+    parser.add_argument("--only", help="time only the contestants whose name contains one of these words "
+                                       "(comma-separated; numpy f always), e.g. prepare,by hand")
     parser.add_argument("--same-process", action="store_true",
                         help="run every GMM size in this process (default: each in a fresh process)")
     parser.add_argument("--child-gmm", help=argparse.SUPPRESS)   # d,K,n: one size, for run_gmm_in_fresh_processes
@@ -450,6 +458,8 @@ def main() -> int:
     options = parser.parse_args()
     rounds = options.rounds or (3 if options.quick else 7)
     chosen = options.objectives.split(",")
+    if options.only:
+        ONLY.extend(word.strip() for word in options.only.split(",") if word.strip())
     if options.child_gmm:
         table = Table("GMM")
         run_gmm([tuple(int(v) for v in options.child_gmm.split(","))], rounds, options.batch, options.gc, table)

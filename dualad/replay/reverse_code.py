@@ -29,7 +29,7 @@ import numpy as np
 from ..rules import NEG_ONE, ONE, normalize_axes, unbroadcast
 from ..tape.graph import Node, local_vjp, value_shape
 from .analysis import Flow, kind_of
-from .codegen import Source, arguments, keywords, selected_argument
+from .codegen import Source, arguments, keywords, selected_argument, unused_dropped
 from .inline import inlined
 from .forward_code import probe_call, emit_values, live_values, parameters
 from .recording import Recording
@@ -549,6 +549,8 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
     x = rec.x_node
     positive(x)
     code.line(f"return v{out}, {'a' + str(x) if x in has else 'None'}")
+    # an adjoint no step read (np.sum's broadcast view, when its consumer took the small array itself)
+    code.lines = unused_dropped(code.lines, {f"a{node.index}" for node in nodes})
     return code.compile("reverse", parameters(rec) + ["U"], release=True)
 
 
