@@ -187,3 +187,72 @@ def test_no_adjoint_is_written_and_never_read():
             if written:
                 name = re.compile(rf"\b{written.group(1)}\b")
                 assert any(name.search(ln) for ln in lines[k + 1:] if not ln.strip().startswith("del ")), line
+
+
+# reverse_code.diagonal_pairs: q's adjoint in q * c + c @ M read off the diagonal of M's adjoint cᵀ @ ct
+def scaled_plus_matrix(x):  # ADBench GMM's z (its means' part summed first too)
+    return gmm_like(x)
+
+
+def matrix_minus_scaled(x):  # the two products' cotangents of opposite signs, q on the right
+    means, scales, lower = parts(x)
+    centred = X - means[:, None, :]
+    return np.sum(np.tanh(-(centred * scales[:, None, :]) + centred @ lower) * WEIGHTS)
+
+
+def scaling_broadcast_over_batch(x):  # q of shape (1, 1, D): its adjoint sums over the batch too
+    means, scales, lower = parts(x)
+    centred = X - means[:, None, :]
+    return np.sum(np.tanh(scales[:1, None, :] * centred + centred @ lower) * WEIGHTS)
+
+
+def shared_square_matrix(x):  # M of shape (D, D): its adjoint is summed over the batch
+    means, scales, lower = parts(x)
+    centred = X - means[:, None, :]
+    return np.sum(np.tanh(scales[:, None, :] * centred + centred @ lower[0]) * WEIGHTS)
+
+
+def different_cotangents(x):
+    means, scales, lower = parts(x)
+    centred = X - means[:, None, :]
+    return np.sum(np.tanh(scales[:, None, :] * centred) * WEIGHTS) + np.sum(np.sin(centred @ lower))
+
+
+def cotangents_differ_already(x):  # u's adjoint is complete before c @ M is swept, and another array
+    means, scales, lower = parts(x)
+    centred = X - means[:, None, :]
+    u = scales[:, None, :] * centred
+    w = centred @ lower
+    return np.sum(np.sin(w)) + np.sum(np.tanh(u) * WEIGHTS)
+
+
+def matrix_product_first(x):  # c @ M recorded before q * c: swept after it, so not reused
+    means, scales, lower = parts(x)
+    centred = X - means[:, None, :]
+    product = centred @ lower
+    return np.sum(np.tanh(scales[:, None, :] * centred + product) * WEIGHTS)
+
+
+DIAGONAL_CASES = {f.__name__: (f, expected) for f, expected in [
+    (scaled_plus_matrix, True), (matrix_minus_scaled, True), (alias_then_updated, False),
+    (scaling_broadcast_over_batch, False), (shared_square_matrix, False), (different_cotangents, False), (cotangents_differ_already, False),
+    (matrix_product_first, False), (two_sums, False)]}
+
+
+@pytest.mark.parametrize("name", sorted(DIAGONAL_CASES))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_scaling_adjoint_from_the_matrix_adjoint(name, dtype):
+    f, expected = DIAGONAL_CASES[name]
+    rng = np.random.default_rng(8)
+    x0 = rng.uniform(-0.5, 0.5, 72).astype(dtype)
+    p = dualad.prepare(f, x0)
+    for x in (x0, rng.uniform(-0.6, 0.6, 72).astype(dtype)):
+        value, g = p.value_and_grad(x)
+        reference = tape.grad(f, x)
+        tol = 1e-12 if dtype is np.float64 else 2e-5
+        assert g.dtype == dtype and value == f(x)
+        np.testing.assert_allclose(g, reference, rtol=tol, atol=tol * np.abs(reference).max())
+        if dtype is np.float64:
+            np.testing.assert_allclose(g, central_differences(f, x), rtol=1e-6, atol=1e-7)
+    source = p.traces[0].reverse_single.source
+    assert ("diagonal(" in source) == (expected and dtype is np.float64), source

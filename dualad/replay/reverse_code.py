@@ -160,7 +160,7 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
                           zeros=np.zeros, add_at=np.add.at, array=np.array,
                           broadcast_to=np.broadcast_to, reshape=np.reshape,
                           concatenate=np.concatenate, bincount=np.bincount, ravel=np.ravel,
-                          einsum=np.einsum)
+                          einsum=np.einsum, diagonal=np.diagonal)
     fit_name = "fit_adjoint" if directions else "fit_single"
     emit_values(rec, flow, code, live, value_of)
     if out is None or not needed[out]:
@@ -330,6 +330,9 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
     tiled = {} if directions else tilings(nodes, needed)
     invariant = set() if directions else shift_invariant_links(nodes, needed)
     first = {} if directions else summed_first(nodes, needed, invariant, {rec.x_node, out})
+    diagonals = {} if directions else diagonal_pairs(nodes, needed, first)
+    product_of = {p: c for c, p, _ in diagonals.values()}  # matmul c @ M -> c: M's adjoint cᵀ @ ct named
+    products: dict = {}  # (c, adjoint name) -> (name of cᵀ @ that adjoint, line count then)
     spread: dict = {}  # node -> a small array whose broadcast is the node's whole adjoint (np.sum's)
     pieces: dict = {}  # tiled vector -> {piece start: adjoint name of that slice}
 
@@ -453,6 +456,12 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
                 if parent.index in first:
                     summed_contribution(node, pos, parent, ct, args)
                     continue
+                if i in diagonals and diagonals[i][2] == pos:
+                    known = products.get((diagonals[i][0], root_of(i, ct)))
+                    if known is not None and not written(root_of(i, ct), known[1]):
+                        # sum over the rows of c * ct is the diagonal of cᵀ @ ct, already formed for M
+                        add(parent.index, f"diagonal({known[0]}, 0, -2, -1)[..., None, :]")
+                        continue
                 partial = node.rule.partials[pos]
                 pshape = value_shape(parent.value)
                 summed = None  # p * ct summed down to the parent's shape as one einsum
@@ -521,6 +530,13 @@ def reverse_program(rec: Recording, flow: Flow | None = None, directions: bool =
                     summed_contribution(node, pos, parent, ct, args)
                     continue
                 j = parent.index
+                if i in product_of and pos == 1:  # c @ M: M's adjoint cᵀ @ ct, named for a diagonal_pairs reader
+                    name = f"g{len(products)}"
+                    code.line(f"{name} = {code.const(node.rule.transpose[pos], 'R')}({ct}[..., None], "
+                              f"{', '.join(args)})[..., 0]")
+                    products[(product_of[i], root_of(i, ct))] = (name, len(code.lines))
+                    add(j, name)
+                    continue
                 into = node.rule.transpose_into.get(pos)
                 if into is not None and j in own and isinstance(parent.value, np.ndarray) \
                         and parent.value.dtype.kind == "f" and directions:
@@ -729,6 +745,58 @@ def summed_first(nodes: list, needed: list, invariant: set, keep: set) -> dict:
             summed = tuple(1 if a in axes else n for a, n in enumerate(shape))
             out[j] = (summed, {c: tuple(1 if a - lead in axes else n for a, n in enumerate(nodes[c].value.shape))
                                for c, lead in children.items()})
+    return out
+
+
+def diagonal_pairs(nodes: list, needed: list, first: dict) -> dict:
+    """Products ``q * c`` whose adjoint for ``q`` is the diagonal of a matrix product the sweep forms anyway.
+
+    When ``q`` is ``c`` with its row axis (-2) of length 1 (a diagonal scaling, ``c @ diag(q)``), its
+    adjoint ``sum over rows of c * ct`` equals ``diagonal(cᵀ @ ct)``; if ``c`` is also multiplied by a
+    square matrix, ``c @ M`` (M with c's batch axes, so ``M``'s adjoint ``cᵀ @ ct`` is not summed over a
+    batch), and both products receive the same cotangent array (checked when the program is written:
+    ADBench GMM's ``z = q * c + c @ L``), ``q``'s adjoint is read off ``M``'s. The matrix product must be
+    swept first (recorded after the scaling); float64 values only.
+
+    Returns ``{scaling node: (c, the matmul node, q's position in the scaling)}``.
+    """
+    f64 = np.dtype(np.float64)
+
+    def plain(node) -> bool:
+        value = node.value
+        return isinstance(value, np.ndarray) and value.dtype == f64 and value.ndim >= 2 and not node.kwargs \
+            and len(node.args) == 2
+
+    matmuls: dict = {}  # c -> matmul nodes c @ M, M needed, square, c's batch axes
+    for node in nodes:
+        if node.func is np.matmul and needed[node.index] and kind_of(node) == "linear" and plain(node):
+            links = {pos: parent for pos, sub, parent in node.inputs if sub is None}
+            c, matrix = links.get(0), links.get(1)
+            if c is None or matrix is None or c.index == matrix.index or not needed[matrix.index] \
+                    or matrix.index in first or not plain(c):
+                continue
+            shape = c.value.shape
+            if value_shape(matrix.value) == shape[:-2] + (shape[-1], shape[-1]) and node.value.shape == shape:
+                matmuls.setdefault(c.index, []).append(node)
+    out: dict = {}
+    for node in nodes:
+        if node.func is not np.multiply or kind_of(node) != "elementwise" or not needed[node.index] \
+                or not plain(node):
+            continue
+        links = {pos: parent for pos, sub, parent in node.inputs if sub is None}
+        for pos in (0, 1):
+            q, c = links.get(pos), links.get(1 - pos)
+            if q is None or c is None or q.index == c.index or not needed[q.index] or q.index in first \
+                    or c.index not in matmuls or not plain(c):
+                continue
+            shape = c.value.shape
+            if value_shape(q.value) != shape[:-2] + (1, shape[-1]) or node.value.shape != shape \
+                    or q.value.dtype != np.float64:
+                continue
+            later = [m for m in matmuls[c.index] if m.index > node.index]
+            if later:
+                out[node.index] = (c.index, later[-1].index, pos)
+                break
     return out
 
 
