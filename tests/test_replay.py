@@ -771,3 +771,36 @@ def test_prepared_jvp_of_scalar_style_code_needs_no_forward_program():
         y_ref, jv_ref = dualad.jvp(_lorenz, x, np.full(12, np.inf))
     np.testing.assert_array_equal(jv, jv_ref)
     assert p.fallbacks == 1
+
+
+def _rosenbrock(x):  # scalar style: Python's sum over entries
+    return sum(100.0 * (x[i + 1] - x[i] ** 2) ** 2 + (1.0 - x[i]) ** 2 for i in range(len(x) - 1))
+
+
+def _kinked(x):
+    return x[0] * x[1] + (np.exp(x[2]) if x[2] > 0 else -x[2] * x[3]) + x[3] ** 3 / (1.0 + x[0] ** 2)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("f", [_rosenbrock, _kinked], ids=["rosenbrock", "kinked"])
+def test_prepared_gradient_of_scalar_style_code(f, dtype):
+    """value_and_grad of scalar-style code: f(x) and its Jacobian row as Python floats (no reverse program),
+    equal to tape.value_and_grad and to central differences; a branch flip answered plainly."""
+    rng = np.random.default_rng(5)
+    p = dualad.prepare(f, rng.uniform(0.1, 1.0, 4).astype(dtype))
+    points = [rng.uniform(0.1, 1.0, 4).astype(dtype) for _ in range(2)] + [np.array([0.3, 0.5, -0.4, 0.7], dtype)]
+    tol = dict(rtol=1e-12, atol=1e-13) if dtype == np.float64 else dict(rtol=2e-5, atol=1e-5)
+    for x in points + points[-1:] * 2:
+        value, g = p.value_and_grad(x)
+        value_ref, g_ref = tape.value_and_grad(f, x)
+        np.testing.assert_allclose(value, value_ref, **tol)
+        np.testing.assert_allclose(g, g_ref, **tol)
+        assert g.shape == x.shape and g.dtype == np.asarray(g_ref).dtype
+        if dtype == np.float64:
+            np.testing.assert_allclose(g, central_differences(f, x), rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(p.gradient(x), g_ref, **tol)
+        g[...] = 0.0  # the caller's own array
+    if dtype == np.float64:
+        assert p.traces[-1]._reverse_single is None  # the first trace never needed a reverse program
+    if f is _kinked:
+        assert p.mismatches >= 2

@@ -436,7 +436,11 @@ class Prepared:
             if type(x) is np.ndarray and x.shape == trace.x_shape and x.dtype is trace.x_dtype \
                     and trace.y_shape == () and trace.constant_output is None:
                 try:
-                    value, a = trace.reverse_single(x, trace.one)
+                    scalar_style = trace.value_and_jacobian
+                    if scalar_style is not None:  # f(x) and its one Jacobian row as Python floats
+                        value, a = scalar_style(x)
+                    else:
+                        value, a = trace.reverse_single(x, trace.one)
                 except GuardFailed as guard:  # another branch: the general path tries the other traces
                     guard.__traceback__ = None
                     value, a, failed = None, None, (trace, guard)
