@@ -179,7 +179,7 @@ class Prepared:
         miss = known = skip = None
         if already_failed is not None:
             skip, failure = already_failed
-            miss = (id(skip),) + hashable(failure.args)
+            miss = _failure(skip, failure)
             known = skip.decided(failure)
         for position, trace in enumerate(self.traces):
             if trace is skip:
@@ -194,7 +194,7 @@ class Prepared:
                 result = compute(trace)
             except GuardFailed as failed:
                 if miss is None:
-                    miss = (id(trace),) + hashable(failed.args)  # the guard and the decision made there
+                    miss = _failure(trace, failed)  # the guard and the decision made there
                 seen = trace.decided(failed)
                 if seen is not None and (known is None or len(seen) > len(known)):
                     known = seen  # f's decisions here, as far as any failed replay got
@@ -311,7 +311,7 @@ class Prepared:
                     # no other trace to try: straight to the plain answer (or the recording), the general
                     # path's checks of x and of the other traces skipped (a new branch's cost is one plain
                     # call plus this bookkeeping)
-                    return self._unfitted(x, (), (id(trace),) + hashable(failed[1].args),
+                    return self._unfitted(x, (), _failure(trace, failed[1]),
                                           lambda: valueforms.jacobian(self.f, x))
         elif len(call_args) == len(self.args) + 1 and self.traces[0].direct:
             # f(t, y): the extra arguments of the recorded kinds go straight to the program too
@@ -495,6 +495,15 @@ class _UsageError(Exception):
     def __init__(self, error: Exception):
         super().__init__(error)
         self.error = error
+
+
+def _failure(trace, failed) -> tuple:
+    """The key of a first meeting: the trace, its failed guard, and the decision made there if it is not a
+    bool (a bool guard that failed decided the other bool)."""
+    args = failed.args
+    if len(args) == 1:
+        return id(trace), args[0]
+    return id(trace), args[0], hashable(args[1])
 
 
 def _own(a):
