@@ -28,6 +28,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import decisions
+from . import plain_reads
 from ..dual import Dual
 from ..errors import DualadError
 from ..rules import TABLE, Composite
@@ -245,7 +246,7 @@ def record(f: Callable, args: tuple, argnum: int, extras_as_values: bool = True)
             call_args[pos] = var
         else:
             plain_extras[pos] = decisions_copy(a)
-    with decisions.recording(log):
+    with decisions.recording(log), plain_reads.watching(log):
         try:
             finish(tape, f(*call_args))
         finally:

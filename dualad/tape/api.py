@@ -14,6 +14,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .. import forward
+from .. import decisions
 from ..arraylike import primal as _primal
 from ..dual import Dual, new_tag
 from ..errors import InputError, OutputError, describe
@@ -403,6 +404,11 @@ def stop_gradient(x: Any):
     if isinstance(x, (list, tuple)):
         return type(x)(stop_gradient(v) for v in x)
     value = _primal(x)
+    if value is not x:
+        # a plain copy of a differentiable value: what f then does with it (a branch, an index, a
+        # constant factor) is invisible to a replay or a sparsity pattern, so it is a decision itself
+        # (prepare refuses it; SparseJacobian detects again where the copy differs)
+        decisions.note("tape.stop_gradient's plain copy", value)
     if isinstance(x, (Var, Dual)) and isinstance(value, np.ndarray):
         # a copy: the array is what the tape recorded, and a write into it would reach the backward sweep
         return value.copy()

@@ -1,0 +1,91 @@
+"""Plain copies f reads while ``dualad.prepare`` records it: ``v.value`` and ``tape.stop_gradient(v)``.
+
+A replay re-runs the recorded numpy calls, checking every value-dependent
+decision the tape saw. What f does with a *plain copy* of a recorded value is
+invisible to it: ``if v[0].value > 0``, ``int(v.value)`` as an index, or
+``v * tape.stop_gradient(v)`` (whose constant factor the recording froze). A
+replay at another x would then take the recorded branch, or use the recorded
+constant, silently. So while a recording runs, a read of ``.value`` on a tape
+value from outside dualad's own code is reported to the recording's log as a
+decision no guard can check, and the recording is refused
+(:class:`~dualad.errors.ReplayRefused`) with its remedy. ``tape.stop_gradient``
+reports itself through :func:`dualad.decisions.note` in every engine.
+
+The watch swaps :class:`~dualad.tape.var.Var`'s ``value`` slot for a
+descriptor that looks at its caller's file, only while a recording runs (in any
+thread); dualad's own reads then cost a frame lookup each, which only the
+recording pays.
+
+>>> import numpy as np, dualad
+>>> dualad.prepare(lambda v: v * 2 if v[0].value > 0 else v * 3, np.ones(2))
+Traceback (most recent call last):
+...
+dualad.replay.recording.ReplayRefused: prepare: f makes value-dependent decisions that a replay cannot check (x.value ...
+"""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from ..tape.var import Var
+
+__all__ = ["watching", "READ"]
+
+#: the kind reported for a plain read (what the refusal names)
+READ = "x.value (a plain copy f reads from a recorded value: a replay cannot see what f does with it)"
+
+_OWN = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # the dualad package
+_SLOT = Var.__dict__["value"]  # the member descriptor of Var.__slots__' "value"
+_LOCK = threading.Lock()
+_depth = 0  # recordings running, in all threads: the watch is installed while this is positive
+
+
+class _State(threading.local):
+    logs: Any = None  # the logs of this thread's running recordings (a list), innermost last
+
+
+_STATE = _State()
+
+
+class _WatchedValue:
+    """``Var.value`` during a recording: the slot, plus a report when code outside dualad reads it."""
+
+    def __get__(self, obj: Any, cls: Any = None) -> Any:
+        if obj is None:
+            return self
+        value = _SLOT.__get__(obj, cls)
+        logs = _STATE.logs
+        if logs and not sys._getframe(1).f_code.co_filename.startswith(_OWN):
+            logs[-1].unguarded.append(READ)
+        return value
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        _SLOT.__set__(obj, value)
+
+
+_WATCHED = _WatchedValue()
+
+
+@contextmanager
+def watching(log: Any) -> Iterator[None]:
+    """Report plain reads of recorded values to ``log`` (its ``unguarded`` list) while the block runs."""
+    global _depth
+    logs = _STATE.logs
+    if logs is None:
+        logs = _STATE.logs = []
+    logs.append(log)
+    with _LOCK:
+        _depth += 1
+        if _depth == 1:
+            Var.value = _WATCHED
+    try:
+        yield
+    finally:
+        logs.pop()
+        with _LOCK:
+            _depth -= 1
+            if _depth == 0:
+                Var.value = _SLOT
