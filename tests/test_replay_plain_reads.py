@@ -69,7 +69,7 @@ def test_prepare_refuses_plain_reads(f, entry):
     with pytest.raises(dualad.ReplayRefused, match="remedy") as info:
         calls[entry]()
     assert "value" in str(info.value) or "stop_gradient" in str(info.value)
-    assert Var.__dict__["value"] is plain_reads._SLOT  # the watch is gone after the recording
+    assert Var.__dict__["value"] is plain_reads.slot_of()  # the watch is gone after the recording
 
 
 @pytest.mark.parametrize("f", READERS, ids=lambda f: f.__name__)
@@ -84,10 +84,17 @@ def test_plain_modes_are_unchanged(f):
             np.testing.assert_allclose(J, central, rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("f", [stop_branch, stop_factor, stop_shift], ids=lambda f: f.__name__)
-def test_sparse_jacobian_follows_stop_gradient(f):
-    jac = dualad.SparseJacobian(f, X0)
-    for x in (X1, X1, X0, X1 * 0.5, X0 + 1):
+def value_flip(v):  # a branch on a plain copy that changes the pattern (diagonal / anti-diagonal)
+    return v * 2 if plain(v[0]) > 0 else v[::-1] * 3
+
+
+@pytest.mark.parametrize("f", [stop_branch, stop_factor, stop_shift, value_flip, value_branch],
+                         ids=lambda f: f.__name__)
+@pytest.mark.parametrize("replay", [True, False])
+def test_sparse_jacobian_follows_plain_reads(f, replay):
+    # from the first call on, at points on either side of the branch
+    jac = dualad.SparseJacobian(f, X0, replay=replay)
+    for x in (X1, X1, X0, X1 * 0.5, X0 + 1, X1, X1):
         np.testing.assert_allclose(jac(x).toarray(), dualad.jacobian(f, x), rtol=1e-12, atol=1e-14)
 
 
@@ -106,7 +113,7 @@ def test_the_watch_is_removed_when_f_raises():
         raise RuntimeError("inside f")
     with pytest.raises(RuntimeError):
         dualad.prepare(f, X0).jacobian(X0)
-    assert Var.__dict__["value"] is plain_reads._SLOT
+    assert Var.__dict__["value"] is plain_reads.slot_of()
 
 
 def test_other_threads_are_not_reported():
@@ -126,4 +133,4 @@ def test_other_threads_are_not_reported():
     with plain_reads.watching(log):
         _ = var.value  # this thread's recording: reported
     assert log.unguarded == [plain_reads.READ]
-    assert Var.__dict__["value"] is plain_reads._SLOT
+    assert Var.__dict__["value"] is plain_reads.slot_of()

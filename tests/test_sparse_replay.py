@@ -279,7 +279,8 @@ def test_what_the_recording_froze_is_noticed_through_f_value(case):
     jac = dualad.SparseJacobian(f, x)
     warm(jac, x)
     jac(x)
-    assert jac.replays >= 1 or case == "random numbers"
+    # (f reading u.value is never compiled: the recording cannot follow the copy; every call runs f)
+    assert jac.replays >= 1 or case in ("random numbers", "branch on .value")
     state["c"], GLOBAL_POWER[0] = 4.0, 3
     z = -x if case == "branch on .value" else x
     if case == "random numbers":  # each call's f draws anew: a call answers for its own draw, never a replay

@@ -32,60 +32,68 @@ from typing import Any, Iterator
 
 from ..tape.var import Var
 
-__all__ = ["watching", "READ"]
+__all__ = ["watching", "slot_of", "READ"]
 
 #: the kind reported for a plain read (what the refusal names)
 READ = "x.value (a plain copy f reads from a recorded value: a replay cannot see what f does with it)"
 
 _OWN = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # the dualad package
-_SLOT = Var.__dict__["value"]  # the member descriptor of Var.__slots__' "value"
 _LOCK = threading.Lock()
-_depth = 0  # recordings running, in all threads: the watch is installed while this is positive
+_SLOTS: dict = {}  # class -> the member descriptor of its __slots__' "value"
+_DEPTH: dict = {}  # class -> running watches on it, in all threads (installed while positive)
 
 
 class _State(threading.local):
-    logs: Any = None  # the logs of this thread's running recordings (a list), innermost last
+    logs: Any = None  # the logs of this thread's running watches (a list), innermost last
 
 
 _STATE = _State()
 
 
 class _WatchedValue:
-    """``Var.value`` during a recording: the slot, plus a report when code outside dualad reads it."""
+    """``cls.value`` during a watch: the slot, plus a report when code outside dualad reads it."""
+
+    __slots__ = ("slot",)
+
+    def __init__(self, slot: Any):
+        self.slot = slot
 
     def __get__(self, obj: Any, cls: Any = None) -> Any:
         if obj is None:
             return self
-        value = _SLOT.__get__(obj, cls)
+        value = self.slot.__get__(obj, cls)
         logs = _STATE.logs
         if logs and not sys._getframe(1).f_code.co_filename.startswith(_OWN):
             logs[-1].unguarded.append(READ)
         return value
 
     def __set__(self, obj: Any, value: Any) -> None:
-        _SLOT.__set__(obj, value)
-
-
-_WATCHED = _WatchedValue()
+        self.slot.__set__(obj, value)
 
 
 @contextmanager
-def watching(log: Any) -> Iterator[None]:
-    """Report plain reads of recorded values to ``log`` (its ``unguarded`` list) while the block runs."""
-    global _depth
+def watching(log: Any, cls: type = Var) -> Iterator[None]:
+    """Report plain reads of ``cls`` values (tape values by default; the sparsity tracer's too) to
+    ``log`` (its ``unguarded`` list) while the block runs in this thread."""
     logs = _STATE.logs
     if logs is None:
         logs = _STATE.logs = []
     logs.append(log)
     with _LOCK:
-        _depth += 1
-        if _depth == 1:
-            Var.value = _WATCHED
+        slot = _SLOTS.setdefault(cls, cls.__dict__["value"])
+        _DEPTH[cls] = _DEPTH.get(cls, 0) + 1
+        if _DEPTH[cls] == 1:
+            cls.value = _WatchedValue(slot)
     try:
         yield
     finally:
         logs.pop()
         with _LOCK:
-            _depth -= 1
-            if _depth == 0:
-                Var.value = _SLOT
+            _DEPTH[cls] -= 1
+            if _DEPTH[cls] == 0:
+                cls.value = slot
+
+
+def slot_of(cls: type = Var) -> Any:
+    """The plain slot descriptor of ``cls.value`` (what is installed outside a watch)."""
+    return _SLOTS.get(cls, cls.__dict__["value"])

@@ -121,6 +121,15 @@ def _guarded(value):
     return isinstance(value, float)
 
 
+class _PlainReads:
+    """What a detection's watch reports plain reads of x's values to (``unguarded``, as a replay's log)."""
+
+    __slots__ = ("unguarded",)
+
+    def __init__(self):
+        self.unguarded: list = []
+
+
 def _constant(a, k: int, tag: int) -> Dual:
     """A float extra argument as a Dual of ``tag`` with ``k`` zero directions: a constant whose comparisons are recorded."""
     value = np.array(a, copy=True)
@@ -220,6 +229,9 @@ class SparseJacobian:
         self.user_pattern = sparsity is not None
         self.decisions = None  # the DecisionLog of the last detection (None for a pattern you pass)
         self._pattern_constants: list = []  # constants whose zeros the detected pattern relies on (sparse.constants)
+        # f read a plain copy of x's values (``u.value``) while its pattern was detected: what it decided on
+        # that copy is invisible to the decision log, so every plain call detects the pattern again
+        self._reads_plain = False
         self._compiled = None  # CompiledCall for the current pattern, written after a first plain call
         self._compile_refused = False
         self._plain_calls = 0  # clean plain calls since the pattern was found or the replay last answered
@@ -243,19 +255,24 @@ class SparseJacobian:
 
     def _trace(self, x: np.ndarray, args: tuple):
         """Trace f at ``x``: (its decision log, the constants the pattern relies on, the pattern)."""
-        with decisions.recording() as log, constants.collecting() as found:
+        from ..replay import plain_reads
+        reads = _PlainReads()
+        with decisions.recording() as log, constants.collecting() as found, \
+                plain_reads.watching(reads, tracer.Tracer):
             for a in args:  # a non-float extra argument is a decision in itself
                 if not _guarded(a):
                     decisions.note("argument", a)
             g = self._function_of_x(args, lambda a: tracer.Tracer(np.array(a, copy=True), ()))
             value, (indptr, indices) = tracer.trace(g, x)
         m, n = int(np.size(value)), int(np.size(x))
-        return log, found, self._sp.csr_matrix((np.ones(len(indices), dtype=bool), indices, indptr), shape=(m, n))
+        S = self._sp.csr_matrix((np.ones(len(indices), dtype=bool), indices, indptr), shape=(m, n))
+        return log, (found, bool(reads.unguarded)), S
 
-    def _adopt(self, log, found: list, S) -> None:
-        """Take a detection's log and constants, and its pattern S (None: keep the pattern and colours)."""
+    def _adopt(self, log, found: tuple, S) -> None:
+        """Take a detection's log, what it relied on (constants' zeros, plain reads of x) and its
+        pattern S (None: keep the pattern and colours)."""
         self.decisions = log
-        self._pattern_constants = found
+        self._pattern_constants, self._reads_plain = found
         if S is not None:  # a new pattern: colours, seed and compiled code start again
             self._compiled = None
             self._compile_refused = False
@@ -351,7 +368,7 @@ class SparseJacobian:
         compiled = self._compiled
         # a zero of a constant the pattern relies on (W in W @ x) became nonzero since detection
         moved = bool(self._pattern_constants) and constants.moved(self._pattern_constants)
-        changed = moved
+        changed = moved or self._reads_plain
         if compiled is not None and not moved:
             J = compiled.matrix(call_args)
             if J is not None:  # None: a guard, a value or an argument differs; the plain path decides
