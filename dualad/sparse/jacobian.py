@@ -336,6 +336,7 @@ class SparseJacobian:
         state = self.__dict__.copy()
         state["_compiled"] = None  # compiled code does not pickle: written again after two more calls
         state["_plain_calls"] = state["_compiles"] = 0
+        state["_pattern_constants"] = []  # weak references to the caller's arrays: not this process's copies
         return state
 
     def plot(self, *, ax: Any = None, title: str | None = None) -> Any:
