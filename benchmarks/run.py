@@ -602,27 +602,36 @@ def guard_task(run: Run):
     """What a failed guard costs, on a prepared Lorenz-96 (n=40) with a branch on x[0]: a call on a
     branch never seen (the guard fails, the plain dualad.jacobian answers), and calls alternating
     between two branches both recorded (the most recent trace's guard fails, the other one replays);
-    beside one plain dualad.jacobian."""
+    beside one plain dualad.jacobian at the same point, single calls alternating with the first
+    meetings (benchmarks/prepared.py --tasks guard times six branchy functions and streams)."""
     n = 40
 
     branchy = problems.lorenz96_branchy
     xa = np.random.default_rng(0).uniform(0.1, 1.0, n)
     xb = xa.copy()
     xb[0] = -xb[0]
-    plain = measure(lambda: dualad.jacobian(branchy, xa), run.budget)
-    run.record("guard", n, "dualad", plain, plain)
     fresh = []  # one prepared object per timed call: each meets branch b for the first time
     for _ in range(7 if run.budget.repeats < 7 else 21):
         p = dualad.prepare(branchy, xa)
         p(xa)
         fresh.append(p)
     run.check("prepare after a guard mismatch", fresh[0](xb), dualad.jacobian(branchy, xb), False)
-    times = []
-    for p in fresh[1:]:
-        t0 = time.perf_counter()
-        p(xb)
-        times.append(time.perf_counter() - t0)
+    dualad.jacobian(branchy, xb)
+    # single calls against single plain calls at the same point, the order alternating (a repeated
+    # plain call timed by timeit is warmer than any first meeting, and whichever of a pair runs
+    # first meets colder caches)
+    times, plains = [], []
+    for k, p in enumerate(fresh[1:]):
+        for contestant in ((p, None) if k % 2 else (None, p)):  # None: the plain call
+            t0 = time.perf_counter()
+            if contestant is None:
+                dualad.jacobian(branchy, xb)
+            else:
+                contestant(xb)
+            (plains if contestant is None else times).append(time.perf_counter() - t0)
         assert p.mismatches == 1
+    plain = statistics.median(plains)
+    run.record("guard", n, "dualad", plain, plain)
     seconds = statistics.median(times)
     run.record("guard", n, "prepare, new branch (guard fails, plain answer)", seconds, plain)
     both = dualad.prepare(branchy, xa)
