@@ -293,11 +293,14 @@ def measure(fn: Callable, budget: Budget, first: float | None = None) -> float:
 
 
 # Contestants whose ratio is a target (issue 17: replay >= 10x faster than re-recording) are timed
-# together, their batches interleaved (A B, B A, A B, ...). Timed one after the other, a busy stretch of
+# together, their batches interleaved (A B C, C B A, A B C, ...). Timed one after the other, a busy stretch of
 # a shared machine can fall on one contestant's batches and not the other's, and the ratio of the two
 # medians then swung 6-23x between runs of the same code. Interleaved, a burst hits both alike; each
 # still reports the median of its own batches (the statistic every other contestant gets).
-INTERLEAVED = ("dualad prepare", "tape re-record")
+# Every contestant a target row compares with another is in the group: dualad against torch's jacfwd
+# (>= 10x), the prepared calls against jax.jit and against re-recording. (jax.jacfwd, eager, is 40x
+# slower or more; the others are reported, not judged.)
+INTERLEAVED = ("dualad", "jax.jit(jacfwd)", "torch jacfwd", "dualad prepare", "tape re-record")
 
 
 def measure_interleaved(fns: dict, budget: Budget) -> dict:
@@ -476,7 +479,7 @@ class Run:
                 ok = True
             else:
                 ok = self.check(f"{label} vs dualad on {task.name} n={n}", J, ref, label in APPROXIMATE)
-            if label in INTERLEAVED:
+            if label in INTERLEAVED and first <= self.budget.slow:  # (a slow call is timed a few times alone)
                 together[label] = (fn, ok)
                 continue
             seconds = measure(fn, self.budget, first)

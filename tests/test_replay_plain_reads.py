@@ -134,3 +134,14 @@ def test_other_threads_are_not_reported():
         _ = var.value  # this thread's recording: reported
     assert log.unguarded == [plain_reads.READ]
     assert Var.__dict__["value"] is plain_reads.slot_of()
+
+
+def test_dualad_frames_are_recognised_by_their_real_path():
+    # imported through a relative sys.path entry (benchmarks/run.py adds `benchmarks/..`), co_filename
+    # is not normalised: dualad's own reads must still not count as the user's
+    own_file = plain_reads._OWN + "tape/var.py"
+    unnormalised = own_file.replace("/dualad/", "/dualad/../dualad/", 1)
+    assert plain_reads._is_own(compile("0", unnormalised, "eval"))
+    assert plain_reads._is_own(compile("0", own_file, "eval"))
+    assert not plain_reads._is_own(compile("0", __file__, "eval"))
+    assert not plain_reads._is_own(compile("0", plain_reads._OWN.rstrip("/") + "_extra/x.py", "eval"))

@@ -37,7 +37,19 @@ __all__ = ["watching", "slot_of", "READ"]
 #: the kind reported for a plain read (what the refusal names)
 READ = "x.value (a plain copy f reads from a recorded value: a replay cannot see what f does with it)"
 
-_OWN = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # the dualad package
+_OWN = os.path.dirname(os.path.dirname(os.path.realpath(__file__))) + os.sep  # the dualad package
+_OWN_FILES: dict = {}  # a code object's file name -> is it dualad's own (its real path, found once per name)
+
+
+def _is_own(code: Any) -> bool:
+    # co_filename is the path as imported (`benchmarks/../dualad/tape/var.py` when sys.path holds a
+    # relative entry), so it is resolved, once per file name (a dict lookup after that; keyed by the
+    # name, not the code object: equal code from two files compares equal)
+    name = code.co_filename
+    own = _OWN_FILES.get(name)
+    if own is None:
+        own = _OWN_FILES[name] = os.path.realpath(name).startswith(_OWN)
+    return own
 _LOCK = threading.Lock()
 _SLOTS: dict = {}  # class -> the member descriptor of its __slots__' "value"
 _DEPTH: dict = {}  # class -> running watches on it, in all threads (installed while positive)
@@ -63,7 +75,7 @@ class _WatchedValue:
             return self
         value = self.slot.__get__(obj, cls)
         logs = _STATE.logs
-        if logs and not sys._getframe(1).f_code.co_filename.startswith(_OWN):
+        if logs and not _is_own(sys._getframe(1).f_code):
             logs[-1].unguarded.append(READ)
         return value
 
