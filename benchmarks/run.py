@@ -12,9 +12,10 @@ loudly and makes the script exit with status 1.
 
 Times are medians over repeats of ``timeit`` batches (gc disabled while timing,
 as timeit does); the ratio beside each time is to one plain numpy evaluation
-of the same function in the same run. ``dualad prepare`` and ``tape re-record``
-(whose ratio is a target) are timed in interleaved batches, more and shorter
-ones, each still reported as the median of its own batches.
+of the same function in the same run. ``dualad``, ``jax.jit(jacfwd)``,
+``torch jacfwd``, ``dualad prepare`` and ``tape re-record`` (whose ratios are
+targets) are timed together in interleaved batches, more and shorter ones, each
+still reported as the median of its own batches.
 """
 from __future__ import annotations
 
