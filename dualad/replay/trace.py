@@ -83,8 +83,10 @@ class Trace:
         program's rows when f has fewer outputs than inputs."""
         if self.constant_output is not None:
             zero = np.zeros(self.y_shape + self.x_shape, _float_dtype(self.x_dtype))
+            decide = self.decide
 
             def jacobian(x, *extras):
+                decide(x, *extras)  # another branch may make the output depend on x
                 return zero.copy()
         elif (scalar := scalar_program(self.rec, self.flow)) is not None:
             jacobian = scalar  # scalar-style code: Python floats, the sparsity known now
@@ -111,6 +113,16 @@ class Trace:
             def jacobian(x, *extras):  # the plain path's dtype (float32 x: float32 unless f widens)
                 return program(x, *extras).astype(wanted, copy=False)
         return jacobian
+
+    @functools.cached_property
+    def decide(self):
+        """The compiled ``run(x, *extras)`` that only re-checks the guards (raising
+        :class:`~.codegen.GuardFailed` where f decides otherwise). A trace whose output does not depend
+        on the point (``constant_output``: ``np.ones(3)``, ``x > 0``, ``np.argmax(x)``) answers with the
+        recorded output and a zero derivative only while f makes the recorded decisions: on another
+        branch the output may be another constant (a new mask) or depend on x (``x ** 2 if x[0] > 0
+        else np.ones(3)``)."""
+        return forward_program(self.rec, False, self.flow)
 
     @functools.cached_property
     def value_and_jacobian(self):
@@ -227,6 +239,7 @@ class Trace:
     def push(self, x, args: tuple, seed):
         """``(value, tangent)`` for the batched tangent ``seed`` (``x.shape + (k,)``)."""
         if self.constant_output is not None:
+            self.decide(x, *self._values(args))
             return self.constant_output, self._zero_tangent(seed.shape[-1])
         value, t = self.forward(x, *self._values(args), seed)
         if t is None:
@@ -236,6 +249,7 @@ class Trace:
     def pull(self, x, args: tuple, seed):
         """``(value, adjoint of x)`` for the batched cotangent ``seed`` (``y.shape + (k,)``)."""
         if self.constant_output is not None:
+            self.decide(x, *self._values(args))
             return self.constant_output, np.zeros(self.x_shape + seed.shape[-1:], _float_dtype(self.x_dtype))
         value, a = self.reverse(x, *self._values(args), seed)
         if a is None:
@@ -246,6 +260,7 @@ class Trace:
         """``(value, adjoint of x)`` for one cotangent ``u`` shaped like the output (a gradient, a vjp)."""
         zero_dtype = _float_dtype(self.x_dtype)
         if self.constant_output is not None:
+            self.decide(x, *self._values(args))
             return self.constant_output, np.zeros(self.x_shape, zero_dtype)
         value, a = self.reverse_single(x, *self._values(args), u)
         if a is None:

@@ -1,0 +1,87 @@
+"""dualad.prepare used the way numpy code is written, attacked class by class: at every point each
+prepared answer (value and derivative) equals plain numpy's value and the plain functions' derivative
+(themselves checked against central differences of the same code on floats where f is smooth there)."""
+import numpy as np
+import pytest
+
+import dualad
+from dualad import tape
+
+
+def central_differences(f, x, h=1e-6):
+    x = np.asarray(x, dtype=float)
+    y0 = np.asarray(f(x.copy()), dtype=float)
+    J = np.zeros(y0.shape + x.shape)
+    for idx in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[idx] = h
+        J[(...,) + idx] = (np.asarray(f(x + e), dtype=float) - np.asarray(f(x - e), dtype=float)) / (2 * h)
+    return J
+
+
+def _close(got, want):
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.shape == want.shape, (got.shape, want.shape)
+    np.testing.assert_allclose(got.astype(float), want.astype(float), rtol=1e-12, atol=1e-12)
+
+
+def check_all_answers(p, f, x, rng, smooth=True):
+    """Every prepared method at ``x`` against plain numpy's value and the plain functions."""
+    value = np.asarray(f(x.copy()))
+    J = dualad.jacobian(f, x)
+    if smooth:
+        np.testing.assert_allclose(J, central_differences(f, x), rtol=1e-6, atol=1e-6)
+    _close(p(x), J)
+    v = rng.standard_normal(x.shape)
+    y, t = p.jvp(x, v)
+    _close(y, value)
+    _close(t, dualad.jvp(f, x, v)[1])
+    u = rng.standard_normal(value.shape)
+    y, a = p.vjp(x, u)
+    _close(y, value)
+    _close(a, tape.vjp(f, x, u)[1])
+    if value.ndim == 0:
+        y, g = p.value_and_grad(x)
+        _close(y, value)
+        _close(g, tape.grad(f, x))
+        _close(p.gradient(x), g)
+        _close(p.hvp(x, v), dualad.hvp(f, x, v))
+
+
+# ------------------------------------------------------------------ outputs without a derivative path
+# On the recorded branch the output does not depend on x through any derivative (a constant, a mask,
+# an order): the replay answered the recorded output and a zero Jacobian without re-checking f's
+# decisions, so a new mask was answered with the old one, and a branch where the output does depend
+# on x got a zero Jacobian.
+NO_PATH = {
+    "constant_on_one_branch": lambda x: x ** 2 if x[0] > 0 else np.ones(3),
+    "scalar_constant_on_one_branch": lambda x: np.sum(x ** 3) if x[0] > 0 else 1.0,
+    "mask": lambda x: x > 0,
+    "mask_as_floats": lambda x: (x > 0) * 1.0,
+    "where_constants": lambda x: np.where(x > 0, 1.0, -1.0),
+    "argsort": lambda x: np.argsort(x),
+    "argmax": lambda x: np.argmax(x),
+    "count": lambda x: np.count_nonzero(x > 0),
+    "comparison": lambda x: x[0] > x[1],
+}
+
+
+@pytest.mark.parametrize("name", sorted(NO_PATH))
+@pytest.mark.parametrize("start", [0, 1])
+def test_outputs_without_a_derivative_path_follow_the_point(name, start):
+    f = NO_PATH[name]
+    points = [np.array([-0.5, 0.3, 1.2]), np.array([0.7, -0.2, 0.4]), np.array([1.1, 0.9, -0.8])]
+    rng = np.random.default_rng(0)
+    p = dualad.prepare(f, points[start])
+    for x in points + points:  # each point twice: met, recorded, replayed
+        check_all_answers(p, f, x, rng, smooth=False)
+
+
+def test_constant_branch_gets_the_other_branchs_derivative_sparse():
+    pytest.importorskip("scipy")
+    f = NO_PATH["constant_on_one_branch"]
+    x_flat, x_bowl = np.array([-0.5, 0.3, 1.2]), np.array([0.7, -0.2, 0.4])
+    for p in (dualad.prepare(f, x_flat, sparse=True), dualad.SparseJacobian(f, x_flat)):
+        for _ in range(3):
+            np.testing.assert_array_equal(p(x_bowl).toarray(), np.diag(2 * x_bowl))
+            np.testing.assert_array_equal(p(x_flat).toarray(), np.zeros((3, 3)))
