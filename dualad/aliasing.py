@@ -28,6 +28,7 @@ import weakref
 
 import numpy as np
 
+from . import decisions
 from .errors import AliasingError, DualadError
 
 __all__ = ["Group", "alias_of", "note_view", "write"]
@@ -78,7 +79,11 @@ class Group:
 
 def positions(view_alias) -> np.ndarray:
     """Root positions (flat indices, shaped like the view) of a view's entries."""
-    return derive(view_alias[0].flat_index(), view_alias[1])
+    chain = view_alias[1]
+    if any(func is np.imag for func, *_ in chain):  # on the index array, np.imag would give zeros: a
+        chain = tuple((np.real,) + tuple(step[1:]) if step[0] is np.imag else step for step in chain)  # part
+        # of each entry sits where the entry does
+    return derive(view_alias[0].flat_index(), chain)
 
 
 def alias_of(x):
@@ -148,6 +153,22 @@ def _member(item, group: Group) -> bool:
     return type(alias) is tuple and alias[0] is group
 
 
+_PARTS = (np.real, np.imag)  # views of one part of each complex entry
+
+
+def _whole_entries(chain: tuple, root, root_key, item):
+    """The complex entries a write through ``z.real``/``z.imag`` (a view of part of each entry)
+    leaves in the root: the written part from ``item``, the other part kept (as numpy's memory does)."""
+    part = next((func for func, *_ in chain if func is np.real or func is np.imag), None)
+    if part is None or np.result_type(root).kind != "c":
+        return item
+    if np.result_type(item).kind == "c":
+        item = np.real(item)  # numpy drops the imaginary part of a complex item written into a real view
+    with decisions.unobserved():  # root_key follows from the view's chain, not from values
+        old = root[root_key]
+    return item + 1j * np.imag(old) if part is np.real else np.real(old) + 1j * item
+
+
 def write(target, key, item, setitem, copy=None) -> None:
     """``target[key] = item`` with numpy's aliasing: through the root when ``target`` is in a group.
 
@@ -182,6 +203,8 @@ def write(target, key, item, setitem, copy=None) -> None:
         group, root, root_key = alias, target, key
     if copy is not None and _member(item, group):
         item = copy(item)  # numpy reads an overlapping source before writing: take a snapshot
+    if type(alias) is tuple:
+        item = _whole_entries(alias[1], root, root_key, item)
     members = group.live()
     for v in members:
         v._release()  # the members' arrays are derived again below; dropping them first lets the

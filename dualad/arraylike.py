@@ -278,6 +278,28 @@ class ArrayLike:
         return self.reshape(())
 
     # ----------------------------------------------------------------- array methods: numpy calls
+    def astype_arguments(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
+        """Vet ``x.astype``'s arguments as numpy does; returns the target dtype and whether ``x`` itself
+        is numpy's answer (``copy=False`` with the dtype unchanged: the same array, so writes into it
+        reach ``x``).
+
+        >>> import numpy as np, dualad
+        >>> d = dualad.Dual(np.ones(2), np.ones(2))
+        >>> d.astype(np.float64, copy=False) is d
+        True
+        """
+        dt = np.dtype(dtype)
+        if order not in ("K", "A"):
+            plain = primal(self)
+            if order not in ("C", "F") or not (type(plain) is np.ndarray and plain.flags[order + "_CONTIGUOUS"]):
+                raise UnsupportedFunctionError(
+                    f"{self._short}.astype(order={order!r}) on {describe(self)} would change its memory layout, "
+                    "which dualad follows only as numpy's own operations make it; remedy: leave order= out")
+        if not np.can_cast(self.dtype, dt, casting):
+            raise TypeError(f"Cannot cast array data from {self.dtype!r} to {dt!r} according to the rule "
+                            f"{casting!r}")
+        return dt, not copy and dt == self.dtype
+
     @property
     def T(self):
         return np.transpose(self)

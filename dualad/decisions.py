@@ -37,7 +37,7 @@ from typing import Any, Iterator
 import numpy as np
 
 __all__ = ["DecisionLog", "Check", "note", "note_index", "note_composite", "note_piecewise_constant", "recording",
-           "checking", "active"]
+           "checking", "active", "unobserved"]
 
 
 
@@ -190,6 +190,18 @@ def recording(into: DecisionLog | None = None) -> Iterator[DecisionLog]:
     _STATE.target = log
     try:
         yield log
+    finally:
+        _STATE.target = previous
+
+
+@contextmanager
+def unobserved() -> Iterator[None]:
+    """Make no decision inside the block: for dualad's own index reads, whose index arrays follow from
+    the code's structure (a view's root positions), not from values."""
+    previous = getattr(_STATE, "target", None)
+    _STATE.target = None
+    try:
+        yield
     finally:
         _STATE.target = previous
 

@@ -736,11 +736,30 @@ def _setitem(d: Dual, key, item):
                 item.tangent.ndim:], d.tangent.dtype), item.tangent.tag)
         d.value[key] = item.value
         t = item.tangent
+        if _is_complex(t) and not _is_complex(d.tangent) and _is_complex(d.value):
+            # a complex value may carry a real tangent (x + 0j: real directions stay real); a complex
+            # tangent written into it needs complex storage, or numpy drops its imaginary part
+            d.tangent = _to_complex(d.tangent)
     else:
         d.value[key] = item
         t = None
     target = d.tangent if batched else d.tangent[..., None]
+    if t is not None and not batched and not hasattr(t, "ndim"):
+        t = np.asarray(t)  # a Python number (a 0-d tangent made by scalar arithmetic): index it as an array
     setitem_tangent(target, key, None if t is None else (t if batched else t[..., None]))
+
+
+def _is_complex(a) -> bool:
+    return np.asarray(_primal(a)).dtype.kind == "c"
+
+
+def _to_complex(a):
+    """``a`` (a tangent: an array, or a Dual or tape value carrying an outer derivative) as complex."""
+    if type(a) is _ARRAY:
+        return a.astype(np.result_type(a.dtype, np.complex64))
+    if type(a) is Dual:
+        return Dual._make(_to_complex(a.value), _to_complex(a.tangent), a.tag)
+    return a + np.zeros((), np.result_type(np.asarray(_primal(a)).dtype, np.complex64))  # a tape value
 
 
 def assign(target: Dual, result):

@@ -100,8 +100,11 @@ class Dual(ArrayLike):
     def __repr__(self) -> str:
         return f"Dual(value={self.value!r}, tangent={self.tangent!r})"
 
-    def astype(self, dtype, copy: bool = True) -> "Dual":
-        dt = np.dtype(dtype)
+    def astype(self, dtype, order: str = "K", casting: str = "unsafe", subok: bool = True,
+               copy: bool = True) -> "Dual":
+        dt, itself = self.astype_arguments(dtype, order, casting, subok, copy)
+        if itself:
+            return self
         if dt.kind not in "fc" or (dt.kind == "f" and self.dtype.kind == "c"):
             raise ConversionError(
                 f"astype({dt}) would drop the derivative of a Dual of dtype {self.dtype}; remedy: cast to a "

@@ -349,7 +349,7 @@ def _meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
 if hasattr(np, "astype"):
     @composite(np.astype)
     def _astype(x, dtype, /, *, copy=True, device=None):
-        return x.astype(dtype)
+        return x.astype(dtype, copy=copy)
 
 
 # ------------------------------------------------------------------ in place: put, put_along_axis, fill_diagonal

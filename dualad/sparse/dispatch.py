@@ -306,10 +306,18 @@ def apply_rule(func, rule, args, kwargs, level=None) -> Any:
         dirty = slots[0][2]._dirty
         if smap is None or dirty[smap[smap >= 0]].any():
             raise UnsupportedFunctionError(STALE)
+    if len(slots) == 1 and out is slots[0][2].value and type(rule) is not Custom:
+        return slots[0][2]  # numpy returned its argument itself (np.real of a real array): the same value
     result = Tracer(out, layers)
     if len(slots) == 1 and isinstance(out, np.ndarray) and out.base is not None \
             and np.may_share_memory(out, slots[0][2].value):
-        link_view(result, slots[0][2], smap)
+        source = slots[0][2]
+        if smap is None and (func is np.real or func is np.imag) and out.size == source.size:
+            # z.real / z.imag: numpy's view of one part of each entry (of all of it for a real z); a
+            # write through it changes the entry, whose other part keeps its dependencies
+            smap = P.arange(out.size)
+            result._part = np.result_type(source.value).kind == "c"
+        link_view(result, source, smap)
     return result
 
 

@@ -236,7 +236,7 @@ def _slot_structure(k: int, tr, out_shape: tuple, fwd, bwd, selection: bool) -> 
     out_size, size = _size(out_shape), tr.size
     value = tr.value
     complex_operand = value.dtype.kind == "c" if type(value) is np.ndarray else is_complex(value)
-    if selection and not complex_operand:  # the map only moves entries around: one probe names the source
+    if selection:  # the map only moves entries around (of a complex value too): one probe names the source
         smap = _selection_map(k, tr, out_shape, fwd)
         if smap is None:
             return tr.layers, P.arange(size)  # handed back untouched: a reshape

@@ -48,10 +48,11 @@ class Tracer(ArrayLike):
     # of another traced value: _root (that value's root), _rootmap (root entry of each entry)
     # and _seen (the root's write count last checked). On a root: _writes (write count),
     # _stamp (last write of each entry) and _dirty (entries changed through a view). See _fresh.
+    # _part: a view of one part of each complex entry (z.real): a write through it keeps the entry's other part.
     _noun = "a traced value"
     _loses = "lose track of which inputs it depends on (dualad.jacobian would refuse it on a Dual too)"
     _escape = "keep computing with numpy functions on it"
-    __slots__ = ("value", "_layers", "_owned", "_root", "_rootmap", "_seen", "_writes", "_stamp", "_dirty")
+    __slots__ = ("value", "_layers", "_owned", "_root", "_rootmap", "_seen", "_writes", "_stamp", "_dirty", "_part")
 
     def __init__(self, value, layers: tuple = ()):
         self.value = value
@@ -59,6 +60,7 @@ class Tracer(ArrayLike):
         self._owned = False
         self._root = self._rootmap = self._stamp = self._dirty = None
         self._seen = self._writes = 0
+        self._part = False  # a view of one part (real or imaginary) of complex entries: z.real
 
     @property
     def layers(self) -> tuple:
@@ -79,8 +81,11 @@ class Tracer(ArrayLike):
     def __repr__(self) -> str:
         return f"Tracer(shape={self.shape}, layers={len(self.layers)})"
 
-    def astype(self, dtype, copy: bool = True) -> "Tracer":
-        dt = np.dtype(dtype)
+    def astype(self, dtype, order: str = "K", casting: str = "unsafe", subok: bool = True,
+               copy: bool = True) -> "Tracer":
+        dt, itself = self.astype_arguments(dtype, order, casting, subok, copy)
+        if itself:
+            return self
         if dt.kind != "f":
             self._refuse(f"astype({dt})", "cast to a float dtype")
         return Tracer(np.asarray(self.value).astype(dt), self.layers)

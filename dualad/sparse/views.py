@@ -37,6 +37,7 @@ def link_view(view, base, smap) -> None:
         view._root, view._rootmap = base, smap
     else:
         view._root, view._rootmap = base._root, base._rootmap[smap]
+        view._part = view._part or base._part  # z.real[1:]: still one part of z's entries
     view._seen = view._root._writes
 
 
@@ -68,6 +69,9 @@ def wrote(t, rows=None) -> None:
         rows = np.arange(t.size) if rows is None else np.asarray(rows)
         where = t._rootmap[rows]
         new = P.gather(t._layers, rows.astype(P.IDX), t.size) if t._layers else ()
+        if t._part and root._layers:  # z.real[k] = ...: the entry's imaginary part keeps its dependencies
+            new = P.union([P.gather(root._layers, where.astype(P.IDX), root.size), new], len(rows)) if new \
+                else P.gather(root._layers, where.astype(P.IDX), root.size)
         _replace_rows(root, where, new)
         root._stamp[where] = root._writes
         t._seen = root._writes

@@ -72,8 +72,11 @@ class Var(ArrayLike):
     def __repr__(self) -> str:
         return f"Var({self.value!r}, node={self.node.label})"
 
-    def astype(self, dtype, copy: bool = True) -> "Var":
-        dt = np.dtype(dtype)
+    def astype(self, dtype, order: str = "K", casting: str = "unsafe", subok: bool = True,
+               copy: bool = True) -> "Var":
+        dt, itself = self.astype_arguments(dtype, order, casting, subok, copy)
+        if itself:
+            return self
         if dt.kind not in "fc" or (dt.kind == "f" and self.dtype.kind == "c") or dt.itemsize < self.dtype.itemsize:
             raise ConversionError(
                 f"astype({dt}) on a tape value of dtype {self.dtype} is not supported (it would drop or round "
