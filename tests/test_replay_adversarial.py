@@ -85,3 +85,59 @@ def test_constant_branch_gets_the_other_branchs_derivative_sparse():
         for _ in range(3):
             np.testing.assert_array_equal(p(x_bowl).toarray(), np.diag(2 * x_bowl))
             np.testing.assert_array_equal(p(x_flat).toarray(), np.zeros((3, 3)))
+
+
+# ------------------------------------------------------------------ extra arguments changed in place
+# A non-float extra argument is a constant of the recording, compared at each call; the recording kept
+# the caller's own object, so one changed in place (the same object) was accepted and its old value used.
+class Params:
+    def __init__(self):
+        self.k, self.w = 1.0, np.ones(3)
+
+
+def _dict(y, p):
+    return p["a"] * y ** 2 if p["mode"] == "square" else p["a"] * np.sin(y)
+
+
+def _list(y, p):
+    return p[0] * y ** 2 + p[1][0]
+
+
+def _object(y, p):
+    return p.k * p.w * y ** 2
+
+
+CHANGES = {
+    "dict_value": (_dict, lambda: {"a": 1.0, "mode": "square"}, lambda p: p.update(a=3.0)),
+    "dict_branch": (_dict, lambda: {"a": 1.0, "mode": "square"}, lambda p: p.update(mode="sin")),
+    "list_item": (_list, lambda: [1.0, [0.5]], lambda p: p.__setitem__(0, -2.0)),
+    "nested_list_item": (_list, lambda: [1.0, [0.5]], lambda p: p[1].__setitem__(0, 4.0)),
+    "list_of_arrays": (_list, lambda: [np.ones(3), np.zeros(3)], lambda p: p[0].__setitem__(1, 5.0)),
+    "object_attribute": (_object, Params, lambda p: setattr(p, "k", 2.0)),
+    "object_array_entry": (_object, Params, lambda p: p.w.__setitem__(2, -1.0)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CHANGES))
+@pytest.mark.parametrize("sparse", [False, True])
+def test_extra_arguments_changed_in_place_are_seen(name, sparse):
+    if sparse:
+        pytest.importorskip("scipy")
+    f, make, change = CHANGES[name]
+    params = make()
+    x = np.array([0.3, -1.2, 0.8])
+    p = dualad.prepare(f, x, args=(params,), sparse=sparse)
+
+    def answer():
+        J = p(x, params)
+        return J.toarray() if sparse else J
+    for _ in range(3):
+        np.testing.assert_array_equal(answer(), dualad.jacobian(lambda y: f(y, params), x))
+    change(params)
+    want = dualad.jacobian(lambda y: f(y, params), x)
+    np.testing.assert_allclose(want, central_differences(lambda y: f(y, params), x), rtol=1e-6, atol=1e-6)
+    for _ in range(3):  # met, recorded, replayed
+        np.testing.assert_array_equal(answer(), want)
+    y, t = p.jvp(x, params, np.ones(3))
+    np.testing.assert_array_equal(y, f(x.copy(), params))
+    np.testing.assert_allclose(t, want @ np.ones(3), rtol=1e-14)

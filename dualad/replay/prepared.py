@@ -523,7 +523,10 @@ def prepare(f: Callable, x_example: Any, *, args: tuple = (), argnum: int = 0, m
     differs, the call is answered by the plain functions, and a branch met a
     second time is recorded and compiled too (``retapes``); up to ``max_traces``
     branches are kept. A function whose decisions cannot be
-    checked is refused with :class:`ReplayRefused`.
+    checked is refused with :class:`ReplayRefused`. What f reads from outside its
+    arguments (a closure's or global array, random numbers drawn inside f) is frozen
+    at recording, as in ``jax.jit``: pass what changes in ``args``, whose non-float
+    values are compared with a copy taken at recording (changes in place are seen).
 
     Extra arguments that are not differentiated (``t`` of ``rhs(t, y)``) go in
     ``args``, x's position in ``argnum``; then the object is called like f, so

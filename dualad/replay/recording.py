@@ -29,6 +29,7 @@ import numpy as np
 
 from .. import decisions
 from . import plain_reads
+from .arguments import snapshot
 from ..dual import Dual
 from ..errors import DualadError
 from ..rules import TABLE, Composite
@@ -207,7 +208,7 @@ class Recording:
     unguarded: list
     x_node: int             # index of the differentiated input's node
     extra_nodes: dict       # position among the extra arguments -> node index (extras recorded as values)
-    plain_extras: dict = field(default_factory=dict)  # position -> the value f saw (a guard of its own)
+    plain_extras: dict = field(default_factory=dict)  # position -> a snapshot of what f saw (a guard of its own)
 
 
 def _float_like(a) -> bool:
@@ -245,7 +246,7 @@ def record(f: Callable, args: tuple, argnum: int, extras_as_values: bool = True)
             extra_nodes[pos] = var.node.index
             call_args[pos] = var
         else:
-            plain_extras[pos] = decisions_copy(a)
+            plain_extras[pos] = snapshot(a)  # a deep copy: the caller may change its object in place
     with decisions.recording(log), plain_reads.watching(log):
         try:
             finish(tape, f(*call_args))

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..tape.graph import value_shape
 from .analysis import Flow
+from .arguments import original, unchanged
 from .codegen import same_decision
 from .forward_code import forward_program
 from .jacobian_code import jacobian_program
@@ -197,14 +198,9 @@ class Trace:
     def accepts(self, args: tuple) -> bool:
         """Do the extra arguments ``args`` (f's arguments without x) match what this trace takes?"""
         full = args[:self.argnum] + (None,) + args[self.argnum:]
-        for pos, old in self.rec.plain_extras.items():
-            new = full[pos]
-            if new is old:
-                continue
-            try:
-                if not same_decision(new, old):
-                    return False
-            except Exception:  # not comparable: a different object is a different argument
+        for pos, kept in self.rec.plain_extras.items():
+            # by value, never by identity: a dict or list changed in place is the same object
+            if not unchanged(full[pos], kept):
                 return False
         for pos, shape in self.extra_shapes.items():
             if np.shape(full[pos]) != shape:
@@ -276,7 +272,7 @@ class Trace:
             x0 = tape.nodes[self.rec.x_node].value
             full0 = [tape.nodes[i].value for pos, i in sorted(self.rec.extra_nodes.items())]
             recorded = dict(zip(self.value_position, full0))
-            recorded.update(self.rec.plain_extras)
+            recorded.update({pos: original(kept) for pos, kept in self.rec.plain_extras.items()})
             extras = tuple(recorded[pos] for pos in sorted(recorded))
             detector = SparseJacobian(bound(extras), x0)
             S = detector.sparsity
