@@ -141,3 +141,59 @@ def test_extra_arguments_changed_in_place_are_seen(name, sparse):
     y, t = p.jvp(x, params, np.ones(3))
     np.testing.assert_array_equal(y, f(x.copy(), params))
     np.testing.assert_allclose(t, want @ np.ones(3), rtol=1e-14)
+
+
+# ------------------------------------------------------------------ answers the caller may write to
+# A prepared answer is the caller's to keep and change, as the plain functions' are: it was x itself
+# (f = identity), u itself (its vjp), the trace's recorded constant (changed by the caller, every later
+# answer changed too) or a read-only view of a program's seed (a wide f's Jacobian rows: J += ... raised).
+W = np.array([[1.0, 2.0, 0.5], [3.0, 4.0, -1.0], [0.0, 1.0, 2.0]])
+OWN = {
+    "identity": lambda x: x,
+    "constant": lambda x: np.ones(3),
+    "global_row": lambda x: W[0],
+    "sum": lambda x: np.sum(x),
+    "matmul": lambda x: W @ x,
+    "scalar_style": lambda x: [x[0], x[1] * 2.0, x[2] - x[0]],
+    "extra_array": lambda x, a: a,
+    "extra_times_x": lambda x, a: a * x,
+}
+
+
+@pytest.mark.parametrize("name", sorted(OWN))
+@pytest.mark.parametrize("method", ["jacobian", "jvp", "vjp", "value_and_grad", "sparse"])
+def test_answers_are_the_callers_to_write_to(name, method):
+    f = OWN[name]
+    a = np.array([0.5, -1.0, 2.0])
+    args = (a,) if f.__code__.co_argcount == 2 else ()
+    x = np.array([0.3, -1.2, 0.8])
+    scalar = np.ndim(f(x.copy(), *args)) == 0
+    if method == "value_and_grad" and not scalar:
+        pytest.skip("a vector-valued f")
+    if method == "sparse":
+        pytest.importorskip("scipy")
+    p = dualad.prepare(f, np.zeros(3), args=args, sparse=method == "sparse")
+    v, u = np.ones(3), np.ones(np.shape(f(x.copy(), *args)))
+    caller = [x, v, u, a, W]
+    before = [c.copy() for c in caller]
+
+    def answers():
+        if method == "jacobian":
+            return [p(x, *args)]
+        if method == "sparse":
+            return [p(x, *args).data]
+        if method == "jvp":
+            return list(p.jvp(x, *args, v))
+        if method == "vjp":
+            return list(p.vjp(x, *args, u))
+        return list(p.value_and_grad(x, *args))
+    first = [np.array(r, copy=True) for r in answers()]
+    for _ in range(3):
+        got = answers()
+        for r, want in zip(got, first):
+            np.testing.assert_array_equal(r, want)
+        for r in got:
+            if isinstance(r, np.ndarray):
+                r[...] = 99.0  # raised for a read-only answer
+        for c, old in zip(caller, before):
+            np.testing.assert_array_equal(c, old)

@@ -306,7 +306,7 @@ class Prepared:
                     J = None
                 if J is not None:  # the program raised if J is not finite
                     self.replays += 1
-                    return J
+                    return _own(J)  # (a wide f's rows can be a view of the program's read-only seed)
                 if failed is not None and len(self.traces) == 1:
                     # no other trace to try: straight to the plain answer (or the recording), the general
                     # path's checks of x and of the other traces skipped (a new branch's cost is one plain
@@ -326,7 +326,7 @@ class Prepared:
                         J = None
                     if J is not None:  # the program raised if J is not finite
                         self.replays += 1
-                        return J
+                        return _own(J)
         x, args, _ = self._split(call_args, 0, "jacobian")
         import dualad
         return self._run(x, args, lambda tr: _own(tr.jacobian(x, args)),
@@ -370,7 +370,7 @@ class Prepared:
                     value, t = None, None
                 if t is not None and _all_finite(value) and _all_finite(t):
                     self.replays += 1
-                    return _own(value), t
+                    return _own(value, x), t
         x, args, (v,) = self._split(call_args, 1, "jvp")
         v = _point(v, "v")
         if np.shape(v) != np.shape(x):
@@ -383,7 +383,7 @@ class Prepared:
             t = t[..., 0]
             if tr.jacobian_dtype is not None:  # x not float64: the plain tangent's dtype (as the Jacobian's)
                 t = t.astype(tr.jacobian_dtype, copy=False)
-            return _own(value), _own(t)
+            return _own(value, *call_args), _own(t, *call_args)
         return self._run(x, args, compute, lambda: dualad.jvp(self._bound(args), x, v),
                          lambda r: _finite(r[0]) and _finite(r[1]), failed)
 
@@ -412,7 +412,7 @@ class Prepared:
                     value, a = None, None
                 if type(a) is np.ndarray and _all_finite(value) and _all_finite(a):
                     self.replays += 1
-                    return _own(value), _own(a)
+                    return _own(value, x, u), _own(a, x, u)
         x, args, (u,) = self._split(call_args, 1, "vjp")
         from .. import tape
 
@@ -422,7 +422,7 @@ class Prepared:
                 raise _UsageError(InputError(f"u must have f(x)'s shape {tr.y_shape}, got shape {uu.shape}; "
                                           "remedy: pass one cotangent shaped like the output"))
             value, a = tr.pull_one(x, args, uu)
-            return _own(value), _own(a)
+            return _own(value, *call_args), _own(a, *call_args)
         return self._run(x, args, compute, lambda: tape.vjp(self._bound(args), x, u),
                          lambda r: _finite(r[0]) and _finite(r[1]), failed)
 
@@ -448,7 +448,7 @@ class Prepared:
                     value, a = None, None
                 if a is not None and type(a) is np.ndarray and math.isfinite(value) and math.isfinite(a.sum()):
                     self.replays += 1
-                    return value, _own(a)
+                    return _own(value, x), _own(a)
         x, args, _ = self._split(call_args, 0, "value_and_grad")
         from .. import tape
 
@@ -457,7 +457,7 @@ class Prepared:
                 raise _UsageError(OutputError(f"value_and_grad needs a scalar-valued function, but f returned shape "
                                            f"{tr.y_shape}; remedy: use jacobian or vjp for vector outputs"))
             value, a = tr.pull_one(x, args, tr.one)
-            return value, _own(a)
+            return _own(value, *call_args), _own(a)
         return self._run(x, args, compute, lambda: tape.value_and_grad(self._bound(args), x),
                          lambda r: _finite(r[0]) and _finite(r[1]), failed)
 
@@ -506,10 +506,16 @@ def _failure(trace, failed) -> tuple:
     return id(trace), args[0], hashable(args[1])
 
 
-def _own(a):
-    """An array the caller may keep and write to (a replay may return a view of its seed or a constant)."""
-    if isinstance(a, np.ndarray) and not (a.flags.writeable and a.flags.owndata):
-        return np.array(a)
+def _own(a, *callers):
+    """An array the caller may keep and write to: a replay may return a view of its seed or a constant
+    (read-only, or shared with later answers), or one of the caller's own arrays (``callers``: f = lambda
+    x: x answers x itself, and its vjp u itself)."""
+    if isinstance(a, np.ndarray):
+        if not (a.flags.writeable and a.flags.owndata):
+            return np.array(a)
+        for c in callers:
+            if a is c:
+                return a.copy()
     return a
 
 

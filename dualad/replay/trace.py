@@ -56,7 +56,12 @@ class Trace:
         self.y_dtype = _float_dtype(np.asarray(out).dtype)
         self.one = np.ones((), self.y_dtype)  # the seed of a gradient
         self.one.flags.writeable = False
-        self.constant_output = None if self.flow.output is not None else np.asarray(out)
+        self.constant_output = None
+        if self.flow.output is None:
+            # the trace's own read-only copy (f may return a global array it later changes; a caller that
+            # writes into an answer gets a copy: prepared._own)
+            self.constant_output = np.array(out)
+            self.constant_output.flags.writeable = False
         self.y_size = math.prod(self.y_shape)
         self.x_size = math.prod(self.x_shape)
         self._forward = None
