@@ -197,3 +197,65 @@ def test_answers_are_the_callers_to_write_to(name, method):
                 r[...] = 99.0  # raised for a read-only answer
         for c, old in zip(caller, before):
             np.testing.assert_array_equal(c, old)
+
+
+# ------------------------------------------------------------------ directions of the wrong kind
+@pytest.mark.parametrize("u", [np.ones(3) * 1j, np.array(["a", "b", "c"])])
+def test_a_complex_or_text_cotangent_is_refused_like_the_plain_vjp(u):
+    f = lambda x: np.sin(x) * x[0]  # noqa: E731
+    x = np.array([0.3, -1.2, 0.8])
+    p = dualad.prepare(f, x)
+    with pytest.raises(dualad.DualadError):
+        tape.vjp(f, x, u)
+    with pytest.raises(dualad.DualadError, match="remedy"):
+        p.vjp(x, u)  # was: the imaginary part dropped silently (a zero vjp)
+
+
+# ------------------------------------------------------------------ a float argument's zeros in a sparse pattern
+# The tracer reads a float extra argument's zeros as it reads a constant's (A in A @ x): the pattern of a
+# diagonal A is diagonal. A later call with a denser A summed the new entries into the colours' columns
+# (a diagonal of row sums instead of a full matrix), in SparseJacobian (every call with replay=False)
+# and in prepare(sparse=True).
+RELY = {
+    "matmul": lambda y, A: A @ y,
+    "scaled_matmul": lambda y, A: (2.0 * A) @ y + np.sin(y),
+    "dot": lambda y, A: np.dot(A, y ** 2),
+    "einsum": lambda y, A: np.einsum("ij,j->i", A, y),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RELY))
+@pytest.mark.parametrize("how", ["replayed", "plain", "prepared"])
+def test_a_float_arguments_new_nonzeros_are_in_the_pattern(name, how):
+    pytest.importorskip("scipy")
+    f = RELY[name]
+    x = np.array([0.3, -1.2, 0.8])
+    diagonal, full = np.diag([1.0, 2.0, 3.0]), np.arange(1.0, 10.0).reshape(3, 3)
+    if how == "prepared":
+        sj = dualad.prepare(f, x, args=(diagonal,), sparse=True)
+    else:
+        sj = dualad.SparseJacobian(f, x, args=(diagonal,), replay=how == "replayed")
+    for A in (diagonal, diagonal, diagonal, full, full, full, diagonal, full):
+        want = dualad.jacobian(lambda y: f(y, A), x)
+        np.testing.assert_allclose(want, central_differences(lambda y: f(y, A), x), rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(sj(x, A).toarray(), want, rtol=1e-13, atol=1e-13)
+
+
+def test_a_fixed_pattern_refuses_a_float_arguments_new_nonzeros():
+    pytest.importorskip("scipy")
+    sj = dualad.SparseJacobian(RELY["matmul"], np.ones(3), args=(np.eye(3),), fixed=True)
+    with pytest.raises(dualad.DualadError, match="remedy"):
+        sj(np.ones(3), np.ones((3, 3)))
+
+
+def test_a_time_argument_at_zero_is_not_a_pattern_change():
+    pytest.importorskip("scipy")
+    rhs = lambda t, y: np.concatenate([y[:1] * t, y[1:] * y[:-1]])  # noqa: E731
+    y = np.array([0.3, -1.2, 0.8])
+    sj = dualad.SparseJacobian(rhs, y, args=(0.0,), argnum=1)
+    p = dualad.prepare(rhs, y, args=(0.0,), argnum=1, sparse=True)
+    for t in (0.0, 1.0, 2.0, 0.0, 3.0):
+        want = dualad.jacobian(lambda z: rhs(t, z), y)
+        np.testing.assert_array_equal(sj(t, y).toarray(), want)
+        np.testing.assert_array_equal(p(t, y).toarray(), want)
+    assert sj.redetections == 0 and p.fallbacks == 0 and p.mismatches == 0  # t's zero is not relied on

@@ -417,6 +417,10 @@ class Prepared:
         from .. import tape
 
         def compute(tr):
+            kind = np.asarray(u).dtype.kind
+            if kind not in "biuf":  # a complex u cast to the real output's dtype lost its imaginary part
+                raise _UsageError(InputError(f"u must be a real array (f(x) is real), got dtype {np.asarray(u).dtype}; "
+                                          "remedy: pass a real cotangent shaped like the output"))
             uu = np.asarray(u, dtype=tr.y_dtype)
             if uu.shape != tr.y_shape:
                 raise _UsageError(InputError(f"u must have f(x)'s shape {tr.y_shape}, got shape {uu.shape}; "

@@ -17,7 +17,7 @@ import numpy as np
 from ..tape.graph import value_shape
 from .analysis import Flow
 from .arguments import original, unchanged
-from .codegen import same_decision
+from .codegen import GuardFailed, same_decision
 from .forward_code import forward_program
 from .jacobian_code import jacobian_program
 from .scalar_code import scalar_program
@@ -279,7 +279,9 @@ class Trace:
             recorded = dict(zip(self.value_position, full0))
             recorded.update({pos: original(kept) for pos, kept in self.rec.plain_extras.items()})
             extras = tuple(recorded[pos] for pos in sorted(recorded))
-            detector = SparseJacobian(bound(extras), x0)
+            # the extras as arguments (not bound as constants): the pattern's reliance on a float
+            # argument's zeros (A in A @ x) is then known, and checked at every call below
+            detector = SparseJacobian(lambda z, *e: bound(e)(z), x0, args=extras, replay=False)
             S = detector.sparsity
             k = max(1, detector.ncolors)
             seed = np.zeros((self.x_size, k), _float_dtype(self.x_dtype))
@@ -290,14 +292,22 @@ class Trace:
             # the compressed Jacobian straight into the data array (constants folded: replay/sparse_code.py)
             program = sparse_data_program(self.rec, seed.reshape(self.x_shape + (k,)), take, rows, S.indices,
                                           self.y_dtype, self.flow)
-            self._sparse = (template, program)
-        template, program = self._sparse
+            self._sparse = (template, program, detector)
+        template, program, detector = self._sparse
+        if not detector.pattern_holds_for((x,) + tuple(args)):
+            # a float argument has a nonzero where the pattern relied on a zero (A in A @ x): like a new branch
+            raise PatternMayHaveGrown("the zeros of a float argument")
         return with_data(template, program(x, *self._values(args)))
 
     def jacobian(self, x, args: tuple):
         """The Jacobian: forward with the identity seed (one direction per input entry), or reverse
         with one cotangent per output entry when there are fewer outputs."""
         return self.jacobian_code(x, *self._values(args))
+
+
+class PatternMayHaveGrown(GuardFailed):
+    """A sparse replay's pattern relied on a zero that the call's arguments no longer have: like a failed
+    guard, the plain path answers and the point is recorded again (with its own pattern) if met again."""
 
 
 _EXACT = frozenset({bool, np.bool_, int, np.int64})

@@ -186,6 +186,8 @@ def _unit(v, tracer=None):
         nz = np.asarray(tracer.value) != 0
         if tracer.layers:
             nz = nz | P.row_has_deps(tracer.layers, tracer.size).reshape(nz.shape)
+        else:  # a value that does not depend on x (a float argument, or computed from one): its zeros count
+            constants.note(tracer.value)
         return nz.astype(np.float64)
     if isinstance(v, (np.ndarray, np.generic, float, int)) and not isinstance(v, bool) \
             and np.asarray(v).dtype.kind in "iuf":

@@ -113,6 +113,17 @@ class SparsityError(DualadError, ValueError):
     """A sparsity pattern misses a nonzero of the Jacobian (found by ``check=True``)."""
 
 
+def _nonzero_masks(args: tuple) -> dict:
+    """``{position: nonzero mask}`` of the float extra arguments that hold a zero (see ``_extra_nonzeros``)."""
+    masks = {}
+    for pos, a in enumerate(args):
+        if _guarded(a):
+            mask = np.asarray(a) != 0
+            if not mask.all():
+                masks[pos] = mask
+    return masks
+
+
 def _guarded(value):
     """Is this extra argument carried as a constant whose comparisons are recorded (a float array or scalar)?"""
     kind = getattr(value, "dtype", None)
@@ -229,6 +240,9 @@ class SparseJacobian:
         self.user_pattern = sparsity is not None
         self.decisions = None  # the DecisionLog of the last detection (None for a pattern you pass)
         self._pattern_constants: list = []  # constants whose zeros the detected pattern relies on (sparse.constants)
+        # float extra arguments' nonzeros at detection ({position among the extras: mask}, only those with a
+        # zero): the pattern relies on their zeros as on a constant's (A in A @ x, passed as an argument)
+        self._extra_nonzeros: dict = {}
         # f read a plain copy of x's values (``u.value``) while its pattern was detected: what it decided on
         # that copy is invisible to the decision log, so every plain call detects the pattern again
         self._reads_plain = False
@@ -262,17 +276,28 @@ class SparseJacobian:
             for a in args:  # a non-float extra argument is a decision in itself
                 if not _guarded(a):
                     decisions.note("argument", a)
-            g = self._function_of_x(args, lambda a: tracer.Tracer(np.array(a, copy=True), ()))
-            value, (indptr, indices) = tracer.trace(g, x)
+            wrapped: list = []  # the float arguments' values as the tracer carries them
+
+            def wrap(a):
+                carried = tracer.Tracer(np.array(a, copy=True), ())
+                wrapped.append(carried.value)
+                return carried
+            value, (indptr, indices) = tracer.trace(self._function_of_x(args, wrap), x)
         m, n = int(np.size(value)), int(np.size(x))
         S = self._sp.csr_matrix((np.ones(len(indices), dtype=bool), indices, indptr), shape=(m, n))
-        return log, (found, bool(reads.unguarded)), S
+        # the pattern relied on the zeros of a value that does not depend on x: a float argument's own, or
+        # one computed during the call (from an argument, say: no longer alive to tell). Then every call
+        # checks the float arguments' zeros (pattern_holds_for); the caller's live constants are checked
+        # by constants.moved
+        relied = [(ref, mask) for ref, mask in found if ref() is None or any(ref() is w for w in wrapped)]
+        kept = [(ref, mask) for ref, mask in found if (ref, mask) not in relied]
+        return log, (kept, bool(reads.unguarded), _nonzero_masks(args) if relied else {}), S
 
     def _adopt(self, log, found: tuple, S) -> None:
         """Take a detection's log, what it relied on (constants' zeros, plain reads of x) and its
         pattern S (None: keep the pattern and colours)."""
         self.decisions = log
-        self._pattern_constants, self._reads_plain = found
+        self._pattern_constants, self._reads_plain, self._extra_nonzeros = found
         if S is not None:  # a new pattern: colours, seed and compiled code start again
             self._compiled = None
             self._compile_refused = False
@@ -291,7 +316,7 @@ class SparseJacobian:
         if grown and self.fixed:
             raise SparsityChangedError(
                 "f's sparsity pattern grew since it was detected: something f reads from outside its arguments "
-                "(an array it multiplies x by, a global) changed; remedy: leave fixed=False (the pattern is then "
+                "(an array it multiplies x by, a global) or a zero of a float argument changed; remedy: leave fixed=False (the pattern is then "
                 "detected again), or build a new SparseJacobian")
         self._adopt(log, found, S if grown else None)
         if grown:
@@ -332,6 +357,20 @@ class SparseJacobian:
             weights.flags.writeable = False
             self._weights = weights
 
+    def pattern_holds_for(self, call_args: tuple) -> bool:
+        """False when a float extra argument among ``call_args`` (f's arguments, x included) has a nonzero
+        where it had a zero at detection: the pattern may rely on that zero (``A @ x`` with A an argument
+        reads A's zeros as ``W @ x`` reads a constant's), so the call detects again."""
+        args = call_args[:self.argnum] + call_args[self.argnum + 1:]
+        for pos, mask in self._extra_nonzeros.items():
+            try:
+                new = np.asarray(args[pos]) != 0
+                if new.shape != mask.shape or bool(np.any(new & ~mask)):
+                    return False
+            except Exception:  # noqa: BLE001 - not comparable (another kind of argument): detect again
+                return False
+        return True
+
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_compiled"] = None  # compiled code does not pickle: written again after two more calls
@@ -367,8 +406,10 @@ class SparseJacobian:
     def __call__(self, *call_args: Any):
         """The Jacobian at ``x`` (called like ``f``: ``sj(x)``, or ``sj(t, y)`` with ``args``/``argnum``)."""
         compiled = self._compiled
-        # a zero of a constant the pattern relies on (W in W @ x) became nonzero since detection
-        moved = bool(self._pattern_constants) and constants.moved(self._pattern_constants)
+        # a zero of a constant the pattern relies on (W in W @ x) became nonzero since detection, or of a
+        # float extra argument (A in A @ x, passed as one)
+        moved = bool(self._pattern_constants) and constants.moved(self._pattern_constants) \
+            or bool(self._extra_nonzeros) and not self.pattern_holds_for(call_args)
         changed = moved or self._reads_plain
         if compiled is not None and not moved:
             J = compiled.matrix(call_args)
