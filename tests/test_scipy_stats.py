@@ -25,11 +25,12 @@ FAMILIES = {
     "chi2": (np.array([0.4, 1.2, 2.9]), (3.3,), 0.1, 1.3),
 }
 Q = np.array([0.1, 0.45, 0.8])
-METHODS = ["pdf", "logpdf", "cdf", "logcdf", "sf", "ppf"]
+METHODS = ["pdf", "logpdf", "cdf", "logcdf", "sf", "ppf", "logsf", "isf"]
 # derivatives that need d/da of an incomplete gamma/beta function (or its inverse): refused
 NO_CLOSED_FORM = {("t", "cdf"), ("t", "logcdf"), ("t", "sf"), ("t", "ppf"), ("gamma", "cdf"), ("gamma", "logcdf"),
                   ("gamma", "sf"), ("gamma", "ppf"), ("beta", "cdf"), ("beta", "logcdf"), ("beta", "sf"),
-                  ("beta", "ppf"), ("chi2", "cdf"), ("chi2", "logcdf"), ("chi2", "sf"), ("chi2", "ppf")}
+                  ("beta", "ppf"), ("chi2", "cdf"), ("chi2", "logcdf"), ("chi2", "sf"), ("chi2", "ppf")} | {
+                     (name, method) for name in ("t", "gamma", "beta", "chi2") for method in ("logsf", "isf")}
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -37,7 +38,7 @@ NO_CLOSED_FORM = {("t", "cdf"), ("t", "logcdf"), ("t", "sf"), ("t", "ppf"), ("ga
 @pytest.mark.parametrize("name", list(FAMILIES))
 def test_methods_in_x_loc_scale(name, method):
     x, shapes, loc, scale = FAMILIES[name]
-    point = Q if method == "ppf" else x
+    point = Q if method in ("ppf", "isf") else x
     ours, theirs = getattr(getattr(stats, name), method), getattr(getattr(st, name), method)
     check_mirror(lambda v: ours(v, *shapes, loc, scale), lambda v: theirs(v, *shapes, loc, scale), point,
                  value_rtol=1e-9, rtol=1e-5)
@@ -52,7 +53,7 @@ def test_methods_in_x_loc_scale(name, method):
 @pytest.mark.parametrize("name", [n for n in FAMILIES if FAMILIES[n][1]])
 def test_methods_in_shape_parameters(name, method):
     x, shapes, loc, scale = FAMILIES[name]
-    point = Q if method == "ppf" else x
+    point = Q if method in ("ppf", "isf") else x
     ours, theirs = getattr(getattr(stats, name), method), getattr(getattr(st, name), method)
 
     def call(f, s):
@@ -127,3 +128,47 @@ def test_against_jax():
         want = jax.jit(jax.grad(theirs))(point)
         np.testing.assert_allclose(tape.grad(ours, point), want, rtol=1e-10)
         np.testing.assert_allclose(dualad.gradient(ours, point), want, rtol=1e-10)
+
+
+# scipy's values outside the support, at the support's ends and at q = 0, 1 (or outside [0, 1])
+EDGE_X = np.array([-np.inf, -3.0, -1e-300, 0.0, 1e-300, 0.3, 1.0, 1.5, np.inf, np.nan])
+EDGE_Q = np.array([-0.1, 0.0, 1e-300, 1e-12, 0.3, 0.5, 1.0 - 1e-12, 1.0, 1.1, np.nan])
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_values_at_the_edges_equal_scipys(name, method):
+    _, shapes, loc, scale = FAMILIES[name]
+    point = EDGE_Q if method in ("ppf", "isf") else EDGE_X
+    if name == "beta" and method in ("ppf", "isf"):
+        point = point[point != 1e-300]  # scipy.special.betaincinv gives nan there (scipy.stats uses boost's own)
+    ours, theirs = getattr(getattr(stats, name), method), getattr(getattr(st, name), method)
+    for keywords in ({}, {"loc": loc, "scale": scale}):
+        np.testing.assert_allclose(ours(point, *shapes, **keywords), theirs(point, *shapes, **keywords),
+                                   rtol=1e-9, atol=0)
+        finite = point[np.isfinite(point)]
+        value, _ = dualad.jvp(lambda v: ours(v, *shapes, **keywords), finite, np.ones_like(finite))
+        np.testing.assert_allclose(value, theirs(finite, *shapes, **keywords), rtol=1e-9, atol=0)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("name", ["expon", "gamma", "chi2", "beta"])
+def test_no_derivative_outside_the_support(name):
+    _, shapes, loc, scale = FAMILIES[name]
+    below = np.array([loc - 2.0, loc - 0.5])  # the cdf is 0 there, the sf 1, for every nearby x
+    for method in ("cdf", "sf", "logsf"):
+        f = getattr(getattr(stats, name), method)
+        np.testing.assert_array_equal(dualad.jacobian(lambda v: f(v, *shapes, loc, scale), below), np.zeros((2, 2)))
+        np.testing.assert_array_equal(tape.jacobian(lambda v: f(v, *shapes, loc, scale), below), np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize("q", [1e-300, 1e-12, 0.2, 0.5, 0.9, 1.0 - 1e-12])
+def test_cauchy_quantiles_keep_their_digits(q):
+    # d ppf / dq = pi (1 + ppf^2) (the inverse of the pdf), in closed form
+    for method, sign in (("ppf", 1.0), ("isf", -1.0)):
+        f = getattr(stats.cauchy, method)
+        value = f(q)
+        assert value == pytest.approx(getattr(st.cauchy, method)(q), rel=1e-12)
+        slope = dualad.derivative(f, q)
+        assert slope == pytest.approx(sign * np.pi * (1.0 + value * value), rel=1e-9)

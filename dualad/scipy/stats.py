@@ -1,7 +1,8 @@
 """Differentiable versions of scipy.stats distributions: ``norm.logpdf(x, loc, scale)`` and friends.
 
 Each distribution object has scipy's method names and argument order (``pdf``, ``logpdf``,
-``cdf``, ``logcdf``, ``sf``, ``ppf``), written with numpy and scipy.special calls that dualad
+``cdf``, ``logcdf``, ``sf``, ``logsf``, ``ppf``, ``isf``; scipy's values outside the support and at
+q = 0 or 1), written with numpy and scipy.special calls that dualad
 differentiates, in x and in every parameter where a closed form exists. Where one does not
 (the shape parameter of ``gamma.cdf``, for instance: that is ``gammainc``'s a), the call
 raises an UnsupportedFunctionError naming the argument, never a zero derivative.
@@ -45,10 +46,12 @@ def _outside(mask, value, fill):
 class _Continuous:
     """A location-scale family from its standard ``logpdf``, ``cdf`` and ``ppf`` (shape parameters first)."""
 
-    def __init__(self, name: str, nshapes: int, logpdf, cdf, ppf, support=(-np.inf, np.inf), logcdf=None, sf=None):
+    def __init__(self, name: str, nshapes: int, logpdf, cdf, ppf, isf, support=(-np.inf, np.inf), logcdf=None,
+                 sf=None, logsf=None):
         self.name = name
         self._n = nshapes
         self._logpdf, self._cdf, self._ppf, self._logcdf, self._sf = logpdf, cdf, ppf, logcdf, sf
+        self._isf, self._logsf = isf, logsf
         self._support = support
 
     def _parse(self, x, args, kwds):
@@ -77,30 +80,52 @@ class _Continuous:
     def pdf(self, x, *args, **kwds):
         return np.exp(self.logpdf(x, *args, **kwds))
 
-    def cdf(self, x, *args, **kwds):
+    def _clipped(self, x, args, kwds):
+        """Shape parameters and the standardised x clipped to the support (the cdf is 0 or 1 outside it,
+        with derivative 0, whatever formula the family's cdf, logcdf or sf uses)."""
         shapes, loc, scale = self._parse(x, args, kwds)
         z, _ = self._z(x, loc, scale)
         lo, hi = self._support
-        zc = np.clip(z, lo, hi) if (np.isfinite(lo) or np.isfinite(hi)) else z
-        return self._cdf(zc, *shapes)
+        return shapes, (np.clip(z, lo, hi) if (np.isfinite(lo) or np.isfinite(hi)) else z)
+
+    def cdf(self, x, *args, **kwds):
+        shapes, z = self._clipped(x, args, kwds)
+        return self._cdf(z, *shapes)
 
     def logcdf(self, x, *args, **kwds):
         if self._logcdf is None:
             return np.log(self.cdf(x, *args, **kwds))
-        shapes, loc, scale = self._parse(x, args, kwds)
-        z, _ = self._z(x, loc, scale)
+        shapes, z = self._clipped(x, args, kwds)
         return self._logcdf(z, *shapes)
 
     def sf(self, x, *args, **kwds):
         if self._sf is None:
             return 1.0 - self.cdf(x, *args, **kwds)
-        shapes, loc, scale = self._parse(x, args, kwds)
-        z, _ = self._z(x, loc, scale)
+        shapes, z = self._clipped(x, args, kwds)
         return self._sf(z, *shapes)
 
-    def ppf(self, q, *args, **kwds):
+    def logsf(self, x, *args, **kwds):
+        if self._logsf is None:
+            return np.log(self.sf(x, *args, **kwds))
+        shapes, z = self._clipped(x, args, kwds)
+        return self._logsf(z, *shapes)
+
+    def _quantile(self, q, args, kwds, standard, bounds):
+        """``loc + scale * standard(q)`` with scipy's edges: ``bounds[0]`` at q = 0 and ``bounds[1]`` at
+        q = 1 (the support's ends, scaled), nan outside [0, 1]."""
         shapes, loc, scale = self._parse(q, args, kwds)
-        return loc + scale * self._ppf(q, *shapes)
+        qp = _plain(q)
+        inside = (qp > 0) & (qp < 1)
+        value = loc + scale * standard(_outside(~inside, q, 0.5), *shapes)
+        for edge, bound in ((qp == 0, bounds[0]), (qp == 1, bounds[1])):
+            value = _outside(edge, value, loc + scale * bound if np.isfinite(bound) else bound)
+        return _outside(~(inside | (qp == 0) | (qp == 1)), value, np.nan)
+
+    def ppf(self, q, *args, **kwds):
+        return self._quantile(q, args, kwds, self._ppf, self._support)
+
+    def isf(self, q, *args, **kwds):
+        return self._quantile(q, args, kwds, self._isf, self._support[::-1])
 
     def __repr__(self) -> str:
         return f"<dualad.scipy.stats.{self.name}>"
@@ -108,8 +133,8 @@ class _Continuous:
 
 # --------------------------------------------------------------------------- the families (standard forms)
 norm = _Continuous(
-    "norm", 0, lambda z: -0.5 * z * z - _LOG_SQRT_2PI, sc.ndtr, sc.ndtri, logcdf=sc.log_ndtr,
-    sf=lambda z: sc.ndtr(-z))
+    "norm", 0, lambda z: -0.5 * z * z - _LOG_SQRT_2PI, sc.ndtr, sc.ndtri, lambda q: -sc.ndtri(q), logcdf=sc.log_ndtr,
+    sf=lambda z: sc.ndtr(-z), logsf=lambda z: sc.log_ndtr(-z))
 
 
 def _t_logpdf(z, df):
@@ -118,18 +143,21 @@ def _t_logpdf(z, df):
 
 
 t = _Continuous("t", 1, _t_logpdf, lambda z, df: sc.stdtr(df, z), lambda q, df: sc.stdtrit(df, q),
-                sf=lambda z, df: sc.stdtr(df, -z))
+                lambda q, df: -sc.stdtrit(df, q), sf=lambda z, df: sc.stdtr(df, -z))
 
 gamma = _Continuous(
     "gamma", 1, lambda z, a: sc.xlogy(a - 1.0, z) - z - sc.gammaln(a), lambda z, a: sc.gammainc(a, z),
-    lambda q, a: sc.gammaincinv(a, q), support=(0.0, np.inf), sf=lambda z, a: sc.gammaincc(a, np.maximum(z, 0.0)))
+    lambda q, a: sc.gammaincinv(a, q), lambda q, a: sc.gammainccinv(a, q), support=(0.0, np.inf),
+    sf=lambda z, a: sc.gammaincc(a, np.maximum(z, 0.0)))
 
 beta = _Continuous(
     "beta", 2, lambda z, a, b: sc.xlogy(a - 1.0, z) + sc.xlog1py(b - 1.0, -z) - sc.betaln(a, b),
-    lambda z, a, b: sc.betainc(a, b, z), lambda q, a, b: sc.betaincinv(a, b, q), support=(0.0, 1.0))
+    lambda z, a, b: sc.betainc(a, b, z), lambda q, a, b: sc.betaincinv(a, b, q),
+    lambda q, a, b: 1.0 - sc.betaincinv(b, a, q), support=(0.0, 1.0))
 
-expon = _Continuous("expon", 0, lambda z: -z, lambda z: -np.expm1(-z), lambda q: -np.log1p(-q),
-                    support=(0.0, np.inf), logcdf=lambda z: np.log(-np.expm1(-z)), sf=lambda z: np.exp(-z))
+expon = _Continuous("expon", 0, lambda z: -z, lambda z: -np.expm1(-z), lambda q: -np.log1p(-q), lambda q: -np.log(q),
+                    support=(0.0, np.inf), logcdf=lambda z: np.log(-np.expm1(-z)), sf=lambda z: np.exp(-z),
+                    logsf=lambda z: -z)
 
 
 def _laplace_cdf(z):
@@ -140,10 +168,21 @@ def _laplace_ppf(q):
     return np.where(q < 0.5, np.log(2.0 * np.minimum(q, 0.5)), -np.log(2.0 - 2.0 * np.maximum(q, 0.5)))
 
 
-laplace = _Continuous("laplace", 0, lambda z: -np.abs(z) - math.log(2.0), _laplace_cdf, _laplace_ppf)
+laplace = _Continuous("laplace", 0, lambda z: -np.abs(z) - math.log(2.0), _laplace_cdf, _laplace_ppf,
+                      lambda q: -_laplace_ppf(q))
+
+def _cauchy_ppf(q):
+    """tan(pi (q - 1/2)), written so that q near 0 or 1 keeps its digits (-1 / tan(pi q) for small q:
+    q - 1/2 would round them away)."""
+    qp = _plain(q)
+    low, high = qp < 0.25, qp > 0.75
+    middle = np.tan(math.pi * (_outside(low | high, q, 0.5) - 0.5))
+    value = _outside(low, middle, -1.0 / np.tan(math.pi * _outside(~low, q, 0.1)))
+    return _outside(high, value, 1.0 / np.tan(math.pi * (1.0 - _outside(~high, q, 0.9))))
+
 
 cauchy = _Continuous("cauchy", 0, lambda z: -np.log(math.pi * (1.0 + z * z)),
-                     lambda z: 0.5 + np.arctan(z) / math.pi, lambda q: np.tan(math.pi * (q - 0.5)))
+                     lambda z: 0.5 + np.arctan(z) / math.pi, _cauchy_ppf, lambda q: -_cauchy_ppf(q))
 
 
 def _chi2_logpdf(z, df):
@@ -152,7 +191,8 @@ def _chi2_logpdf(z, df):
 
 
 chi2 = _Continuous("chi2", 1, _chi2_logpdf, lambda z, df: sc.gammainc(0.5 * df, 0.5 * z),
-                   lambda q, df: 2.0 * sc.gammaincinv(0.5 * df, q), support=(0.0, np.inf))
+                   lambda q, df: 2.0 * sc.gammaincinv(0.5 * df, q), lambda q, df: 2.0 * sc.gammainccinv(0.5 * df, q),
+                   support=(0.0, np.inf))
 
 
 # --------------------------------------------------------------------------- multivariate
