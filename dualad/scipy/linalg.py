@@ -29,6 +29,7 @@ import scipy.linalg as _sl
 from ..arraylike import ArrayLike, primal
 from ..errors import UnsupportedFunctionError
 from ..rules import TABLE, Custom
+from .passthrough import scipy_on_plain
 from .primitive import primitive
 
 __all__ = [
@@ -270,6 +271,7 @@ TABLE[funm_symmetric] = Custom(
     lambda out, args, kwargs, ct: [_back(_daleckii_krein(args[0], args[1], _front(ct))), None])  # self-adjoint
 
 
+@scipy_on_plain("scipy.linalg")
 def funm(A, func, disp: bool = True):
     """``func`` applied to a SYMMETRIC matrix through its eigenvalues, like :func:`scipy.linalg.funm`.
 
@@ -704,6 +706,7 @@ def _symmetric_directions_jvp(out, args, kwargs, tangents):
 TABLE[symmetric_directions] = Custom(_symmetric_directions_jvp, lambda out, args, kwargs, ct: [ct])
 
 
+@scipy_on_plain("scipy.linalg")
 def schur(a, output: str = "real", lwork=None, overwrite_a: bool = False, sort=None, check_finite: bool = True):
     """``(T, Z)`` like :func:`scipy.linalg.schur`, for a SYMMETRIC matrix (T diagonal), in scipy's order
     and signs. Non-symmetric input, and in forward mode non-symmetric directions, are refused

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..arraylike import ArrayLike, primal
 from ..errors import UnsupportedFunctionError
+from .passthrough import scipy_on_plain
 
 __all__ = ["gaussian_filter1d", "correlate1d", "map_coordinates"]
 
@@ -37,6 +38,7 @@ def _refuse(function: str, what: str, remedy: str):
                                     f"values; remedy: {remedy}")
 
 
+@scipy_on_plain("scipy.ndimage")
 def correlate1d(input, weights, axis: int = -1, output=None, mode: str = "reflect", cval: float = 0.0,
                 origin: int = 0):
     """One-dimensional correlation along ``axis``, like :func:`scipy.ndimage.correlate1d`.
@@ -64,6 +66,7 @@ def correlate1d(input, weights, axis: int = -1, output=None, mode: str = "reflec
     return np.moveaxis(out, -1, axis)
 
 
+@scipy_on_plain("scipy.ndimage")
 def gaussian_filter1d(input, sigma, axis: int = -1, order: int = 0, output=None, mode: str = "reflect",
                       cval: float = 0.0, truncate: float = 4.0, *, radius=None):
     """A 1-d Gaussian filter, like :func:`scipy.ndimage.gaussian_filter1d` (``order=0``).
@@ -81,6 +84,7 @@ def gaussian_filter1d(input, sigma, axis: int = -1, order: int = 0, output=None,
     return correlate1d(input, weights[::-1], axis, output, mode, cval, 0)
 
 
+@scipy_on_plain("scipy.ndimage")
 def map_coordinates(input, coordinates, output=None, order: int = 3, mode: str = "constant", cval: float = 0.0,
                     prefilter: bool = True):
     """Interpolate ``input`` at ``coordinates`` (one row per axis), like :func:`scipy.ndimage.map_coordinates`.

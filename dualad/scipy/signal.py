@@ -15,6 +15,7 @@ import numpy as np
 
 from ..arraylike import ArrayLike, primal
 from ..errors import UnsupportedFunctionError
+from .passthrough import scipy_on_plain
 
 __all__ = ["convolve", "correlate", "fftconvolve", "convolve2d", "correlate2d", "lfilter", "detrend"]
 
@@ -61,6 +62,7 @@ def _check_mode(mode: str, s1: tuple, s2: tuple) -> None:
         raise ValueError("For 'valid' mode, one must be at least as large as the other in every dimension")
 
 
+@scipy_on_plain("scipy.signal")
 def convolve(in1, in2, mode: str = "full", method: str = "auto"):
     """N-d convolution, like :func:`scipy.signal.convolve` (every method gives the direct result).
 
@@ -79,6 +81,7 @@ def convolve(in1, in2, mode: str = "full", method: str = "auto"):
     return _centered(out, tuple(abs(m - n) + 1 for m, n in zip(s1, s2)))
 
 
+@scipy_on_plain("scipy.signal")
 def correlate(in1, in2, mode: str = "full", method: str = "auto"):
     """N-d cross-correlation, like :func:`scipy.signal.correlate` (real input).
 
@@ -96,6 +99,7 @@ def correlate(in1, in2, mode: str = "full", method: str = "auto"):
     return convolve(in1, flipped, mode=mode)
 
 
+@scipy_on_plain("scipy.signal")
 def fftconvolve(in1, in2, mode: str = "full", axes=None):
     """Like :func:`scipy.signal.fftconvolve`, computed by direct convolution (``axes=None`` only).
 
@@ -113,6 +117,7 @@ def _boundary(function: str, boundary: str, fillvalue) -> None:
                       "pad the input with np.pad (mode 'wrap' or 'symmetric') and use mode='valid'")
 
 
+@scipy_on_plain("scipy.signal")
 def convolve2d(in1, in2, mode: str = "full", boundary: str = "fill", fillvalue=0):
     """2-d convolution, like :func:`scipy.signal.convolve2d` (zero fill at the boundary).
 
@@ -126,6 +131,7 @@ def convolve2d(in1, in2, mode: str = "full", boundary: str = "fill", fillvalue=0
     return convolve(in1, in2, mode=mode)
 
 
+@scipy_on_plain("scipy.signal")
 def correlate2d(in1, in2, mode: str = "full", boundary: str = "fill", fillvalue=0):
     """2-d cross-correlation, like :func:`scipy.signal.correlate2d` (zero fill at the boundary).
 
@@ -149,6 +155,7 @@ def _coefficients(c):
     return c
 
 
+@scipy_on_plain("scipy.signal")
 def lfilter(b, a, x, axis: int = -1, zi=None):
     """The IIR/FIR filter ``a[0] y[n] = sum b[k] x[n-k] - sum_{k>=1} a[k] y[n-k]``, like
     :func:`scipy.signal.lfilter`; differentiable in b, a and x (``zi`` not supported).
@@ -184,6 +191,7 @@ def lfilter(b, a, x, axis: int = -1, zi=None):
     return np.moveaxis(np.stack(ys, axis=-1), -1, axis)
 
 
+@scipy_on_plain("scipy.signal")
 def detrend(data, axis: int = -1, type: str = "linear", bp=0, overwrite_data: bool = False):
     """Remove the mean (``type='constant'``) or the least-squares line (``'linear'``) along ``axis``,
     like :func:`scipy.signal.detrend` (no breakpoints: ``bp=0``).
