@@ -43,6 +43,7 @@ from .common import is_numeric_argument
 from .custom import CustomFunction, is_differentiable
 from .dual import Dual, new_tag
 from .errors import CustomRuleError, describe
+from .keywords import stack_nested
 
 __all__ = ["custom_root", "custom_fixed_point", "custom_argmin", "ImplicitSolver", "MAX_CONDITION", "RESIDUAL_TOL"]
 
@@ -110,6 +111,16 @@ def _sparse_condition(A, lu) -> float:
     return c if math.isfinite(c) else math.inf
 
 
+def _array_output(residual: Callable) -> Callable:
+    """``residual`` with a list or tuple output read as numpy reads it: scipy's documentation writes
+    residuals as ``return [x[0] + 0.5 * (x[0] - x[1]) ** 3 - 1.0, ...]``, which ``np.asarray`` would
+    refuse to take from differentiable entries (``np.stack`` keeps their derivatives)."""
+    @functools.wraps(residual)
+    def stacked(*args: Any, **kwargs: Any) -> Any:
+        return stack_nested(residual(*args, **kwargs))
+    return stacked
+
+
 class ImplicitSolver:
     """A solver whose result is differentiated implicitly; made by :func:`custom_root` and friends.
 
@@ -122,7 +133,7 @@ class ImplicitSolver:
                  max_condition: float = MAX_CONDITION, residual_tol: float = RESIDUAL_TOL,
                  nondiff_argnums: Sequence[int] = (), kind: str = "root"):
         functools.update_wrapper(self, solver)
-        self.residual = residual
+        self.residual = _array_output(residual)
         self.solver = solver
         self.sparse = bool(sparse)
         self.max_condition = float(max_condition)

@@ -141,6 +141,10 @@ def _cube(x, a, b):
     return x ** 3 + a * x - b
 
 
+def F_list(x, p):  # as scipy's documentation writes residuals: a list of expressions
+    return [x[0] ** 3 + p[0] * x[1] - p[1], np.sin(x[1]) + x[0] * p[2] - 0.3]
+
+
 MIRRORS = {
     "root": lambda m, p: m.root(F, np.array([0.5, 0.2]), args=(p,), tol=1e-14).x,
     "root jac=True": lambda m, p: m.root(lambda x, p: (F(x, p), dualad.jacobian(lambda z: F(z, p), x)),
@@ -150,6 +154,10 @@ MIRRORS = {
     "brentq": lambda m, p: m.brentq(_cube, 0.0, 5.0, args=(p[0], p[1]), xtol=1e-15),
     "newton": lambda m, p: m.newton(_cube, 1.0, args=(p[0], p[1]), tol=1e-15),
     "newton array": lambda m, p: m.newton(_cube, np.ones(2), args=(p[:2], p[1:]), tol=1e-15),
+    "root of a list": lambda m, p: m.root(F_list, np.array([0.5, 0.2]), args=(p,), tol=1e-14).x,
+    "fsolve of a list": lambda m, p: m.fsolve(F_list, np.array([0.5, 0.2]), args=(p,), xtol=1e-12),
+    "root of a list, method lm": lambda m, p: m.root(F_list, np.array([0.5, 0.2]), args=(p,), method="lm",
+                                                     tol=1e-14).x,
 }
 
 
@@ -226,3 +234,9 @@ def test_a_point_that_is_not_a_root_is_refused():
             engine(stopped_early, np.array([4.0]))
     tolerant = dualad.custom_root(lambda x, p: x ** 2 - p, residual_tol=1e-2)(lambda p: np.sqrt(p) + 1e-3)
     assert dualad.jacobian(tolerant, np.array([4.0]))[0, 0] == pytest.approx(1 / (2 * 2.001), rel=1e-12)
+
+
+def test_custom_root_of_a_residual_returning_a_list():
+    solve_list = dualad.custom_root(F_list)(solve_plain)
+    for J in (dualad.jacobian(solve_list, P), tape.jacobian(solve_list, P)):
+        np.testing.assert_allclose(J, _ift(P), rtol=1e-9, atol=1e-12)
