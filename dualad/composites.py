@@ -598,6 +598,8 @@ def _extreme_accumulate(ufunc):
         run = ufunc.accumulate(v, axis=-1)
         changed = np.ones(v.shape, dtype=bool)
         changed[..., 1:] = run[..., 1:] != run[..., :-1]
+        if np.isnan(run).any():  # numpy's extreme stays nan from the first nan on (nan != nan: not a change)
+            changed[..., 1:] &= ~(np.isnan(run[..., 1:]) & np.isnan(run[..., :-1]))
         # where the running extreme was last set; its entry gives the exact value
         start = np.maximum.accumulate(np.where(changed, np.arange(v.shape[-1]), 0), axis=-1)
         first = np.take_along_axis(a, start, axis=-1)

@@ -130,12 +130,35 @@ def _order_statistic(a, q, axis, method, keepdims, skip_nan, name):
     qdims = np.ndim(q)
     lead = len(shape_of(ordered)) - 1
     expanded = np.reshape(ordered, shape_of(ordered)[:-1] + (1,) * qdims + shape_of(ordered)[-1:])
-    r = np.sum(expanded * W, axis=-1)
+    terms = expanded * W
+    infinite = np.isinf(values).any()
+    if infinite:  # an infinite entry the quantile does not read (weight 0) must not make it nan (inf * 0)
+        terms = np.where(W != 0, terms, 0.0)
+    r = np.sum(terms, axis=-1)
     if nan_rows.any():  # numpy's result is NaN there
         r = np.where(nan_rows, np.nan, r)
     if qdims:  # numpy puts the q axes first
         r = np.moveaxis(r, tuple(range(lead, lead + qdims)), tuple(range(qdims)))
+    if infinite:
+        r = _numpy_where_infinite(r, values, q, method, name)
     return _restore(r, shape, axes, keepdims, qdims)
+
+
+_PLAIN_ORDER_STATISTICS = {"quantile": np.quantile, "percentile": np.quantile, "nanquantile": np.nanquantile,
+                           "nanpercentile": np.nanquantile, "median": np.median, "nanmedian": np.nanmedian}
+
+
+def _numpy_where_infinite(r, values, q, method, name):
+    """numpy's own value where it or ours is not finite: numpy interpolates next to an infinite entry
+    with its own formula (``b - (b - a) * (1 - g)``: nan beside +inf at g = 1 where the weighted sum
+    gives inf; the median's mean of the middle two: inf). The derivative there means nothing."""
+    func = _PLAIN_ORDER_STATISTICS[name]
+    with np.errstate(invalid="ignore"):
+        reference = func(values, axis=-1) if name in ("median", "nanmedian") else \
+            func(values, q, axis=-1, method=method)
+    ours = plain(r)
+    differs = ~(np.isfinite(reference) & np.isfinite(ours)) & ~(reference == ours)
+    return np.where(differs, reference, r) if np.any(differs) else r
 
 
 @composite(np.quantile)
