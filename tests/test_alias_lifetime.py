@@ -81,3 +81,34 @@ def test_nesting_keeps_working():
                                np.diag([6.0, 12.0]))
     np.testing.assert_allclose(dualad.hvp(lambda x: np.sum(x ** 3), np.array([1.0, 2.0]), np.ones(2)),
                                [6.0, 12.0])
+
+
+# sparsity detection meets a Dual or tape value: one kept from a finished call, or an outer derivative's
+_USES = {
+    "z * saved": lambda z, s: z * s,
+    "saved * z": lambda z, s: s * z,
+    "np.add(z, saved)": lambda z, s: np.add(z, s),
+    "concatenate": lambda z, s: np.concatenate([z, s]),
+    "stack of entries": lambda z, s: np.stack([z[0], s[1]]),
+    "z[0] = saved[0]": lambda z, s: (lambda y: (y.__setitem__(0, s[0]), y)[1])(z * 1.0),
+    "z += saved": lambda z, s: (lambda y: (y.__iadd__(s), y)[1])(z * 1.0),
+}
+
+
+@pytest.mark.parametrize("use", _USES, ids=str)
+@pytest.mark.parametrize("make", [dualad.jacobian, tape.jacobian], ids=["Dual", "tape value"])
+def test_sparsity_detection_names_a_saved_value(make, use):
+    x = np.array([1.0, 2.0, 3.0])
+    saved = []
+    make(lambda z: saved.append(np.sin(z)) or z * 1.0, x)
+    with pytest.raises(LifetimeError, match="already returned"):  # named where it is used, or indexed
+        dualad.jacobian_sparsity(lambda z: _USES[use](z, saved[0]), x)
+    with pytest.raises(LifetimeError):
+        dualad.sparse_jacobian(lambda z: _USES[use](z, saved[0]), x)
+
+
+@pytest.mark.parametrize("outer", [dualad.jacobian, tape.jacobian], ids=["forward", "reverse"])
+def test_sparse_jacobian_inside_an_outer_derivative_is_refused(outer):
+    x = np.array([1.0, 2.0, 3.0])
+    with pytest.raises(dualad.UnsupportedFunctionError, match="outer derivative.*remedy"):
+        outer(lambda p: dualad.sparse_jacobian(lambda z: z * p, x).toarray(), x)

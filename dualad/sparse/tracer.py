@@ -26,7 +26,7 @@ from ..arraylike import OPERANDS as _OPERANDS, ArrayLike, install_operators
 from ..dual import Dual
 from ..decisions import note_index
 from ..keywords import stack_nested
-from ..errors import OutputError, describe
+from ..errors import OutputError, UnsupportedFunctionError, describe
 from . import pattern as P
 
 __all__ = ["Tracer", "trace"]
@@ -94,12 +94,16 @@ class Tracer(ArrayLike):
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         for x in inputs + tuple(kwargs.get("out", ())):
             if not isinstance(x, (Tracer,) + _OPERANDS):
+                if isinstance(x, ArrayLike):
+                    raise foreign(x)
                 return NotImplemented
         return _D.apply_ufunc(ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
         for t in types:
             if not (issubclass(t, Tracer) or issubclass(t, np.ndarray)):
+                if issubclass(t, ArrayLike):
+                    raise foreign(_first_of_type(t, (args, kwargs)))
                 return NotImplemented
         return _D.apply_function(func, args, kwargs)
 
@@ -109,6 +113,8 @@ class Tracer(ArrayLike):
     def __setitem__(self, key, item):
         _D.check_key(key)
         item = stack_nested(item)  # z[0:2] = [a, b]: one stacked value
+        if type(item) is not Tracer and isinstance(item, ArrayLike):
+            raise foreign(item)
         note_index(key)
         if self._root is not None:
             _views.fresh(self)
@@ -158,8 +164,39 @@ from . import dispatch as _D  # noqa: E402  (dispatch needs the Tracer class abo
 from . import views as _views  # noqa: E402
 
 
+def foreign(x) -> Exception:
+    """The error for a Dual or tape value met while detecting a sparsity pattern: one kept from a finished
+    call (``LifetimeError``), or an outer derivative's value (a pattern of f is not differentiable)."""
+    from ..tape.var import check_alive
+    check_alive(x, "inside sparsity detection (jacobian_sparsity, SparseJacobian)")
+    return UnsupportedFunctionError(
+        f"sparsity detection met {describe(x)} of an outer derivative call: the pattern and the sparse "
+        "Jacobian of f are not differentiated in turn; remedy: use dualad.jacobian or dualad.tape.jacobian "
+        "inside the outer derivative, or pass .value if the outer value really is a constant here")
+
+
+def _first_of_type(t: type, obj):
+    if type(obj) is t:
+        return obj
+    if isinstance(obj, (list, tuple)):
+        items = obj
+    elif isinstance(obj, dict):
+        items = obj.values()
+    else:
+        return None
+    for item in items:
+        found = _first_of_type(t, item)
+        if found is not None:
+            return found
+    return None
+
+
 def _call(ufunc, inputs):
+    for x in inputs:
+        if type(x) is not Tracer and isinstance(x, ArrayLike):
+            raise foreign(x)
     return _D.apply_ufunc(ufunc, "__call__", inputs, {})
 
 
-install_operators(Tracer, call=_call, assign=_views.assign, operands=(Tracer,) + _OPERANDS)
+# other value types (a Dual, a tape value) reach _call, which names them, rather than numpy's bare TypeError
+install_operators(Tracer, call=_call, assign=_views.assign, operands=(ArrayLike,) + _OPERANDS)
