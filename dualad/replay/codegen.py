@@ -23,7 +23,7 @@ import numpy as np
 from .recording import Guard, Ref
 
 __all__ = ["Source", "GuardFailed", "same_decision", "arguments", "guard_lines", "fitted_sum",
-           "selected_argument", "SELECTING_PARTIALS", "unused_dropped"]
+           "selected_argument", "SELECTING_PARTIALS", "unused_dropped", "guards_first"]
 
 _COUNTER = itertools.count()
 
@@ -97,15 +97,17 @@ class Source:
         constant (``const`` names each object once)."""
         return f"v{j}" if varies[j] else self.const(nodes[j].value, "k")
 
-    def text(self, name: str, params: list, release: bool = False) -> str:
-        lines = released(self.lines, params) if release else self.lines
+    def text(self, name: str, params: list, release: bool = False, hoist: bool = False) -> str:
+        lines = guards_first(self.lines) if hoist else self.lines
+        lines = released(lines, params) if release else lines
         body = "\n".join("    " + ln for ln in lines) or "    pass"
         return f"def {name}({', '.join(params)}):\n{body}\n"
 
-    def compile(self, name: str, params: list, release: bool = False) -> Callable:
+    def compile(self, name: str, params: list, release: bool = False, hoist: bool = False) -> Callable:
         """The lines as ``def name(params)``, compiled. ``release``: each local is deleted after the
-        line that uses it last (see :func:`released`)."""
-        src = self.text(name, params, release)
+        line that uses it last (see :func:`released`); ``hoist``: the guards are checked as early as
+        their own values allow (see :func:`guards_first`)."""
+        src = self.text(name, params, release, hoist)
         filename = f"<dualad.replay {name} #{next(_COUNTER)}>"
         exec(compile(src, filename, "exec"), self.namespace)
         fn = self.namespace[name]
@@ -147,6 +149,99 @@ def released(lines: list, params: list) -> list:
         if k in after and not ln.startswith(("return", "raise")):
             out.append("del " + ", ".join(sorted(after[k])))
     return out
+
+
+_WALRUS = re.compile(r"\b([A-Za-z_]\w*) :=")
+_MUTATED = re.compile(r"^([A-Za-z_]\w*)(?:\[|\.|\s*[-+*/@%&|^]=)")  # R[...] = / J.put(...) / R += ...
+
+
+def guards_first(lines: list) -> list:
+    """Straight-line ``lines`` reordered so that each guard (a line raising :class:`GuardFailed`) comes
+    as early as the lines it depends on allow; the other lines keep their order after it.
+
+    On a new branch a replay runs until its first failed guard, and all it computed is thrown away
+    before the plain path answers: tangent lines written before a guard (a Jacobian's diagonal, a
+    product rule) are pure cost there. Only the lines a guard needs (its value slice) stay in front.
+
+    Dependencies are read from the text. A plain assignment ``name = ...`` writes ``name``; a line
+    ``R[...] = ...``, ``R.put(...)`` or ``R += ...`` writes R and every name that may share its memory
+    (assigned from an expression reading R: a view such as ``v = R[1:3]``, transitively); any other
+    line may write every name it mentions. A line goes after every earlier line that writes what it
+    reads or writes, and after every earlier line that reads what it writes; so the reordered
+    program computes the same values. Guards keep their order (a failed guard says the ones before it
+    held).
+
+    >>> guards_first(["v1 = f(x)", "d1 = g(x)", "v2 = h(v1)", "if v2 > 0: raise GuardFailed(0)", "return d1"])
+    ['v1 = f(x)', 'v2 = h(v1)', 'if v2 > 0: raise GuardFailed(0)', 'd1 = g(x)', 'return d1']
+    """
+    guards = [k for k, ln in enumerate(lines) if "raise GuardFailed(" in ln]
+    if not guards or guards[-1] == len(guards) - 1:
+        return lines
+    parsed = []  # (kind, target, names): kind "assign", "check" (if/return/raise), "mutate" or "other"
+    mutated: set = set()
+    for ln in lines:
+        names = set(_NAME.findall(_STRING.sub("''", ln)))
+        if ln.startswith(("if ", "return ", "raise ")):
+            parsed.append(("check", None, names))
+        elif (m := _TARGET.match(ln)) is not None:
+            parsed.append(("assign", m.group(1), names - {m.group(1)} if ln.count(m.group(1)) == 1 else names))
+        elif (m := _MUTATED.match(ln)) is not None:
+            parsed.append(("mutate", m.group(1), names))
+            mutated.add(m.group(1))
+        else:
+            parsed.append(("other", None, names))
+            mutated |= names
+    roots: dict = {}  # name -> the mutated names whose memory it may share
+    sharing: dict = {}  # mutated name -> the names that may share its memory
+    before: list = [[] for _ in lines]  # line -> the earlier lines it must follow
+    last_write: dict = {}
+    reads_since: dict = {}  # name -> lines that read it since its last write
+    for k, (kind, target, names) in enumerate(parsed):
+        if kind == "check":
+            writes = set(_WALRUS.findall(lines[k]))  # a guard's `decided := ...`
+        elif kind == "assign":
+            writes = {target}
+            shared = set()
+            for name in names:
+                if name in mutated:
+                    shared.add(name)
+                shared |= roots.get(name, set())
+            roots[target] = shared
+            for r in shared:
+                sharing.setdefault(r, set()).add(target)
+        elif kind == "mutate":
+            writes = {target} | roots.get(target, set())
+            for r in list(writes):
+                writes |= sharing.get(r, set())
+        else:
+            writes = set(names)
+            for r in names:
+                writes |= sharing.get(r, set())
+        reads = names - writes if kind == "assign" else names
+        deps = before[k]
+        for name in reads | writes:
+            w = last_write.get(name)
+            if w is not None:
+                deps.append(w)
+        for name in writes:
+            deps.extend(reads_since.pop(name, ()))
+            last_write[name] = k
+        for name in reads:
+            if name not in writes:
+                reads_since.setdefault(name, []).append(k)
+    placed = [False] * len(lines)
+    order: list = []
+    for g in guards:
+        stack, slice_ = [g], []
+        while stack:
+            j = stack.pop()
+            if not placed[j]:
+                placed[j] = True
+                slice_.append(j)
+                stack.extend(before[j])
+        order.extend(sorted(slice_))
+    order.extend(k for k in range(len(lines)) if not placed[k])
+    return [lines[k] for k in order]
 
 
 def unused_dropped(lines: list, removable: set) -> list:
@@ -239,26 +334,40 @@ def _plain_number(obj) -> bool:
     return type(obj) in (int, float) or (isinstance(obj, np.generic) and obj.dtype.kind in "biuf")
 
 
+#: decisions that are an ndarray method with the same arguments after the array (fromnumeric's wrappers
+#: cost 1-2 us a call on a short array; a guard runs at every replay)
+_DECISION_METHODS = {np.argsort: "argsort", np.argmax: "argmax", np.argmin: "argmin", np.nonzero: "nonzero"}
+
+
 def guard_lines(number: int, guard: Guard, code: Source, value_of: Callable[[int], str],
-                scalar: Callable[[int], bool] | None = None) -> None:
+                scalar: Callable[[int], bool] | None = None, nodes: list | None = None) -> None:
     """Lines evaluating guard ``number`` and raising :class:`GuardFailed` if it differs.
 
-    ``scalar(j)``: is node j's value in the program a Python or numpy scalar? Then a comparison of two
-    scalars is written as Python's operator (the same decision, without a ufunc call: scalar-style code).
+    A comparison whose recorded decision is a bool is written as Python's operator. ``scalar(j)``, if
+    given: is node j's value in the program a Python or numpy scalar (scalar-style code, where x itself
+    is an array)? Then only comparisons of those are. ``nodes``, if given (the recorded nodes): an
+    argsort, argmax, argmin or nonzero of an ndarray is written as its method.
     """
     args = [expression(a, code, value_of) for a in guard.args]
     kw = f", **{code.const(dict(guard.kwargs))}" if guard.kwargs else ""
     call = f"{code.const(guard.func, 'g')}({', '.join(args)}{kw})"
+    method = _DECISION_METHODS.get(guard.func) if nodes is not None and guard.args else None
+    if method is not None and isinstance(guard.args[0], Ref) and type(nodes[guard.args[0].node].value) is np.ndarray:
+        # (the value at replay is an ndarray too: the same calls on arrays of the guarded shapes and dtypes)
+        rest = ", ".join(args[1:])
+        call = f"{args[0]}.{method}({rest}{', ' if rest and kw else ''}{kw[2:] if kw else ''})"
     old = guard.value
     op = _INFIX_COMPARISONS.get(guard.func) if isinstance(guard.func, (np.ufunc, type(operator.gt))) else None
-    if op is not None and scalar is not None and len(guard.args) == 2 and not guard.kwargs \
-            and isinstance(old, (bool, np.bool_)) \
-            and all(scalar(a.node) if isinstance(a, Ref) else _plain_number(a) for a in guard.args):
-        code.line(f"if ({args[0]} {op} {args[1]}) != {bool(old)}: raise GuardFailed({number})")
-        return
+    # Python's operator on a numpy or Python operand is the ufunc's decision, without a ufunc call (0.5 us
+    # on scalars); not on a list literal (a Python comparison of lists, or a TypeError)
+    if op is not None and len(guard.args) == 2 and not guard.kwargs and isinstance(old, (bool, np.bool_)) \
+            and all((scalar is None or scalar(a.node)) if isinstance(a, Ref) else _plain_number(a)
+                    for a in guard.args):
+        call = f"{args[0]} {op} {args[1]}"
     if isinstance(old, (bool, np.bool_)):
-        # a Python bool or numpy bool scalar: one comparison
-        code.line(f"if {call} != {bool(old)}: raise GuardFailed({number})")
+        # a Python bool or numpy bool scalar: its truth (`np.True_ != True` is a numpy comparison with a
+        # Python bool, about 1 us; `not np.True_` is a few ns)
+        code.line(f"if {'not ' if old else ''}({call}): raise GuardFailed({number})")
     else:
         code.line(f"if not same_decision(decided := {call}, {code.const(old, 'd')}): "
                   f"raise GuardFailed({number}, decided)")

@@ -114,7 +114,7 @@ def emit_values(rec: Recording, flow: Flow, code: Source, live: list, value_of, 
     for node in nodes:
         i = node.index
         for number, g in guards_at.get(i, ()):
-            guard_lines(number, g, code, value_of)
+            guard_lines(number, g, code, value_of, nodes=nodes)
         if not (flow.varies[i] and live[i]):
             continue
         if special is not None and special(node):
@@ -144,7 +144,7 @@ def emit_values(rec: Recording, flow: Flow, code: Source, live: list, value_of, 
         if tangent_line is not None:
             tangent_line(node)
     for number, g in guards_at.get(len(nodes), ()):
-        guard_lines(number, g, code, value_of)
+        guard_lines(number, g, code, value_of, nodes=nodes)
 
 
 #: numpy functions that are an ndarray method with the same arguments after the array (fromnumeric)
@@ -277,4 +277,4 @@ def forward_program(rec: Recording, tangents: bool = True, flow: Flow | None = N
     else:
         code.line(f"return v{out}")
     params = parameters(rec) + (["T"] if tangents else [])
-    return code.compile("forward" if tangents else "values", params, release=True)
+    return code.compile("forward" if tangents else "values", params, release=True, hoist=True)

@@ -449,7 +449,7 @@ def jacobian_program(rec: Recording, flow: Flow | None = None, vectorize: bool =
     # nothing, so the program's behaviour is unchanged
     code.lines = unused_dropped(code.lines, {f"v{node.index}" for node in nodes if isinstance(node.func, np.ufunc)
                                              or getattr(node.rule, "selection", False)})
-    program = code.compile("jacobian", parameters(rec), release=True)
+    program = code.compile("jacobian", parameters(rec), release=True, hoist=True)
     # a non-finite Jacobian raises inside (the plain path then applies the 0 x inf conventions)
     program.checks_finite = True
     return program

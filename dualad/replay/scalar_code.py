@@ -330,7 +330,7 @@ class _Writer:
             i = node.index
             for number, g in guards_at.get(i, ()):
                 before = len(code.lines)
-                guard_lines(number, g, code, value_of, scalar)
+                guard_lines(number, g, code, value_of, scalar, nodes)
                 lines.extend(code.lines[before:])
             if i in self.wanted:
                 lines.append(self.lines[i])
@@ -338,7 +338,7 @@ class _Writer:
             lines.extend(f"{name} = {e}" for name, e in self.entry_lines.get(i, ()))
         for number, g in guards_at.get(len(nodes), ()):
             before = len(code.lines)
-            guard_lines(number, g, code, value_of, scalar)
+            guard_lines(number, g, code, value_of, scalar, nodes)
             lines.extend(code.lines[before:])
         code.lines = [ln for ln in lines if not ln.startswith("xs = ") or True]
         code.namespace["np"] = np
@@ -358,6 +358,6 @@ class _Writer:
         else:
             code.line(f"return np.array([{', '.join(self.value[r] for r in rows)}]), J")
         code.namespace["float64"] = np.float64
-        program = code.compile("jacobian", parameters(rec))
+        program = code.compile("jacobian", parameters(rec), hoist=True)
         program.checks_finite = True  # a non-finite Jacobian raises inside: the plain path decides
         return program
