@@ -117,3 +117,5 @@ def test_cheap_guards_decide_as_the_plain_path(f):
             np.testing.assert_allclose(p(point), dualad.jacobian(f, point), rtol=1e-13, atol=1e-15)
             t = rng.normal(size=5)
             np.testing.assert_allclose(p.jvp(point, t)[1], dualad.jvp(f, point, t)[1], rtol=1e-13, atol=1e-15)
+    assert p.fallbacks == 0  # every guard ran as written (an error in one would send calls to the plain path)
+    assert p.replays > 0
