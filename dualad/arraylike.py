@@ -331,7 +331,7 @@ class ArrayLike:
 
     def copy(self, order="C"):
         """A copy, derivative included, as ``ndarray.copy`` (C order by default, where np.copy keeps the layout)."""
-        return np.copy(self) if order == "C" else np.copy(self, order=order)
+        return np.copy(self, order=order)  # C order unless asked: later views and copies decide by layout
 
     def compress(self, condition, axis=None, out=None):
         """The entries where ``condition`` holds, as ``ndarray.compress`` (np.compress takes the condition first)."""

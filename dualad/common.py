@@ -209,7 +209,10 @@ def unsupported(func: Any, why: str = "", args: Any = ()) -> UnsupportedFunction
         "'Guarantees and limits')")
 
 
-#: keyword arguments no engine differentiates through (``order=`` only as 'K' or 'C')
+#: functions whose ``order=`` is an index order their rule follows (``np.reshape(x, s, order='F')``)
+ORDERED: set = {np.reshape, np.copy}  # np.copy: the layout of the value (numpy computes it)
+
+#: keyword arguments no engine differentiates through (``order=`` only as 'K' or 'C', or for ORDERED)
 _REFUSED_KEYWORDS = ("where", "initial", "casting", "subok", "signature", "axes", "order")
 
 
@@ -229,7 +232,7 @@ def check_out(func: Any, kwargs: dict, loses: str = "the derivative", on: str = 
     for bad in _REFUSED_KEYWORDS:
         if bad == "axes" and not isinstance(func, np.ufunc):
             continue  # a gufunc's axes= is refused; np.transpose(x, axes=...) is its rule's own argument
-        if bad in kwargs and not (bad == "order" and kwargs[bad] in ("K", "C")) \
+        if bad in kwargs and not (bad == "order" and (kwargs[bad] in ("K", "C") or func in ORDERED)) \
                 and not (bad == "casting" and kwargs[bad] == "same_kind"):
             raise UnsupportedFunctionError(
                 f"{func_name(func)} with the {bad}= argument is not supported on {on}; "

@@ -434,16 +434,39 @@ def _new_shape(a, shape):
     return shape
 
 
+def _index_order(order, a) -> str:
+    """numpy's index order of ``reshape(..., order)``: 'A' reads Fortran order from a Fortran-contiguous
+    (and not C-contiguous) array, as numpy does."""
+    if order in ("C", None):
+        return "C"
+    if order == "F":
+        return "F"
+    if order == "A":
+        plain = a
+        while hasattr(plain, "value"):
+            plain = plain.value
+        flags = getattr(plain, "flags", None)
+        return "F" if flags is not None and flags.f_contiguous and not flags.c_contiguous else "C"
+    raise ValueError("order must be one of 'C', 'F', 'A'")
+
+
+def _batched_reshape(t, shape, order):
+    """``t`` (an array's shape plus a trailing axis of directions) reshaped as numpy reshapes the array
+    in ``order``: Fortran order is C order between reversed axes (``A.T.reshape(s[::-1]).T``)."""
+    if order == "C":
+        return t.reshape(tuple(shape) + t.shape[-1:])
+    n, m = t.ndim - 1, len(shape)
+    reversed_in = t.transpose(tuple(range(n))[::-1] + (n,))
+    out = reversed_in.reshape(tuple(shape)[::-1] + t.shape[-1:])
+    return out.transpose(tuple(range(m))[::-1] + (m,))
+
+
 def _reshape_tangent(t, a, shape=None, order="C", *, newshape=None, copy=None):
-    if order != "C":
-        raise UnsupportedFunctionError(
-            f"np.reshape with order={order!r} is not supported on differentiable values; "
-            "remedy: reshape with order='C' (transpose first if needed)")
-    return t.reshape(_new_shape(a, shape if shape is not None else newshape) + t.shape[-1:])
+    return _batched_reshape(t, _new_shape(a, shape if shape is not None else newshape), _index_order(order, a))
 
 
-def _reshape_transpose(ct, a, *args, **kwargs):
-    return ct.reshape(np.shape(a) + ct.shape[-1:])
+def _reshape_transpose(ct, a, shape=None, order="C", *, newshape=None, copy=None):
+    return _batched_reshape(ct, np.shape(a), _index_order(order, a))
 
 
 _linear(np.reshape, {0: _reshape_tangent}, {0: _reshape_transpose}, selection=True)
