@@ -128,6 +128,10 @@ def _ptp(a, axis=None, out=None, keepdims=False):
 # ------------------------------------------------------------------ shape
 @composite(np.ravel)
 def _ravel(a, order="C"):
+    if order == "K":  # numpy's memory order: the axes by decreasing |stride| (each axis in its own direction)
+        strides = np.asarray(_primal(a)).strides
+        a = np.transpose(a, sorted(range(len(strides)), key=lambda i: -abs(strides[i])))
+        order = "C"
     return np.reshape(a, (-1,), order=order)
 
 

@@ -30,6 +30,8 @@ LAYOUT_WRITES = {
                                                             y)[1])((x * 1.0).T),
     "ravel A of an F array (view)": lambda x: (lambda y: (_write_first(y.ravel(order="A")[2:], 9.0 * x[0, 1]), y)[1])(
         (x * 1.0).T),
+    "ravel K of an F array (view)": lambda x: (lambda y: (_write_first(y.ravel(order="K")[3:], 9.0 * x[0, 1]), y)[1])(
+        (x * 1.0).T),
     "+= through an F reshape": lambda x: (lambda y: (y.reshape(4, 3, order="F").__iadd__(x.reshape(4, 3)), y)[1])(
         (x * 1.0).T.copy().T),
 }
@@ -50,6 +52,9 @@ FORTRAN_ORDER = {
     "reshape A of F": lambda x: x.T.reshape((2, 6), order="A"),
     "vec(A B)": lambda x: (x @ x.T).reshape(-1, order="F"),
     "3-D F": lambda x: np.sin(x.reshape(2, 3, 2, order="F")).reshape(6, 2, order="F"),
+    "ravel K of F": lambda x: x.T.ravel("K"),
+    "ravel K of a strided view": lambda x: np.ravel(x.T[::2], order="K"),
+    "ravel K, negative strides": lambda x: x[::-1, ::2].T.ravel(order="K"),
 }
 
 

@@ -60,7 +60,7 @@ def test_unsupported_inside_jacobian():
 
 
 @pytest.mark.parametrize("call, needles", [
-    (lambda: np.reshape(D, (2,), order="F"), ("order=", "leave order= out")),
+    (lambda: np.full_like(D, 1.0, order="F"), ("order=", "leave order= out")),
     (lambda: np.add(D, 1.0, where=np.array([True, False])), ("where=", "np.where")),
     (lambda: np.linalg.solve(a=np.eye(2), b=D), ("keyword", "positionally")),
     (lambda: np.prod(M, axis=(0, 1)), ("several axes", "one axis at a time")),
