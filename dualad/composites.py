@@ -126,12 +126,17 @@ def _ptp(a, axis=None, out=None, keepdims=False):
 
 
 # ------------------------------------------------------------------ shape
+def _memory_order(a) -> list:
+    """The axes of ``a``'s value by decreasing |stride|: numpy's ``ravel(order='K')`` reads them so (each
+    axis in its own direction). A layout, fixed by the code that made ``a``, not a decision on values."""
+    strides = np.asarray(_primal(a)).strides
+    return sorted(range(len(strides)), key=lambda i: -abs(strides[i]))
+
+
 @composite(np.ravel)
 def _ravel(a, order="C"):
-    if order == "K":  # numpy's memory order: the axes by decreasing |stride| (each axis in its own direction)
-        strides = np.asarray(_primal(a)).strides
-        a = np.transpose(a, sorted(range(len(strides)), key=lambda i: -abs(strides[i])))
-        order = "C"
+    if order == "K":
+        a, order = np.transpose(a, _memory_order(a)), "C"
     return np.reshape(a, (-1,), order=order)
 
 

@@ -145,7 +145,7 @@ def decisions_copy(value):
 _READERS = {"primal", "_primal", "plain", "_plain"}
 # helpers that read only a dtype or a number of dimensions, never a value
 _SHAPE_ONLY = {"_float_dtype", "_side", "_ediff1d", "_average", "_fill_diagonal", "_linspace", "_tril", "_triu",
-               "_copyto"}
+               "_copyto", "_memory_order"}
 _VERDICTS: dict = {}
 
 
