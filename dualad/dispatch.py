@@ -299,7 +299,13 @@ def _general(ufunc, rule: Elementwise, inputs: tuple, op) -> Any:
             type(values[1]) is np.float64 and type(values[0]) in _SCALAR_OPERANDS)):
         out = op(*values)  # a float64 scalar with a constant (mixed tags): numpy's scalar math
     else:
-        out = ufunc(*values)
+        try:
+            out = ufunc(*values)
+        except ConversionError:  # numpy read a list operand holding Duals (x + [x[1], 2.0]) as an array
+            stacked = tuple(stack_nested(x) for x in inputs)
+            if all(a is b for a, b in zip(stacked, inputs)):
+                raise
+            return ufunc_call(ufunc, stacked)  # as numpy reads it: one stacked operand, derivatives kept
     if type(out) is not np.float64:
         if getattr(out, "dtype", _FLOAT64).kind == "c":  # before a real partial meets a complex value
             return _complex_elementwise(ufunc, rule, inputs, tag, values, out)

@@ -399,12 +399,20 @@ def record(func, rule, args, kwargs, tape: Tape):
     values, inputs = _split(args, tape)
     if type(rule) is Elementwise:  # _check_differentiable's commonest case inline (a call per operation)
         partials = rule.partials
-        for pos, _, _ in inputs:
+        for pos, sub, _ in inputs:
+            if sub is not None:  # a list operand holding tape values (x + [v, 2.0]): numpy reads it as an array
+                return record(func, rule, tuple(stack_nested(a) for a in args), kwargs, tape)
             if partials[pos] is None:
                 raise unsupported(func, f" with respect to argument {pos}")
     else:
         _check_differentiable(func, rule, inputs)
-    out = func(*values, **kwargs)
+    try:
+        out = func(*values, **kwargs)
+    except ConversionError:  # a nested list operand holding tape values ([[v], [w]] * x): one array to numpy
+        stacked = tuple(stack_nested(a) for a in args) if type(rule) is Elementwise else args
+        if all(a is b for a, b in zip(stacked, args)):
+            raise
+        return record(func, rule, stacked, kwargs, tape)
     node = tape.push(func, rule, values, kwargs, inputs, out)
     if type(rule) is Linear and func is not _GETITEM and (type(out) is _ARRAY or isinstance(out, ArrayLike)):
         plain = out if type(out) is _ARRAY else _primal(out)
