@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import dualad
+
 from alias_check import check_both_modes
 
 X = np.array([0.5, -1.2, 2.0])
@@ -27,3 +29,12 @@ CALLS = {
 @pytest.mark.parametrize("name", CALLS, ids=str)
 def test_list_operand_is_one_array(name):
     check_both_modes(CALLS[name], X)
+
+
+@pytest.mark.parametrize("name", CALLS, ids=str)
+def test_list_operand_in_sparsity_detection(name):
+    pytest.importorskip("scipy")
+    pattern = dualad.jacobian_sparsity(CALLS[name], X).toarray().reshape(-1, X.size)
+    jacobian = dualad.jacobian(CALLS[name], X).reshape(-1, X.size)
+    assert ((jacobian != 0) <= pattern).all()
+    np.testing.assert_allclose(dualad.sparse_jacobian(CALLS[name], X).toarray().reshape(jacobian.shape), jacobian)

@@ -58,6 +58,7 @@ from ..common import put_at, strip as _strip, unsupported as _unsupported
 from ..decisions import note_composite, note_index
 from ..errors import ConversionError, OutputError, UnsupportedFunctionError, describe
 from ..interpret import Interpreter
+from ..keywords import stack_nested
 from ..wirtinger import any_complex
 from ..rules import NEG_ONE, ONE, TABLE, Custom, Elementwise, Linear
 from . import constants, pattern as P
@@ -141,7 +142,13 @@ def _partial_counts(ufunc, rule, i: int, inputs, values, out) -> bool:
 # ----------------------------------------------------------------------------- elementwise
 def _elementwise(ufunc, rule: Elementwise, inputs, kwargs=None, level=None):
     values = [x.value if isinstance(x, Tracer) else x for x in inputs]
-    out = ufunc(*values)
+    try:
+        out = ufunc(*values)
+    except ConversionError:  # a list operand holding traced values (x + [x[1], 2.0]): one array to numpy
+        stacked = tuple(stack_nested(x) for x in inputs)
+        if all(a is b for a, b in zip(stacked, inputs)):
+            raise
+        return _elementwise(ufunc, rule, stacked, kwargs, level)
     shape = np.shape(out)
     patterns = []
     for i, x in enumerate(inputs):
