@@ -53,6 +53,21 @@ def test_softmax_and_log_softmax(name, axis):
                  second=axis == 1)
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("row", [[np.inf, 1.0, 2.0], [-np.inf, 1.0, 2.0], [-np.inf, -np.inf, -np.inf], [np.inf, np.inf, 0.5],
+                                 [1000.0, 1.0, -1000.0], [np.nan, 1.0, 0.0]], ids=str)
+def test_softmax_values_at_infinities_are_scipys(name, row):
+    x = np.array([row, [0.3, -1.2, 2.0]])
+    for axis in (None, 1):
+        want = getattr(sc, name)(x, axis=axis)
+        np.testing.assert_allclose(getattr(special, name)(x, axis=axis), want, rtol=1e-14, atol=0)
+        value, _ = dualad.jvp(lambda v: getattr(special, name)(v, axis=axis), x, np.ones_like(x))
+        np.testing.assert_allclose(value, want, rtol=1e-14, atol=0)
+        np.testing.assert_allclose(np.asarray(tape.record(lambda v: getattr(special, name)(v, axis=axis), x).value),
+                                   want, rtol=1e-14, atol=0)
+
+
 def test_polygamma_and_multigammaln():
     x = np.array([0.7, 1.3, 2.9])
     for n in (0, 1, 2, 3):

@@ -89,7 +89,11 @@ def softmax(x, axis=None):
     >>> softmax(np.log(np.array([1.0, 3.0])))
     array([0.25, 0.75])
     """
-    return np.exp(x - logsumexp(x, axis=axis, keepdims=True))
+    # scipy's own formula, with its shift read off the plain values (a constant: the quotient does not
+    # depend on it), so values at infinities are scipy's too (+inf gives nan, as scipy's does)
+    with np.errstate(invalid="ignore"):
+        shifted = np.exp(x - np.max(_plain(x), axis=axis, keepdims=True))
+        return shifted / np.sum(shifted, axis=axis, keepdims=True)
 
 
 def log_softmax(x, axis=None):
@@ -98,7 +102,11 @@ def log_softmax(x, axis=None):
     >>> log_softmax(np.zeros(2))
     array([-0.69314718, -0.69314718])
     """
-    return x - logsumexp(x, axis=axis, keepdims=True)
+    shift = np.max(_plain(x), axis=axis, keepdims=True)  # scipy's shift: 0 where the maximum is not finite
+    shift = np.where(np.isfinite(shift), shift, 0.0)
+    shifted = x - shift
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
 def polygamma(n, x):
