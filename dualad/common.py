@@ -24,7 +24,7 @@ from .arraylike import ArrayLike, primal
 from .errors import ConversionError, InputError, UnsupportedFunctionError, describe
 from .subclasses import refuse_array_subclass
 
-__all__ = ["ndim", "shape", "size", "all_finite", "strip", "func_name", "unsupported",
+__all__ = ["ndim", "shape", "size", "all_finite", "strip", "func_name", "unsupported", "extra_arguments",
            "check_out", "partial_at", "chain_product", "as_real_array", "put_at", "is_numeric_argument"]
 
 
@@ -135,6 +135,20 @@ def as_real_array(x: Any, name: str = "x", complex_ok: bool = False) -> np.ndarr
             raise InputError(f"{name} holds an integer too large for float64; remedy: scale the input") from None
     raise InputError(f"{name} must be a number or an array of numbers, got {describe(arr)}; "
                      "remedy: pass floats, ints or a numeric ndarray")
+
+
+def extra_arguments(args: Any, where: str) -> tuple:
+    """``args=`` of an entry point taking f's other arguments, as a tuple: a tuple or list as it is;
+    anything else (``args=0.0``, which ``tuple()`` would refuse or, for a string or an array, split into
+    several arguments) an :class:`InputError` naming the remedy.
+
+    >>> extra_arguments([0.0, "BDF"], "prepare")
+    (0.0, 'BDF')
+    """
+    if isinstance(args, (tuple, list)):
+        return tuple(args)
+    raise InputError(f"{where}: args must be a tuple of f's other arguments, got {describe(args)}; "
+                     f"remedy: args=({args!r},) for one argument")
 
 
 def put_at(struct: list, args: Any, pos: int, sub: Any, value: Any) -> None:

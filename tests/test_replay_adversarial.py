@@ -259,3 +259,13 @@ def test_a_time_argument_at_zero_is_not_a_pattern_change():
         np.testing.assert_array_equal(sj(t, y).toarray(), want)
         np.testing.assert_array_equal(p(t, y).toarray(), want)
     assert sj.redetections == 0 and p.fallbacks == 0 and p.mismatches == 0  # t's zero is not relied on
+
+
+@pytest.mark.parametrize("args", [0.0, "BDF", np.ones(2)])
+@pytest.mark.parametrize("entry", ["prepare", "SparseJacobian"])
+def test_args_that_are_not_a_tuple_are_refused_with_the_remedy(entry, args):
+    if entry == "SparseJacobian":
+        pytest.importorskip("scipy")
+    build = dualad.prepare if entry == "prepare" else dualad.SparseJacobian
+    with pytest.raises(dualad.DualadError, match=r"remedy: args=\("):
+        build(lambda y, a: y * 2.0, np.ones(2), args=args)  # was: a bare TypeError, or args split in two

@@ -20,6 +20,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import forward, valueforms
+from ..common import extra_arguments
 from ..errors import DualadError, InputError, OutputError
 from ..tape.graph import value_shape
 from .codegen import GuardFailed
@@ -85,7 +86,7 @@ class Prepared:
         if not callable(f):
             raise InputError(f"prepare needs a function, got {type(f).__name__}; remedy: pass the function first")
         self.f = f
-        self.args = tuple(args)
+        self.args = extra_arguments(args, "prepare")
         if isinstance(argnum, bool) or not isinstance(argnum, (int, np.integer)) or not 0 <= argnum <= len(self.args):
             raise InputError(f"argnum={argnum!r} must be the position of x among f's {len(self.args) + 1} "
                              "arguments; remedy: pass an int between 0 and len(args)")

@@ -6,6 +6,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..arraylike import ArrayLike
+from ..common import extra_arguments
 from ..dual import Dual, new_tag
 from ..lifetime import finish_tag
 from . import constants
@@ -226,7 +227,7 @@ class SparseJacobian:
         if not callable(f):
             raise not_callable(f, "SparseJacobian")
         self.f = f
-        self.args = tuple(args)
+        self.args = extra_arguments(args, "SparseJacobian")
         if not isinstance(argnum, (int, np.integer)) or not 0 <= argnum <= len(self.args):
             raise InputError(f"argnum={argnum!r} must be the position of x among f's {len(self.args) + 1} "
                              "arguments; remedy: pass an int between 0 and len(args)")
