@@ -269,3 +269,27 @@ def test_args_that_are_not_a_tuple_are_refused_with_the_remedy(entry, args):
     build = dualad.prepare if entry == "prepare" else dualad.SparseJacobian
     with pytest.raises(dualad.DualadError, match=r"remedy: args=\("):
         build(lambda y, a: y * 2.0, np.ones(2), args=args)  # was: a bare TypeError, or args split in two
+
+
+# ------------------------------------------------------------------ a prepared object sent to another process
+def _branchy(x, a):
+    return np.sin(x) * x[0] * a if x[1] > 0 else x ** 2
+
+
+@pytest.mark.parametrize("how", ["pickle", "deepcopy", "cloudpickle"])
+def test_a_prepared_object_pickles_and_deep_copies_as_its_recipe(how):
+    import copy
+    import pickle
+    p = dualad.prepare(_branchy, np.ones(3), args=(2.0,))
+    x = np.array([0.3, -0.5, 2.0])
+    p(x, 2.0)
+    if how == "cloudpickle":
+        cloudpickle = pytest.importorskip("cloudpickle")
+        q = cloudpickle.loads(cloudpickle.dumps(p))
+    elif how == "pickle":
+        q = pickle.loads(pickle.dumps(p))  # was: "cannot pickle 'PyCapsule'" / a tape value's refusal
+    else:
+        q = copy.deepcopy(p)
+    for point in (x, x + 1.0, np.ones(3)):
+        for a in (2.0, 3.0):
+            np.testing.assert_array_equal(q(point, a), dualad.jacobian(lambda z: _branchy(z, a), point))

@@ -109,10 +109,17 @@ class Prepared:
             raise InputError("prepare differentiates plain arrays; nested differentiation (a Dual or tape value "
                              f"as x_example) is not supported; {_REMEDY}")
         x = np.asarray(x)
+        self._example = x.copy()  # what a pickled or deep-copied object records again (__reduce__)
         trace = self._record(x, self.args)
         if trace is None:
             raise ReplayRefused(self._refusal)
         self.traces.append(trace)
+
+    def __reduce__(self):
+        """Pickled (sent to another process) or deep-copied as its recipe: f, the example point and the
+        options; the copy records f again (compiled programs and tapes do not pickle). f must pickle
+        itself: a module-level function with ``pickle``, a lambda or closure with ``cloudpickle``."""
+        return _prepared_again, (self.f, self._example, self.args, self.argnum, self.max_traces, self.sparse)
 
     # ------------------------------------------------------------------ recording
     def _record(self, x: np.ndarray, args: tuple) -> Trace | None:
@@ -500,6 +507,10 @@ class _UsageError(Exception):
     def __init__(self, error: Exception):
         super().__init__(error)
         self.error = error
+
+
+def _prepared_again(f, x_example, args, argnum, max_traces, sparse) -> "Prepared":
+    return Prepared(f, x_example, args=args, argnum=argnum, max_traces=max_traces, sparse=sparse)
 
 
 def _failure(trace, failed) -> tuple:
