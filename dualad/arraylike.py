@@ -12,14 +12,14 @@ from __future__ import annotations
 import math
 import operator
 import sys
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
 from .decisions import note
 from .errors import ConversionError, UnsupportedAttributeError, UnsupportedFunctionError, describe
 
-__all__ = ["ArrayLike", "primal", "install_operators", "OPERANDS"]
+__all__ = ["ArrayLike", "primal", "install_operators", "OPERANDS", "sequence_operand"]
 
 
 #: plain operand types every value type combines with (each type adds itself and its inner types)
@@ -414,6 +414,32 @@ def install_operators(cls: type, *, call: Callable, assign: Callable, operands: 
         setattr(cls, f"__{name}__", _unary_operator(ufunc, call))
 
 
+_SEQUENCES = (list, tuple)
+
+
+def _split_sequences(operands: tuple) -> tuple:
+    """``(operand types, sequence types)``: lists and tuples of numbers are operands too, as for numpy
+    (``[0.2, 0.3] * x``), but are converted to arrays first; checked only after the common types failed,
+    so the hot path's ``isinstance`` is unchanged."""
+    sequences = tuple(t for t in operands if t in _SEQUENCES)
+    return tuple(t for t in operands if t not in _SEQUENCES), sequences
+
+
+def sequence_operand(other: Any, sequences: tuple = (list, tuple)) -> Any:
+    """``other`` as an array when it is a list or tuple of plain numbers (a rule's partial or transpose
+    must be an array: ``[1.0, 2.0] * x`` raised "list indices must be integers" deep in the engines),
+    stacked when it holds scalars and differentiable values, else NotImplemented."""
+    if not sequences or not isinstance(other, sequences):
+        return NotImplemented
+    try:
+        array = np.asarray(other)
+    except Exception:  # noqa: BLE001 - it holds differentiable values (a Dual's conversion refused)
+        if all(isinstance(item, (ArrayLike, int, float, np.number)) for item in other):
+            return np.stack(other)  # [y[0], y[1]] * y: stacked, as numpy would convert the list
+        return other
+    return other if array.dtype.kind not in "biuf" else array
+
+
 def _no_modulo(ufunc, modulo) -> None:
     if modulo and modulo[0] is not None:
         raise UnsupportedFunctionError(
@@ -422,22 +448,29 @@ def _no_modulo(ufunc, modulo) -> None:
 
 
 def _binary_operators(ufunc, call, assign, operands):
+    operands, sequences = _split_sequences(operands)
     if ufunc is np.power:
-        op, rop = _power_operators(ufunc, call, operands)
+        op, rop = _power_operators(ufunc, call, operands + sequences)
     else:  # no modulo test: these run once per element in scalar-style loops
         def op(self, other):
             if not isinstance(other, operands):
-                return NotImplemented
+                other = sequence_operand(other, sequences)
+                if other is NotImplemented:
+                    return NotImplemented
             return call(ufunc, (self, other))
 
         def rop(self, other):
             if not isinstance(other, operands):
-                return NotImplemented
+                other = sequence_operand(other, sequences)
+                if other is NotImplemented:
+                    return NotImplemented
             return call(ufunc, (other, self))
 
     def iop(self, other):
         if not isinstance(other, operands):
-            return NotImplemented
+            other = sequence_operand(other, sequences)
+            if other is NotImplemented:
+                return NotImplemented
         assign(self, call(ufunc, (self, other)))
         return self
 
@@ -445,23 +478,30 @@ def _binary_operators(ufunc, call, assign, operands):
 
 
 def _kernel_operators(ufunc, kernel, assign, operands):
+    operands, sequences = _split_sequences(operands)
     # the engine's per-ufunc kernel, called with the operands themselves (no tuple, no lookup)
     if ufunc is np.power:
-        op, rop = _power_operators(ufunc, lambda u, xs: kernel(*xs), operands)
+        op, rop = _power_operators(ufunc, lambda u, xs: kernel(*xs), operands + sequences)
     else:
         def op(self, other):
             if not isinstance(other, operands):
-                return NotImplemented
+                other = sequence_operand(other, sequences)
+                if other is NotImplemented:
+                    return NotImplemented
             return kernel(self, other)
 
         def rop(self, other):
             if not isinstance(other, operands):
-                return NotImplemented
+                other = sequence_operand(other, sequences)
+                if other is NotImplemented:
+                    return NotImplemented
             return kernel(other, self)
 
     def iop(self, other):
         if not isinstance(other, operands):
-            return NotImplemented
+            other = sequence_operand(other, sequences)
+            if other is NotImplemented:
+                return NotImplemented
         assign(self, kernel(self, other))
         return self
 
@@ -469,19 +509,24 @@ def _kernel_operators(ufunc, kernel, assign, operands):
 
 
 def _power_operators(ufunc, call, operands):
+    operands, sequences = _split_sequences(operands)
     # modulo: pow(x, y, mod) passes it; a default, not *args, keeps the call on CPython's fast path
     def op(self, other, modulo=None):
         if modulo is not None:
             _no_modulo(ufunc, (modulo,))
         if not isinstance(other, operands):
-            return NotImplemented
+            other = sequence_operand(other, sequences)
+            if other is NotImplemented:
+                return NotImplemented
         return call(ufunc, (self, other))
 
     def rop(self, other, modulo=None):
         if modulo is not None:
             _no_modulo(ufunc, (modulo,))
         if not isinstance(other, operands):
-            return NotImplemented
+            other = sequence_operand(other, sequences)
+            if other is NotImplemented:
+                return NotImplemented
         return call(ufunc, (other, self))
 
     return op, rop

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import aliasing, lifetime, wirtinger
-from .arraylike import ArrayLike, primal as _primal
+from .arraylike import ArrayLike, primal as _primal, sequence_operand
 from .common import all_finite as _all_finite, func_name as _name, ndim as _ndim
 from .common import chain_product, partial_at
 from .common import shape as _shape, unsupported
@@ -547,9 +547,13 @@ class ForwardMode(Interpreter):
 FORWARD = ForwardMode()
 
 
+_SEQUENCES = (list, tuple)  # np.multiply([0.2, 0.3], x): a list operand is numpy's array_like
+
 def apply_ufunc(ufunc, method, inputs, kwargs) -> Any:
     """What ``Dual.__array_ufunc__`` does: a plain call by the kernel at once, the rest by the skeleton."""
     if method == "__call__" and not kwargs:  # the common case (np.sin(x), W @ x + b): no out= to manage
+        if len(inputs) == 2 and (type(inputs[0]) in _SEQUENCES or type(inputs[1]) in _SEQUENCES):
+            inputs = tuple(sequence_operand(a) if type(a) in _SEQUENCES else a for a in inputs)  # numpy's array_like
         return ufunc_call(ufunc, inputs)
     return FORWARD.apply_ufunc(ufunc, method, inputs, kwargs)
 

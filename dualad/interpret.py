@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from .arraylike import ArrayLike, primal
+from .arraylike import ArrayLike, primal, sequence_operand
 from .common import check_out, func_name, strip, unsupported
 from .decisions import note, note_composite
 from .errors import ConversionError, UnsupportedFunctionError, describe
@@ -198,6 +198,10 @@ class Interpreter:
         if method == "__call__":
             if kwargs:
                 raise unsupported(ufunc, f" with keyword arguments {sorted(kwargs)}", inputs)
+            for item in inputs:
+                if type(item) is list or type(item) is tuple:  # np.multiply([0.2, 0.3], x): numpy's array_like
+                    inputs = tuple(sequence_operand(a) if type(a) is list or type(a) is tuple else a for a in inputs)
+                    break
             result = self.route(ufunc, TABLE.get(ufunc), inputs, {}, level)
         elif method == "reduce" and ufunc in REDUCE:
             result = REDUCE[ufunc](inputs[0], axis=kwargs.pop("axis", 0), **kwargs)

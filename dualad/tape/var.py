@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .. import aliasing, dispatch, lifetime
-from ..arraylike import OPERANDS, ArrayLike, install_operators, primal as _primal
+from ..arraylike import OPERANDS, ArrayLike, install_operators, primal as _primal, sequence_operand
 from ..buffers import zeros_like
 from ..common import unsupported
 from ..decisions import note_index, note_piecewise_constant
@@ -479,9 +479,13 @@ def ufunc_call(ufunc, inputs: tuple) -> Any:
     return call(ufunc, inputs, {})
 
 
+_SEQUENCES = (list, tuple)  # np.multiply([0.2, 0.3], x): a list operand is numpy's array_like
+
 def apply_ufunc(ufunc, method, inputs, kwargs) -> Any:
     """What ``Var.__array_ufunc__`` does: a plain call records at once, the rest by the skeleton."""
     if method == "__call__" and not kwargs:  # np.sin(v), np.add(v, w): no out= to handle
+        if len(inputs) == 2 and (type(inputs[0]) in _SEQUENCES or type(inputs[1]) in _SEQUENCES):
+            inputs = tuple(sequence_operand(a) if type(a) in _SEQUENCES else a for a in inputs)  # numpy's array_like
         return ufunc_call(ufunc, inputs)
     return RECORDING.apply_ufunc(ufunc, method, inputs, kwargs)
 
