@@ -45,7 +45,7 @@ from .errors import ConversionError, CustomRuleError, UnsupportedFunctionError, 
 from .rules import TABLE, Custom
 
 __all__ = ["custom_jvp", "custom_vjp", "float_function", "CustomFunction", "is_differentiable",
-           "call_with_rule"]
+           "call_with_rule", "plain_valued"]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -56,6 +56,28 @@ def is_differentiable(x) -> bool:
     if isinstance(x, (list, tuple)):
         return any(is_differentiable(v) for v in x)
     return False
+
+
+def plain_valued(fun: Callable, where: str, remedy: str) -> Callable:
+    """``fun`` as a plain solver calls it (scipy's root finders and integrators, on plain floats), raising
+    a :class:`CustomRuleError` where it returns a differentiable value all the same: it reads one from
+    outside its arguments (a closure over the parameters being differentiated). scipy's C code would
+    replace any error raised while converting the value with its own ("not a proper array of floats"),
+    or name the mirror the user already called.
+
+    >>> import numpy as np
+    >>> plain_valued(np.sin, "root", "pass p through args=")(0.0)
+    0.0
+    """
+    def checked(*args, **kwargs):
+        out = fun(*args, **kwargs)
+        if is_differentiable(out):
+            raise CustomRuleError(
+                f"{where}: the function returned a differentiable value for plain inputs: it reads one from outside "
+                f"its arguments (a closure over the values being differentiated), which the solver cannot carry; "
+                f"remedy: {remedy}")
+        return out
+    return checked
 
 
 def call_with_rule(func, args: tuple):

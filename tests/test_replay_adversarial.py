@@ -293,3 +293,31 @@ def test_a_prepared_object_pickles_and_deep_copies_as_its_recipe(how):
     for point in (x, x + 1.0, np.ones(3)):
         for a in (2.0, 3.0):
             np.testing.assert_array_equal(q(point, a), dualad.jacobian(lambda z: _branchy(z, a), point))
+
+
+# ------------------------------------------------------------------ a solver's function closing over x
+# scipy's solvers call fun on plain floats; a fun that closes over the differentiated value returns a
+# differentiable value all the same. scipy's C code replaced the conversion's error with "Result from
+# function call is not a proper array of floats" (root, fsolve), a SystemError (brentq), or the refusal
+# named the dualad mirror the user had called ("use dualad.scipy.integrate.solve_ivp instead").
+def _closure_root(p):
+    from dualad.scipy import optimize
+    return optimize.root(lambda z: z ** 3 + z - p, np.zeros(3)).x
+
+
+def _closure_brentq(p):
+    from dualad.scipy import optimize
+    return optimize.brentq(lambda z: z ** 3 + z - p[0], -5.0, 5.0) * p
+
+
+def _closure_ode(p):
+    from dualad.scipy import integrate
+    return integrate.solve_ivp(lambda t, y: -p[0] ** 2 * y, (0.0, 1.0), np.stack([1.0, p[2]])).y[:, -1]
+
+
+@pytest.mark.parametrize("f", [_closure_root, _closure_brentq, _closure_ode])
+@pytest.mark.parametrize("entry", ["jacobian", "prepare"])
+def test_a_solver_function_closing_over_x_names_args_as_the_remedy(f, entry):
+    pytest.importorskip("scipy")
+    with pytest.raises(dualad.DualadError, match=r"remedy: pass those parameters through args="):
+        (dualad.jacobian if entry == "jacobian" else dualad.prepare)(f, np.array([0.5, -0.3, 1.2]))

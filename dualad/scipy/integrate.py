@@ -29,7 +29,7 @@ import numpy as np
 
 from ..arraylike import ArrayLike, primal as _primal
 from ..common import is_numeric_argument
-from ..custom import CustomFunction, is_differentiable
+from ..custom import CustomFunction, is_differentiable, plain_valued
 from ..dual import Dual, new_tag
 from ..errors import CustomRuleError, UnsupportedFunctionError, describe
 
@@ -73,7 +73,9 @@ class _Problem:
     # ------------------------------------------------------------- the plain solve
     def solve(self, y0, args):
         si = _scipy_integrate()
-        res = si.solve_ivp(self.fun, self.t_span, np.asarray(y0, dtype=float), method=self.method,
+        fun = plain_valued(self.fun, "solve_ivp", "pass those parameters through args= (fun(t, y, p) with "
+                           "args=(p,)): the solution is then differentiated in them")
+        res = si.solve_ivp(fun, self.t_span, np.asarray(y0, dtype=float), method=self.method,
                            t_eval=self.t_eval, dense_output=self.dense, args=tuple(args) if args else None,
                            **self.options)
         if res.status < 0:

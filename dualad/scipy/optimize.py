@@ -31,7 +31,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..arraylike import ArrayLike, primal as _primal
-from ..custom import is_differentiable
+from ..custom import is_differentiable, plain_valued
 from ..errors import CustomRuleError
 from ..implicit import ImplicitSolver
 
@@ -65,6 +65,12 @@ def _plain_call(name: str, bound):
     for key in ("x0", "a", "b", "x1"):
         if key in bound.arguments:
             bound.arguments[key] = _strip(bound.arguments[key])
+    for key in ("fun", "func", "f"):
+        if callable(bound.arguments.get(key)):
+            bound.arguments[key] = plain_valued(
+                bound.arguments[key], f"scipy.optimize.{name}",
+                "pass those parameters through args= (fun(z, p) with args=(p,)): the solution is then "
+                "differentiated implicitly")
     return getattr(_scipy(), name)(*bound.args, **bound.kwargs)
 
 
