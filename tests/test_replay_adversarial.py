@@ -321,3 +321,43 @@ def test_a_solver_function_closing_over_x_names_args_as_the_remedy(f, entry):
     pytest.importorskip("scipy")
     with pytest.raises(dualad.DualadError, match=r"remedy: pass those parameters through args="):
         (dualad.jacobian if entry == "jacobian" else dualad.prepare)(f, np.array([0.5, -0.3, 1.2]))
+
+
+# ------------------------------------------------------------------ every method on branchy code
+# The guard suite (test_replay_guards.py) checks p.jacobian; these check every method at points on
+# several branches, against the plain functions and (independently) J v against uᵀ J.
+BRANCHY = {
+    "if_else": lambda x: np.sum(x ** 2 * x[0]) if x[1] > 0 else np.sum(np.sin(x)),
+    "mask_sum": lambda x: np.sum(x[x > 0.2] ** 3) + x[0] * x[1],
+    "argmax_index": lambda x: x[np.argmax(x)] * np.sum(x),
+    "sorted_weights": lambda x: np.sum(np.sort(x) * np.arange(1.0, 5.0) * x),
+    "where": lambda x: np.sum(np.where(x > 0, x ** 2, np.cos(x) * x[0])),
+    "newton_loop": lambda x: _newton(x),
+    "scalar_style": lambda x: sum(x[i] ** 2 if x[i] > 0 else -x[i] * x[(i + 1) % 4] for i in range(4)),
+    "kinks": lambda x: np.sum(np.abs(x) * np.maximum(x, 0.1) + np.clip(x, -0.5, 0.5) * x[0]),
+}
+
+
+def _newton(x):
+    z = np.ones_like(x)
+    for _ in range(50):
+        step = (z * z - np.abs(x) - 1.0) / (2.0 * z)
+        z = z - step
+        if np.max(np.abs(step)) < 1e-13:
+            break
+    return np.sum(z * x)
+
+
+@pytest.mark.parametrize("name", sorted(BRANCHY))
+def test_every_method_on_branchy_code(name):
+    f = BRANCHY[name]
+    rng = np.random.default_rng(3)
+    points = [rng.uniform(-1.5, 1.5, 4) for _ in range(3)]
+    p = dualad.prepare(f, points[0])
+    for x in points + points[::-1]:
+        check_all_answers(p, f, x, rng, smooth=False)
+        v, u = rng.standard_normal(4), 0.7
+        _, t = p.jvp(x, v)
+        _, a = p.vjp(x, np.asarray(u))
+        np.testing.assert_allclose(u * t, a @ v, rtol=1e-12, atol=1e-12)
+    assert p.replays > 0 and p.mismatches + p.replays + p.fallbacks >= 6
