@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["snapshot", "unchanged", "original"]
+__all__ = ["snapshot", "unchanged", "original", "Kept"]
 
 _DEPTH = 8  # nesting followed when comparing (a deeper difference counts as a change: safe)
 _ATOMS = (type(None), bool, int, float, complex, str, bytes, np.generic)
@@ -52,6 +52,23 @@ def snapshot(a: Any) -> Any:
         return copy.deepcopy(a)
     except Exception:  # noqa: BLE001 - a lock, a generator, an open file: kept as the object itself
         return _Uncopyable(a)
+
+
+class Kept:
+    """An argument as a decision of a :class:`~dualad.decisions.DecisionLog` (``SparseJacobian``'s non-float
+    extra arguments): a snapshot, compared with a later call's argument by value (``same_as``, which the
+    log's check calls), so a dict or list changed in place is a changed decision."""
+
+    __slots__ = ("kept",)
+
+    def __init__(self, argument: Any):
+        self.kept = snapshot(argument)
+
+    def same_as(self, new: Any) -> bool:
+        return unchanged(new.kept if type(new) is Kept else new, self.kept)
+
+    def __repr__(self) -> str:
+        return f"Kept({original(self.kept)!r})"
 
 
 def original(kept: Any) -> Any:

@@ -271,12 +271,14 @@ class SparseJacobian:
     def _trace(self, x: np.ndarray, args: tuple):
         """Trace f at ``x``: (its decision log, the constants the pattern relies on, the pattern)."""
         from ..replay import plain_reads
+        from ..replay.arguments import Kept
         reads = _PlainReads()
         with decisions.recording() as log, constants.collecting() as found, \
                 plain_reads.watching(reads, tracer.Tracer):
             for a in args:  # a non-float extra argument is a decision in itself
                 if not _guarded(a):
-                    decisions.note("argument", a)
+                    # kept as a copy, compared by value: a dict or list changed in place is another decision
+                    decisions.note("argument", Kept(a))
             wrapped: list = []  # the float arguments' values as the tracer carries them
 
             def wrap(a):
@@ -307,6 +309,14 @@ class SparseJacobian:
 
     def _detect(self, x: np.ndarray, args: tuple) -> None:
         self._adopt(*self._trace(x, args))
+
+    def _detect_again(self, x: np.ndarray, args: tuple) -> bool:
+        """Detect at ``x`` (a decision differed from the log); True when the pattern is the one in use
+        (then its colours and compiled call are kept)."""
+        log, found, S = self._trace(x, args)
+        same = S.shape == self.sparsity.shape and (S != self.sparsity).nnz == 0
+        self._adopt(log, found, None if same else S)
+        return same
 
     def _detect_if_grown(self, x: np.ndarray, args: tuple) -> bool:
         """Detect again at ``x`` after what f reads from outside its arguments changed; True when the
@@ -441,7 +451,9 @@ class SparseJacobian:
                     f"f took another value-dependent decision at this x than where its sparsity pattern was "
                     f"detected ({check.where}), so the pattern may not hold here; remedy: leave fixed=False "
                     "(the pattern is then detected again where this happens), or remove the branch on values")
-            self._detect(x, args)
+            # detected again; an unchanged pattern (a parameter's value changed, not the structure) keeps its
+            # colours and compiled call, and this call counts towards compiling as any plain call
+            redetected = not self._detect_again(x, args)
             self.redetections += 1
             J, check = self._compressed(x, args)
             if check is not None and check.diverged:
