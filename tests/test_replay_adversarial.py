@@ -388,3 +388,23 @@ def test_every_method_on_branchy_code(name):
         _, a = p.vjp(x, np.asarray(u))
         np.testing.assert_allclose(u * t, a @ v, rtol=1e-12, atol=1e-12)
     assert p.replays > 0 and p.mismatches + p.replays + p.fallbacks >= 6
+
+
+# ------------------------------------------------------------------ an int argument used as a shape
+# Ints in args= are recorded as values (replayed at new values); one used as a shape or a size
+# (np.zeros(k)) made numpy raise its own TypeError on the recorded value, and prepare raised it instead
+# of keeping the argument a constant of the recording (as it did for a DualadError).
+SHAPES = {
+    "zeros": lambda y, k: np.concatenate([y, np.zeros(k)]) * y[0],
+    "ones_index": lambda y, k: y * np.ones(k + 2)[k],
+    "reshape_empty": lambda y, k: y.reshape(k, -1).sum(0) * np.empty(k).size,
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_an_int_argument_used_as_a_shape(name):
+    f = SHAPES[name]
+    y = np.array([0.3, 0.5, 0.9, 1.1])
+    p = dualad.prepare(f, y, args=(2,))
+    for k in (2, 1, 1, 1, 2):
+        np.testing.assert_array_equal(p(y, k), dualad.jacobian(lambda z: f(z, k), y))

@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import forward, valueforms
 from ..common import extra_arguments
-from ..errors import DualadError, InputError, OutputError
+from ..errors import InputError, OutputError
 from ..tape.graph import value_shape
 from .codegen import GuardFailed
 from .recording import ReplayRefused, record
@@ -127,10 +127,11 @@ class Prepared:
         full = args[:self.argnum] + (x,) + args[self.argnum:]
         try:
             rec = record(self.f, full, self.argnum, extras_as_values=True)
-        except DualadError:
+        except Exception:  # noqa: BLE001 - f's own error, if it is one, is raised again below
             if not args:
                 raise
-            # f treats an extra argument as a plain number (float(t), an index): keep them constants
+            # f treats an extra argument as a plain number (float(t), an index, a shape: np.zeros(k) raises
+            # numpy's TypeError on a recorded value): keep them constants
             rec = record(self.f, full, self.argnum, extras_as_values=False)
         out = rec.tape.value
         if not isinstance(out, np.ndarray) and not isinstance(out, (np.generic, float, int)):
