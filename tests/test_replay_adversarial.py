@@ -408,3 +408,46 @@ def test_an_int_argument_used_as_a_shape(name):
     p = dualad.prepare(f, y, args=(2,))
     for k in (2, 1, 1, 1, 2):
         np.testing.assert_array_equal(p(y, k), dualad.jacobian(lambda z: f(z, k), y))
+
+
+# ------------------------------------------------------------------ f deciding on an argument's type
+# Float (and int) extra arguments reach f as dualad values during a recording (prepare) or a detection
+# (SparseJacobian), so that new values replay. f that decides on their type took the other branch than
+# it takes on the caller's argument, from the first call on: y * 3 where plain f is y * 2.
+TYPED = {
+    "isinstance_float": lambda y, t: y * 2.0 if isinstance(t, float) else y * 3.0,
+    "isinstance_int": lambda y, n: y ** n if isinstance(n, int) else y * n,
+    "np_isscalar": lambda y, t: y * 2.0 if np.isscalar(t) else y * 3.0,
+    "hasattr_shape": lambda y, a: y * 2.0 if hasattr(a, "shape") else np.sin(y) * a,
+    "isinstance_ndarray": lambda y, a: y * np.sum(a) if isinstance(a, np.ndarray) else y * a,
+}
+# (a numpy float64 counts as a Python float: hasattr(t, "shape") between those two is not told apart)
+ARGUMENTS = [2, 2.0, np.array(2.0), np.array([1.0, 2.0, 3.0]), np.float32(2.0)]
+
+
+@pytest.mark.parametrize("name", sorted(TYPED))
+@pytest.mark.parametrize("how", ["prepare", "sparse", "SparseJacobian", "SparseJacobian-plain"])
+def test_f_deciding_on_an_arguments_type(name, how):
+    if how != "prepare":
+        pytest.importorskip("scipy")
+    f = TYPED[name]
+    y = np.array([0.3, 0.5, 0.9])
+    for first in ARGUMENTS:
+        if how.startswith("SparseJacobian"):
+            p = dualad.SparseJacobian(f, y, args=(first,), replay=how == "SparseJacobian")
+        else:
+            p = dualad.prepare(f, y, args=(first,), sparse=how == "sparse")
+        for a in [first, first] + ARGUMENTS + ARGUMENTS[::-1] + [first * 1.5] * 3:
+            want = dualad.jacobian(lambda z: f(z, a), y)
+            got = p(y, a)
+            np.testing.assert_allclose(got if how == "prepare" else got.toarray(), want, rtol=1e-14, atol=1e-14)
+
+
+def test_a_time_argument_keeps_replaying():
+    # the common case stays fast: t is a value of the recording, every new t replayed, nothing recorded
+    rhs = lambda t, y: np.stack([-0.04 * y[0] + t * y[1] * y[2], 0.04 * y[0] - 3e7 * y[1] ** 2])  # noqa: E731
+    y = np.array([1.0, 0.1, 0.2])
+    p = dualad.prepare(rhs, y, args=(0.0,), argnum=1)
+    for t in (0.0, 0.5, 1.5, np.float64(2.0), 3.0):
+        np.testing.assert_array_equal(p(t, y), dualad.jacobian(lambda z: rhs(t, z), y))
+    assert p.retapes == 0 and p.replays >= 4

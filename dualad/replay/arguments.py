@@ -23,10 +23,11 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["snapshot", "unchanged", "original", "Kept"]
+__all__ = ["snapshot", "unchanged", "original", "Kept", "same_value", "type_blind"]
 
 _DEPTH = 8  # nesting followed when comparing (a deeper difference counts as a change: safe)
 _ATOMS = (type(None), bool, int, float, complex, str, bytes, np.generic)
+_FLOATS = (float, np.float64)
 # kept as they are and compared by identity (deepcopy does the same): code, not data
 _CODE = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, types.ModuleType, type, np.ufunc)
 
@@ -85,9 +86,9 @@ def unchanged(new: Any, kept: Any, depth: int = 0) -> bool:
     if depth > _DEPTH:
         return False
     if type(new) is not type(kept):
-        # an int where a float was seen and the like: numbers compare by value (a branch on it is
-        # the same), anything else of another type is another argument
-        return isinstance(new, _ATOMS) and isinstance(kept, _ATOMS) and _same_atom(new, kept)
+        # an int where a float was: f may decide on the type (isinstance(k, int)), not only on the value; a
+        # numpy float64 counts as a Python float (as in recording.kind_of_argument)
+        return type(new) in _FLOATS and type(kept) in _FLOATS and _same_atom(new, kept)
     if isinstance(kept, _ATOMS):
         return _same_atom(new, kept)
     if isinstance(kept, np.ndarray):
@@ -136,3 +137,72 @@ def _same(new, kept) -> bool:
         return same_decision(new, kept)
     except Exception:  # noqa: BLE001 - not comparable: another argument
         return False
+
+
+def same_value(f: Any, args: tuple, recorded: Any) -> bool:
+    """Does ``f(*args)`` on plain values (private copies of the arrays) give the recorded output (up to
+    rounding: dualad's composites may sum in another order)? A recording that passed float arguments
+    to f as dualad values (to replay them at new values) is only right where f does not decide on
+    their type (``isinstance(t, float)``, ``np.isscalar(t)``, ``hasattr(a, "shape")``).
+
+    >>> same_value(lambda t: 2.0 if isinstance(t, float) else 3.0, (1.0,), 3.0)
+    False
+    """
+    try:
+        plain = tuple(np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in args)
+        with np.errstate(all="ignore"):
+            value = np.asarray(f(*plain), dtype=np.float64)
+        recorded = np.asarray(recorded, dtype=np.float64)
+        if value.shape != recorded.shape:
+            return False
+        scale = np.max(np.abs(recorded), initial=0.0, where=np.isfinite(recorded))
+        return bool(np.allclose(value, recorded, rtol=1e-9, atol=1e-12 * scale + 1e-300, equal_nan=True))
+    except Exception:  # noqa: BLE001 - f fails on plain values, or returns something else: not the same
+        return False
+
+
+def type_blind(f: Any, args: tuple, positions: list, at_given: bool = True) -> bool:
+    """Does ``f`` give the same value whether the arguments at ``positions`` (floats, ints, float arrays)
+    reach it as dualad values or as the caller passed them, at their values and at perturbed ones? A
+    recording passes them as values so that new values replay; f that decides on their type
+    (``isinstance(t, float)``, ``np.isscalar(t)``, ``hasattr(a, "shape")``) takes another branch on
+    them than on the caller's argument, which the two points catch unless both values coincide there.
+    ``at_given=False``: the perturbed point only (the caller compared the given one already).
+
+    >>> type_blind(lambda y, t: y * 2.0 if isinstance(t, float) else y * t, (np.ones(2), 2.0), [1])
+    False
+    >>> type_blind(lambda y, t: y * t, (np.ones(2), 2.0), [1])
+    True
+    """
+    from .. import valueforms  # the forward mode over the arguments (a lower layer, loaded by now)
+    perturbed = tuple(_perturbed(a) if i in positions else a for i, a in enumerate(args))
+    for values in ((args, perturbed) if at_given else (perturbed,)):
+        def with_extras(extras, values=values):
+            full = list(_copies(values))
+            for i, e in zip(positions, extras):
+                full[i] = e
+            return f(*full)
+        try:
+            with np.errstate(all="ignore"):
+                extras = tuple(values[i] for i in positions)
+                wrapped = valueforms.jvp(with_extras, extras, tuple(np.zeros(np.shape(e)) for e in extras))[0]
+        except Exception:  # noqa: BLE001 - f refuses dualad values there: the recording's own retry decides
+            return False
+        if not same_value(f, values, wrapped):
+            return False
+    return True
+
+
+def _copies(values: tuple) -> tuple:
+    return tuple(np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in values)
+
+
+def _perturbed(a: Any) -> Any:
+    """Another value of the same type (and dtype, shape) as ``a``."""
+    if isinstance(a, (bool, np.bool_)):
+        return a
+    if isinstance(a, (int, np.integer)):
+        return type(a)(a + 1)
+    if isinstance(a, np.ndarray):
+        return (a * 1.37 + 0.1).astype(a.dtype)
+    return type(a)(a * 1.37 + 0.1)

@@ -24,6 +24,7 @@ from ..common import extra_arguments
 from ..errors import InputError, OutputError
 from ..tape.graph import value_shape
 from .codegen import GuardFailed
+from .arguments import same_value, type_blind
 from .recording import ReplayRefused, record
 from .trace import Trace, hashable
 
@@ -132,6 +133,13 @@ class Prepared:
                 raise
             # f treats an extra argument as a plain number (float(t), an index, a shape: np.zeros(k) raises
             # numpy's TypeError on a recorded value): keep them constants
+            rec = record(self.f, full, self.argnum, extras_as_values=False)
+        if rec.extra_nodes and not (same_value(self.f, full, rec.tape.value)
+                                    and type_blind(self.f, full, sorted(rec.extra_nodes), at_given=False)):
+            # f's value differs from its value on the caller's own arguments (here, or at other values of
+            # them): f decides on the type of a float argument (isinstance(t, float), np.isscalar(t),
+            # hasattr(a, "shape")), which the recording saw as a tape value and took another branch for;
+            # keep the extras constants (compared at each call)
             rec = record(self.f, full, self.argnum, extras_as_values=False)
         out = rec.tape.value
         if not isinstance(out, np.ndarray) and not isinstance(out, (np.generic, float, int)):

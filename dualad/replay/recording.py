@@ -37,7 +37,8 @@ from ..tape.api import finish, watch
 from ..tape.graph import Tape
 from ..tape.var import Var
 
-__all__ = ["Ref", "Guard", "Recording", "GuardLog", "record", "ReplayRefused", "value_reading_composites"]
+__all__ = ["Ref", "Guard", "Recording", "GuardLog", "record", "ReplayRefused", "value_reading_composites",
+           "kind_of_argument"]
 
 
 class ReplayRefused(DualadError, TypeError):
@@ -209,6 +210,9 @@ class Recording:
     x_node: int             # index of the differentiated input's node
     extra_nodes: dict       # position among the extra arguments -> node index (extras recorded as values)
     plain_extras: dict = field(default_factory=dict)  # position -> a snapshot of what f saw (a guard of its own)
+    # position -> the type (and dtype) of an extra recorded as a value: f may decide on it (isinstance(t,
+    # float), np.isscalar(t)), so a call with another type (an int where a float was) is another recording
+    extra_types: dict = field(default_factory=dict)
 
 
 def _float_like(a) -> bool:
@@ -233,6 +237,7 @@ def record(f: Callable, args: tuple, argnum: int, extras_as_values: bool = True)
     x_node = -1
     extra_nodes: dict = {}
     plain_extras: dict = {}
+    extra_types: dict = {}
     for pos, a in enumerate(args):
         if pos == argnum:
             var = watch(tape, a, "x")
@@ -244,6 +249,7 @@ def record(f: Callable, args: tuple, argnum: int, extras_as_values: bool = True)
                 value = value[()]
             var = watch(tape, value, f"arg{pos}")
             extra_nodes[pos] = var.node.index
+            extra_types[pos] = kind_of_argument(a)
             call_args[pos] = var
         else:
             plain_extras[pos] = snapshot(a)  # a deep copy: the caller may change its object in place
@@ -252,5 +258,15 @@ def record(f: Callable, args: tuple, argnum: int, extras_as_values: bool = True)
             finish(tape, f(*call_args))
         finally:
             tape.close("dualad.prepare")
-    return Recording(tape, log.guards, log.sources, log.unguarded, x_node, extra_nodes, plain_extras)
+    return Recording(tape, log.guards, log.sources, log.unguarded, x_node, extra_nodes, plain_extras, extra_types)
+
+
+def kind_of_argument(a) -> tuple:
+    """An extra argument's type (and dtype for arrays and numpy scalars): what f may decide on besides
+    its value. A numpy float64 counts as a Python float (its subclass, the same number; scipy's solvers
+    pass the time as either), the one difference, its numpy attributes (``hasattr(t, "shape")``), aside."""
+    kind = type(a)
+    if kind is float or kind is np.float64:
+        return float, None
+    return kind, getattr(a, "dtype", None)
 

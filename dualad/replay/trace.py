@@ -22,7 +22,7 @@ from .forward_code import forward_program
 from .jacobian_code import jacobian_program
 from .scalar_code import scalar_program
 from .sparse_code import sparse_data_program, with_data
-from .recording import Recording, Ref
+from .recording import Recording, Ref, kind_of_argument
 from .reverse_code import reverse_program
 
 __all__ = ["Trace", "hashable"]
@@ -51,6 +51,7 @@ class Trace:
         self.x_dtype = np.dtype(np.asarray(x).dtype.str)  # numpy's own instance: compared with ``is``
         self.value_position = sorted(rec.extra_nodes)  # argument positions passed to the programs
         self.extra_shapes = {pos: np.shape(tape.nodes[i].value) for pos, i in rec.extra_nodes.items()}
+        self.extra_types = rec.extra_types  # position -> (type, dtype) of the value extras f was recorded with
         out = tape.value
         self.y_shape = value_shape(out)
         self.y_dtype = _float_dtype(np.asarray(out).dtype)
@@ -208,7 +209,7 @@ class Trace:
             if not unchanged(full[pos], kept):
                 return False
         for pos, shape in self.extra_shapes.items():
-            if np.shape(full[pos]) != shape:
+            if np.shape(full[pos]) != shape or kind_of_argument(full[pos]) != self.extra_types[pos]:
                 return False
         return True
 
@@ -218,11 +219,15 @@ class Trace:
         out = []
         for pos in self.value_position:
             a = call_args[pos]
+            kind = self.extra_types[pos][0]  # f may decide on the type: another type, another recording
             if type(a) is float or (type(a) is np.float64 and self.extra_shapes[pos] == ()):
+                if kind is not float:
+                    return None
                 if self.extra_shapes[pos] != ():
                     return None
                 out.append(a)
-            elif type(a) is np.ndarray and a.dtype.kind == "f" and a.shape == self.extra_shapes[pos]:
+            elif type(a) is np.ndarray and kind is np.ndarray and a.dtype == self.extra_types[pos][1] \
+                    and a.shape == self.extra_shapes[pos]:
                 out.append(a)
             else:
                 return None

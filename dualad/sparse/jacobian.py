@@ -244,6 +244,9 @@ class SparseJacobian:
         # float extra arguments' nonzeros at detection ({position among the extras: mask}, only those with a
         # zero): the pattern relies on their zeros as on a constant's (A in A @ x, passed as an argument)
         self._extra_nonzeros: dict = {}
+        # float extra arguments reach f as dualad constants (their comparisons guarded), unless f was seen
+        # deciding on their type (isinstance(t, float)): then as the caller passed them (see _trace)
+        self._wrap_floats = True
         # f read a plain copy of x's values (``u.value``) while its pattern was detected: what it decided on
         # that copy is invisible to the decision log, so every plain call detects the pattern again
         self._reads_plain = False
@@ -262,7 +265,7 @@ class SparseJacobian:
         f, i = self.f, self.argnum
         if not args:
             return f  # nothing around x (and nothing of self captured: executors pickle what they run)
-        extra = [wrap(a) if _guarded(a) else a for a in args]
+        extra = [wrap(a) if self._wrapped(a) else a for a in args]
 
         def g(x):
             return f(*extra[:i], x, *extra[i:])
@@ -271,14 +274,17 @@ class SparseJacobian:
     def _trace(self, x: np.ndarray, args: tuple):
         """Trace f at ``x``: (its decision log, the constants the pattern relies on, the pattern)."""
         from ..replay import plain_reads
-        from ..replay.arguments import Kept
+        from ..replay.arguments import Kept, same_value, type_blind
+        from ..replay.recording import kind_of_argument
         reads = _PlainReads()
         with decisions.recording() as log, constants.collecting() as found, \
                 plain_reads.watching(reads, tracer.Tracer):
             for a in args:  # a non-float extra argument is a decision in itself
-                if not _guarded(a):
+                if not self._wrapped(a):
                     # kept as a copy, compared by value: a dict or list changed in place is another decision
                     decisions.note("argument", Kept(a))
+                else:  # a float's type too (an int, a 0-d array next time: f may decide on it)
+                    decisions.note("argument type", (kind_of_argument(a), np.shape(a)))
             wrapped: list = []  # the float arguments' values as the tracer carries them
 
             def wrap(a):
@@ -292,9 +298,23 @@ class SparseJacobian:
         # one computed during the call (from an argument, say: no longer alive to tell). Then every call
         # checks the float arguments' zeros (pattern_holds_for); the caller's live constants are checked
         # by constants.moved
+        full = args[:self.argnum] + (x,) + args[self.argnum:]
+        positions = [i + (i >= self.argnum) for i, a in enumerate(args) if _guarded(a)]
+        if wrapped and not (same_value(self.f, full, value) and type_blind(self.f, full, positions, at_given=False)):
+            # f's value on the caller's own arguments differs: it decides on the type of a float argument
+            # (isinstance(t, float), np.isscalar(t)), which it saw as a dualad value here: from now on the
+            # float arguments reach f as passed, each a decision of its own (a new value, a new detection)
+            self._wrap_floats = False
+            return self._trace(x, args)
         relied = [(ref, mask) for ref, mask in found if ref() is None or any(ref() is w for w in wrapped)]
         kept = [(ref, mask) for ref, mask in found if (ref, mask) not in relied]
-        return log, (kept, bool(reads.unguarded), _nonzero_masks(args) if relied else {}), S
+        masks = _nonzero_masks(args) if relied and self._wrap_floats else {}
+        return log, (kept, bool(reads.unguarded), masks), S
+
+    def _wrapped(self, a) -> bool:
+        """Does the extra argument ``a`` reach f as a dualad constant (a float, whose comparisons are
+        guarded), rather than as itself (a decision compared by value)?"""
+        return self._wrap_floats and _guarded(a)
 
     def _adopt(self, log, found: tuple, S) -> None:
         """Take a detection's log, what it relied on (constants' zeros, plain reads of x) and its
@@ -490,7 +510,7 @@ class SparseJacobian:
         from .replayed import CompiledCall
         reverse = None if self.row_colors is None else (self._weights, self._reverse_at, self._reverse_take)
         try:
-            self._compiled = CompiledCall(self.f, x, args, self.argnum, _guarded, self._template_matrix(),
+            self._compiled = CompiledCall(self.f, x, args, self.argnum, self._wrapped, self._template_matrix(),
                                           self._seed, self._take, dtype, reverse)
         except Exception:  # noqa: BLE001 - ReplayRefused, or anything the recording meets: stay plain
             self._compile_refused = True
@@ -502,6 +522,7 @@ class SparseJacobian:
 
     def _compressed(self, x: np.ndarray, args: tuple):
         """One compressed pass: (the Jacobian, the decision check or None)."""
+        from ..replay.recording import kind_of_argument
         dtype = x.dtype
         log = self.decisions
         tag = new_tag()
@@ -518,8 +539,10 @@ class SparseJacobian:
                 try:
                     with decisions.checking(log) as check:
                         for a in args:
-                            if not _guarded(a):
+                            if not self._wrapped(a):
                                 decisions.note("argument", a)
+                            else:
+                                decisions.note("argument type", (kind_of_argument(a), np.shape(a)))
                         self._function_of_x(args, lambda a: _constant(a, 1, one))(
                             Dual._make(x.copy(), np.zeros(x.shape + (1,), dtype), one))
                 finally:
@@ -533,8 +556,10 @@ class SparseJacobian:
                 else:
                     with decisions.checking(log) as check:
                         for a in args:
-                            if not _guarded(a):
+                            if not self._wrapped(a):
                                 decisions.note("argument", a)
+                            else:
+                                decisions.note("argument type", (kind_of_argument(a), np.shape(a)))
                         y = g(seed)
             finally:
                 finish_tag(tag, "dualad.SparseJacobian")
