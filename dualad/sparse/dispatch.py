@@ -192,7 +192,10 @@ def _unit(v, tracer=None):
     if tracer is not None:
         nz = np.asarray(tracer.value) != 0
         if tracer.layers:
-            nz = nz | P.row_has_deps(tracer.layers, tracer.size).reshape(nz.shape)
+            with_deps = nz | P.row_has_deps(tracer.layers, tracer.size).reshape(nz.shape)
+            if not with_deps.all():  # entries zero by value and independent of x (np.stack([x, a])): relied on
+                constants.note(tracer.value)
+            nz = with_deps
         else:  # a value that does not depend on x (a float argument, or computed from one): its zeros count
             constants.note(tracer.value)
         return nz.astype(np.float64)
