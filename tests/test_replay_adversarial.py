@@ -452,3 +452,29 @@ def test_a_time_argument_keeps_replaying():
     for t in (0.0, 0.5, 1.5, np.float64(2.0), 3.0):
         np.testing.assert_array_equal(p(t, y), dualad.jacobian(lambda z: rhs(t, z), y))
     assert p.retapes == 0 and p.replays >= 4
+
+
+# ------------------------------------------------------------------ a float argument read as a Python number
+PLAIN_NUMBER = {
+    "float": lambda t, y: y * float(t),
+    "float_on_one_branch": lambda t, y: y * (float(t) if t > 1 else 1.0),
+    "int_as_index": lambda t, y: y * y[int(t) % 3],
+}
+
+
+@pytest.mark.parametrize("name", sorted(PLAIN_NUMBER))
+@pytest.mark.parametrize("how", ["prepare", "SparseJacobian", "SparseJacobian-plain"])
+def test_a_float_argument_read_as_a_python_number(name, how):
+    # SparseJacobian passed t as a dualad constant and float(t) raised a ConversionError saying "it would
+    # lose track of which inputs it depends on", where dualad.jacobian of the same code works
+    if how != "prepare":
+        pytest.importorskip("scipy")
+    f = PLAIN_NUMBER[name]
+    y = np.array([0.3, 0.5, 0.9])
+    if how == "prepare":
+        p = dualad.prepare(f, y, args=(0.5,), argnum=1)
+    else:
+        p = dualad.SparseJacobian(f, y, args=(0.5,), argnum=1, replay=how == "SparseJacobian")
+    for t in (0.5, 2.0, 2.0, 0.5, 3.0, 1.0, 1.0):
+        got = p(t, y)
+        np.testing.assert_array_equal(got if how == "prepare" else got.toarray(), dualad.jacobian(lambda z: f(t, z), y))

@@ -10,7 +10,7 @@ from ..common import extra_arguments
 from ..dual import Dual, new_tag
 from ..lifetime import finish_tag
 from . import constants
-from ..errors import DualadError, InputError, OutputError, describe, not_callable
+from ..errors import ConversionError, DualadError, InputError, OutputError, describe, not_callable
 from ..forward import as_input, split_output
 from .. import decisions
 from . import tracer
@@ -291,7 +291,15 @@ class SparseJacobian:
                 carried = tracer.Tracer(np.array(a, copy=True), ())
                 wrapped.append(carried.value)
                 return carried
-            value, (indptr, indices) = tracer.trace(self._function_of_x(args, wrap), x)
+            try:
+                value, (indptr, indices) = tracer.trace(self._function_of_x(args, wrap), x)
+            except ConversionError:
+                if not wrapped:
+                    raise
+                wrapped = None  # f reads a float argument as a plain number (float(t), an index): see below
+        if wrapped is None:
+            self._wrap_floats = False  # from now on the float arguments reach f as passed (decisions)
+            return self._trace(x, args)
         m, n = int(np.size(value)), int(np.size(x))
         S = self._sp.csr_matrix((np.ones(len(indices), dtype=bool), indices, indptr), shape=(m, n))
         # the pattern relied on the zeros of a value that does not depend on x: a float argument's own, or
@@ -463,7 +471,17 @@ class SparseJacobian:
             # what f reads from outside its arguments changed (a constant written, a global rebound, a
             # parameter): detect again, so that no new nonzero is added into another column's entries
             self._detect_if_grown(x, args)
-        J, check = self._compressed(x, args)
+        try:
+            J, check = self._compressed(x, args)
+        except ConversionError:
+            if not (self._wrap_floats and any(_guarded(a) for a in args)):
+                raise
+            # f reads a float argument as a plain number (float(t)) on this branch: the float arguments reach
+            # f as passed from now on, each a decision (the pattern detected again)
+            self._wrap_floats = False
+            self._detect(x, args)
+            self.redetections += 1
+            J, check = self._compressed(x, args)
         redetected = check is not None and check.diverged
         if check is not None and check.diverged:
             if self.fixed:
