@@ -80,9 +80,10 @@ class Group:
 def positions(view_alias) -> np.ndarray:
     """Root positions (flat indices, shaped like the view) of a view's entries."""
     chain = view_alias[1]
-    if any(func is np.imag for func, *_ in chain):  # on the index array, np.imag would give zeros: a
-        chain = tuple((np.real,) + tuple(step[1:]) if step[0] is np.imag else step for step in chain)  # part
-        # of each entry sits where the entry does
+    for step in chain:
+        if step[0] is _IMAG:  # on the index array np.imag would give zeros: a part of each entry sits
+            chain = tuple((_REAL,) + tuple(s[1:]) if s[0] is _IMAG else s for s in chain)  # where the entry does
+            break
     return derive(view_alias[0].flat_index(), chain)
 
 
@@ -153,20 +154,19 @@ def _member(item, group: Group) -> bool:
     return type(alias) is tuple and alias[0] is group
 
 
-_PARTS = (np.real, np.imag)  # views of one part of each complex entry
+_REAL, _IMAG = np.real, np.imag  # views of one part of each complex entry
 
 
-def _whole_entries(chain: tuple, root, root_key, item):
-    """The complex entries a write through ``z.real``/``z.imag`` (a view of part of each entry)
+def _whole_entries(part, root, root_key, item):
+    """The complex entries a write through ``z.real``/``z.imag`` (``part``: a view of part of each entry)
     leaves in the root: the written part from ``item``, the other part kept (as numpy's memory does)."""
-    part = next((func for func, *_ in chain if func is np.real or func is np.imag), None)
-    if part is None or np.result_type(root).kind != "c":
+    if root.dtype.kind != "c":  # np.real of a real value is all of it
         return item
     if np.result_type(item).kind == "c":
         item = np.real(item)  # numpy drops the imaginary part of a complex item written into a real view
     with decisions.unobserved():  # root_key follows from the view's chain, not from values
         old = root[root_key]
-    return item + 1j * np.imag(old) if part is np.real else np.real(old) + 1j * item
+    return item + 1j * np.imag(old) if part is _REAL else np.real(old) + 1j * item
 
 
 def write(target, key, item, setitem, copy=None) -> None:
@@ -204,7 +204,10 @@ def write(target, key, item, setitem, copy=None) -> None:
     if copy is not None and _member(item, group):
         item = copy(item)  # numpy reads an overlapping source before writing: take a snapshot
     if type(alias) is tuple:
-        item = _whole_entries(alias[1], root, root_key, item)
+        for step in alias[1]:  # (a chain is a step or two: a loop, not a generator, on this path)
+            if step[0] is _REAL or step[0] is _IMAG:
+                item = _whole_entries(step[0], root, root_key, item)
+                break
     members = group.live()
     for v in members:
         v._release()  # the members' arrays are derived again below; dropping them first lets the

@@ -746,7 +746,9 @@ def _setitem(d: Dual, key, item):
                 item.tangent.ndim:], d.tangent.dtype), item.tangent.tag)
         d.value[key] = item.value
         t = item.tangent
-        if _is_complex(t) and not _is_complex(d.tangent) and _is_complex(d.value):
+        value = d.value
+        if (value.dtype.kind == "c" if type(value) is _ARRAY else _is_complex(value)) and _is_complex(t) \
+                and not _is_complex(d.tangent):
             # a complex value may carry a real tangent (x + 0j: real directions stay real); a complex
             # tangent written into it needs complex storage, or numpy drops its imaginary part
             d.tangent = _to_complex(d.tangent)
