@@ -184,7 +184,7 @@ def guards_first(lines: list) -> list:
         if ln.startswith(("if ", "return ", "raise ")):
             parsed.append(("check", None, names))
         elif (m := _TARGET.match(ln)) is not None:
-            parsed.append(("assign", m.group(1), names - {m.group(1)} if ln.count(m.group(1)) == 1 else names))
+            parsed.append(("assign", m.group(1), names))
         elif (m := _MUTATED.match(ln)) is not None:
             parsed.append(("mutate", m.group(1), names))
             mutated.add(m.group(1))
@@ -217,6 +217,7 @@ def guards_first(lines: list) -> list:
             writes = set(names)
             for r in names:
                 writes |= sharing.get(r, set())
+        # (an assignment's target read on its right-hand side: its last write is a dependency through writes)
         reads = names - writes if kind == "assign" else names
         deps = before[k]
         for name in reads | writes:
